@@ -1,0 +1,84 @@
+#include "app/cli_output.h"
+
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+namespace captioner::cli {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+}  // namespace
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(std::llround(seconds));
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%llds", s);
+  return buf;
+}
+
+ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every)
+    : control_(control), every_(std::max<int64_t>(every, 1)) {
+  g_interrupted = 0;
+  std::signal(SIGINT, on_interrupt);
+}
+
+ConsoleTrainObserver::~ConsoleTrainObserver() { std::signal(SIGINT, SIG_DFL); }
+
+void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
+  if (g_interrupted && !control_.stop_requested()) {
+    std::cerr << "interrupted: stopping after this step and saving a checkpoint (Ctrl-C again to kill)\n";
+    control_.request_stop();
+  }
+  if (p.step % every_ != 0 && !p.validated && p.step != p.total_steps) return;
+  char line[256];
+  std::snprintf(line, sizeof line, "step %lld/%lld  train %.4f", static_cast<long long>(p.step),
+                static_cast<long long>(p.total_steps), p.train_loss);
+  std::string out = line;
+  if (p.validated) {
+    std::snprintf(line, sizeof line, "  val %.4f", p.val_loss);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "  %.0f captions/s  lr %.2g  ETA %s", p.captions_per_s, p.lr,
+                format_duration(p.eta_s).c_str());
+  out += line;
+  std::cout << out << '\n';
+  for (const auto& s : p.samples) std::cout << "    " << s << '\n';
+  std::cout.flush();
+}
+
+void ConsoleTrainObserver::on_message(const std::string& text) { std::cerr << text << '\n'; }
+
+void ConsoleTrainObserver::on_checkpoint(const std::string& path, int64_t step) {
+  std::cerr << "saved " << path << " at step " << step << '\n';
+}
+
+std::string captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : captions) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& t : c.tokens) tokens.push_back({{"word", t.word}, {"log_prob", t.log_prob}});
+    list.push_back({{"text", c.text()}, {"log_prob", c.log_prob}, {"finished", c.finished}, {"tokens", tokens}});
+  }
+  return nlohmann::json{{"image", key}, {"captions", list}}.dump(2);
+}
+
+void print_captions(const std::vector<DecodedCaption>& captions) {
+  for (const auto& c : captions) {
+    char lp[64];
+    std::snprintf(lp, sizeof lp, "  (log p = %.2f%s)", c.log_prob, c.finished ? "" : ", cut at max length");
+    std::cout << c.text() << lp << '\n';
+  }
+}
+
+}  // namespace captioner::cli

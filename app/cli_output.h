@@ -1,0 +1,32 @@
+#pragma once
+// Terminal output shared by the subcommands.
+#include <string>
+#include <vector>
+
+#include "core/decoding.h"
+#include "core/trainer.h"
+
+namespace captioner::cli {
+
+// "1h02m", "3m20s", "12s".
+std::string format_duration(double seconds);
+
+// Prints training progress to stdout (every `every` steps and at validations) and messages to
+// stderr. The first Ctrl-C asks the trainer to stop (it saves a checkpoint); the second kills.
+class ConsoleTrainObserver : public TrainObserver {
+ public:
+  ConsoleTrainObserver(TrainControl& control, int64_t every);
+  ~ConsoleTrainObserver() override;
+  void on_progress(const TrainProgress& p) override;
+  void on_message(const std::string& text) override;
+  void on_checkpoint(const std::string& path, int64_t step) override;
+
+ private:
+  TrainControl& control_;
+  int64_t every_;
+};
+
+std::string captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key);
+void print_captions(const std::vector<DecodedCaption>& captions);
+
+}  // namespace captioner::cli

@@ -1,0 +1,91 @@
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "app/cli_output.h"
+#include "app/commands.h"
+#include "core/checkpoint.h"
+#include "core/dataset.h"
+#include "core/errors.h"
+#include "core/runtime.h"
+#include "core/trainer.h"
+
+namespace captioner::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string data;
+  std::string out;
+  bool resume = false;
+  int64_t log_every = 50;
+  TrainConfig config;
+};
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  TrainConfig& c = args->config;
+  auto* cmd = app.add_subcommand("train", "Train a captioning model on a dataset");
+  cmd->add_option("--data", args->data, "Handout folder, COCO captions JSON or Karpathy JSON")->required();
+  cmd->add_option("--out", args->out, "Run folder: checkpoint.pt and history.csv are kept here")->required();
+  cmd->add_option("--features", c.features_path, "Feature .npy for COCO/Karpathy data (one row per image, file order)");
+  cmd->add_flag("--resume", args->resume, "Continue the run saved in --out (only --steps may change)");
+  cmd->add_option("--steps", c.steps, "Training steps")->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "Images per batch")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--lr-decay", c.lr_decay, "Multiply the learning rate by this every --lr-decay-every steps")->capture_default_str();
+  cmd->add_option("--lr-decay-every", c.lr_decay_every, "Steps between learning-rate decays")->capture_default_str();
+  cmd->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)")->capture_default_str();
+  cmd->add_option("--max-len", c.max_len, "Max tokens per caption, START and END included")->capture_default_str();
+  cmd->add_option("--min-count", c.min_count, "Keep words seen at least this often")->capture_default_str();
+  cmd->add_option("--hidden", c.model.hidden, "LSTM hidden size")->capture_default_str();
+  cmd->add_option("--embed", c.model.embed, "Word embedding size")->capture_default_str();
+  cmd->add_option("--layers", c.model.layers, "LSTM layers")->capture_default_str();
+  cmd->add_option("--dropout", c.model.dropout, "Dropout probability")->capture_default_str();
+  cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();
+  cmd->add_option("--val-every", c.val_every, "Steps between validations")->capture_default_str();
+  cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset")->capture_default_str();
+  cmd->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Random seed (split, order, initialisation)")->capture_default_str();
+  cmd->add_option("--device", c.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps")->capture_default_str();
+
+  return [args, cmd]() -> int {
+    const bool steps_given = cmd->count("--steps") > 0;
+    CaptionDataset dataset = read_dataset(args->data);
+    std::unique_ptr<Trainer> trainer;
+    const std::string checkpoint = checkpoint_path(args->out);
+    if (args->resume) {
+      if (!std::filesystem::exists(checkpoint))
+        throw DataError(checkpoint, "no checkpoint to resume from");
+      trainer = Trainer::resume(args->out, std::move(dataset), steps_given ? args->config.steps : 0);
+      std::cerr << "resuming " << args->out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
+    } else {
+      if (std::filesystem::exists(checkpoint))
+        throw DataError(args->out, "already holds a run; pass --resume to continue it or choose another --out");
+      trainer = std::make_unique<Trainer>(args->config, std::move(dataset), args->out);
+    }
+    const BlasCheck blas = check_blas_speed();
+    if (blas.slow) std::cerr << "warning: " << blas.advice << '\n';
+
+    ConsoleTrainObserver observer(trainer->control(), args->log_every);
+    const TrainResult result = trainer->run(&observer);
+    switch (result.state) {
+      case TrainerState::Finished:
+        std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
+        return 0;
+      case TrainerState::Stopped:
+        std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
+        return 0;
+      default:
+        std::cerr << "error: training failed: " << result.error << '\n';
+        return 1;
+    }
+  };
+}
+
+}  // namespace captioner::cli

@@ -1,0 +1,30 @@
+// `captioner`: the command-line front end. Subcommands live in cli_*.cpp.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app/commands.h"
+#include "core/errors.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Captioner: train image-captioning models and caption images"};
+  app.set_version_flag("--version", std::string("captioner ") + CAPTIONER_VERSION);
+  app.require_subcommand(1);
+  const std::vector<std::pair<std::string, captioner::cli::Command>> commands = {
+      {"train", captioner::cli::add_train_command(app)},
+      {"caption", captioner::cli::add_caption_command(app)},
+      {"demo", captioner::cli::add_demo_command(app)},
+  };
+  CLI11_PARSE(app, argc, argv);
+
+  for (const auto& [name, run] : commands) {
+    if (!app.get_subcommand(name)->parsed()) continue;
+    try {
+      return run();
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      return 1;
+    }
+  }
+  return 2;
+}

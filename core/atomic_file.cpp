@@ -1,0 +1,75 @@
+#include "core/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace captioner {
+namespace {
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::string_view bytes,
+                           const std::function<void()>& before_rename) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw DataError(path, errno_text("cannot create temporary file"));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string reason = errno_text("write failed");
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw DataError(path, reason);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string reason = errno_text("cannot flush to disk");
+    ::unlink(tmp.c_str());
+    throw DataError(path, reason);
+  }
+  if (before_rename) before_rename();  // a throw here leaves the temporary file, like a crash would
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = errno_text("cannot replace file");
+    ::unlink(tmp.c_str());
+    throw DataError(path, reason);
+  }
+  // Make the rename itself durable.
+  const int dir = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+std::string read_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw DataError(path, errno_text("cannot open"));
+  if (S_ISDIR(st.st_mode)) throw DataError(path, "is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path, errno_text("cannot open"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw DataError(path, "read error");
+  return ss.str();
+}
+
+}  // namespace captioner

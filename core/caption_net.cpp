@@ -1,0 +1,52 @@
+#include "core/caption_net.h"
+
+namespace captioner {
+
+namespace nn = torch::nn;
+
+CaptionNetImpl::CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id)
+    : config_(config), vocab_size_(vocab_size) {
+  // One h0/c0 slice per LSTM layer, all from the same image vector.
+  cnn_h0 = register_module("cnn_h0", nn::Linear(config.feature_dim, config.hidden * config.layers));
+  cnn_c0 = register_module("cnn_c0", nn::Linear(config.feature_dim, config.hidden * config.layers));
+  embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
+  lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(config.embed, config.hidden)
+                                              .num_layers(config.layers)
+                                              .batch_first(true)
+                                              .dropout(config.layers > 1 ? config.dropout : 0.0)));
+  dropout = register_module("dropout", nn::Dropout(config.dropout));
+  output = register_module("output", nn::Linear(config.hidden, vocab_size));
+}
+
+std::tuple<torch::Tensor, torch::Tensor> CaptionNetImpl::initial_state(const torch::Tensor& features) {
+  const int64_t batch = features.size(0);
+  auto layered = [&](const torch::Tensor& t) {
+    return t.view({batch, config_.layers, config_.hidden}).transpose(0, 1).contiguous();
+  };
+  return {layered(cnn_h0(features)), layered(cnn_c0(features))};
+}
+
+torch::Tensor CaptionNetImpl::hidden_states(const torch::Tensor& features, const torch::Tensor& tokens) {
+  auto embedded = dropout(embedding(tokens));
+  auto out = lstm(embedded, initial_state(features));
+  return dropout(std::get<0>(out));
+}
+
+torch::Tensor CaptionNetImpl::logits(const torch::Tensor& hidden) { return output(hidden); }
+
+DecoderState CaptionNetImpl::start(const torch::Tensor& features) {
+  auto [h, c] = initial_state(features);
+  DecoderState state;
+  state.tensors = {{h, 1}, {c, 1}};
+  return state;
+}
+
+torch::Tensor CaptionNetImpl::step(const torch::Tensor& tokens, DecoderState& state) {
+  auto embedded = embedding(tokens).unsqueeze(1);  // [B, 1, embed]
+  auto out = lstm(embedded, std::make_tuple(state.tensors[0].first, state.tensors[1].first));
+  state.tensors[0].first = std::get<0>(std::get<1>(out));
+  state.tensors[1].first = std::get<1>(std::get<1>(out));
+  return output(std::get<0>(out).squeeze(1));
+}
+
+}  // namespace captioner

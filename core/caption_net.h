@@ -1,0 +1,43 @@
+#pragma once
+// The notebook's CaptionNet: image vector -> LSTM initial state, word embedding with PAD
+// padding_idx, LSTM (1..n layers, dropout), linear projection to vocabulary logits.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/config.h"
+#include "core/step_model.h"
+
+namespace captioner {
+
+struct CaptionNetImpl : torch::nn::Module, StepModel {
+  CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
+
+  // LSTM outputs for teacher forcing: features [B, F], input tokens [B, T] -> [B, T, hidden].
+  torch::Tensor hidden_states(const torch::Tensor& features, const torch::Tensor& tokens);
+  // Vocabulary logits for any [..., hidden] tensor.
+  torch::Tensor logits(const torch::Tensor& hidden);
+
+  DecoderState start(const torch::Tensor& features) override;
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
+
+  const ModelConfig& config() const { return config_; }
+  int64_t vocab_size() const { return vocab_size_; }
+
+  torch::nn::Linear cnn_h0{nullptr}, cnn_c0{nullptr};
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::LSTM lstm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear output{nullptr};
+
+ private:
+  std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
+  ModelConfig config_;
+  int64_t vocab_size_;
+};
+TORCH_MODULE(CaptionNet);
+
+}  // namespace captioner

@@ -1,0 +1,141 @@
+#include "core/checkpoint.h"
+
+#include <torch/serialize/output-archive.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+
+namespace captioner {
+
+namespace {
+
+constexpr const char* kFormat = "captioner-checkpoint";
+constexpr int kFormatVersion = 1;
+constexpr int64_t kHistoryColumns = 6;
+
+torch::Tensor history_to_tensor(const History& history) {
+  auto t = torch::empty({static_cast<int64_t>(history.rows.size()), kHistoryColumns}, torch::kFloat64);
+  auto* p = t.data_ptr<double>();
+  for (const auto& r : history.rows) {
+    *p++ = static_cast<double>(r.step);
+    *p++ = r.train_loss;
+    *p++ = r.val_loss;
+    *p++ = r.captions_per_s;
+    *p++ = r.lr;
+    *p++ = r.elapsed_s;
+  }
+  return t;
+}
+
+History history_from_tensor(const torch::Tensor& t) {
+  History history;
+  if (t.dim() != 2 || t.size(1) != kHistoryColumns) return history;
+  const auto c = t.to(torch::kFloat64).contiguous();
+  const auto* p = c.data_ptr<double>();
+  for (int64_t i = 0; i < c.size(0); ++i, p += kHistoryColumns)
+    history.rows.push_back({static_cast<int64_t>(p[0]), p[1], p[2], p[3], p[4], p[5]});
+  return history;
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+
+void save_checkpoint(const std::string& path, const CheckpointContents& contents,
+                     const std::function<void()>& before_rename) {
+  if (contents.config == nullptr || contents.vocab == nullptr || contents.model.is_empty() || contents.state == nullptr)
+    throw std::invalid_argument("save_checkpoint: incomplete contents");
+  const TrainingState& state = *contents.state;
+  nlohmann::json meta = {{"format", kFormat},
+                         {"version", kFormatVersion},
+                         {"config", *contents.config},
+                         {"vocabulary", contents.vocab->words()},
+                         {"step", state.step},
+                         {"sampler", state.sampler_state},
+                         {"caption_rng", state.caption_rng_state},
+                         {"dataset", state.dataset_fingerprint}};
+
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(meta.dump()));
+  archive.write("history", history_to_tensor(state.history));
+  if (state.torch_rng_state.defined()) archive.write("torch_rng", state.torch_rng_state);
+  torch::serialize::OutputArchive model_archive;
+  contents.model->save(model_archive);
+  archive.write("model", model_archive);
+  if (contents.optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer_archive;
+    contents.optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  write_file_atomically(path, bytes, before_rename);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
+  const std::string bytes = [&] {
+    try {
+      return read_file(path);
+    } catch (const DataError& e) {
+      throw CheckpointError(path, e.reason());
+    }
+  }();
+  LoadedCheckpoint loaded;
+  loaded.archive = std::make_shared<torch::serialize::InputArchive>();
+  nlohmann::json meta;
+  try {
+    loaded.archive->load_from(bytes.data(), bytes.size(), device);
+    c10::IValue meta_value;
+    loaded.archive->read("meta", meta_value);
+    meta = nlohmann::json::parse(meta_value.toStringRef());
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "not a readable Captioner checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  if (meta.value("format", "") != kFormat) throw CheckpointError(path, "not a Captioner checkpoint");
+  if (meta.value("version", 0) > kFormatVersion)
+    throw CheckpointError(path, "written by a newer Captioner (format version " + std::to_string(meta.value("version", 0)) + ")");
+  try {
+    meta.at("config").get_to(loaded.config);
+    loaded.vocab = Vocabulary::from_words(meta.at("vocabulary").get<std::vector<std::string>>());
+    loaded.state.step = meta.at("step").get<int64_t>();
+    loaded.state.sampler_state = meta.value("sampler", "");
+    loaded.state.caption_rng_state = meta.value("caption_rng", "");
+    loaded.state.dataset_fingerprint = meta.value("dataset", "");
+
+    torch::Tensor history;
+    if (loaded.archive->try_read("history", history)) loaded.state.history = history_from_tensor(history);
+    torch::Tensor rng;
+    if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
+
+    loaded.model = CaptionNet(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
+    torch::serialize::InputArchive model_archive;
+    loaded.archive->read("model", model_archive);
+    loaded.model->load(model_archive);
+    loaded.model->to(device);
+    loaded.model->eval();
+    torch::serialize::InputArchive probe;
+    loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  return loaded;
+}
+
+void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive optimizer_archive;
+  if (!checkpoint.archive || !checkpoint.archive->try_read("optimizer", optimizer_archive))
+    throw CheckpointError("", "checkpoint holds no optimizer state");
+  optimizer.load(optimizer_archive);
+}
+
+}  // namespace captioner

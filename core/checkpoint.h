@@ -1,0 +1,55 @@
+#pragma once
+// One checkpoint file holds everything a run needs: model weights, optimizer state, vocabulary,
+// configuration, step, random generator states and loss history. Written atomically.
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/caption_net.h"
+#include "core/config.h"
+#include "core/history.h"
+#include "core/vocabulary.h"
+
+namespace captioner {
+
+struct TrainingState {
+  int64_t step = 0;
+  History history;
+  std::string sampler_state;      // ImageSampler::state()
+  std::string caption_rng_state;  // Rng::state() of the caption choice
+  torch::Tensor torch_rng_state;  // the CPU generator (dropout); undefined when not saved
+  std::string dataset_fingerprint;
+};
+
+struct CheckpointContents {
+  const TrainConfig* config = nullptr;
+  const Vocabulary* vocab = nullptr;
+  CaptionNet model{nullptr};
+  torch::optim::Optimizer* optimizer = nullptr;  // may be null: a model-only export
+  const TrainingState* state = nullptr;
+};
+
+// `before_rename` is the fault-injection point of write_file_atomically.
+void save_checkpoint(const std::string& path, const CheckpointContents& contents,
+                     const std::function<void()>& before_rename = {});
+
+struct LoadedCheckpoint {
+  TrainConfig config;
+  Vocabulary vocab;
+  CaptionNet model{nullptr};  // on `device`, in eval mode
+  TrainingState state;
+  bool has_optimizer = false;
+  std::shared_ptr<torch::serialize::InputArchive> archive;  // for restore_optimizer
+};
+
+// Throws CheckpointError naming the file when it is missing, torn or not a checkpoint.
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device = torch::kCPU);
+void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer);
+
+// The checkpoint of a run folder.
+std::string checkpoint_path(const std::string& run_dir);
+
+}  // namespace captioner

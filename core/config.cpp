@@ -1,0 +1,77 @@
+#include "core/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+
+namespace captioner {
+
+void TrainConfig::validate() const {
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw ConfigError(what);
+  };
+  require(model.kind == "lstm", "model kind must be 'lstm'");
+  require(model.feature_dim > 0, "feature dimension must be positive");
+  require(model.embed > 0 && model.embed <= 65536, "embedding size must be in [1, 65536]");
+  require(model.hidden > 0 && model.hidden <= 65536, "hidden size must be in [1, 65536]");
+  require(model.layers >= 1 && model.layers <= 16, "layers must be in [1, 16]");
+  require(model.dropout >= 0 && model.dropout < 1, "dropout must be in [0, 1)");
+  require(steps >= 1, "steps must be at least 1");
+  require(batch_size >= 1, "batch size must be at least 1");
+  require(lr > 0, "learning rate must be positive");
+  require(lr_decay > 0 && lr_decay <= 1, "learning-rate decay must be in (0, 1]");
+  require(lr_decay_every >= 1, "learning-rate decay interval must be at least 1");
+  require(max_len >= 2, "max length must be at least 2 (START and one token)");
+  require(min_count >= 1, "min count must be at least 1");
+  require(val_every >= 1, "validation interval must be at least 1");
+  require(val_batches >= 1, "validation batches must be at least 1");
+  require(checkpoint_every >= 1, "checkpoint interval must be at least 1");
+  require(device == "auto" || device == "cpu" || device == "cuda", "device must be auto, cpu or cuda");
+  require(threads >= 0, "threads must be >= 0");
+}
+
+void to_json(nlohmann::json& j, const ModelConfig& c) {
+  j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
+       {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout}};
+}
+
+void from_json(const nlohmann::json& j, ModelConfig& c) {
+  ModelConfig d;
+  c.kind = j.value("kind", d.kind);
+  c.feature_dim = j.value("feature_dim", d.feature_dim);
+  c.embed = j.value("embed", d.embed);
+  c.hidden = j.value("hidden", d.hidden);
+  c.layers = j.value("layers", d.layers);
+  c.dropout = j.value("dropout", d.dropout);
+}
+
+void to_json(nlohmann::json& j, const TrainConfig& c) {
+  j = {{"model", c.model}, {"steps", c.steps}, {"batch_size", c.batch_size}, {"lr", c.lr},
+       {"lr_decay", c.lr_decay}, {"lr_decay_every", c.lr_decay_every}, {"grad_clip", c.grad_clip},
+       {"max_len", c.max_len}, {"min_count", c.min_count}, {"val_fraction", c.val_fraction},
+       {"val_every", c.val_every}, {"val_batches", c.val_batches}, {"checkpoint_every", c.checkpoint_every},
+       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"features_path", c.features_path}};
+}
+
+void from_json(const nlohmann::json& j, TrainConfig& c) {
+  TrainConfig d;
+  if (j.contains("model")) j.at("model").get_to(c.model);
+  c.steps = j.value("steps", d.steps);
+  c.batch_size = j.value("batch_size", d.batch_size);
+  c.lr = j.value("lr", d.lr);
+  c.lr_decay = j.value("lr_decay", d.lr_decay);
+  c.lr_decay_every = j.value("lr_decay_every", d.lr_decay_every);
+  c.grad_clip = j.value("grad_clip", d.grad_clip);
+  c.max_len = j.value("max_len", d.max_len);
+  c.min_count = j.value("min_count", d.min_count);
+  c.val_fraction = j.value("val_fraction", d.val_fraction);
+  c.val_every = j.value("val_every", d.val_every);
+  c.val_batches = j.value("val_batches", d.val_batches);
+  c.checkpoint_every = j.value("checkpoint_every", d.checkpoint_every);
+  c.seed = j.value("seed", d.seed);
+  c.device = j.value("device", d.device);
+  c.threads = j.value("threads", d.threads);
+  c.features_path = j.value("features_path", d.features_path);
+}
+
+}  // namespace captioner

@@ -1,0 +1,48 @@
+#pragma once
+// Configuration structs with their defaults (the notebook's values where it had one).
+// They travel inside every checkpoint as JSON.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace captioner {
+
+struct ModelConfig {
+  std::string kind = "lstm";   // decoder architecture
+  int64_t feature_dim = 2048;  // width of the image vector
+  int64_t embed = 128;
+  int64_t hidden = 256;
+  int64_t layers = 1;
+  double dropout = 0.0;
+};
+
+struct TrainConfig {
+  ModelConfig model;
+  int64_t steps = 3000;
+  int64_t batch_size = 128;
+  double lr = 1e-3;
+  double lr_decay = 1.0;          // multiply the learning rate by this ...
+  int64_t lr_decay_every = 1000;  // ... every this many steps (1.0 = constant)
+  double grad_clip = 5.0;         // max global gradient norm; <= 0 disables clipping
+  int64_t max_len = 20;           // tokens per caption, START and END included
+  int64_t min_count = 5;          // vocabulary threshold
+  double val_fraction = 0.1;      // used when the dataset has no split of its own
+  int64_t val_every = 100;        // steps between validations
+  int64_t val_batches = 10;       // size of the fixed validation subset, in batches
+  int64_t checkpoint_every = 500; // steps between checkpoints (also at the end and on stop)
+  uint64_t seed = 42;
+  std::string device = "auto";    // auto | cpu | cuda
+  int64_t threads = 0;            // intra-op threads; 0 = all cores
+  std::string features_path;      // features for datasets without their own (rows in dataset order)
+
+  // Throws ConfigError naming the first bad field.
+  void validate() const;
+};
+
+void to_json(nlohmann::json& j, const ModelConfig& c);
+void from_json(const nlohmann::json& j, ModelConfig& c);
+void to_json(nlohmann::json& j, const TrainConfig& c);
+void from_json(const nlohmann::json& j, TrainConfig& c);
+
+}  // namespace captioner

@@ -1,0 +1,202 @@
+#include "core/npy.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <c10/util/Half.h>
+
+#include <cerrno>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+
+namespace captioner {
+
+struct NpyArray::Mapping {
+  void* addr = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (addr != nullptr && addr != MAP_FAILED) munmap(addr, size);
+  }
+};
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+
+bool host_is_little_endian() {
+  const uint16_t probe = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &probe, 1);
+  return first == 1;
+}
+
+// Value of `key` in the header's Python dict literal, e.g. 'descr': '<f4' -> "'<f4'".
+std::string header_value(const std::string& header, const std::string& key, const std::string& path) {
+  const std::regex pattern("['\"]" + key + "['\"]\\s*:\\s*(\\([^)]*\\)|'[^']*'|\"[^\"]*\"|True|False)");
+  std::smatch m;
+  if (!std::regex_search(header, m, pattern)) throw DataError(path, "npy header has no '" + key + "' entry");
+  return m[1].str();
+}
+
+std::vector<int64_t> parse_shape(const std::string& tuple, const std::string& path) {
+  std::vector<int64_t> shape;
+  const std::regex number("\\d+");
+  for (auto it = std::sregex_iterator(tuple.begin(), tuple.end(), number); it != std::sregex_iterator(); ++it)
+    shape.push_back(std::stoll(it->str()));
+  if (shape.empty()) throw DataError(path, "npy array is a scalar; expected at least one dimension");
+  return shape;
+}
+
+float load_element(const unsigned char* p, int item_size, bool swap) {
+  unsigned char buf[8];
+  if (swap) {
+    for (int i = 0; i < item_size; ++i) buf[i] = p[item_size - 1 - i];
+  } else {
+    std::memcpy(buf, p, static_cast<size_t>(item_size));
+  }
+  switch (item_size) {
+    case 2: {
+      uint16_t bits;
+      std::memcpy(&bits, buf, 2);
+      return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
+    }
+    case 4: {
+      float v;
+      std::memcpy(&v, buf, 4);
+      return v;
+    }
+    default: {
+      double v;
+      std::memcpy(&v, buf, 8);
+      return static_cast<float>(v);
+    }
+  }
+}
+
+}  // namespace
+
+NpyArray NpyArray::open(const std::string& path) {
+  NpyArray array;
+  array.path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw DataError(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw DataError(path, "not a regular file");
+  }
+  auto map = std::make_shared<Mapping>();
+  map->size = static_cast<size_t>(st.st_size);
+  if (map->size > 0) map->addr = mmap(nullptr, map->size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map->size > 0 && map->addr == MAP_FAILED) throw DataError(path, std::string("cannot map: ") + std::strerror(errno));
+  const auto* bytes = static_cast<const unsigned char*>(map->addr);
+
+  if (map->size < kMagicLen + 4 || std::memcmp(bytes, kMagic, kMagicLen) != 0)
+    throw DataError(path, "not a .npy file (bad magic bytes)");
+  const int major = bytes[6];
+  size_t header_len = 0;
+  size_t header_start = 0;
+  if (major == 1) {
+    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8;
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (map->size < 12) throw DataError(path, "truncated .npy header");
+    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8 |
+                 static_cast<size_t>(bytes[10]) << 16 | static_cast<size_t>(bytes[11]) << 24;
+    header_start = 12;
+  } else {
+    throw DataError(path, "unsupported .npy format version " + std::to_string(major));
+  }
+  if (header_start + header_len > map->size) throw DataError(path, "truncated .npy header");
+  const std::string header(reinterpret_cast<const char*>(bytes + header_start), header_len);
+
+  std::string descr = header_value(header, "descr", path);
+  array.descr_ = descr.substr(1, descr.size() - 2);
+  array.fortran_order_ = header_value(header, "fortran_order", path) == "True";
+  array.shape_ = parse_shape(header_value(header, "shape", path), path);
+
+  const std::string& d = array.descr_;
+  if (d.size() != 3 || d[1] != 'f' || (d[2] != '2' && d[2] != '4' && d[2] != '8') ||
+      (d[0] != '<' && d[0] != '>' && d[0] != '=' && d[0] != '|'))
+    throw DataError(path, "dtype '" + d + "' is not supported; expected a float array (float16/32/64)");
+  array.item_size_ = d[2] - '0';
+  const bool file_little = d[0] == '<' || ((d[0] == '=' || d[0] == '|') && host_is_little_endian());
+  array.swap_bytes_ = file_little != host_is_little_endian();
+
+  array.row_size_ = 1;
+  for (size_t i = 1; i < array.shape_.size(); ++i) array.row_size_ *= array.shape_[i];
+  const uint64_t elements = static_cast<uint64_t>(array.rows()) * static_cast<uint64_t>(array.row_size_);
+  const uint64_t need = elements * static_cast<uint64_t>(array.item_size_);
+  const uint64_t have = map->size - header_start - header_len;
+  if (have < need)
+    throw DataError(path, "truncated: header promises " + std::to_string(need) + " bytes of data, file has " +
+                              std::to_string(have));
+  array.data_ = bytes + header_start + header_len;
+  array.map_ = std::move(map);
+  return array;
+}
+
+void NpyArray::read_row(int64_t row, float* out) const {
+  if (row < 0 || row >= rows())
+    throw std::out_of_range(path_ + ": row " + std::to_string(row) + " outside [0, " + std::to_string(rows()) + ")");
+  const auto n = static_cast<uint64_t>(row_size_);
+  if (!fortran_order_) {
+    const unsigned char* p = data_ + static_cast<uint64_t>(row) * n * static_cast<uint64_t>(item_size_);
+    if (item_size_ == 4 && !swap_bytes_) {
+      std::memcpy(out, p, n * 4);
+      return;
+    }
+    for (uint64_t j = 0; j < n; ++j) out[j] = load_element(p + j * static_cast<uint64_t>(item_size_), item_size_, swap_bytes_);
+    return;
+  }
+  // Fortran order: element (row, j1, ..., jk) lives at row + d0*(j1 + d1*(j2 + ...)).
+  // `out` is filled in C order over the trailing dimensions.
+  const size_t ndim = shape_.size();
+  std::vector<int64_t> index(ndim, 0);
+  for (uint64_t c = 0; c < n; ++c) {
+    uint64_t rem = c;
+    for (size_t k = ndim - 1; k >= 1; --k) {
+      index[k] = static_cast<int64_t>(rem % static_cast<uint64_t>(shape_[k]));
+      rem /= static_cast<uint64_t>(shape_[k]);
+    }
+    uint64_t offset = 0;
+    for (size_t k = ndim - 1; k >= 1; --k) offset = offset * static_cast<uint64_t>(shape_[k]) + static_cast<uint64_t>(index[k]);
+    offset = offset * static_cast<uint64_t>(shape_[0]) + static_cast<uint64_t>(row);
+    out[c] = load_element(data_ + offset * static_cast<uint64_t>(item_size_), item_size_, swap_bytes_);
+  }
+}
+
+void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  std::string dims;
+  uint64_t count = 1;
+  for (int64_t d : shape) {
+    dims += std::to_string(d) + ", ";
+    count *= static_cast<uint64_t>(d);
+  }
+  if (shape.size() > 1) dims.resize(dims.size() - 2);
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  // Pad with spaces so that magic + 4 + header ends on a 64-byte boundary, newline last.
+  const size_t unpadded = kMagicLen + 4 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+
+  std::string bytes(kMagic, kMagicLen);
+  bytes.push_back('\x01');
+  bytes.push_back('\x00');
+  bytes.push_back(static_cast<char>(header.size() & 0xff));
+  bytes.push_back(static_cast<char>((header.size() >> 8) & 0xff));
+  bytes += header;
+  if (!host_is_little_endian()) throw std::runtime_error("big-endian hosts are not supported by write_npy_f32");
+  bytes.append(reinterpret_cast<const char*>(data), count * sizeof(float));
+  write_file_atomically(path, bytes);
+}
+
+}  // namespace captioner
