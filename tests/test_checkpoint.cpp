@@ -1,0 +1,147 @@
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/errors.h"
+
+#include <torch/torch.h>
+
+#include "test_support.h"
+
+using namespace captioner;
+
+namespace {
+
+struct Fixture {
+  TrainConfig config;
+  Vocabulary vocab = Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "cat", "dog", "sat"});
+  CaptionNet model{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer;
+  TrainingState state;
+  torch::Tensor features = torch::randn({2, 12});
+  torch::Tensor tokens = torch::tensor({{2, 4, 6, 3}, {2, 5, 3, 0}}, torch::kInt64);
+
+  Fixture() {
+    config.model.feature_dim = 12;
+    config.model.hidden = 16;
+    config.model.embed = 8;
+    config.model.layers = 2;
+    config.model.dropout = 0.1;
+    model = CaptionNet(config.model, vocab.size(), Vocabulary::kPad);
+    optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(1e-2));
+    state.history.rows.push_back({1, 2.5, std::nan(""), 100, 1e-3, 0.5});
+    state.history.rows.push_back({2, 2.0, 2.2, 110, 1e-3, 1.0});
+    state.sampler_state = "{}";
+    state.caption_rng_state = "1 2 3";
+    state.dataset_fingerprint = "fp";
+  }
+  void train_step() {
+    model->train();
+    optimizer->zero_grad();
+    auto out = model->logits(model->hidden_states(features, tokens)).sum();
+    out.backward();
+    optimizer->step();
+    ++state.step;
+  }
+  CheckpointContents contents() {
+    CheckpointContents c;
+    c.config = &config;
+    c.vocab = &vocab;
+    c.model = model;
+    c.optimizer = optimizer.get();
+    c.state = &state;
+    return c;
+  }
+  torch::Tensor outputs(CaptionNet& net) {
+    torch::NoGradGuard g;
+    net->eval();
+    return net->logits(net->hidden_states(features, tokens));
+  }
+};
+
+}  // namespace
+
+class TestCheckpoint : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
+
+ private slots:
+  void save_then_load_gives_identical_outputs_and_state() {
+    torch::manual_seed(0);
+    Fixture f;
+    f.train_step();
+    save_checkpoint(path("a.pt"), f.contents());
+    auto loaded = load_checkpoint(path("a.pt"));
+    QVERIFY(torch::equal(f.outputs(f.model), f.outputs(loaded.model)));
+    QCOMPARE(loaded.vocab, f.vocab);
+    QCOMPARE(loaded.config.model.layers, int64_t{2});
+    QCOMPARE(loaded.config.model.hidden, int64_t{16});
+    QCOMPARE(loaded.state.step, int64_t{1});
+    QCOMPARE(loaded.state.history.rows.size(), size_t{2});
+    QVERIFY(std::isnan(loaded.state.history.rows[0].val_loss));
+    QCOMPARE(loaded.state.history.rows[1].val_loss, 2.2);
+    QCOMPARE(loaded.state.caption_rng_state, std::string("1 2 3"));
+    QVERIFY(loaded.has_optimizer);
+
+    // The optimizer state round-trips too: one more step from both gives the same weights.
+    torch::optim::Adam optimizer(loaded.model->parameters(), torch::optim::AdamOptions(1e-2));
+    restore_optimizer(loaded, optimizer);
+    torch::manual_seed(5);
+    f.train_step();
+    torch::manual_seed(5);
+    loaded.model->train();
+    optimizer.zero_grad();
+    loaded.model->logits(loaded.model->hidden_states(f.features, f.tokens)).sum().backward();
+    optimizer.step();
+    QVERIFY(torch::allclose(f.outputs(f.model), f.outputs(loaded.model), 1e-6, 1e-7));
+  }
+  void crash_before_rename_keeps_the_previous_checkpoint() {
+    torch::manual_seed(1);
+    Fixture f;
+    save_checkpoint(path("b.pt"), f.contents());
+    const auto good = f.outputs(f.model);
+    f.train_step();
+    f.train_step();
+    bool reached = false;
+    try {
+      save_checkpoint(path("b.pt"), f.contents(), [&] {
+        reached = true;
+        throw std::runtime_error("simulated crash");
+      });
+      QFAIL("the simulated crash did not propagate");
+    } catch (const std::runtime_error&) {
+    }
+    QVERIFY(reached);
+    auto loaded = load_checkpoint(path("b.pt"));
+    QCOMPARE(loaded.state.step, int64_t{0});
+    QVERIFY(torch::equal(good, f.outputs(loaded.model)));
+    // The next successful save replaces it.
+    save_checkpoint(path("b.pt"), f.contents());
+    QCOMPARE(load_checkpoint(path("b.pt")).state.step, int64_t{2});
+  }
+  void torn_or_foreign_files_give_clear_errors() {
+    torch::manual_seed(2);
+    Fixture f;
+    save_checkpoint(path("c.pt"), f.contents());
+    const std::string bytes = read_file(path("c.pt"));
+    test::write_text(path("torn.pt"), bytes.substr(0, bytes.size() / 2));
+    test::expect_error([&] { load_checkpoint(path("torn.pt")); }, {path("torn.pt"), "not a readable Captioner checkpoint"});
+    test::write_text(path("text.pt"), "hello");
+    test::expect_error([&] { load_checkpoint(path("text.pt")); }, {path("text.pt")});
+    test::expect_error([&] { load_checkpoint(path("missing.pt")); }, {path("missing.pt"), "cannot open"});
+    QVERIFY_THROWS_EXCEPTION(CheckpointError, load_checkpoint(path("torn.pt")));
+  }
+  void model_only_export_has_no_optimizer() {
+    torch::manual_seed(3);
+    Fixture f;
+    auto c = f.contents();
+    c.optimizer = nullptr;
+    save_checkpoint(path("export.pt"), c);
+    auto loaded = load_checkpoint(path("export.pt"));
+    QVERIFY(!loaded.has_optimizer);
+    torch::optim::Adam optimizer(loaded.model->parameters(), torch::optim::AdamOptions(1e-2));
+    QVERIFY_THROWS_EXCEPTION(CheckpointError, restore_optimizer(loaded, optimizer));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCheckpoint)
+#include "test_checkpoint.moc"

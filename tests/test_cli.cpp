@@ -1,0 +1,156 @@
+// The `captioner` executable, driven as a user would: exit codes, output files, error messages.
+#include "core/atomic_file.h"
+#include "core/npy.h"
+#include "core/synthetic.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include <sstream>
+
+using namespace captioner;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+Run run(const QStringList& args, int timeout_ms = 300000) {
+  QProcess p;
+  p.start(QStringLiteral(CAPTIONER_EXE), args);
+  Run r;
+  if (!p.waitForFinished(timeout_ms)) {
+    p.kill();
+    p.waitForFinished();
+    r.err = "timed out";
+    return r;
+  }
+  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;  // -2: crashed
+  r.out = p.readAllStandardOutput().toStdString();
+  r.err = p.readAllStandardError().toStdString();
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString data_;
+  QString path(const QString& name) { return dir_.path() + "/" + name; }
+
+ private slots:
+  void initTestCase() {
+    data_ = path("data");
+    SyntheticOptions o;
+    o.images = 200;
+    o.feature_dim = 64;
+    write_synthetic_handout(data_.toStdString(), o);
+  }
+
+  void version_and_help() {
+    const auto v = run({"--version"});
+    QCOMPARE(v.code, 0);
+    QVERIFY(contains(v.out, "captioner "));
+    for (const char* sub : {"train", "caption", "demo"}) {
+      const auto h = run({sub, "--help"});
+      QCOMPARE(h.code, 0);
+      QVERIFY(contains(h.out, "--"));
+    }
+    QVERIFY(run({}).code != 0);
+    QVERIFY(run({"train", "--bogus"}).code != 0);
+  }
+
+  void train_learns_and_caption_returns_a_caption() {
+    const QString out = path("run");
+    const auto t = run({"train", "--data", data_, "--out", out, "--steps", "150", "--batch-size", "32", "--val-every", "25",
+                        "--hidden", "64", "--embed", "32", "--threads", "2", "--log-every", "25"});
+    QVERIFY2(t.code == 0, t.err.c_str());
+    QVERIFY(contains(t.out, "step 150/150"));
+    QVERIFY(QFile::exists(out + "/checkpoint.pt"));
+
+    std::istringstream csv(read_file((out + "/history.csv").toStdString()));
+    std::string header;
+    std::getline(csv, header);
+    QVERIFY2(header.rfind("step,train_loss,val_loss,captions_per_s", 0) == 0, header.c_str());
+    std::vector<double> vals;
+    for (std::string line; std::getline(csv, line);) {
+      const auto a = line.find(','), b = line.find(',', a + 1), c = line.find(',', b + 1);
+      if (c > b + 1) vals.push_back(std::stod(line.substr(b + 1, c - b - 1)));
+    }
+    QCOMPARE(vals.size(), size_t{6});
+    QVERIFY2(vals.back() < 0.5 * vals.front(), (std::to_string(vals.front()) + " -> " + std::to_string(vals.back())).c_str());
+
+    const auto c = run({"caption", "--model", out, "--features", data_ + "/image_codes.npy", "--index", "3"});
+    QVERIFY2(c.code == 0, c.err.c_str());
+    QVERIFY(c.out.size() > 5);
+
+    const auto j = run({"caption", "--model", out, "--features", data_ + "/image_codes.npy", "--index", "3", "--mode",
+                        "sample", "--temperature", "0.7", "--samples", "4", "--json"});
+    QVERIFY2(j.code == 0, j.err.c_str());
+    const auto doc = nlohmann::json::parse(j.out);
+    QCOMPARE(doc.at("captions").size(), size_t{4});
+    QVERIFY(!doc["captions"][0].at("tokens").empty());
+    QVERIFY(doc["captions"][0]["tokens"][0].at("log_prob").get<double>() <= 0.0);
+
+    // Resume extends the same run; starting over in it is refused.
+    const auto again = run({"train", "--data", data_, "--out", out, "--steps", "10"});
+    QVERIFY(again.code != 0);
+    QVERIFY(contains(again.err, "--resume"));
+    const auto resumed = run({"train", "--data", data_, "--out", out, "--resume", "--steps", "160", "--log-every", "5"});
+    QVERIFY2(resumed.code == 0, resumed.err.c_str());
+    QVERIFY(contains(resumed.err, "at step 150"));
+    QVERIFY(contains(resumed.out, "step 160/160"));
+  }
+
+  void bad_inputs_fail_cleanly_naming_the_file() {
+    auto expect = [](const Run& r, const std::vector<std::string>& parts) {
+      QVERIFY2(r.code > 0, ("exit code " + std::to_string(r.code) + " " + r.err).c_str());
+      QVERIFY2(contains(r.err, "error"), r.err.c_str());
+      for (const auto& p : parts) QVERIFY2(contains(r.err, p), (r.err + " lacks " + p).c_str());
+    };
+    const std::string missing = path("missing").toStdString();
+    expect(run({"train", "--data", path("missing"), "--out", path("r1")}), {missing, "cannot open"});
+
+    QDir().mkpath(path("badjson"));
+    QFile::copy(data_ + "/image_codes.npy", path("badjson/image_codes.npy"));
+    write_file_atomically(path("badjson/captions_tokenized.json").toStdString(), "[[\"a\"");
+    expect(run({"train", "--data", path("badjson"), "--out", path("r2")}), {"captions_tokenized.json", "malformed JSON"});
+
+    expect(run({"train", "--data", data_, "--out", path("r3"), "--resume"}), {"checkpoint.pt", "no checkpoint"});
+    expect(run({"caption", "--model", path("nomodel"), "--features", data_ + "/image_codes.npy", "--index", "0"}),
+           {path("nomodel").toStdString()});
+    write_file_atomically(path("junk.pt").toStdString(), "junk");
+    expect(run({"caption", "--model", path("junk.pt"), "--features", data_ + "/image_codes.npy", "--index", "0"}),
+           {"junk.pt", "checkpoint"});
+    const auto bad_device = run({"train", "--data", data_, "--out", path("r4"), "--device", "tpu"});
+    QVERIFY(bad_device.code != 0);
+    const auto bad_steps = run({"train", "--data", data_, "--out", path("r5"), "--steps", "0"});
+    QVERIFY(bad_steps.code > 0);
+    QVERIFY(contains(bad_steps.err, "steps"));
+  }
+
+  void caption_checks_its_inputs() {
+    const QString out = path("small");
+    QCOMPARE(run({"train", "--data", data_, "--out", out, "--steps", "2", "--hidden", "16", "--embed", "8"}).code, 0);
+    const auto range = run({"caption", "--model", out, "--features", data_ + "/image_codes.npy", "--index", "999"});
+    QVERIFY(range.code > 0);
+    QVERIFY(contains(range.err, "no row 999"));
+    std::vector<float> narrow(10, 0.f);
+    write_npy_f32(path("narrow.npy").toStdString(), narrow.data(), {2, 5});
+    const auto width = run({"caption", "--model", out, "--features", path("narrow.npy"), "--index", "0"});
+    QVERIFY(width.code > 0);
+    QVERIFY(contains(width.err, "narrow.npy"));
+    QVERIFY(contains(width.err, "expects 64"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

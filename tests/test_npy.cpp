@@ -1,0 +1,135 @@
+#include "core/npy.h"
+
+#include <c10/util/Half.h>
+
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include <cstring>
+#include <fstream>
+
+#include "core/errors.h"
+
+using namespace captioner;
+
+namespace {
+
+// Builds a .npy file by hand, as NumPy lays it out.
+std::string npy_bytes(const std::string& descr, bool fortran, const std::string& shape, const std::string& data,
+                      int version = 1) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  const size_t prefix = version == 1 ? 10 : 12;
+  header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out("\x93NUMPY", 6);
+  out.push_back(static_cast<char>(version));
+  out.push_back('\0');
+  const auto len = static_cast<uint32_t>(header.size());
+  out.push_back(static_cast<char>(len & 0xff));
+  out.push_back(static_cast<char>((len >> 8) & 0xff));
+  if (version != 1) {
+    out.push_back(static_cast<char>((len >> 16) & 0xff));
+    out.push_back(static_cast<char>((len >> 24) & 0xff));
+  }
+  return out + header + data;
+}
+
+template <typename T>
+std::string raw(const std::vector<T>& values, bool big_endian = false) {
+  std::string s(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+  if (big_endian)
+    for (size_t i = 0; i < s.size(); i += sizeof(T)) std::reverse(s.begin() + static_cast<long>(i), s.begin() + static_cast<long>(i + sizeof(T)));
+  return s;
+}
+
+std::vector<float> row(const NpyArray& a, int64_t r) {
+  std::vector<float> out(static_cast<size_t>(a.row_size()));
+  a.read_row(r, out.data());
+  return out;
+}
+
+}  // namespace
+
+class TestNpy : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  std::string file(const std::string& name, const std::string& bytes) {
+    const std::string path = dir_.path().toStdString() + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+
+ private slots:
+  void reads_little_endian_float32() {
+    const auto a = NpyArray::open(file("f4.npy", npy_bytes("<f4", false, "(2, 3)", raw<float>({1, 2, 3, 4, 5, 6}))));
+    QCOMPARE(a.rows(), int64_t{2});
+    QCOMPARE(a.row_size(), int64_t{3});
+    QCOMPARE(row(a, 1), (std::vector<float>{4, 5, 6}));
+  }
+  void reads_big_endian_and_float64() {
+    const auto be = NpyArray::open(file("be.npy", npy_bytes(">f4", false, "(2, 2)", raw<float>({1.5f, -2, 3, 4}, true))));
+    QCOMPARE(row(be, 0), (std::vector<float>{1.5f, -2}));
+    const auto f8 = NpyArray::open(file("f8.npy", npy_bytes("<f8", false, "(1, 2)", raw<double>({0.25, 1e10}))));
+    QCOMPARE(row(f8, 0), (std::vector<float>{0.25f, 1e10f}));
+    const auto bf8 = NpyArray::open(file("bf8.npy", npy_bytes(">f8", false, "(1, 2)", raw<double>({7, 8}, true))));
+    QCOMPARE(row(bf8, 0), (std::vector<float>{7, 8}));
+  }
+  void reads_float16() {
+    std::vector<uint16_t> halves = {c10::Half(0.5f).x, c10::Half(-3.0f).x};
+    const auto a = NpyArray::open(file("f2.npy", npy_bytes("<f2", false, "(1, 2)", raw<uint16_t>(halves))));
+    QCOMPARE(row(a, 0), (std::vector<float>{0.5f, -3.0f}));
+  }
+  void reads_fortran_order() {
+    // C-order matrix [[1,2,3],[4,5,6]] stored column-major: 1 4 2 5 3 6
+    const auto a = NpyArray::open(file("fo.npy", npy_bytes("<f4", true, "(2, 3)", raw<float>({1, 4, 2, 5, 3, 6}))));
+    QCOMPARE(row(a, 0), (std::vector<float>{1, 2, 3}));
+    QCOMPARE(row(a, 1), (std::vector<float>{4, 5, 6}));
+    // 3-D [2, 2, 2] in Fortran order: element (i,j,k) at i + 2j + 4k.
+    std::vector<float> f(8);
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j)
+        for (int k = 0; k < 2; ++k) f[static_cast<size_t>(i + 2 * j + 4 * k)] = static_cast<float>(100 * i + 10 * j + k);
+    const auto b = NpyArray::open(file("fo3.npy", npy_bytes("<f4", true, "(2, 2, 2)", raw<float>(f))));
+    QCOMPARE(row(b, 1), (std::vector<float>{100, 101, 110, 111}));
+  }
+  void reads_version_2_header_and_1d_arrays() {
+    const auto a = NpyArray::open(file("v2.npy", npy_bytes("<f4", false, "(3,)", raw<float>({7, 8, 9}), 2)));
+    QCOMPARE(a.rows(), int64_t{3});
+    QCOMPARE(a.row_size(), int64_t{1});
+    QCOMPARE(row(a, 2), (std::vector<float>{9}));
+  }
+  void writer_output_reads_back() {
+    const std::vector<float> data = {1, 2, 3, 4, 5, 6};
+    const std::string path = dir_.path().toStdString() + "/w.npy";
+    write_npy_f32(path, data.data(), {3, 2});
+    const auto a = NpyArray::open(path);
+    QCOMPARE(a.descr(), std::string("<f4"));
+    QCOMPARE(a.shape(), (std::vector<int64_t>{3, 2}));
+    QCOMPARE(row(a, 2), (std::vector<float>{5, 6}));
+  }
+  void refuses_bad_files_with_reasons() {
+    using test_error = DataError;
+    auto expect = [](const std::string& path, const std::string& fragment) {
+      try {
+        NpyArray::open(path);
+        QFAIL(("no error for " + path).c_str());
+      } catch (const test_error& e) {
+        const std::string what = e.what();
+        QVERIFY2(what.find(path) != std::string::npos && what.find(fragment) != std::string::npos, what.c_str());
+      }
+    };
+    expect(dir_.path().toStdString() + "/missing.npy", "cannot open");
+    expect(file("int.npy", npy_bytes("<i8", false, "(1, 1)", raw<int64_t>({1}))), "dtype '<i8' is not supported");
+    expect(file("short.npy", npy_bytes("<f4", false, "(2, 3)", raw<float>({1, 2, 3}))), "truncated");
+    expect(file("magic.npy", "PK\x03\x04 definitely not numpy"), "not a .npy file");
+    expect(file("empty.npy", ""), "not a .npy file");
+    expect(file("scalar.npy", npy_bytes("<f4", false, "()", raw<float>({1}))), "scalar");
+    const auto ok = NpyArray::open(file("ok.npy", npy_bytes("<f4", false, "(1, 1)", raw<float>({1}))));
+    float x;
+    QVERIFY_THROWS_EXCEPTION(std::out_of_range, ok.read_row(1, &x));
+  }
+};
+
+QTEST_APPLESS_MAIN(TestNpy)
+#include "test_npy.moc"

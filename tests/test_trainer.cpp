@@ -1,0 +1,224 @@
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/dataset.h"
+#include "core/errors.h"
+#include "core/synthetic.h"
+#include "core/trainer.h"
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "test_support.h"
+
+using namespace captioner;
+
+namespace {
+
+TrainConfig small_config() {
+  TrainConfig c;
+  c.steps = 40;
+  c.batch_size = 16;
+  c.val_every = 10;
+  c.val_batches = 2;
+  c.checkpoint_every = 15;
+  c.model.hidden = 32;
+  c.model.embed = 16;
+  c.model.dropout = 0.2;  // exercises the saved generator state
+  c.lr_decay = 0.5;
+  c.lr_decay_every = 25;
+  c.seed = 11;
+  return c;
+}
+
+// Requests a stop once `stop_at` is reached, like a user pressing Stop.
+class StopAt : public TrainObserver {
+ public:
+  StopAt(TrainControl& control, int64_t stop_at) : control_(control), stop_at_(stop_at) {}
+  void on_progress(const TrainProgress& p) override {
+    if (p.step == stop_at_) control_.request_stop();
+  }
+
+ private:
+  TrainControl& control_;
+  int64_t stop_at_;
+};
+
+class Recorder : public TrainObserver {
+ public:
+  std::atomic<int64_t> step{0};
+  std::atomic<int> paused{0};
+  void on_progress(const TrainProgress& p) override { step = p.step; }
+  void on_state(TrainerState s) override {
+    if (s == TrainerState::Paused) ++paused;
+  }
+};
+
+bool wait_for(const std::function<bool()>& condition, int ms = 20000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace
+
+class TestTrainer : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  std::string data_;
+  std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
+
+ private slots:
+  void initTestCase() {
+    data_ = path("data");
+    SyntheticOptions o;
+    o.images = 120;
+    o.feature_dim = 24;
+    write_synthetic_handout(data_, o);
+  }
+
+  void validation_loss_falls_and_history_is_kept() {
+    auto config = small_config();
+    config.steps = 120;
+    config.lr = 5e-3;
+    config.lr_decay = 1.0;
+    Trainer trainer(config, read_dataset(data_), path("learn"));
+    const auto result = trainer.run();
+    QCOMPARE(result.state, TrainerState::Finished);
+    QCOMPARE(result.step, int64_t{120});
+    std::vector<double> vals;
+    for (const auto& r : trainer.history().rows)
+      if (!std::isnan(r.val_loss)) vals.push_back(r.val_loss);
+    QCOMPARE(vals.size(), size_t{12});
+    QVERIFY2(vals.back() < 0.5 * vals.front(), (std::to_string(vals.front()) + " -> " + std::to_string(vals.back())).c_str());
+    const std::string csv = read_file(path("learn/history.csv"));
+    QVERIFY(csv.rfind("step,train_loss,val_loss,captions_per_s", 0) == 0);
+    QCOMPARE(std::count(csv.begin(), csv.end(), '\n'), 121L);
+    QCOMPARE(load_checkpoint(checkpoint_path(path("learn"))).state.step, int64_t{120});
+  }
+
+  void interrupted_then_resumed_matches_uninterrupted() {
+    Trainer straight(small_config(), read_dataset(data_), path("straight"));
+    QCOMPARE(straight.run().state, TrainerState::Finished);
+
+    {
+      Trainer first(small_config(), read_dataset(data_), path("interrupted"));
+      StopAt stop(first.control(), 23);
+      const auto r = first.run(&stop);
+      QCOMPARE(r.state, TrainerState::Stopped);
+      QCOMPARE(r.step, int64_t{23});
+    }
+    QCOMPARE(load_checkpoint(checkpoint_path(path("interrupted"))).state.step, int64_t{23});
+    auto resumed = Trainer::resume(path("interrupted"), read_dataset(data_));
+    QCOMPARE(resumed->step(), int64_t{23});
+    QCOMPARE(resumed->run().state, TrainerState::Finished);
+
+    const auto a = straight.model()->named_parameters();
+    const auto b = resumed->model()->named_parameters();
+    for (const auto& item : a) QVERIFY2(torch::equal(item.value(), b[item.key()]), item.key().c_str());
+    const auto& ha = straight.history().rows;
+    const auto& hb = resumed->history().rows;
+    QCOMPARE(hb.size(), ha.size());
+    for (size_t i = 0; i < ha.size(); ++i) {
+      QCOMPARE(hb[i].step, ha[i].step);
+      QCOMPARE(hb[i].train_loss, ha[i].train_loss);
+      QCOMPARE(std::isnan(hb[i].val_loss), std::isnan(ha[i].val_loss));
+      if (!std::isnan(ha[i].val_loss)) QCOMPARE(hb[i].val_loss, ha[i].val_loss);
+      QCOMPARE(hb[i].lr, ha[i].lr);
+    }
+    QCOMPARE(ha.back().lr, 0.5e-3);  // decayed after step 25
+  }
+
+  void resume_can_extend_the_run() {
+    auto config = small_config();
+    config.steps = 10;
+    Trainer(config, read_dataset(data_), path("extend")).run();
+    auto more = Trainer::resume(path("extend"), read_dataset(data_), 15);
+    QCOMPARE(more->run().step, int64_t{15});
+    QCOMPARE(more->history().rows.size(), size_t{15});
+  }
+
+  void pause_resume_and_stop_are_honoured() {
+    auto config = small_config();
+    config.steps = 100000;
+    config.checkpoint_every = 100000;
+    Trainer trainer(config, read_dataset(data_), path("control"));
+    Recorder recorder;
+    TrainResult result;
+    std::thread worker([&] { result = trainer.run(&recorder); });
+    QVERIFY(wait_for([&] { return recorder.step >= 3; }));
+    trainer.control().request_pause();
+    QVERIFY(wait_for([&] { return recorder.paused == 1; }));
+    const int64_t paused_at = recorder.step;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    QCOMPARE(recorder.step.load(), paused_at);  // no step while paused
+    trainer.control().request_resume();
+    QVERIFY(wait_for([&] { return recorder.step > paused_at + 2; }));
+    trainer.control().request_stop();
+    worker.join();
+    QCOMPARE(result.state, TrainerState::Stopped);
+    QVERIFY(result.step <= recorder.step + 1);
+    QCOMPARE(load_checkpoint(checkpoint_path(path("control"))).state.step, result.step);
+
+    // A stop while paused ends the run too.
+    auto config2 = config;
+    Trainer second(config2, read_dataset(data_), path("control2"));
+    Recorder r2;
+    std::thread w2([&] { result = second.run(&r2); });
+    QVERIFY(wait_for([&] { return r2.step >= 1; }));
+    second.control().request_pause();
+    QVERIFY(wait_for([&] { return r2.paused == 1; }));
+    second.control().request_stop();
+    w2.join();
+    QCOMPARE(result.state, TrainerState::Stopped);
+  }
+
+  void nan_loss_fails_and_keeps_the_last_checkpoint() {
+    const std::string data = path("nan_data");
+    SyntheticOptions o;
+    o.images = 60;
+    o.feature_dim = 24;
+    write_synthetic_handout(data, o);
+    auto config = small_config();
+    config.steps = 5;
+    Trainer(config, read_dataset(data), path("nan")).run();
+    // Same captions, poisoned features.
+    std::vector<float> nan(60 * 24, std::nanf(""));
+    write_npy_f32(data + "/image_codes.npy", nan.data(), {60, 24});
+    auto resumed = Trainer::resume(path("nan"), read_dataset(data), 10);
+    const auto r = resumed->run();
+    QCOMPARE(r.state, TrainerState::Failed);
+    QVERIFY2(r.error.find("loss") != std::string::npos && r.error.find("step 6") != std::string::npos, r.error.c_str());
+    const auto kept = load_checkpoint(checkpoint_path(path("nan")));
+    QCOMPARE(kept.state.step, int64_t{5});
+    for (const auto& p : kept.model->parameters()) QVERIFY(torch::isfinite(p).all().item<bool>());
+  }
+
+  void resume_refuses_other_data_and_bad_settings() {
+    auto config = small_config();
+    config.steps = 2;
+    Trainer(config, read_dataset(data_), path("refuse")).run();
+    const std::string other = path("other_data");
+    SyntheticOptions o;
+    o.images = 50;
+    o.feature_dim = 24;
+    o.seed = 99;
+    write_synthetic_handout(other, o);
+    test::expect_error([&] { Trainer::resume(path("refuse"), read_dataset(other)); }, {other, "not the dataset"});
+    test::expect_error([&] { Trainer::resume(path("missing_run"), read_dataset(data_)); }, {"checkpoint.pt", "cannot open"});
+    auto bad = small_config();
+    bad.batch_size = 0;
+    QVERIFY_THROWS_EXCEPTION(ConfigError, Trainer(bad, read_dataset(data_), path("bad")));
+    bad = small_config();
+    bad.device = "tpu";
+    QVERIFY_THROWS_EXCEPTION(ConfigError, Trainer(bad, read_dataset(data_), path("bad")));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "test_trainer.moc"
