@@ -1,5 +1,9 @@
 #include "core/caption_net.h"
 
+#include <torch/nn/utils/rnn.h>
+
+#include "core/projection.h"
+
 namespace captioner {
 
 namespace nn = torch::nn;
@@ -32,7 +36,25 @@ torch::Tensor CaptionNetImpl::hidden_states(const torch::Tensor& features, const
   return dropout(std::get<0>(out));
 }
 
-torch::Tensor CaptionNetImpl::logits(const torch::Tensor& hidden) { return output(hidden); }
+std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features,
+                                                                      const torch::Tensor& tokens, int64_t pad_id) {
+  using torch::indexing::Slice;
+  namespace rnn = torch::nn::utils::rnn;
+  const auto inputs = tokens.index({Slice(), Slice(0, -1)});
+  const auto targets = tokens.index({Slice(), Slice(1, torch::indexing::None)});
+  // Real targets form a prefix of each row; rows may be in any length order.
+  const auto lengths = targets.ne(pad_id).sum(1).to(torch::kCPU);
+  const auto packed = rnn::pack_padded_sequence(dropout(embedding(inputs)), lengths, /*batch_first=*/true,
+                                                /*enforce_sorted=*/false);
+  const auto out = lstm->forward_with_packed_input(packed, initial_state(features));
+  const auto packed_targets = rnn::pack_padded_sequence(targets, lengths, true, false);
+  return {dropout(std::get<0>(out).data()), packed_targets.data()};
+}
+
+torch::Tensor CaptionNetImpl::logits(const torch::Tensor& hidden) {
+  if (hidden.dim() == 2) return vocab_projection(hidden, output->weight, output->bias);
+  return output(hidden);
+}
 
 DecoderState CaptionNetImpl::start(const torch::Tensor& features) {
   auto [h, c] = initial_state(features);

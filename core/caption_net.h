@@ -18,6 +18,12 @@ struct CaptionNetImpl : torch::nn::Module, StepModel {
 
   // LSTM outputs for teacher forcing: features [B, F], input tokens [B, T] -> [B, T, hidden].
   torch::Tensor hidden_states(const torch::Tensor& features, const torch::Tensor& tokens);
+  // Teacher forcing on whole captions [B, T] (START ... END PAD ...), computed only where the
+  // next token is real: the LSTM runs on packed sequences, so PAD positions cost nothing.
+  // Returns the hidden states [N, hidden] and their next tokens [N], N = real targets, in the
+  // same (packed) order.
+  std::pair<torch::Tensor, torch::Tensor> real_positions(const torch::Tensor& features, const torch::Tensor& tokens,
+                                                         int64_t pad_id);
   // Vocabulary logits for any [..., hidden] tensor.
   torch::Tensor logits(const torch::Tensor& hidden);
 

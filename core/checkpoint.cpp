@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/atomic_file.h"
+#include "core/config_json.h"
 #include "core/errors.h"
 
 namespace captioner {

@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/config_json.h"
 
 #include <nlohmann/json.hpp>
 

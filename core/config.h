@@ -1,10 +1,8 @@
 #pragma once
 // Configuration structs with their defaults (the notebook's values where it had one).
-// They travel inside every checkpoint as JSON.
+// They travel inside every checkpoint as JSON (config_json.h).
 #include <cstdint>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace captioner {
 
@@ -39,10 +37,5 @@ struct TrainConfig {
   // Throws ConfigError naming the first bad field.
   void validate() const;
 };
-
-void to_json(nlohmann::json& j, const ModelConfig& c);
-void from_json(const nlohmann::json& j, ModelConfig& c);
-void to_json(nlohmann::json& j, const TrainConfig& c);
-void from_json(const nlohmann::json& j, TrainConfig& c);
 
 }  // namespace captioner

@@ -16,19 +16,10 @@ torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Ten
 
 CaptionLoss caption_loss(CaptionNetImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
                          int64_t pad_id) {
-  using torch::indexing::Slice;
-  const auto inputs = tokens.index({Slice(), Slice(0, -1)});
-  const auto targets = tokens.index({Slice(), Slice(1, torch::indexing::None)});
-  const auto keep = targets.ne(pad_id);  // [B, T-1]
   CaptionLoss result;
-  result.tokens = keep.sum().item<int64_t>();
-  if (result.tokens == 0) {
-    result.loss = torch::zeros({}, features.options());
-    return result;
-  }
-  const auto hidden = model.hidden_states(features, inputs);  // [B, T-1, H]
-  const auto real_hidden = hidden.index({keep});              // [N, H]
-  result.loss = F::cross_entropy(model.logits(real_hidden), targets.index({keep}));
+  const auto [hidden, targets] = model.real_positions(features, tokens, pad_id);
+  result.tokens = targets.size(0);
+  result.loss = F::cross_entropy(model.logits(hidden), targets);
   return result;
 }
 

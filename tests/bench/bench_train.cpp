@@ -1,0 +1,99 @@
+// Training-step throughput of the notebook's model at its exact shapes (batch 128, length 20,
+// vocabulary 10,403, hidden 256, embedding 128), as the trainer runs it: PAD-skipping loss,
+// backward, gradient clipping, Adam. Prints one JSON line; run_train_bench.sh sets it beside the
+// Python reference. Inputs are described in bench_inputs.md.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/caption_net.h"
+#include "core/loss.h"
+#include "core/runtime.h"
+
+namespace {
+
+struct Args {
+  int64_t batch = 128, length = 20, vocab = 10403, hidden = 256, embed = 128, features = 2048;
+  int steps = 30, warmup = 3, threads = 2;
+  std::string lengths = "coco";  // coco | full
+  std::string device = "cpu";
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const char* v = argv[i + 1];
+    if (k == "--batch") a.batch = std::stoll(v);
+    else if (k == "--length") a.length = std::stoll(v);
+    else if (k == "--vocab") a.vocab = std::stoll(v);
+    else if (k == "--hidden") a.hidden = std::stoll(v);
+    else if (k == "--embed") a.embed = std::stoll(v);
+    else if (k == "--steps") a.steps = std::stoi(v);
+    else if (k == "--warmup") a.warmup = std::stoi(v);
+    else if (k == "--threads") a.threads = std::stoi(v);
+    else if (k == "--lengths") a.lengths = v;
+    else if (k == "--device") a.device = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+torch::Tensor make_tokens(const Args& a) {
+  uint64_t x = 1;
+  auto next = [&x] { return x = (1103515245ull * x + 12345ull) % 2147483648ull; };
+  auto tokens = torch::zeros({a.batch, a.length}, torch::kInt64);
+  auto* t = tokens.data_ptr<int64_t>();
+  for (int64_t i = 0; i < a.batch; ++i) {
+    const int64_t len = a.lengths == "full" ? a.length : std::min<int64_t>(a.length, 8 + static_cast<int64_t>(next() % 13));
+    t[i * a.length] = 2;
+    for (int64_t j = 1; j + 1 < len; ++j) t[i * a.length + j] = 4 + static_cast<int64_t>(next() % static_cast<uint64_t>(a.vocab - 4));
+    t[i * a.length + len - 1] = 3;
+  }
+  return tokens;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  captioner::configure_threads(a.threads);
+  const torch::Device device = captioner::resolve_device(a.device);
+  torch::manual_seed(0);
+  captioner::ModelConfig config;
+  config.feature_dim = a.features;
+  config.hidden = a.hidden;
+  config.embed = a.embed;
+  captioner::CaptionNet model(config, a.vocab, 0);
+  model->to(device);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
+  const auto features = torch::randn({a.batch, a.features}).to(device);
+  const auto tokens = make_tokens(a).to(device);
+
+  auto step = [&] {
+    optimizer.zero_grad();
+    auto loss = captioner::caption_loss(*model, features, tokens, 0);
+    loss.loss.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);
+    optimizer.step();
+    return loss.loss.item<double>();
+  };
+  for (int i = 0; i < a.warmup; ++i) step();
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  double last = 0;
+  for (int i = 0; i < a.steps; ++i) last = step();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
+              "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f}\n",
+              device.is_cuda() ? "cuda" : "cpu", at::get_num_threads(), a.lengths.c_str(), a.steps,
+              a.batch * a.steps / seconds, a.steps / seconds, last);
+  return 0;
+}

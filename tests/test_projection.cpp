@@ -1,0 +1,46 @@
+#include "core/projection.h"
+
+#include <torch/torch.h>
+
+#include <QtTest/QtTest>
+
+using namespace captioner;
+
+class TestProjection : public QObject {
+  Q_OBJECT
+ private slots:
+  void matches_linear_in_value_and_gradients() {
+    torch::manual_seed(4);
+    for (const auto& [n, h, v] : {std::tuple<int64_t, int64_t, int64_t>{37, 16, 101}, {1, 3, 5}, {300, 64, 1000}}) {
+      auto x1 = torch::randn({n, h}, torch::requires_grad());
+      auto w1 = torch::randn({v, h}, torch::requires_grad());
+      auto b1 = torch::randn({v}, torch::requires_grad());
+      auto x2 = x1.detach().clone().requires_grad_(true);
+      auto w2 = w1.detach().clone().requires_grad_(true);
+      auto b2 = b1.detach().clone().requires_grad_(true);
+      const auto g = torch::randn({n, v});
+      const auto y1 = vocab_projection(x1, w1, b1);
+      const auto y2 = torch::nn::functional::linear(x2, w2, b2);
+      QVERIFY(torch::allclose(y1, y2, 1e-4, 1e-4));
+      (y1 * g).sum().backward();
+      (y2 * g).sum().backward();
+      QVERIFY(torch::allclose(x1.grad(), x2.grad(), 1e-4, 1e-3));
+      QVERIFY(torch::allclose(w1.grad(), w2.grad(), 1e-4, 1e-3));
+      QVERIFY(torch::allclose(b1.grad(), b2.grad(), 1e-4, 1e-3));
+    }
+  }
+  void accepts_non_contiguous_hidden_states() {
+    torch::manual_seed(5);
+    const auto x = torch::randn({8, 20}).t();  // [20, 8], transposed view
+    const auto w = torch::randn({30, 8});
+    const auto b = torch::randn({30});
+    QVERIFY(torch::allclose(vocab_projection(x, w, b), torch::nn::functional::linear(x, w, b), 1e-4, 1e-4));
+  }
+  void reports_whether_the_fast_path_is_used() {
+    qInfo("oneDNN projection %s", fast_projection_available(torch::zeros({2, 2})) ? "on" : "off (torch::linear)");
+    QVERIFY(!fast_projection_available(torch::zeros({2, 2}, torch::kFloat64)));
+  }
+};
+
+QTEST_APPLESS_MAIN(TestProjection)
+#include "test_projection.moc"
