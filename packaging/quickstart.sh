@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One-command set-up on Debian 12: installs the Debian packages Captioner needs (idempotent; as
+# root or through sudo), builds in Release, then
+#   run    launches the product on its built-in data   (README command 1)
+#   test   runs the default test suite                  (README command 2, used by CI)
+#   bench  runs the training benchmark beside the Python reference (installs python3-torch)
+# BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
+set -euo pipefail
+
+mode="${1:-run}"
+shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+jobs="${JOBS:-$(nproc)}"
+
+# Each package and why:
+packages=(
+  cmake ninja-build g++            # build tools
+  libtorch-dev                     # LibTorch (CPU): models, training, decoding
+  libdnnl-dev                      # oneDNN headers: fast CPU GEMM for the vocabulary projection
+  libopenblas0-openmp              # optimised BLAS for LibTorch (the default is the reference BLAS)
+  nlohmann-json3-dev               # JSON: datasets, checkpoints' metadata, CLI output
+  libcli11-dev                     # command-line parsing
+  qt6-base-dev                     # Qt 6: Qt Test suite (and the desktop app)
+)
+[[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "Installing: ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build" -j "$jobs"
+
+case "$mode" in
+  run)
+    exec "$build/app/captioner" demo "$@"
+    ;;
+  test)
+    cd "$build"
+    exec ctest -LE slow --output-on-failure -j "$jobs" "$@"
+    ;;
+  bench)
+    exec "$root/tests/bench/run_train_bench.sh" "$build/tests/bench/bench_train" "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test|bench [args...]" >&2
+    exit 2
+    ;;
+esac
