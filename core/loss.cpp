@@ -2,6 +2,8 @@
 
 #include <torch/nn/functional/loss.h>
 
+#include "core/projection.h"
+
 namespace captioner {
 
 namespace F = torch::nn::functional;
@@ -19,7 +21,7 @@ CaptionLoss caption_loss(CaptionNetImpl& model, const torch::Tensor& features, c
   CaptionLoss result;
   const auto [hidden, targets] = model.real_positions(features, tokens, pad_id);
   result.tokens = targets.size(0);
-  result.loss = F::cross_entropy(model.logits(hidden), targets);
+  result.loss = projected_cross_entropy(hidden, model.output->weight, model.output->bias, targets);
   return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 #include <torch/nn/functional/linear.h>
+#include <torch/nn/functional/loss.h>
 
 #ifdef CAPTIONER_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -53,8 +54,57 @@ class Projection : public torch::autograd::Function<Projection> {
   }
 };
 
+// Loss of the projected logits. Forward keeps only (softmax - onehot) in the logits buffer;
+// backward scales it by the incoming gradient / N and runs the two GEMMs.
+class ProjectedCrossEntropy : public torch::autograd::Function<ProjectedCrossEntropy> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
+                               const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& targets) {
+    const auto h = hidden.contiguous();
+    const auto w = weight.contiguous();
+    const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
+    auto buffer = bias.unsqueeze(0).expand({n, v}).contiguous();
+    gemm('N', 'T', n, v, k, h, w, 1.0f, buffer);  // logits
+    const auto index = targets.unsqueeze(1);
+    const auto lse = buffer.logsumexp(1, /*keepdim=*/true);
+    const auto loss = (lse - buffer.gather(1, index)).mean();
+    buffer.sub_(lse).exp_();                             // softmax
+    buffer.scatter_add_(1, index, -torch::ones_like(index, buffer.options()));  // - onehot
+    ctx->saved_data["grad"] = buffer;
+    ctx->save_for_backward({h, w});
+    return loss;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto& slot = ctx->saved_data["grad"];
+    if (!slot.isTensor()) throw std::runtime_error("projected_cross_entropy: backward may run only once");
+    auto g = slot.toTensor();
+    slot = c10::IValue();  // the buffer is consumed in place below
+    const auto saved = ctx->get_saved_variables();
+    const auto& h = saved[0];
+    const auto& w = saved[1];
+    const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
+    g.mul_(grads[0].to(g.dtype()) / static_cast<double>(n));
+    auto grad_hidden = torch::empty({n, k}, h.options());
+    gemm('N', 'N', n, k, v, g, w, 0.0f, grad_hidden);
+    auto grad_weight = torch::empty({v, k}, w.options());
+    gemm('T', 'N', v, k, n, g, h, 0.0f, grad_weight);
+    return {grad_hidden, grad_weight, g.sum(0), torch::Tensor()};
+  }
+};
+
 }  // namespace
 #endif
+
+torch::Tensor projected_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias,
+                                      const torch::Tensor& targets) {
+#ifdef CAPTIONER_HAVE_DNNL
+  if (fast_projection_available(hidden) && weight.scalar_type() == torch::kFloat32 && bias.defined() && hidden.size(0) > 0)
+    return ProjectedCrossEntropy::apply(hidden, weight, bias, targets);
+#endif
+  return torch::nn::functional::cross_entropy(vocab_projection(hidden, weight, bias), targets);
+}
 
 bool fast_projection_available(const torch::Tensor& hidden) {
 #ifdef CAPTIONER_HAVE_DNNL

@@ -10,6 +10,12 @@ namespace captioner {
 // hidden [N, H], weight [V, H], bias [V] -> logits [N, V]; differentiable in all three.
 torch::Tensor vocab_projection(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias);
 
+// Mean cross-entropy of softmax(hidden W^T + b) against `targets` [N], in one differentiable
+// step. With oneDNN the logits buffer is turned into the gradient in place, so the [N, vocab]
+// intermediates of log_softmax / nll_loss are never allocated; otherwise the plain composition.
+torch::Tensor projected_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias,
+                                      const torch::Tensor& targets);
+
 // Whether vocab_projection can use oneDNN for these tensors.
 bool fast_projection_available(const torch::Tensor& hidden);
 

@@ -29,6 +29,26 @@ class TestProjection : public QObject {
       QVERIFY(torch::allclose(b1.grad(), b2.grad(), 1e-4, 1e-3));
     }
   }
+  void fused_cross_entropy_matches_the_composition() {
+    torch::manual_seed(6);
+    for (const auto& [n, h, v] : {std::tuple<int64_t, int64_t, int64_t>{45, 16, 211}, {1, 4, 9}}) {
+      auto x1 = torch::randn({n, h}, torch::requires_grad());
+      auto w1 = (3 * torch::randn({v, h})).requires_grad_(true);
+      auto b1 = torch::randn({v}, torch::requires_grad());
+      auto x2 = x1.detach().clone().requires_grad_(true);
+      auto w2 = w1.detach().clone().requires_grad_(true);
+      auto b2 = b1.detach().clone().requires_grad_(true);
+      const auto targets = torch::randint(0, v, {n}, torch::kInt64);
+      const auto l1 = projected_cross_entropy(x1, w1, b1, targets);
+      const auto l2 = torch::nn::functional::cross_entropy(torch::nn::functional::linear(x2, w2, b2), targets);
+      QVERIFY(torch::allclose(l1, l2, 1e-5, 1e-5));
+      (2.5 * l1).backward();  // a non-unit incoming gradient
+      (2.5 * l2).backward();
+      QVERIFY(torch::allclose(x1.grad(), x2.grad(), 1e-5, 1e-5));
+      QVERIFY(torch::allclose(w1.grad(), w2.grad(), 1e-5, 1e-5));
+      QVERIFY(torch::allclose(b1.grad(), b2.grad(), 1e-5, 1e-5));
+    }
+  }
   void accepts_non_contiguous_hidden_states() {
     torch::manual_seed(5);
     const auto x = torch::randn({8, 20}).t();  // [20, 8], transposed view
