@@ -14,5 +14,6 @@ using Command = std::function<int()>;
 Command add_train_command(CLI::App& app);
 Command add_caption_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
+Command add_import_command(CLI::App& app);
 
 }  // namespace captioner::cli

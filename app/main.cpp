@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       {"train", captioner::cli::add_train_command(app)},
       {"caption", captioner::cli::add_caption_command(app)},
       {"demo", captioner::cli::add_demo_command(app)},
+      {"import-weights", captioner::cli::add_import_command(app)},
   };
   CLI11_PARSE(app, argc, argv);
 

@@ -19,11 +19,13 @@ packages=(
   libtorch-dev                     # LibTorch (CPU): models, training, decoding
   libdnnl-dev                      # oneDNN headers: fast CPU GEMM for the vocabulary projection
   libopenblas0-openmp              # optimised BLAS for LibTorch (the default is the reference BLAS)
+  libopencv-dev                    # image decoding (JPEG, PNG, BMP, TIFF, WebP, EXIF) and resizing
   nlohmann-json3-dev               # JSON: datasets, checkpoints' metadata, CLI output
   libcli11-dev                     # command-line parsing
   qt6-base-dev                     # Qt 6: Qt Test suite (and the desktop app)
 )
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
+command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,6 +44,23 @@ fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
+
+# Pretrained Inception-v3: nsfwjs 4.4.0 from npm, checksum-verified, converted by Captioner.
+encoder="$build/share/captioner/inception_v3_nsfwjs.pt"
+if [[ ! -f "$encoder" ]]; then
+  downloads="$build/downloads"
+  tarball="$downloads/nsfwjs-4.4.0.tgz"
+  mkdir -p "$downloads"
+  [[ -f "$tarball" ]] || (cd "$downloads" && npm pack nsfwjs@4.4.0 --silent >/dev/null)
+  if ! echo "585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382  $tarball" | sha256sum -c --quiet; then
+    rm -f "$tarball"
+    echo "error: $tarball does not have the expected SHA-256; removed it, run again" >&2
+    exit 1
+  fi
+  rm -rf "$downloads/nsfwjs" && mkdir -p "$downloads/nsfwjs"
+  tar xzf "$tarball" -C "$downloads/nsfwjs" package/dist/models/inception_v3
+  "$build/app/captioner" import-weights --nsfwjs "$downloads/nsfwjs/package" --out "$encoder"
+fi
 
 case "$mode" in
   run)

@@ -1,0 +1,107 @@
+// The Inception-v3 encoder: parity with nsfwjs itself (reference outputs produced by TensorFlow.js,
+// see tests/reference), BN folding, weight import errors.
+#include "core/atomic_file.h"
+#include "core/encoder.h"
+#include "core/errors.h"
+#include "core/image_io.h"
+#include "core/tfjs_import.h"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using namespace captioner;
+
+class TestEncoder : public QObject {
+  Q_OBJECT
+  Encoder encoder_;
+
+ private slots:
+  void initTestCase() {
+    // CI builds the encoder file from the npm package (packaging/quickstart.sh); its absence is a failure.
+    encoder_ = load_encoder(find_default_encoder());
+    QVERIFY(encoder_.id.rfind("keras:", 0) == 0);
+  }
+
+  void matches_nsfwjs_on_real_photos() {
+    const auto ref = nlohmann::json::parse(read_file(std::string(CAPTIONER_TEST_DATA) + "/nsfwjs_reference.json"));
+    QCOMPARE(ref.at("images").size(), size_t{4});
+    torch::NoGradGuard no_grad;
+    for (const auto& image : ref["images"]) {
+      const std::string name = image.at("image").get<std::string>();
+      const auto x = inception_input(load_image_rgb(std::string(CAPTIONER_TEST_DATA) + "/images/" + name)).unsqueeze(0);
+      const auto out = encoder_.net->forward(x);
+      QCOMPARE(out.grid.sizes(), (torch::IntArrayRef{1, 2048, 8, 8}));
+      const auto pooled = out.pooled[0];
+      const auto expected_pooled = torch::tensor(image.at("pooled").get<std::vector<float>>());
+      const double cosine = torch::cosine_similarity(pooled, expected_pooled, 0).item<double>();
+      const auto probs = encoder_.net->classify(out.pooled)[0];
+      const auto expected_probs = torch::tensor(image.at("probs").get<std::vector<float>>());
+      const double max_diff = (probs - expected_probs).abs().max().item<double>();
+      qInfo("%s: cosine %.7f, max |dp| %.2e, p(Neutral) %.4f", name.c_str(), cosine, max_diff, probs[2].item<double>());
+      QVERIFY2(cosine >= 0.9999, name.c_str());
+      QVERIFY2(max_diff <= 1e-4, name.c_str());
+    }
+  }
+
+  void folding_batchnorm_keeps_outputs() {
+    torch::manual_seed(0);
+    InceptionV3 net;
+    for (auto& u : net->units()) {  // non-trivial statistics
+      u->bn->running_mean.uniform_(-0.2, 0.2);
+      u->bn->running_var.uniform_(0.5, 2.0);
+      u->bn->weight.detach().uniform_(0.5, 1.5);
+      u->bn->bias.detach().uniform_(-0.1, 0.1);
+    }
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const auto x = torch::rand({1, 3, 299, 299});
+    const auto before = net->forward(x).pooled;
+    net->fold_batchnorm();
+    const auto after = net->forward(x).pooled;
+    QVERIFY(torch::allclose(before, after, 1e-4, 1e-4));
+  }
+
+  void import_errors_name_the_file() {
+    QTemporaryDir dir;
+    const std::string d = dir.path().toStdString();
+    test::expect_error([&] { read_tfjs_weights(d); }, {d + "/model.min.js", "cannot open"});
+    test::write_text(d + "/model.min.js", "module.exports={weightsManifest:[{paths:[\"group1-shard1of1\"],weights:[]}]}");
+    test::expect_error([&] { read_tfjs_weights(d); }, {d + "/group1-shard1of1.min.js", "cannot open"});
+    test::write_text(d + "/group1-shard1of1.min.js", "module.exports=\"short\"");
+    test::expect_error([&] { read_tfjs_weights(d); }, {"group1-shard1of1.min.js", "no base64"});
+    // A valid shard of 4 bytes but a manifest that needs more (conv2d_1/kernel = 864 bytes).
+    test::write_text(d + "/group1-shard1of1.min.js", "x=\"" + std::string(1400, 'A') + "\"");
+    test::write_text(d + "/model.min.js",
+                     "{weightsManifest:[{paths:[\"group1-shard1of1\"],weights:[{name:\"conv2d_1/kernel\",shape:[3,3,3,"
+                     "32],dtype:\"float32\",quantization:{min:-1,scale:.5,dtype:\"uint8\"}}]}]}");
+    // 1400 base64 characters are 1050 bytes; the manifest accounts for 864 of them.
+    test::expect_error([&] { read_tfjs_weights(d); }, {d, "covers 864 bytes", "1050"});
+    test::write_text(d + "/group1-shard1of1.min.js", "x=\"" + std::string(1152, 'A') + "\"");  // exactly 864 bytes
+    const auto weights = read_tfjs_weights(d);
+    QCOMPARE(weights.size(), size_t{1});
+    QCOMPARE(weights[0].value.sizes(), (torch::IntArrayRef{3, 3, 3, 32}));
+    QCOMPARE(weights[0].value[0][0][0][0].item<float>(), -1.0f);  // min + scale * 0
+  }
+
+  void base64_decodes_rfc4648() {
+    QCOMPARE(decode_base64("TWFu"), std::string("Man"));
+    QCOMPARE(decode_base64("TWE="), std::string("Ma"));
+    QCOMPARE(decode_base64("TQ=="), std::string("M"));
+    QCOMPARE(decode_base64(""), std::string());
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, decode_base64("TW!u"));
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, decode_base64("TQ==TQ"));
+  }
+
+  void wrong_weight_shapes_are_refused() {
+    std::vector<NamedTensor> weights = {{"conv2d_1/kernel", torch::zeros({3, 3, 3, 16})}};
+    test::expect_error([&] { inception_from_tfjs(weights, "src"); }, {"src", "conv2d_1/kernel", "shape"});
+    test::expect_error([&] { inception_from_tfjs({}, "src"); }, {"src", "conv2d_1/kernel is missing"});
+    test::expect_error([&] { load_encoder("/nonexistent/encoder.pt"); }, {"/nonexistent/encoder.pt"});
+  }
+};
+
+QTEST_GUILESS_MAIN(TestEncoder)
+#include "test_encoder.moc"

@@ -1,0 +1,113 @@
+// Image loading: formats, conversions, EXIF orientation, and every way a file can be bad.
+#include "core/errors.h"
+#include "core/image_io.h"
+
+#include <torch/torch.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "test_support.h"
+
+using namespace captioner;
+
+namespace {
+
+std::string encode(const cv::Mat& image, const std::string& ext) {
+  std::vector<uchar> buffer;
+  if (!cv::imencode(ext, image, buffer)) throw std::runtime_error("cannot encode " + ext);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+// A BGR test pattern whose top-left pixel is pure red (RGB 255,0,0) and top-right pure blue.
+cv::Mat pattern(int width, int height) {
+  cv::Mat m(height, width, CV_8UC3, cv::Scalar(0, 128, 0));
+  m.at<cv::Vec3b>(0, 0) = {0, 0, 255};
+  m.at<cv::Vec3b>(0, width - 1) = {255, 0, 0};
+  return m;
+}
+
+}  // namespace
+
+class TestImages : public QObject {
+  Q_OBJECT
+ private slots:
+  void decodes_every_format_to_rgb() {
+    const cv::Mat bgr = pattern(32, 24);
+    for (const char* ext : {".png", ".bmp", ".tiff", ".webp", ".jpg"}) {
+      const std::string bytes = encode(bgr, ext);
+      QCOMPARE(header_size(bytes), (std::pair<int64_t, int64_t>{32, 24}));
+      const auto rgb = decode_image_rgb(bytes, ext);
+      QCOMPARE(rgb.sizes(), (torch::IntArrayRef{24, 32, 3}));
+      if (std::string(ext) != ".jpg" && std::string(ext) != ".webp") {  // lossless ones: exact pixels
+        QCOMPARE(rgb[0][0][0].item<uint8_t>(), uint8_t{255});
+        QCOMPARE(rgb[0][0][2].item<uint8_t>(), uint8_t{0});
+        QCOMPARE(rgb[0][31][2].item<uint8_t>(), uint8_t{255});
+        QCOMPARE(rgb[5][5][1].item<uint8_t>(), uint8_t{128});
+      }
+    }
+  }
+  void converts_gray_16_bit_and_alpha() {
+    cv::Mat gray(10, 12, CV_8UC1, cv::Scalar(77));
+    const auto g = decode_image_rgb(encode(gray, ".png"), "gray.png");
+    QCOMPARE(g.sizes(), (torch::IntArrayRef{10, 12, 3}));
+    QVERIFY((g == 77).all().item<bool>());
+    cv::Mat deep(10, 12, CV_16UC3, cv::Scalar(65535, 0, 32896));
+    const auto d = decode_image_rgb(encode(deep, ".png"), "deep.png");
+    QCOMPARE(d[3][3][0].item<uint8_t>(), uint8_t{128});  // BGR (65535, 0, 32896) -> RGB (128, 0, 255)
+    QCOMPARE(d[3][3][2].item<uint8_t>(), uint8_t{255});
+    cv::Mat rgba(10, 12, CV_8UC4, cv::Scalar(10, 20, 30, 0));  // fully transparent: alpha is dropped
+    const auto a = decode_image_rgb(encode(rgba, ".png"), "alpha.png");
+    QCOMPARE(a.size(2), int64_t{3});
+    QCOMPARE(a[0][0][0].item<uint8_t>(), uint8_t{30});
+  }
+  void honours_exif_orientation() {
+    const std::string jpeg = encode(pattern(40, 20), ".jpg");
+    // APP1 Exif segment with one IFD entry: Orientation (0x0112) = 6, i.e. rotate 90 degrees clockwise.
+    const std::string tiff = std::string("II*\0\x08\0\0\0", 8) + std::string("\x01\0", 2) +
+                             std::string("\x12\x01\x03\0\x01\0\0\0\x06\0\0\0", 12) + std::string(4, '\0');
+    const std::string payload = std::string("Exif\0\0", 6) + tiff;
+    const size_t length = payload.size() + 2;
+    const std::string app1 = std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + payload;
+    const std::string rotated = jpeg.substr(0, 2) + app1 + jpeg.substr(2);
+    const auto rgb = decode_image_rgb(rotated, "exif.jpg");
+    QCOMPARE(rgb.sizes(), (torch::IntArrayRef{40, 20, 3}));  // now portrait
+  }
+  void refuses_bad_files_with_reasons() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString();
+    test::expect_error([&] { load_image_rgb(root + "/missing.jpg"); }, {root + "/missing.jpg", "cannot open"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/empty.jpg", "")); }, {"empty.jpg", "empty"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/text.jpg", "this is not an image at all")); },
+                       {"text.jpg", "not a readable image"});
+    const std::string jpeg = encode(pattern(64, 64), ".jpg");
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/cut.jpg", jpeg.substr(0, jpeg.size() / 2))); },
+                       {"cut.jpg", "truncated"});
+    const std::string png = encode(pattern(64, 64), ".png");
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/cut.png", png.substr(0, png.size() / 2))); },
+                       {"cut.png"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/tiny.png", encode(pattern(6, 20), ".png"))); },
+                       {"tiny.png", "6x20", "at least 8"});
+    // A PNG header that claims 60000 x 60000 pixels: refused before any decoding.
+    std::string bomb = encode(pattern(8, 8), ".png");
+    const char big[] = {0, 0, '\xEA', '\x60'};  // 60000, big-endian
+    bomb.replace(16, 4, big, 4);
+    bomb.replace(20, 4, big, 4);
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/bomb.png", bomb)); },
+                       {"bomb.png", "60000x60000", "refused before decoding"});
+  }
+  void inception_input_is_299_in_unit_range_with_aligned_corners() {
+    auto rgb = torch::zeros({2, 2, 3}, torch::kUInt8);
+    rgb[0][0][0] = 255;
+    rgb[1][1][2] = 51;
+    const auto x = inception_input(rgb);
+    QCOMPARE(x.sizes(), (torch::IntArrayRef{3, 299, 299}));
+    QCOMPARE(x[0][0][0].item<float>(), 1.0f);     // corners map exactly onto corners
+    QCOMPARE(x[2][298][298].item<float>(), 0.2f);
+    QVERIFY(std::abs(x[0][149][149].item<float>() - 0.25f) < 1e-6);  // the centre blends all four
+    QVERIFY(x.min().item<float>() >= 0.0f && x.max().item<float>() <= 1.0f);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestImages)
+#include "test_images.moc"
