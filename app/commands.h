@@ -15,5 +15,6 @@ Command add_train_command(CLI::App& app);
 Command add_caption_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
 Command add_import_command(CLI::App& app);
+Command add_extract_command(CLI::App& app);
 
 }  // namespace captioner::cli

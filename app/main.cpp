@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       {"caption", captioner::cli::add_caption_command(app)},
       {"demo", captioner::cli::add_demo_command(app)},
       {"import-weights", captioner::cli::add_import_command(app)},
+      {"extract", captioner::cli::add_extract_command(app)},
   };
   CLI11_PARSE(app, argc, argv);
 

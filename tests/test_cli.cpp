@@ -137,6 +137,23 @@ class TestCli : public QObject {
     QVERIFY(contains(bad_steps.err, "steps"));
   }
 
+  void extract_lists_bad_images_and_resumes() {
+    const QString images = path("photos");
+    QDir().mkpath(images);
+    QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/cat.png"), images + "/cat.png");
+    QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/rocket.png"), images + "/rocket.png");
+    write_file_atomically((images + "/broken.jpg").toStdString(), "no jpeg here");
+    const auto first = run({"extract", "--images", images, "--out", path("codes.npy"), "--pooled-only"});
+    QVERIFY2(first.code == 0, first.err.c_str());
+    QVERIFY(contains(first.out, "encoded 2, already cached 0, bad 1 of 3"));
+    QVERIFY(contains(first.out, "broken.jpg: not a readable image"));
+    const auto again = run({"extract", "--images", images, "--out", path("codes.npy"), "--pooled-only"});
+    QVERIFY(contains(again.out, "encoded 0, already cached 3"));
+    const auto grid = run({"extract", "--images", images, "--out", path("codes2.npy")});
+    QVERIFY(grid.code > 0);
+    QVERIFY(contains(grid.err, "--pooled-only"));
+  }
+
   void caption_checks_its_inputs() {
     const QString out = path("small");
     QCOMPARE(run({"train", "--data", data_, "--out", out, "--steps", "2", "--hidden", "16", "--embed", "8"}).code, 0);

@@ -1,0 +1,93 @@
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli_output.h"
+#include "app/commands.h"
+#include "core/encoder.h"
+#include "core/feature_cache.h"
+#include "core/runtime.h"
+
+namespace captioner::cli {
+
+namespace {
+
+struct ExtractArgs {
+  std::string images;
+  std::string out;
+  std::string encoder;
+  bool pooled_only = false;
+  int64_t batch_size = 8;
+  int workers = 2;
+  int64_t threads = 0;
+  std::string device = "auto";
+};
+
+std::atomic<bool> g_cancel{false};
+extern "C" void on_extract_interrupt(int) {
+  g_cancel = true;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+class ConsoleExtractObserver : public ExtractObserver {
+ public:
+  void on_progress(const ExtractProgress& p) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (p.done < p.total && now - last_ < std::chrono::seconds(2)) return;
+    last_ = now;
+    std::printf("%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)\n", static_cast<long long>(p.done),
+                static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
+                static_cast<long long>(p.failed));
+    std::fflush(stdout);
+  }
+  void on_bad_image(const std::string& path, const std::string& reason) override {
+    std::cerr << "skipped " << reason << '\n';
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+Command add_extract_command(CLI::App& app) {
+  auto a = std::make_shared<ExtractArgs>();
+  auto* cmd = app.add_subcommand("extract", "Encode images into a feature cache (resumable)");
+  cmd->add_option("--images", a->images, "Folder of images (searched recursively) or a text file with one path per line")
+      ->required();
+  cmd->add_option("--out", a->out, "Cache folder, or X.npy with --pooled-only")->required();
+  cmd->add_flag("--pooled-only", a->pooled_only, "Keep only the 2048-d vectors (no 8x8 grid)");
+  cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
+  cmd->add_option("--batch-size", a->batch_size, "Images per encoder batch")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--workers", a->workers, "Image-decoding threads")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Encoder CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+
+  return [a]() -> int {
+    configure_threads(a->threads);
+    const auto device = resolve_device(a->device);
+    Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
+    const auto images = list_images(a->images);
+    ExtractOptions options;
+    options.batch_size = a->batch_size;
+    options.workers = a->workers;
+    options.pooled_only = a->pooled_only;
+    ConsoleExtractObserver observer;
+    g_cancel = false;
+    std::signal(SIGINT, on_extract_interrupt);
+    const ExtractResult r = extract_features(encoder, images, a->out, options, &observer, &g_cancel);
+    std::signal(SIGINT, SIG_DFL);
+    std::cout << "encoded " << r.encoded << ", already cached " << r.skipped << ", bad " << r.failed.size() << " of "
+              << images.size() << " images into " << a->out << '\n';
+    for (const auto& [path, reason] : r.failed) std::cout << "  bad: " << reason << '\n';
+    if (r.cancelled) {
+      std::cerr << "interrupted: run the same command again to finish\n";
+      return 130;
+    }
+    return 0;
+  };
+}
+
+}  // namespace captioner::cli

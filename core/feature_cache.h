@@ -1,0 +1,72 @@
+#pragma once
+// Feature extraction into an on-disk cache that survives interruption.
+//
+// A cache is either a folder (pooled.npy float32 [N, 2048], grid.npy float16 [N, 64, 2048] with
+// the 8x8 cells row-major and channels last, images.txt, progress.log) or, pooled only, a
+// standard X.npy with X.npy.images.txt and X.npy.progress.log beside it. The arrays are created
+// at full size up front; each finished batch is written in place and synced before its lines are
+// appended to progress.log, so a kill at any moment leaves no row marked done that is not on disk.
+// A second run with the same image list and encoder skips every image already done or failed.
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/encoder.h"
+#include "core/image_io.h"
+
+namespace captioner {
+
+struct ExtractOptions {
+  int64_t batch_size = 8;
+  int workers = 2;  // image-decoding threads running beside the encoder
+  bool pooled_only = false;
+  ImageLimits limits;
+};
+
+struct ExtractProgress {
+  int64_t done = 0;     // encoded or failed, this run and earlier ones
+  int64_t total = 0;
+  int64_t failed = 0;
+  double images_per_s = 0;
+  double eta_s = 0;
+};
+
+class ExtractObserver {
+ public:
+  virtual ~ExtractObserver() = default;
+  virtual void on_progress(const ExtractProgress& progress) {}
+  virtual void on_bad_image(const std::string& path, const std::string& reason) {}
+};
+
+struct ExtractResult {
+  int64_t encoded = 0;  // this run
+  int64_t skipped = 0;  // already in the cache
+  std::vector<std::pair<std::string, std::string>> failed;  // path, reason (this and earlier runs)
+  bool cancelled = false;
+};
+
+struct CacheFiles {
+  std::string pooled, grid, list, journal;  // grid empty when pooled only
+};
+// Where a cache at `out` keeps its files: a folder, or (pooled only) a .npy path.
+CacheFiles cache_files(const std::string& out, bool pooled_only);
+
+ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
+                               const ExtractOptions& options, ExtractObserver* observer = nullptr,
+                               const std::atomic<bool>* cancel = nullptr);
+
+// Image files under `dir` (recursively, by extension, sorted), or the lines of a list file.
+std::vector<std::string> list_images(const std::string& dir_or_list);
+
+struct CacheStatus {
+  std::vector<std::string> images;
+  std::vector<int8_t> state;         // 0 pending, 1 done, 2 failed
+  std::vector<std::string> reasons;  // why, for failed images
+  std::string encoder_id;
+};
+// Reads a cache's image list and journal; throws DataError naming the file when they disagree.
+CacheStatus read_cache_status(const CacheFiles& files);
+
+}  // namespace captioner

@@ -1,0 +1,144 @@
+// Feature extraction into the on-disk cache: rows equal the encoder's own output, bad images are
+// listed and skipped, and an interrupted run resumes without recomputing finished images.
+#include "core/atomic_file.h"
+#include "core/encoder.h"
+#include "core/errors.h"
+#include "core/feature_cache.h"
+#include "core/image_io.h"
+#include "core/npy.h"
+
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <filesystem>
+
+#include "test_support.h"
+
+using namespace captioner;
+
+namespace {
+
+class CancelAfter : public ExtractObserver {
+ public:
+  CancelAfter(std::atomic<bool>& flag, int64_t after) : flag_(flag), after_(after) {}
+  void on_progress(const ExtractProgress& p) override {
+    if (p.done >= after_) flag_ = true;
+  }
+
+ private:
+  std::atomic<bool>& flag_;
+  int64_t after_;
+};
+
+std::vector<float> row(const NpyArray& a, int64_t r) {
+  std::vector<float> out(static_cast<size_t>(a.row_size()));
+  a.read_row(r, out.data());
+  return out;
+}
+
+}  // namespace
+
+class TestExtract : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  Encoder encoder_;
+  std::vector<std::string> images_;
+  std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
+
+ private slots:
+  void initTestCase() {
+    encoder_ = load_encoder(find_default_encoder());
+    const std::string img = path("images");
+    std::filesystem::create_directories(img + "/sub");
+    std::filesystem::copy_file(std::string(CAPTIONER_TEST_DATA) + "/images/cat.png", img + "/a_cat.png");
+    std::filesystem::copy_file(std::string(CAPTIONER_TEST_DATA) + "/images/coffee.png", img + "/sub/c_coffee.png");
+    cv::imwrite(img + "/b_pattern.jpg", cv::Mat(48, 64, CV_8UC3, cv::Scalar(20, 200, 90)));
+    test::write_text(img + "/d_broken.jpg", "not a jpeg");
+    cv::imwrite(img + "/e_tiny.png", cv::Mat(4, 4, CV_8UC3, cv::Scalar(1, 2, 3)));
+    test::write_text(img + "/notes.txt", "ignored: not an image extension");
+    images_ = list_images(img);
+    QCOMPARE(images_.size(), size_t{5});
+    QVERIFY(images_[2].find("d_broken.jpg") != std::string::npos);
+    QVERIFY(images_[4].find("sub/c_coffee.png") != std::string::npos);
+  }
+
+  void rows_match_the_encoder_and_bad_images_are_listed() {
+    const std::string out = path("cache");
+    const auto r = extract_features(encoder_, images_, out, {});
+    QCOMPARE(r.encoded, int64_t{3});  // the 3 good images
+    QCOMPARE(r.failed.size(), size_t{2});
+    QVERIFY(r.failed[0].first.find("d_broken.jpg") != std::string::npos);
+    QVERIFY(r.failed[0].second.find("not a readable image") != std::string::npos);
+    QVERIFY(r.failed[1].second.find("at least 8") != std::string::npos);
+
+    const auto pooled = NpyArray::open(out + "/pooled.npy");
+    const auto grid = NpyArray::open(out + "/grid.npy");
+    QCOMPARE(pooled.shape(), (std::vector<int64_t>{5, 2048}));
+    QCOMPARE(grid.shape(), (std::vector<int64_t>{5, 64, 2048}));
+    QCOMPARE(grid.descr(), std::string("<f2"));
+    torch::NoGradGuard no_grad;
+    const auto direct = encoder_.net->forward(inception_input(load_image_rgb(images_[0])).unsqueeze(0));
+    const auto cached = torch::tensor(row(pooled, 0));
+    QVERIFY(torch::allclose(cached, direct.pooled[0], 1e-5, 1e-5));
+    // grid row: 64 cells x 2048 channels; cell (r, c) = grid[:, r, c]
+    const auto cells = torch::tensor(row(grid, 0)).view({64, 2048});
+    QVERIFY(torch::allclose(cells[9], direct.grid[0].select(1, 1).select(1, 1), 1e-2, 1e-2));
+    QVERIFY(torch::allclose(cells.mean(0), direct.pooled[0], 1e-2, 1e-2));
+    QCOMPARE(torch::tensor(row(pooled, 3)).abs().sum().item<float>(), 0.0f);  // a bad image's row stays empty
+
+    const auto again = extract_features(encoder_, images_, out, {});
+    QCOMPARE(again.encoded, int64_t{0});
+    QCOMPARE(again.skipped, int64_t{5});
+    QCOMPARE(again.failed.size(), size_t{2});
+  }
+
+  void an_interrupted_run_resumes_where_it_stopped() {
+    const std::string out = path("resumed");
+    ExtractOptions options;
+    options.batch_size = 1;
+    options.workers = 1;
+    std::atomic<bool> cancel{false};
+    CancelAfter stop(cancel, 2);
+    const auto first = extract_features(encoder_, images_, out, options, &stop, &cancel);
+    QVERIFY(first.cancelled);
+    const auto status = read_cache_status(cache_files(out, false));
+    const auto done = std::count_if(status.state.begin(), status.state.end(), [](int8_t s) { return s != 0; });
+    QCOMPARE(done, 2L);
+    // A batch torn mid-journal line is simply redone.
+    const std::string journal = read_file(out + "/progress.log");
+    write_file_atomically(out + "/progress.log", journal + "4 o");
+    const auto second = extract_features(encoder_, images_, out, options);
+    QVERIFY(!second.cancelled);
+    QCOMPARE(second.skipped, int64_t{2});
+    QCOMPARE(first.encoded + second.encoded, int64_t{3});  // every good image encoded exactly once
+    QCOMPARE(second.failed.size(), size_t{2});
+    const auto full = read_cache_status(cache_files(out, false));
+    QVERIFY(std::all_of(full.state.begin(), full.state.end(), [](int8_t s) { return s != 0; }));
+    // Same rows as the uninterrupted cache.
+    const auto a = NpyArray::open(path("cache") + "/pooled.npy");
+    const auto b = NpyArray::open(out + "/pooled.npy");
+    for (int64_t i = 0; i < 5; ++i) QCOMPARE(row(a, i), row(b, i));
+  }
+
+  void pooled_only_writes_a_standard_npy_and_refuses_mismatches() {
+    const std::string out = path("codes.npy");
+    const auto r = extract_features(encoder_, images_, out, [] {
+      ExtractOptions o;
+      o.pooled_only = true;
+      return o;
+    }());
+    QCOMPARE(r.encoded, int64_t{3});
+    const auto codes = NpyArray::open(out);
+    QCOMPARE(codes.shape(), (std::vector<int64_t>{5, 2048}));
+    QVERIFY(!std::filesystem::exists(path("codes.npy.grid.npy")));
+    auto other = images_;
+    other.pop_back();
+    test::expect_error([&] { extract_features(encoder_, other, path("cache"), {}); }, {"images.txt", "another list"});
+    QVERIFY_THROWS_EXCEPTION(ConfigError, extract_features(encoder_, images_, path("x.npy"), {}));
+    test::expect_error([&] { list_images(path("nothing_here")); }, {"nothing_here"});
+  }
+};
+
+QTEST_GUILESS_MAIN(TestExtract)
+#include "test_extract.moc"
