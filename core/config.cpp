@@ -51,7 +51,8 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"lr_decay", c.lr_decay}, {"lr_decay_every", c.lr_decay_every}, {"grad_clip", c.grad_clip},
        {"max_len", c.max_len}, {"min_count", c.min_count}, {"val_fraction", c.val_fraction},
        {"val_every", c.val_every}, {"val_batches", c.val_batches}, {"checkpoint_every", c.checkpoint_every},
-       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"features_path", c.features_path}};
+       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"features_path", c.features_path},
+       {"encoder_id", c.encoder_id}};
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -73,6 +74,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.device = j.value("device", d.device);
   c.threads = j.value("threads", d.threads);
   c.features_path = j.value("features_path", d.features_path);
+  c.encoder_id = j.value("encoder_id", d.encoder_id);
 }
 
 }  // namespace captioner

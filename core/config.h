@@ -33,6 +33,7 @@ struct TrainConfig {
   std::string device = "auto";    // auto | cpu | cuda
   int64_t threads = 0;            // intra-op threads; 0 = all cores
   std::string features_path;      // features for datasets without their own (rows in dataset order)
+  std::string encoder_id;         // encoder that computed the features; empty when unknown
 
   // Throws ConfigError naming the first bad field.
   void validate() const;

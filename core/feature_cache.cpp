@@ -179,6 +179,18 @@ class DecodeQueue {
 
 }  // namespace
 
+std::string features_encoder_id(const std::string& npy_path) {
+  const fs::path p(npy_path);
+  const std::string journal = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log")
+                                  ? (p.parent_path() / "progress.log").string()
+                                  : npy_path + ".progress.log";
+  if (!fs::exists(journal)) return "";
+  std::istringstream in(read_file(journal));
+  std::string word, id;
+  in >> word >> id;
+  return word == "encoder" ? id : "";
+}
+
 CacheStatus read_cache_status(const CacheFiles& files) {
   CacheStatus status;
   std::istringstream list(read_file(files.list));

@@ -66,6 +66,10 @@ struct CacheStatus {
   std::vector<std::string> reasons;  // why, for failed images
   std::string encoder_id;
 };
+// The encoder id recorded beside a feature array written by extract_features (X.npy with its
+// X.npy.progress.log, or a cache folder's pooled.npy); empty when the array has no such record.
+std::string features_encoder_id(const std::string& npy_path);
+
 // Reads a cache's image list and journal; throws DataError naming the file when they disagree.
 CacheStatus read_cache_status(const CacheFiles& files);
 

@@ -16,6 +16,7 @@
 #include "core/checkpoint.h"
 #include "core/decoding.h"
 #include "core/errors.h"
+#include "core/feature_cache.h"
 #include "core/features.h"
 #include "core/loss.h"
 #include "core/runtime.h"
@@ -234,6 +235,7 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   d.vocab = Vocabulary::build(captions_of(d.dataset, d.split.train), static_cast<int>(config.min_count));
   FeatureTable probe = open_features(d.dataset, config);
   d.config.model.feature_dim = probe.dim();
+  d.config.encoder_id = features_encoder_id(config.features_path.empty() ? d.dataset.features_path : config.features_path);
   d.state.dataset_fingerprint = fingerprint(d.dataset);
   torch::manual_seed(config.seed);  // weight initialisation and dropout
   d.prepare_data();

@@ -154,6 +154,39 @@ class TestCli : public QObject {
     QVERIFY(contains(grid.err, "--pooled-only"));
   }
 
+  void a_model_trained_on_extracted_features_captions_image_files() {
+    const QString data = path("photo_data");
+    QDir().mkpath(data + "/images");
+    const QStringList names = {"astronaut", "cat", "coffee", "rocket"};
+    for (const auto& n : names)
+      QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/") + n + ".png", data + "/images/" + n + ".png");
+    const auto x = run({"extract", "--images", data + "/images", "--out", data + "/image_codes.npy", "--pooled-only"});
+    QVERIFY2(x.code == 0, x.err.c_str());
+    // Captions in the extraction order (sorted file names), one distinct caption per photo.
+    write_file_atomically((data + "/captions_tokenized.json").toStdString(),
+                          R"([["a person in a space suit"], ["a cat lying on a sofa"], ["a cup of coffee on a plate"],
+                              ["a rocket on a launch pad"]])");
+    const QString model = path("photo_run");
+    const auto t = run({"train", "--data", data, "--out", model, "--steps", "150", "--batch-size", "4", "--min-count", "1",
+                        "--val-fraction", "0", "--lr", "0.01", "--hidden", "64", "--embed", "32"});
+    QVERIFY2(t.code == 0, t.err.c_str());
+    const auto c = run({"caption", data + "/images/cat.png", data + "/images/rocket.png", "--model", model});
+    QVERIFY2(c.code == 0, c.err.c_str());
+    QVERIFY2(contains(c.out, "a cat lying on a sofa"), c.out.c_str());
+    QVERIFY2(contains(c.out, "a rocket on a launch pad"), c.out.c_str());
+    // A bad image among good ones is reported and the rest still captioned.
+    write_file_atomically(path("bad.png").toStdString(), "nope");
+    const auto mixed = run({"caption", path("bad.png"), data + "/images/coffee.png", "--model", model});
+    QCOMPARE(mixed.code, 1);
+    QVERIFY(contains(mixed.err, "bad.png"));
+    QVERIFY(contains(mixed.out, "a cup of coffee on a plate"));
+    // A model trained on features of an unknown encoder refuses image files.
+    QCOMPARE(run({"train", "--data", data_, "--out", path("synthetic_run"), "--steps", "1"}).code, 0);
+    const auto refused = run({"caption", data + "/images/cat.png", "--model", path("synthetic_run")});
+    QVERIFY(refused.code > 0);
+    QVERIFY(contains(refused.err, "unknown encoder"));
+  }
+
   void caption_checks_its_inputs() {
     const QString out = path("small");
     QCOMPARE(run({"train", "--data", data_, "--out", out, "--steps", "2", "--hidden", "16", "--embed", "8"}).code, 0);
