@@ -2,6 +2,7 @@
 
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
+#include <torch/serialize.h>
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +83,40 @@ InceptionV3 inception_from_tfjs(const std::vector<NamedTensor>& weights, const s
     copy_checked(dense[i]->bias, take(n + "/bias"), n + "/bias", source);
   }
   if (!by_name.empty()) throw DataError(source, "unexpected weight " + by_name.begin()->first);
+  net->eval();
+  return net;
+}
+
+InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool transform_input) {
+  const std::string bytes = read_file(state_dict_path);
+  c10::IValue loaded;
+  try {
+    loaded = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {
+    throw DataError(state_dict_path, "not readable as torch.save(dict(model.state_dict()), FILE) (" +
+                                         std::string(e.what()).substr(0, 120) + ")");
+  }
+  if (!loaded.isGenericDict()) throw DataError(state_dict_path, "holds no dictionary of tensors (save model.state_dict())");
+  std::map<std::string, torch::Tensor> by_name;
+  for (const auto& item : loaded.toGenericDict()) {
+    if (!item.key().isString() || !item.value().isTensor()) continue;
+    const std::string name = item.key().toStringRef();
+    if (name.rfind("AuxLogits.", 0) == 0 || name.rfind("fc.", 0) == 0) continue;  // training-only and ImageNet head
+    by_name[name] = item.value().toTensor();
+  }
+  InceptionOptions options;
+  options.family = EncoderFamily::Torchvision;
+  options.transform_input = transform_input;
+  InceptionV3 net(options);
+  auto assign = [&](const std::string& name, torch::Tensor dst) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw DataError(state_dict_path, "tensor " + name + " is missing");
+    copy_checked(dst, it->second.to(dst.dtype()), name, state_dict_path);
+    by_name.erase(it);
+  };
+  for (const auto& p : net->named_parameters()) assign(p.key(), p.value());
+  for (const auto& b : net->named_buffers()) assign(b.key(), b.value());
+  if (!by_name.empty()) throw DataError(state_dict_path, "unexpected tensor " + by_name.begin()->first);
   net->eval();
   return net;
 }

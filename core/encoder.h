@@ -22,6 +22,13 @@ struct Encoder {
 // naming the first that is missing or wrong.
 InceptionV3 inception_from_tfjs(const std::vector<NamedTensor>& weights, const std::string& source);
 
+// Builds the torchvision-family network from a state_dict saved by Python's torch.save as a plain
+// dict (LibTorch's unpickler does not read OrderedDict's metadata):
+//   torch.save(dict(torchvision.models.inception_v3(weights="DEFAULT").state_dict()), "inception_v3.pt")
+// AuxLogits.* and fc.* are ignored; any other missing, unexpected or misshapen tensor is refused
+// with DataError naming it.
+InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool transform_input);
+
 // Writes the encoder weight file (atomically) and returns the encoder's id.
 std::string save_encoder(const std::string& path, InceptionV3& net, const std::string& source);
 // Reads an encoder weight file; throws DataError naming it when it is missing or not one.

@@ -46,6 +46,58 @@ class TestEncoder : public QObject {
     }
   }
 
+  void matches_torchvision_with_formula_weights() {
+    // Same formula as tests/reference/torchvision_reference.py, over torchvision's full key list
+    // (AuxLogits and fc included, which the import must skip).
+    const auto ref = nlohmann::json::parse(read_file(std::string(CAPTIONER_TEST_DATA) + "/torchvision_reference.json"));
+    c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+    int64_t k = 0;
+    for (const auto& entry : ref.at("keys")) {
+      const std::string name = entry[0].get<std::string>();
+      const auto shape = entry[1].get<std::vector<int64_t>>();
+      torch::Tensor t;
+      if (!entry[2].get<bool>()) {
+        t = torch::zeros(shape, torch::kInt64);
+      } else if (name.size() > 12 && name.compare(name.size() - 12, 12, "running_mean") == 0) {
+        t = torch::zeros(shape);
+      } else if (name.find("running_var") != std::string::npos || name.find("bn.weight") != std::string::npos) {
+        t = torch::ones(shape);
+      } else {
+        int64_t numel = 1;
+        for (auto d : shape) numel *= d;
+        auto f = torch::sin(torch::arange(numel, torch::kFloat64) * 12.9898 + static_cast<double>(k) * 78.233).to(torch::kFloat32);
+        const bool bn_bias = name.find("bn.bias") != std::string::npos;
+        const double scale = bn_bias ? 0.01 : std::sqrt(6.0 / static_cast<double>(shape.size() > 1 ? numel / shape[0] : 1));
+        t = (f * scale).view(shape);
+      }
+      dict.insert(name, t);
+      ++k;
+    }
+    QTemporaryDir dir;
+    const std::string file = dir.path().toStdString() + "/state_dict.pt";
+    const auto bytes = torch::pickle_save(c10::IValue(dict));
+    test::write_text(file, std::string(bytes.begin(), bytes.end()));
+    const auto x = (torch::sin(torch::arange(3 * 299 * 299, torch::kFloat64) * 0.001) * 0.5 + 0.5).to(torch::kFloat32).view({1, 3, 299, 299});
+    torch::NoGradGuard no_grad;
+    for (const auto& c : ref.at("cases")) {
+      auto net = inception_from_torchvision(file, c.at("transform_input").get<bool>());
+      const auto pooled = net->forward(x).pooled[0];
+      const auto expected = torch::tensor(c.at("pooled").get<std::vector<float>>());
+      const double diff = (pooled - expected).abs().max().item<double>();
+      qInfo("transform_input=%d: max |d pooled| %.2e", c["transform_input"].get<bool>(), diff);
+      QVERIFY(diff <= 1e-4);
+    }
+    // Refusals name the tensor.
+    dict.erase("Mixed_7c.branch_pool.conv.weight");
+    const auto missing = torch::pickle_save(c10::IValue(dict));
+    test::write_text(file, std::string(missing.begin(), missing.end()));
+    test::expect_error([&] { inception_from_torchvision(file, false); }, {file, "Mixed_7c.branch_pool.conv.weight is missing"});
+    dict.insert("Mixed_7c.branch_pool.conv.weight", torch::zeros({3, 3}));
+    const auto wrong = torch::pickle_save(c10::IValue(dict));
+    test::write_text(file, std::string(wrong.begin(), wrong.end()));
+    test::expect_error([&] { inception_from_torchvision(file, false); }, {"Mixed_7c.branch_pool.conv.weight", "shape"});
+  }
+
   void folding_batchnorm_keeps_outputs() {
     torch::manual_seed(0);
     InceptionV3 net;
