@@ -187,6 +187,27 @@ class TestCli : public QObject {
     QVERIFY(contains(refused.err, "unknown encoder"));
   }
 
+  void training_on_a_karpathy_dataset_extracts_features_first() {
+    const QString root = path("karpathy");
+    QDir().mkpath(root + "/images");
+    for (const char* n : {"cat", "rocket"})
+      QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/") + n + ".png", root + "/images/" + n + ".png");
+    write_file_atomically((root + "/dataset.json").toStdString(), R"({"images": [
+      {"filename": "cat.png", "split": "train", "sentences": [{"raw": "A cat asleep on the couch."}]},
+      {"filename": "ghost.jpg", "split": "train", "sentences": [{"raw": "An image that is not there."}]},
+      {"filename": "rocket.png", "split": "train", "sentences": [{"raw": "A rocket ready for launch."}]}]})");
+    const QString run_dir = path("karpathy_run");
+    const auto t = run({"train", "--data", root + "/dataset.json", "--images", root + "/images", "--out", run_dir, "--steps",
+                        "120", "--batch-size", "2", "--min-count", "1", "--lr", "0.01", "--hidden", "64", "--embed", "32"});
+    QVERIFY2(t.code == 0, t.err.c_str());
+    QVERIFY(contains(t.err, "ghost.jpg"));
+    QVERIFY(QFile::exists(run_dir + "/features/pooled.npy"));
+    QVERIFY(QFile::exists(run_dir + "/features/grid.npy"));
+    const auto c = run({"caption", root + "/images/rocket.png", "--model", run_dir});
+    QVERIFY2(c.code == 0, c.err.c_str());
+    QVERIFY2(contains(c.out, "a rocket ready for launch ."), c.out.c_str());
+  }
+
   void caption_checks_its_inputs() {
     const QString out = path("small");
     QCOMPARE(run({"train", "--data", data_, "--out", out, "--steps", "2", "--hidden", "16", "--embed", "8"}).code, 0);
