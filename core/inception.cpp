@@ -182,7 +182,7 @@ InceptionV3Impl::InceptionV3Impl(const InceptionOptions& options) : options_(opt
 }
 
 EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
-  auto x = images;
+  auto x = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
   if (options_.transform_input) {
     // torchvision's transform_input: from ImageNet-normalised input to the [-1, 1] range.
     const auto mean = torch::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
@@ -197,12 +197,20 @@ EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   x = units_[4](x);
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
   for (auto& block : blocks_) x = static_cast<Block&>(*block).forward(x);
-  return {x, x.mean({2, 3})};
+  return {x.contiguous(), x.mean({2, 3})};
 }
 
 torch::Tensor InceptionV3Impl::classify(const torch::Tensor& pooled) {
   if (dense1.is_empty()) throw std::logic_error("this encoder has no classifier head");
   return torch::softmax(dense3(torch::relu(dense2(torch::relu(dense1(pooled))))), 1);
+}
+
+void InceptionV3Impl::set_channels_last(bool on) {
+  if (on == channels_last_) return;
+  const auto format = on ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  torch::NoGradGuard no_grad;
+  for (auto& u : units_) u->conv->weight.set_data(u->conv->weight.contiguous(format));
+  channels_last_ = on;
 }
 
 void InceptionV3Impl::fold_batchnorm() {

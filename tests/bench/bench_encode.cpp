@@ -1,0 +1,107 @@
+// Encoder benchmarks (not tests):
+//   bench_encode throughput DIR [--batch B] [--workers W] [--threads T]
+//       images/s of `captioner extract` work (decode on worker threads + encode + cache writes)
+//       over the images in DIR; run_encode_bench.sh sets it beside torchvision in Python.
+//   bench_encode latency IMAGE [--runs N] [--threads T]
+//       one dropped image captioned end to end (read + decode + resize + encode + greedy decoding
+//       with a notebook-sized LSTM): p50 / p95 over N runs after a warm-up.
+// The encoder is the installed one (CAPTIONER_ENCODER or the default locations).
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/caption_net.h"
+#include "core/decoding.h"
+#include "core/encoder.h"
+#include "core/feature_cache.h"
+#include "core/image_io.h"
+#include "core/runtime.h"
+
+using namespace captioner;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int throughput(const std::string& dir, int64_t batch, int workers) {
+  Encoder encoder = load_encoder(find_default_encoder());
+  const auto images = list_images(dir);
+  const auto out = std::filesystem::temp_directory_path() / ("bench-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  ExtractOptions options;
+  options.batch_size = batch;
+  options.workers = workers;
+  options.pooled_only = false;
+  const auto start = Clock::now();
+  const auto r = extract_features(encoder, images, out.string(), options);
+  const double s = seconds_since(start);
+  std::filesystem::remove_all(out);
+  std::printf("{\"impl\": \"captioner-cpp\", \"images\": %lld, \"failed\": %zu, \"threads\": %d, \"batch\": %lld, "
+              "\"images_per_s\": %.2f}\n",
+              static_cast<long long>(r.encoded), r.failed.size(), at::get_num_threads(), static_cast<long long>(batch),
+              static_cast<double>(r.encoded) / s);
+  return 0;
+}
+
+int latency(const std::string& image, int runs) {
+  Encoder encoder = load_encoder(find_default_encoder());
+  torch::manual_seed(0);
+  ModelConfig config;  // the notebook's sizes
+  std::vector<std::string> words = {"#PAD#", "#UNK#", "#START#", "#END#"};
+  for (int i = 0; i < 10399; ++i) words.push_back("w" + std::to_string(i));
+  const Vocabulary vocab = Vocabulary::from_words(words);
+  CaptionNet model(config, vocab.size(), Vocabulary::kPad);
+  model->eval();
+  DecodeOptions options;
+  options.max_len = 20;
+  std::vector<double> ms;
+  torch::NoGradGuard no_grad;
+  const auto rgb0 = load_image_rgb(image);
+  for (int i = 0; i < runs + 2; ++i) {
+    const auto start = Clock::now();
+    const auto input = inception_input(load_image_rgb(image)).unsqueeze(0);
+    const auto pooled = encoder.net->forward(input).pooled;
+    const auto caption = decode(*model, vocab, pooled, options);
+    if (i >= 2) ms.push_back(seconds_since(start) * 1000.0);
+  }
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size())))]; };
+  std::printf("{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
+              "\"threads\": %d, \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
+              image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs,
+              at::get_num_threads(), pct(0.5), pct(0.95));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_encode throughput DIR [--batch B] [--workers W] [--threads T]\n"
+                         "       bench_encode latency IMAGE [--runs N] [--threads T]\n");
+    return 2;
+  }
+  const std::string mode = argv[1], target = argv[2];
+  int64_t batch = 8, threads = 2;
+  int workers = 2, runs = 20;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--batch") batch = std::stoll(argv[i + 1]);
+    else if (k == "--workers") workers = std::stoi(argv[i + 1]);
+    else if (k == "--threads") threads = std::stoll(argv[i + 1]);
+    else if (k == "--runs") runs = std::stoi(argv[i + 1]);
+  }
+  configure_threads(threads);
+  try {
+    return mode == "latency" ? latency(target, runs) : throughput(target, batch, workers);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
