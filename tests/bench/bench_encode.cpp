@@ -2,7 +2,7 @@
 //   bench_encode throughput DIR [--batch B] [--workers W] [--threads T]
 //       images/s of `captioner extract` work (decode on worker threads + encode + cache writes)
 //       over the images in DIR; run_encode_bench.sh sets it beside torchvision in Python.
-//   bench_encode latency IMAGE [--runs N] [--threads T]
+//   bench_encode latency IMAGE [--runs N] [--threads T] [--layout nchw|nhwc]
 //       one dropped image captioned end to end (read + decode + resize + encode + greedy decoding
 //       with a notebook-sized LSTM): p50 / p95 over N runs after a warm-up.
 // The encoder is the installed one (CAPTIONER_ENCODER or the default locations).
@@ -49,8 +49,9 @@ int throughput(const std::string& dir, int64_t batch, int workers) {
   return 0;
 }
 
-int latency(const std::string& image, int runs) {
+int latency(const std::string& image, int runs, bool nhwc) {
   Encoder encoder = load_encoder(find_default_encoder());
+  encoder.net->set_channels_last(nhwc);
   torch::manual_seed(0);
   ModelConfig config;  // the notebook's sizes
   std::vector<std::string> words = {"#PAD#", "#UNK#", "#START#", "#END#"};
@@ -73,9 +74,9 @@ int latency(const std::string& image, int runs) {
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size())))]; };
   std::printf("{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
-              "\"threads\": %d, \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
+              "\"threads\": %d, \"layout\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
               image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs,
-              at::get_num_threads(), pct(0.5), pct(0.95));
+              at::get_num_threads(), nhwc ? "nhwc" : "nchw", pct(0.5), pct(0.95));
   return 0;
 }
 
@@ -90,16 +91,18 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1], target = argv[2];
   int64_t batch = 8, threads = 2;
   int workers = 2, runs = 20;
+  bool nhwc = true;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--batch") batch = std::stoll(argv[i + 1]);
     else if (k == "--workers") workers = std::stoi(argv[i + 1]);
     else if (k == "--threads") threads = std::stoll(argv[i + 1]);
     else if (k == "--runs") runs = std::stoi(argv[i + 1]);
+    else if (k == "--layout") nhwc = std::string(argv[i + 1]) == "nhwc";
   }
   configure_threads(threads);
   try {
-    return mode == "latency" ? latency(target, runs) : throughput(target, batch, workers);
+    return mode == "latency" ? latency(target, runs, nhwc) : throughput(target, batch, workers);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
