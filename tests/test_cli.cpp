@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
@@ -152,6 +153,35 @@ class TestCli : public QObject {
     const auto grid = run({"extract", "--images", images, "--out", path("codes2.npy")});
     QVERIFY(grid.code > 0);
     QVERIFY(contains(grid.err, "--pooled-only"));
+  }
+
+  void extract_killed_midway_completes_on_the_next_run() {
+    const QString images = path("many");
+    QDir().mkpath(images);
+    const QStringList names = {"astronaut", "cat", "coffee", "rocket"};
+    for (int i = 0; i < 24; ++i)
+      QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/") + names[i % 4] + ".png",
+                  images + QString("/img%1.png").arg(i, 2, 10, QChar('0')));
+    const QString cache = path("killed_cache");
+    QProcess p;
+    p.start(QStringLiteral(CAPTIONER_EXE), {"extract", "--images", images, "--out", cache, "--batch-size", "2"});
+    QVERIFY(p.waitForStarted());
+    auto done_lines = [&] {
+      QFile log(cache + "/progress.log");
+      if (!log.open(QIODevice::ReadOnly)) return 0;
+      return static_cast<int>(log.readAll().count(" ok\n"));
+    };
+    QElapsedTimer timer;
+    timer.start();
+    while (done_lines() < 4 && timer.elapsed() < 120000 && p.state() == QProcess::Running) QTest::qWait(5);
+    p.kill();  // SIGKILL: no chance to clean up
+    p.waitForFinished();
+    const int before = done_lines();
+    QVERIFY2(before >= 4 && before < 24, std::to_string(before).c_str());
+    const auto again = run({"extract", "--images", images, "--out", cache, "--batch-size", "2"});
+    QVERIFY2(again.code == 0, again.err.c_str());
+    QVERIFY2(contains(again.out, "already cached " + std::to_string(before)), again.out.c_str());
+    QVERIFY2(contains(again.out, "encoded " + std::to_string(24 - before)), again.out.c_str());
   }
 
   void a_model_trained_on_extracted_features_captions_image_files() {
