@@ -67,19 +67,6 @@ std::vector<std::string> list_images(const std::string& dir_or_list) {
 
 namespace {
 
-std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
-  std::string dims;
-  for (int64_t d : shape) dims += std::to_string(d) + ", ";
-  if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
-  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-  header.push_back('\n');
-  std::string out("\x93NUMPY\x01\x00", 8);
-  out.push_back(static_cast<char>(header.size() & 0xff));
-  out.push_back(static_cast<char>(header.size() >> 8));
-  return out + header;
-}
-
 // A full-size .npy opened for in-place row writes. Created sparse when it does not exist yet.
 class RowFile {
  public:

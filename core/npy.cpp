@@ -174,27 +174,28 @@ void NpyArray::read_row(int64_t row, float* out) const {
   }
 }
 
-void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
   std::string dims;
-  uint64_t count = 1;
-  for (int64_t d : shape) {
-    dims += std::to_string(d) + ", ";
-    count *= static_cast<uint64_t>(d);
-  }
+  for (int64_t d : shape) dims += std::to_string(d) + ", ";
   if (shape.size() > 1) dims.resize(dims.size() - 2);
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-  // Pad with spaces so that magic + 4 + header ends on a 64-byte boundary, newline last.
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  // Pad with spaces so that magic + version + length + header ends on a 64-byte boundary, newline last.
   const size_t unpadded = kMagicLen + 4 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
-
   std::string bytes(kMagic, kMagicLen);
   bytes.push_back('\x01');
   bytes.push_back('\x00');
   bytes.push_back(static_cast<char>(header.size() & 0xff));
   bytes.push_back(static_cast<char>((header.size() >> 8) & 0xff));
-  bytes += header;
+  return bytes + header;
+}
+
+void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
   if (!host_is_little_endian()) throw std::runtime_error("big-endian hosts are not supported by write_npy_f32");
+  uint64_t count = 1;
+  for (int64_t d : shape) count *= static_cast<uint64_t>(d);
+  std::string bytes = npy_header("<f4", shape);
   bytes.append(reinterpret_cast<const char*>(data), count * sizeof(float));
   write_file_atomically(path, bytes);
 }

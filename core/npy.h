@@ -40,6 +40,10 @@ class NpyArray {
   const unsigned char* data_ = nullptr;
 };
 
+// The bytes before the data of a version-1 C-order .npy file: magic, version, header length,
+// and the header dict padded so the data starts on a 64-byte boundary. descr: e.g. "<f4".
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape);
+
 // Writes a little-endian C-order float32 array. The file is replaced atomically.
 void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 

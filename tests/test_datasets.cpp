@@ -96,11 +96,7 @@ class TestDatasets : public QObject {
     expect_error([&] { read_dataset(d1); }, {d1 + "/image_codes.npy", "2-D"});
     const std::string di = path("int_codes");
     QDir().mkpath(QString::fromStdString(di));
-    std::string header = "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1), }";
-    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
-    header.push_back('\n');
-    write_text(di + "/image_codes.npy", std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' +
-                                            header + std::string(4, '\0'));
+    write_text(di + "/image_codes.npy", npy_header("<i4", {1, 1}) + std::string(4, '\0'));
     write_text(di + "/captions_tokenized.json", R"([["a"]])");
     expect_error([&] { read_dataset(di); }, {di + "/image_codes.npy", "dtype '<i4'"});
   }
