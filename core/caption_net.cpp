@@ -68,7 +68,7 @@ torch::Tensor CaptionNetImpl::step(const torch::Tensor& tokens, DecoderState& st
   auto out = lstm(embedded, std::make_tuple(state.tensors[0].first, state.tensors[1].first));
   state.tensors[0].first = std::get<0>(std::get<1>(out));
   state.tensors[1].first = std::get<1>(std::get<1>(out));
-  return output(std::get<0>(out).squeeze(1));
+  return logits(std::get<0>(out).squeeze(1));
 }
 
 }  // namespace captioner

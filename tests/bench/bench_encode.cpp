@@ -61,18 +61,27 @@ int latency(const std::string& image, int runs, bool nhwc) {
   model->eval();
   DecodeOptions options;
   options.max_len = 20;
-  std::vector<double> ms;
+  std::vector<double> ms, load_ms, encode_ms;
   torch::NoGradGuard no_grad;
   const auto rgb0 = load_image_rgb(image);
   for (int i = 0; i < runs + 2; ++i) {
     const auto start = Clock::now();
     const auto input = inception_input(load_image_rgb(image)).unsqueeze(0);
+    const auto loaded = Clock::now();
     const auto pooled = encoder.net->forward(input).pooled;
+    const auto encoded = Clock::now();
     const auto caption = decode(*model, vocab, pooled, options);
-    if (i >= 2) ms.push_back(seconds_since(start) * 1000.0);
+    if (i >= 2) {
+      ms.push_back(seconds_since(start) * 1000.0);
+      load_ms.push_back(std::chrono::duration<double, std::milli>(loaded - start).count());
+      encode_ms.push_back(std::chrono::duration<double, std::milli>(encoded - loaded).count());
+    }
   }
-  std::sort(ms.begin(), ms.end());
+  for (auto* v : {&ms, &load_ms, &encode_ms}) std::sort(v->begin(), v->end());
   auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size())))]; };
+  std::fprintf(stderr, "medians: read+decode+resize %.1f ms, encode %.1f ms, caption (20 tokens) %.1f ms\n",
+               load_ms[load_ms.size() / 2], encode_ms[encode_ms.size() / 2],
+               ms[ms.size() / 2] - load_ms[load_ms.size() / 2] - encode_ms[encode_ms.size() / 2]);
   std::printf("{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
               "\"threads\": %d, \"layout\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
               image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs,
