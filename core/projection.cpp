@@ -34,7 +34,7 @@ class Projection : public torch::autograd::Function<Projection> {
     const auto w = weight.contiguous();
     ctx->save_for_backward({h, w});
     const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
-    auto out = bias.unsqueeze(0).expand({n, v}).contiguous();  // bias first, then += h W^T
+    auto out = bias.unsqueeze(0).expand({n, v}).clone(torch::MemoryFormat::Contiguous);  // bias first, then += h W^T
     gemm('N', 'T', n, v, k, h, w, 1.0f, out);
     return out;
   }
@@ -63,7 +63,7 @@ class ProjectedCrossEntropy : public torch::autograd::Function<ProjectedCrossEnt
     const auto h = hidden.contiguous();
     const auto w = weight.contiguous();
     const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
-    auto buffer = bias.unsqueeze(0).expand({n, v}).contiguous();
+    auto buffer = bias.unsqueeze(0).expand({n, v}).clone(torch::MemoryFormat::Contiguous);
     gemm('N', 'T', n, v, k, h, w, 1.0f, buffer);  // logits
     const auto index = targets.unsqueeze(1);
     const auto lse = buffer.logsumexp(1, /*keepdim=*/true);

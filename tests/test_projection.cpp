@@ -49,6 +49,17 @@ class TestProjection : public QObject {
       QVERIFY(torch::allclose(b1.grad(), b2.grad(), 1e-5, 1e-5));
     }
   }
+  void never_writes_into_the_bias() {
+    // With one row the broadcast bias is already contiguous: the output must still be a copy.
+    torch::manual_seed(7);
+    const auto x = torch::randn({1, 6});
+    const auto w = torch::randn({9, 6});
+    const auto b = torch::randn({9});
+    const auto before = b.clone();
+    vocab_projection(x, w, b);
+    projected_cross_entropy(x, w, b, torch::tensor({3}, torch::kInt64));
+    QVERIFY(torch::equal(b, before));
+  }
   void accepts_non_contiguous_hidden_states() {
     torch::manual_seed(5);
     const auto x = torch::randn({8, 20}).t();  // [20, 8], transposed view
