@@ -1,5 +1,6 @@
 // The `captioner` executable, driven as a user would: exit codes, output files, error messages.
 #include "core/atomic_file.h"
+#include "core/encoder.h"
 #include "core/npy.h"
 #include "core/synthetic.h"
 
@@ -210,6 +211,12 @@ class TestCli : public QObject {
     QCOMPARE(mixed.code, 1);
     QVERIFY(contains(mixed.err, "bad.png"));
     QVERIFY(contains(mixed.out, "a cup of coffee on a plate"));
+    // Another encoder (here: random weights) is refused by name.
+    captioner::InceptionV3 other;
+    save_encoder(path("other_encoder.pt").toStdString(), other, "random weights");
+    const auto mismatch = run({"caption", data + "/images/cat.png", "--model", model, "--encoder", path("other_encoder.pt")});
+    QVERIFY(mismatch.code > 0);
+    QVERIFY2(contains(mismatch.err, "was trained on features of encoder keras:"), mismatch.err.c_str());
     // A model trained on features of an unknown encoder refuses image files.
     QCOMPARE(run({"train", "--data", data_, "--out", path("synthetic_run"), "--steps", "1"}).code, 0);
     const auto refused = run({"caption", data + "/images/cat.png", "--model", path("synthetic_run")});
