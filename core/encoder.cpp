@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/hash.h"
 
 namespace captioner {
 
@@ -35,11 +36,10 @@ void copy_checked(torch::Tensor dst, const torch::Tensor& src, const std::string
 }
 
 std::string weights_hash(torch::nn::Module& net) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over every parameter and buffer, in order
+  uint64_t h = kFnvOffset;  // over every parameter and buffer, in order
   auto mix = [&h](const torch::Tensor& t) {
     const auto c = t.detach().to(torch::kCPU).contiguous();
-    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
-    for (size_t i = 0, n = static_cast<size_t>(c.nbytes()); i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    h = fnv1a(c.data_ptr(), static_cast<size_t>(c.nbytes()), h);
   };
   for (const auto& p : net.named_parameters()) mix(p.value());
   for (const auto& b : net.named_buffers()) mix(b.value());

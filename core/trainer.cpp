@@ -18,6 +18,7 @@
 #include "core/errors.h"
 #include "core/feature_cache.h"
 #include "core/features.h"
+#include "core/hash.h"
 #include "core/loss.h"
 #include "core/runtime.h"
 
@@ -73,10 +74,8 @@ constexpr int kSampleCaptions = 3;
 
 // Identifies the data a run was trained on, so a resume on other data is refused.
 std::string fingerprint(const CaptionDataset& dataset) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  auto mix = [&h](const std::string& s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  };
+  uint64_t h = kFnvOffset;
+  auto mix = [&h](const std::string& s) { h = fnv1a(s.data(), s.size(), h); };
   for (const auto& image : dataset.images) {
     mix(image.key);
     for (const auto& caption : image.captions)

@@ -88,7 +88,7 @@ class TestEncoder : public QObject {
       QVERIFY(diff <= 1e-4);
     }
     // Refusals name the tensor.
-    dict.erase("Mixed_7c.branch_pool.conv.weight");
+    QCOMPARE(dict.erase("Mixed_7c.branch_pool.conv.weight"), size_t{1});
     const auto missing = torch::pickle_save(c10::IValue(dict));
     test::write_text(file, std::string(missing.begin(), missing.end()));
     test::expect_error([&] { inception_from_torchvision(file, false); }, {file, "Mixed_7c.branch_pool.conv.weight is missing"});

@@ -16,6 +16,7 @@
 #include "test_support.h"
 
 using namespace captioner;
+using captioner::test::npy_row;
 
 namespace {
 
@@ -30,12 +31,6 @@ class CancelAfter : public ExtractObserver {
   std::atomic<bool>& flag_;
   int64_t after_;
 };
-
-std::vector<float> row(const NpyArray& a, int64_t r) {
-  std::vector<float> out(static_cast<size_t>(a.row_size()));
-  a.read_row(r, out.data());
-  return out;
-}
 
 }  // namespace
 
@@ -79,13 +74,13 @@ class TestExtract : public QObject {
     QCOMPARE(grid.descr(), std::string("<f2"));
     torch::NoGradGuard no_grad;
     const auto direct = encoder_.net->forward(inception_input(load_image_rgb(images_[0])).unsqueeze(0));
-    const auto cached = torch::tensor(row(pooled, 0));
+    const auto cached = torch::tensor(npy_row(pooled, 0));
     QVERIFY(torch::allclose(cached, direct.pooled[0], 1e-5, 1e-5));
     // grid row: 64 cells x 2048 channels; cell (r, c) = grid[:, r, c]
-    const auto cells = torch::tensor(row(grid, 0)).view({64, 2048});
+    const auto cells = torch::tensor(npy_row(grid, 0)).view({64, 2048});
     QVERIFY(torch::allclose(cells[9], direct.grid[0].select(1, 1).select(1, 1), 1e-2, 1e-2));
     QVERIFY(torch::allclose(cells.mean(0), direct.pooled[0], 1e-2, 1e-2));
-    QCOMPARE(torch::tensor(row(pooled, 3)).abs().sum().item<float>(), 0.0f);  // a bad image's row stays empty
+    QCOMPARE(torch::tensor(npy_row(pooled, 3)).abs().sum().item<float>(), 0.0f);  // a bad image's row stays empty
 
     const auto again = extract_features(encoder_, images_, out, {});
     QCOMPARE(again.encoded, int64_t{0});
@@ -118,7 +113,7 @@ class TestExtract : public QObject {
     // Same rows as the uninterrupted cache.
     const auto a = NpyArray::open(path("cache") + "/pooled.npy");
     const auto b = NpyArray::open(out + "/pooled.npy");
-    for (int64_t i = 0; i < 5; ++i) QCOMPARE(row(a, i), row(b, i));
+    for (int64_t i = 0; i < 5; ++i) QCOMPARE(npy_row(a, i), npy_row(b, i));
   }
 
   void pooled_only_writes_a_standard_npy_and_refuses_mismatches() {

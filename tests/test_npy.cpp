@@ -10,7 +10,10 @@
 
 #include "core/errors.h"
 
+#include "test_support.h"
+
 using namespace captioner;
+using captioner::test::npy_row;
 
 namespace {
 
@@ -43,12 +46,6 @@ std::string raw(const std::vector<T>& values, bool big_endian = false) {
   return s;
 }
 
-std::vector<float> row(const NpyArray& a, int64_t r) {
-  std::vector<float> out(static_cast<size_t>(a.row_size()));
-  a.read_row(r, out.data());
-  return out;
-}
-
 }  // namespace
 
 class TestNpy : public QObject {
@@ -65,39 +62,39 @@ class TestNpy : public QObject {
     const auto a = NpyArray::open(file("f4.npy", npy_bytes("<f4", false, "(2, 3)", raw<float>({1, 2, 3, 4, 5, 6}))));
     QCOMPARE(a.rows(), int64_t{2});
     QCOMPARE(a.row_size(), int64_t{3});
-    QCOMPARE(row(a, 1), (std::vector<float>{4, 5, 6}));
+    QCOMPARE(npy_row(a, 1), (std::vector<float>{4, 5, 6}));
   }
   void reads_big_endian_and_float64() {
     const auto be = NpyArray::open(file("be.npy", npy_bytes(">f4", false, "(2, 2)", raw<float>({1.5f, -2, 3, 4}, true))));
-    QCOMPARE(row(be, 0), (std::vector<float>{1.5f, -2}));
+    QCOMPARE(npy_row(be, 0), (std::vector<float>{1.5f, -2}));
     const auto f8 = NpyArray::open(file("f8.npy", npy_bytes("<f8", false, "(1, 2)", raw<double>({0.25, 1e10}))));
-    QCOMPARE(row(f8, 0), (std::vector<float>{0.25f, 1e10f}));
+    QCOMPARE(npy_row(f8, 0), (std::vector<float>{0.25f, 1e10f}));
     const auto bf8 = NpyArray::open(file("bf8.npy", npy_bytes(">f8", false, "(1, 2)", raw<double>({7, 8}, true))));
-    QCOMPARE(row(bf8, 0), (std::vector<float>{7, 8}));
+    QCOMPARE(npy_row(bf8, 0), (std::vector<float>{7, 8}));
   }
   void reads_float16() {
     std::vector<uint16_t> halves = {c10::Half(0.5f).x, c10::Half(-3.0f).x};
     const auto a = NpyArray::open(file("f2.npy", npy_bytes("<f2", false, "(1, 2)", raw<uint16_t>(halves))));
-    QCOMPARE(row(a, 0), (std::vector<float>{0.5f, -3.0f}));
+    QCOMPARE(npy_row(a, 0), (std::vector<float>{0.5f, -3.0f}));
   }
   void reads_fortran_order() {
     // C-order matrix [[1,2,3],[4,5,6]] stored column-major: 1 4 2 5 3 6
     const auto a = NpyArray::open(file("fo.npy", npy_bytes("<f4", true, "(2, 3)", raw<float>({1, 4, 2, 5, 3, 6}))));
-    QCOMPARE(row(a, 0), (std::vector<float>{1, 2, 3}));
-    QCOMPARE(row(a, 1), (std::vector<float>{4, 5, 6}));
+    QCOMPARE(npy_row(a, 0), (std::vector<float>{1, 2, 3}));
+    QCOMPARE(npy_row(a, 1), (std::vector<float>{4, 5, 6}));
     // 3-D [2, 2, 2] in Fortran order: element (i,j,k) at i + 2j + 4k.
     std::vector<float> f(8);
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 2; ++j)
         for (int k = 0; k < 2; ++k) f[static_cast<size_t>(i + 2 * j + 4 * k)] = static_cast<float>(100 * i + 10 * j + k);
     const auto b = NpyArray::open(file("fo3.npy", npy_bytes("<f4", true, "(2, 2, 2)", raw<float>(f))));
-    QCOMPARE(row(b, 1), (std::vector<float>{100, 101, 110, 111}));
+    QCOMPARE(npy_row(b, 1), (std::vector<float>{100, 101, 110, 111}));
   }
   void reads_version_2_header_and_1d_arrays() {
     const auto a = NpyArray::open(file("v2.npy", npy_bytes("<f4", false, "(3,)", raw<float>({7, 8, 9}), 2)));
     QCOMPARE(a.rows(), int64_t{3});
     QCOMPARE(a.row_size(), int64_t{1});
-    QCOMPARE(row(a, 2), (std::vector<float>{9}));
+    QCOMPARE(npy_row(a, 2), (std::vector<float>{9}));
   }
   void writer_output_reads_back() {
     const std::vector<float> data = {1, 2, 3, 4, 5, 6};
@@ -106,7 +103,7 @@ class TestNpy : public QObject {
     const auto a = NpyArray::open(path);
     QCOMPARE(a.descr(), std::string("<f4"));
     QCOMPARE(a.shape(), (std::vector<int64_t>{3, 2}));
-    QCOMPARE(row(a, 2), (std::vector<float>{5, 6}));
+    QCOMPARE(npy_row(a, 2), (std::vector<float>{5, 6}));
   }
   void refuses_bad_files_with_reasons() {
     using test_error = DataError;

@@ -30,6 +30,13 @@ inline std::string write_handout(const QTemporaryDir& dir, const std::vector<flo
   return root;
 }
 
+// Row `r` of a .npy array as floats.
+inline std::vector<float> npy_row(const NpyArray& a, int64_t r) {
+  std::vector<float> out(static_cast<size_t>(a.row_size()));
+  a.read_row(r, out.data());
+  return out;
+}
+
 // Expects `fn` to throw an exception whose message contains every one of `fragments`.
 template <typename Fn>
 void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
