@@ -61,7 +61,7 @@ Command add_demo_command(CLI::App& app) {
 
     std::cout << "\nHeld-out images, greedy captions:\n";
     const FeatureTable features = FeatureTable::open(data_dir + "/image_codes.npy");
-    CaptionNet model = trainer.model();
+    CaptionModel model = trainer.model();
     model->eval();
     int shown = 0;
     for (int64_t image : trainer.split().val) {

@@ -51,6 +51,12 @@ std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const tor
   return {dropout(std::get<0>(out).data()), packed_targets.data()};
 }
 
+TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens,
+                                               int64_t pad_id) {
+  auto [hidden, targets] = real_positions(features, tokens, pad_id);
+  return {hidden, targets, {}};
+}
+
 torch::Tensor CaptionNetImpl::logits(const torch::Tensor& hidden) {
   if (hidden.dim() == 2) return vocab_projection(hidden, output->weight, output->bias);
   return output(hidden);

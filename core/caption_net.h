@@ -8,12 +8,12 @@
 #include <torch/nn/modules/rnn.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/caption_model.h"
 #include "core/config.h"
-#include "core/step_model.h"
 
 namespace captioner {
 
-struct CaptionNetImpl : torch::nn::Module, StepModel {
+struct CaptionNetImpl : CaptionModelImpl {
   CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
 
   // LSTM outputs for teacher forcing: features [B, F], input tokens [B, T] -> [B, T, hidden].
@@ -27,10 +27,13 @@ struct CaptionNetImpl : torch::nn::Module, StepModel {
   // Vocabulary logits for any [..., hidden] tensor.
   torch::Tensor logits(const torch::Tensor& hidden);
 
+  TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) override;
+  torch::nn::Linear& output_layer() override { return output; }
+  FeatureInput input() const override { return FeatureInput::Pooled; }
   DecoderState start(const torch::Tensor& features) override;
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelConfig& config() const override { return config_; }
   int64_t vocab_size() const { return vocab_size_; }
 
   torch::nn::Linear cnn_h0{nullptr}, cnn_c0{nullptr};

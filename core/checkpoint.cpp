@@ -49,7 +49,7 @@ std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/che
 
 void save_checkpoint(const std::string& path, const CheckpointContents& contents,
                      const std::function<void()>& before_rename) {
-  if (contents.config == nullptr || contents.vocab == nullptr || contents.model.is_empty() || contents.state == nullptr)
+  if (contents.config == nullptr || contents.vocab == nullptr || !contents.model || contents.state == nullptr)
     throw std::invalid_argument("save_checkpoint: incomplete contents");
   const TrainingState& state = *contents.state;
   nlohmann::json meta = {{"format", kFormat},
@@ -116,7 +116,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     torch::Tensor rng;
     if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
 
-    loaded.model = CaptionNet(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
+    loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
     torch::serialize::InputArchive model_archive;
     loaded.archive->read("model", model_archive);
     loaded.model->load(model_archive);

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "core/caption_net.h"
+#include "core/caption_model.h"
 #include "core/config.h"
 #include "core/history.h"
 #include "core/vocabulary.h"
@@ -27,7 +27,7 @@ struct TrainingState {
 struct CheckpointContents {
   const TrainConfig* config = nullptr;
   const Vocabulary* vocab = nullptr;
-  CaptionNet model{nullptr};
+  CaptionModel model;
   torch::optim::Optimizer* optimizer = nullptr;  // may be null: a model-only export
   const TrainingState* state = nullptr;
 };
@@ -39,7 +39,7 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
 struct LoadedCheckpoint {
   TrainConfig config;
   Vocabulary vocab;
-  CaptionNet model{nullptr};  // on `device`, in eval mode
+  CaptionModel model;  // on `device`, in eval mode
   TrainingState state;
   bool has_optimizer = false;
   std::shared_ptr<torch::serialize::InputArchive> archive;  // for restore_optimizer

@@ -11,7 +11,10 @@ void TrainConfig::validate() const {
   auto require = [](bool ok, const char* what) {
     if (!ok) throw ConfigError(what);
   };
-  require(model.kind == "lstm", "model kind must be 'lstm'");
+  require(model.kind == "lstm" || model.kind == "attention", "model kind must be 'lstm' or 'attention'");
+  require(model.kind != "attention" || model.layers == 1, "the attention model has one LSTM layer (layers must be 1)");
+  require(model.attention_dim > 0 && model.attention_dim <= 65536, "attention size must be in [1, 65536]");
+  require(model.attention_penalty >= 0, "attention penalty must be >= 0");
   require(model.feature_dim > 0, "feature dimension must be positive");
   require(model.embed > 0 && model.embed <= 65536, "embedding size must be in [1, 65536]");
   require(model.hidden > 0 && model.hidden <= 65536, "hidden size must be in [1, 65536]");
@@ -33,7 +36,8 @@ void TrainConfig::validate() const {
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
-       {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout}};
+       {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
+       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -44,6 +48,8 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   c.hidden = j.value("hidden", d.hidden);
   c.layers = j.value("layers", d.layers);
   c.dropout = j.value("dropout", d.dropout);
+  c.attention_dim = j.value("attention_dim", d.attention_dim);
+  c.attention_penalty = j.value("attention_penalty", d.attention_penalty);
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {

@@ -7,12 +7,14 @@
 namespace captioner {
 
 struct ModelConfig {
-  std::string kind = "lstm";   // decoder architecture
-  int64_t feature_dim = 2048;  // width of the image vector
+  std::string kind = "lstm";   // "lstm" (the notebook's model) or "attention" (soft attention over the grid)
+  int64_t feature_dim = 2048;  // width of the image vector / of each grid cell
   int64_t embed = 128;
   int64_t hidden = 256;
-  int64_t layers = 1;
+  int64_t layers = 1;          // attention: 1
   double dropout = 0.0;
+  int64_t attention_dim = 256;     // attention: width of the projected grid cells and of the scores
+  double attention_penalty = 1.0;  // attention: weight of the doubly stochastic regularisation
 };
 
 struct TrainConfig {

@@ -178,6 +178,13 @@ std::string features_encoder_id(const std::string& npy_path) {
   return word == "encoder" ? id : "";
 }
 
+std::string grid_features_path(const std::string& pooled_path) {
+  const fs::path p(pooled_path);
+  if (p.filename() != "pooled.npy") return "";
+  const fs::path grid = p.parent_path() / "grid.npy";
+  return fs::exists(grid) ? grid.string() : "";
+}
+
 CacheStatus read_cache_status(const CacheFiles& files) {
   CacheStatus status;
   std::istringstream list(read_file(files.list));

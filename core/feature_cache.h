@@ -70,6 +70,10 @@ struct CacheStatus {
 // X.npy.progress.log, or a cache folder's pooled.npy); empty when the array has no such record.
 std::string features_encoder_id(const std::string& npy_path);
 
+// The grid array of the cache a pooled feature file belongs to (a cache folder's grid.npy beside
+// its pooled.npy); empty when there is none.
+std::string grid_features_path(const std::string& pooled_path);
+
 // Reads a cache's image list and journal; throws DataError naming the file when they disagree.
 CacheStatus read_cache_status(const CacheFiles& files);
 

@@ -16,12 +16,15 @@ torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Ten
   return F::cross_entropy(flat_logits.index({keep}), flat_targets.index({keep}));
 }
 
-CaptionLoss caption_loss(CaptionNetImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
+CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
                          int64_t pad_id) {
   CaptionLoss result;
-  const auto [hidden, targets] = model.real_positions(features, tokens, pad_id);
-  result.tokens = targets.size(0);
-  result.loss = projected_cross_entropy(hidden, model.output->weight, model.output->bias, targets);
+  const TeacherForcing tf = model.teacher_forcing(features, tokens, pad_id);
+  result.tokens = tf.targets.size(0);
+  auto& output = model.output_layer();
+  result.cross_entropy = result.tokens == 0 ? torch::zeros({}, tf.hidden.options())
+                                            : projected_cross_entropy(tf.hidden, output->weight, output->bias, tf.targets);
+  result.loss = tf.penalty.defined() ? result.cross_entropy + tf.penalty : result.cross_entropy;
   return result;
 }
 

@@ -2,7 +2,7 @@
 // Next-token cross-entropy with PAD positions excluded, averaged over real tokens.
 #include <torch/types.h>
 
-#include "core/caption_net.h"
+#include "core/caption_model.h"
 
 namespace captioner {
 
@@ -11,14 +11,15 @@ namespace captioner {
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, int64_t pad_id);
 
 struct CaptionLoss {
-  torch::Tensor loss;  // scalar, mean over real tokens
+  torch::Tensor loss;           // scalar to minimise: cross_entropy plus the model's regulariser
+  torch::Tensor cross_entropy;  // scalar, mean over real tokens (what is reported as the loss)
   int64_t tokens = 0;  // how many positions counted
 };
 
-// Teacher-forced loss of `tokens` [B, T] (START ... END PAD ...) given `features` [B, F].
+// Teacher-forced loss of `tokens` [B, T] (START ... END PAD ...) given the model's features.
 // Same value as masked_cross_entropy over all logits, but the vocabulary projection, by far the
 // costliest layer, is computed only at real (non-PAD) target positions.
-CaptionLoss caption_loss(CaptionNetImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
+CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
                          int64_t pad_id);
 
 }  // namespace captioner

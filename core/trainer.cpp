@@ -85,11 +85,26 @@ std::string fingerprint(const CaptionDataset& dataset) {
          std::to_string(dataset.caption_count()) + ":" + std::to_string(h);
 }
 
+std::string pooled_features_path(const CaptionDataset& dataset, const TrainConfig& config) {
+  return !config.features_path.empty() ? config.features_path : dataset.features_path;
+}
+
+// The features the configured model reads: the pooled vectors, or the grid beside them.
 FeatureTable open_features(const CaptionDataset& dataset, const TrainConfig& config) {
-  const std::string path = !config.features_path.empty() ? config.features_path : dataset.features_path;
+  std::string path = pooled_features_path(dataset, config);
   if (path.empty())
     throw DataError(dataset.source, "has no image features yet; pass a feature file (.npy, one row per image in file order)");
+  const bool grid = config.model.kind == "attention";
+  if (grid) {
+    const std::string pooled = path;
+    path = grid_features_path(pooled);
+    if (path.empty())
+      throw DataError(pooled, "has no 8x8 grid beside it (grid.npy in a feature cache folder); the attention model "
+                              "needs features extracted from the images into a cache folder, not --pooled-only");
+  }
   FeatureTable table = FeatureTable::open(path);
+  if (table.row_shape().size() != (grid ? 2u : 1u))
+    throw DataError(path, grid ? "is not a grid array [images, cells, features]" : "is not a feature array [images, features]");
   int64_t needed = 0;
   for (const auto& image : dataset.images) needed = std::max(needed, image.feature_row + 1);
   if (table.rows() < needed)
@@ -116,7 +131,7 @@ struct Trainer::Impl {
   std::unique_ptr<EncodedCaptions> captions;
   std::unique_ptr<ImageSampler> sampler;
   Rng caption_rng;
-  CaptionNet model{nullptr};
+  CaptionModel model;
   std::unique_ptr<torch::optim::Adam> optimizer;
   TrainingState state;
   TrainControl control;
@@ -134,7 +149,7 @@ struct Trainer::Impl {
 
   void build_model() {
     device = resolve_device(config.device);
-    model = CaptionNet(config.model, vocab.size(), Vocabulary::kPad);
+    model = make_caption_model(config.model, vocab.size(), Vocabulary::kPad);
     model->to(device);
     optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(config.lr));
   }
@@ -152,7 +167,7 @@ struct Trainer::Impl {
       const size_t end = std::min(pool.size(), at + static_cast<size_t>(config.batch_size));
       Batch b = make_batch({pool.begin() + static_cast<std::ptrdiff_t>(at), pool.begin() + static_cast<std::ptrdiff_t>(end)},
                            *captions, *features, rng);
-      b.features = b.features.to(device);
+      b.features = torch::Tensor();  // gathered at validation time: a grid subset is large
       b.tokens = b.tokens.to(device);
       val_batches.push_back(std::move(b));
     }
@@ -166,8 +181,10 @@ struct Trainer::Impl {
     double total = 0;
     int64_t tokens = 0;
     for (const auto& b : val_batches) {
-      const auto result = caption_loss(*model, b.features, b.tokens, Vocabulary::kPad);
-      total += result.loss.item<double>() * static_cast<double>(result.tokens);
+      std::vector<int64_t> rows;
+      for (int64_t image : b.images) rows.push_back(captions->feature_row(image));
+      const auto result = caption_loss(*model, features->gather(rows).to(device), b.tokens, Vocabulary::kPad);
+      total += result.cross_entropy.item<double>() * static_cast<double>(result.tokens);
       tokens += result.tokens;
     }
     model->train();
@@ -234,7 +251,7 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   d.vocab = Vocabulary::build(captions_of(d.dataset, d.split.train), static_cast<int>(config.min_count));
   FeatureTable probe = open_features(d.dataset, config);
   d.config.model.feature_dim = probe.dim();
-  d.config.encoder_id = features_encoder_id(config.features_path.empty() ? d.dataset.features_path : config.features_path);
+  d.config.encoder_id = features_encoder_id(pooled_features_path(d.dataset, config));
   d.state.dataset_fingerprint = fingerprint(d.dataset);
   torch::manual_seed(config.seed);  // weight initialisation and dropout
   d.prepare_data();
@@ -260,7 +277,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.state = saved.state;
   d.prepare_data();
   if (d.features->dim() != d.config.model.feature_dim)
-    throw DataError(d.config.features_path.empty() ? d.dataset.features_path : d.config.features_path,
+    throw DataError(pooled_features_path(d.dataset, d.config),
                     "features have " + std::to_string(d.features->dim()) + " columns; the model expects " +
                         std::to_string(d.config.model.feature_dim));
   d.sampler->restore(saved.state.sampler_state);
@@ -318,8 +335,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
       d.set_lr(lr);
       d.optimizer->zero_grad();
       const auto loss = caption_loss(*d.model, features, tokens, Vocabulary::kPad);
-      const double loss_value = loss.loss.item<double>();
-      if (!std::isfinite(loss_value)) {
+      const double loss_value = loss.cross_entropy.item<double>();
+      if (!std::isfinite(loss_value) || !std::isfinite(loss.loss.item<double>())) {
         result.state = TrainerState::Failed;
         result.error = "training loss became " + std::to_string(loss_value) + " at step " +
                        std::to_string(d.state.step + 1) + "; the last good checkpoint is kept (lower the learning rate)";
@@ -379,7 +396,7 @@ const Vocabulary& Trainer::vocabulary() const { return impl_->vocab; }
 const DatasetSplit& Trainer::split() const { return impl_->split; }
 const History& Trainer::history() const { return impl_->state.history; }
 int64_t Trainer::step() const { return impl_->state.step; }
-CaptionNet Trainer::model() const { return impl_->model; }
+CaptionModel Trainer::model() const { return impl_->model; }
 std::string Trainer::run_dir() const { return impl_->run_dir; }
 
 }  // namespace captioner

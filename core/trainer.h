@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/caption_net.h"
+#include "core/caption_model.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/history.h"
@@ -92,7 +92,7 @@ class Trainer {
   const DatasetSplit& split() const;
   const History& history() const;
   int64_t step() const;
-  CaptionNet model() const;
+  CaptionModel model() const;
   std::string run_dir() const;
 
  private:

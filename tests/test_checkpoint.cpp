@@ -1,4 +1,5 @@
 #include "core/atomic_file.h"
+#include "core/caption_net.h"
 #include "core/checkpoint.h"
 #include "core/errors.h"
 
@@ -45,13 +46,16 @@ struct Fixture {
     CheckpointContents c;
     c.config = &config;
     c.vocab = &vocab;
-    c.model = model;
+    c.model = model.ptr();
     c.optimizer = optimizer.get();
     c.state = &state;
     return c;
   }
-  torch::Tensor outputs(CaptionNet& net) {
+  torch::Tensor outputs(CaptionNet& net) { return outputs(net.ptr()); }
+  torch::Tensor outputs(const CaptionModel& model) {
     torch::NoGradGuard g;
+    auto net = std::dynamic_pointer_cast<CaptionNetImpl>(model);
+    if (!net) throw std::runtime_error("not an LSTM model");
     net->eval();
     return net->logits(net->hidden_states(features, tokens));
   }
@@ -90,7 +94,8 @@ class TestCheckpoint : public QObject {
     torch::manual_seed(5);
     loaded.model->train();
     optimizer.zero_grad();
-    loaded.model->logits(loaded.model->hidden_states(f.features, f.tokens)).sum().backward();
+    auto net = std::dynamic_pointer_cast<CaptionNetImpl>(loaded.model);
+    net->logits(net->hidden_states(f.features, f.tokens)).sum().backward();
     optimizer.step();
     QVERIFY(torch::allclose(f.outputs(f.model), f.outputs(loaded.model), 1e-6, 1e-7));
   }

@@ -1,3 +1,4 @@
+#include "core/caption_net.h"
 #include "core/loss.h"
 #include "core/vocabulary.h"
 

@@ -1,0 +1,116 @@
+#include "core/attention_net.h"
+
+#include <torch/nn/functional/padding.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/caption_net.h"
+#include "core/errors.h"
+#include "core/projection.h"
+
+namespace captioner {
+
+namespace nn = torch::nn;
+
+AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id) : config_(config) {
+  const int64_t a = config.attention_dim;
+  init_h = register_module("init_h", nn::Linear(config.feature_dim, config.hidden));
+  init_c = register_module("init_c", nn::Linear(config.feature_dim, config.hidden));
+  cell_proj = register_module("cell_proj", nn::Linear(config.feature_dim, a));
+  cell_key = register_module("cell_key", nn::Linear(a, a));
+  hidden_key = register_module("hidden_key", nn::Linear(config.hidden, a));
+  score = register_module("score", nn::Linear(a, 1));
+  gate = register_module("gate", nn::Linear(config.hidden, 1));
+  embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
+  cell = register_module("cell", nn::LSTMCell(config.embed + a, config.hidden));
+  dropout = register_module("dropout", nn::Dropout(config.dropout));
+  output = register_module("output", nn::Linear(config.hidden, vocab_size));
+}
+
+std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& cells,
+                                                                 const torch::Tensor& keys) {
+  const auto scores = score(torch::tanh(keys + hidden_key(h).unsqueeze(1))).squeeze(2);  // [B, cells]
+  const auto weights = torch::softmax(scores, 1);
+  const auto context = weights.unsqueeze(1).bmm(cells).squeeze(1);                      // [B, a]
+  return {weights, torch::sigmoid(gate(h)) * context};
+}
+
+DecoderState AttentionNetImpl::start(const torch::Tensor& grid) {
+  const auto mean = grid.mean(1);
+  const auto cells = torch::relu(cell_proj(grid));
+  DecoderState state;
+  state.tensors = {{init_h(mean), 0}, {init_c(mean), 0}, {cells, 0}, {cell_key(cells), 0}};
+  return state;
+}
+
+torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& state) {
+  auto& h = state.tensors[0].first;
+  auto& c = state.tensors[1].first;
+  const auto [weights, context] = attend(h, state.tensors[2].first, state.tensors[3].first);
+  auto next = cell(torch::cat({embedding(tokens), context}, 1), std::make_tuple(h, c));
+  h = std::get<0>(next);
+  c = std::get<1>(next);
+  state.attention = weights;
+  return vocab_projection(h, output->weight, output->bias);
+}
+
+TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) {
+  using torch::indexing::Slice;
+  const int64_t batch = tokens.size(0);
+  const auto targets_all = tokens.index({Slice(), Slice(1, torch::indexing::None)});
+  const auto lengths_t = targets_all.ne(pad_id).sum(1).to(torch::kCPU);
+  std::vector<int64_t> lengths(lengths_t.data_ptr<int64_t>(), lengths_t.data_ptr<int64_t>() + batch);
+  // Longest first, so the captions still running at step t are always the first rows.
+  std::vector<int64_t> order(static_cast<size_t>(batch));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return lengths[static_cast<size_t>(x)] > lengths[static_cast<size_t>(y)]; });
+  const auto index = torch::tensor(order, torch::kInt64).to(tokens.device());
+  const auto inputs = tokens.index_select(0, index).index({Slice(), Slice(0, -1)});
+  const auto targets = targets_all.index_select(0, index);
+  const auto embedded = dropout(embedding(inputs));
+
+  DecoderState state = start(grid.index_select(0, index));
+  auto h = state.tensors[0].first, c = state.tensors[1].first;
+  auto cells = state.tensors[2].first, keys = state.tensors[3].first;
+  const int64_t longest = batch == 0 ? 0 : lengths[static_cast<size_t>(order[0])];
+  std::vector<torch::Tensor> hidden, wanted, weights_per_step;
+  for (int64_t t = 0; t < longest; ++t) {
+    int64_t running = 0;
+    while (running < batch && lengths[static_cast<size_t>(order[static_cast<size_t>(running)])] > t) ++running;
+    if (running < h.size(0)) {
+      h = h.narrow(0, 0, running);
+      c = c.narrow(0, 0, running);
+      cells = cells.narrow(0, 0, running);
+      keys = keys.narrow(0, 0, running);
+    }
+    const auto [weights, context] = attend(h, cells, keys);
+    auto next = cell(torch::cat({embedded.narrow(0, 0, running).select(1, t), context}, 1), std::make_tuple(h, c));
+    h = std::get<0>(next);
+    c = std::get<1>(next);
+    hidden.push_back(h);
+    wanted.push_back(targets.narrow(0, 0, running).select(1, t));
+    weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
+  }
+  TeacherForcing out;
+  if (hidden.empty()) {
+    out.hidden = torch::zeros({0, config_.hidden}, grid.options());
+    out.targets = torch::zeros({0}, tokens.options());
+    return out;
+  }
+  out.hidden = dropout(torch::cat(hidden, 0));
+  out.targets = torch::cat(wanted, 0);
+  if (config_.attention_penalty > 0) {
+    const auto coverage = torch::stack(weights_per_step, 0).sum(0);  // [B, cells]: each cell's total weight
+    out.penalty = config_.attention_penalty * (1 - coverage).pow(2).mean();
+  }
+  return out;
+}
+
+CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id) {
+  if (config.kind == "lstm") return CaptionNet(config, vocab_size, pad_id).ptr();
+  if (config.kind == "attention") return AttentionNet(config, vocab_size, pad_id).ptr();
+  throw ConfigError("unknown model kind '" + config.kind + "' (expected lstm or attention)");
+}
+
+}  // namespace captioner

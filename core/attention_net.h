@@ -1,0 +1,51 @@
+#pragma once
+// Soft-attention decoder in the style of Show, Attend and Tell, over the encoder's 8x8 grid.
+// Each grid cell (2048-d) is projected once per image to attention_dim (ReLU); at every step
+// additive attention scores the cells against the previous hidden state, a sigmoid gate of that
+// state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
+// come from the mean grid vector. Training adds the doubly stochastic regulariser
+// penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2.
+// Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
+// which is what makes CPU training practical.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/caption_model.h"
+#include "core/config.h"
+
+namespace captioner {
+
+struct AttentionNetImpl : CaptionModelImpl {
+  AttentionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
+
+  TeacherForcing teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) override;
+  torch::nn::Linear& output_layer() override { return output; }
+  FeatureInput input() const override { return FeatureInput::Grid; }
+  // grid: [B, cells, feature_dim]. State: h, c, projected cells, their attention keys.
+  DecoderState start(const torch::Tensor& grid) override;
+  // Also sets state.attention to this step's weights over the cells [B, cells].
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
+  const ModelConfig& config() const override { return config_; }
+
+  torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
+  torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
+  torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention
+  torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::LSTMCell cell{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear output{nullptr};
+
+ private:
+  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h.
+  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& cells,
+                                                 const torch::Tensor& keys);
+  ModelConfig config_;
+};
+TORCH_MODULE(AttentionNet);
+
+}  // namespace captioner
