@@ -1,10 +1,14 @@
 #include <CLI/CLI.hpp>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include <filesystem>
 #include <iostream>
 
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "core/attention_overlay.h"
 #include "core/checkpoint.h"
 #include "core/decoding.h"
 #include "core/errors.h"
@@ -24,33 +28,58 @@ struct CaptionArgs {
   std::string features;
   int64_t index = 0;
   std::string mode = "greedy";
-  double temperature = 1.0;
-  int samples = 1;
-  int max_len = 20;
-  uint64_t seed = 0;
+  DecodeOptions decode;
   bool json = false;
+  std::string attention_png;
   std::string device = "auto";
   int64_t threads = 0;
 };
+
+// The image as 8-bit BGR for drawing.
+cv::Mat to_bgr(const torch::Tensor& rgb) {
+  const auto c = rgb.contiguous();
+  cv::Mat view(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+void write_attention_strip(const std::string& dir, const std::string& image_path, const torch::Tensor& rgb,
+                           const DecodedCaption& caption) {
+  std::vector<StripWord> words;
+  for (const auto& t : caption.tokens)
+    if (t.id != Vocabulary::kEnd) words.push_back({t.word, t.attention});
+  const std::string out = dir + "/" + std::filesystem::path(image_path).stem().string() + ".attention.png";
+  if (!cv::imwrite(out, attention_strip(to_bgr(rgb), words))) throw DataError(out, "cannot write the attention strip");
+  std::cerr << "attention: " << out << '\n';
+}
 
 }  // namespace
 
 Command add_caption_command(CLI::App& app) {
   auto a = std::make_shared<CaptionArgs>();
+  DecodeOptions& d = a->decode;
   auto* cmd = app.add_subcommand("caption", "Caption image files, or rows of a feature file, with a trained model");
   cmd->add_option("images", a->images, "Image files to caption");
   cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
   cmd->add_option("--encoder", a->encoder, "Encoder weight file for image files (default: the installed one)");
-  auto* features = cmd->add_option("--features", a->features, "Feature .npy file [images, features], instead of image files");
+  auto* features = cmd->add_option("--features", a->features,
+                                   "Feature .npy file instead of image files: pooled [images, 2048] for LSTM models, "
+                                   "grid [images, 64, 2048] for attention models");
   cmd->add_option("--index", a->index, "Row of the image in --features")->needs(features);
   features->excludes("images");
-  cmd->add_option("--mode", a->mode, "greedy or sample")->check(CLI::IsMember({"greedy", "sample"}))->capture_default_str();
-  cmd->add_option("--temperature", a->temperature, "Sampling temperature T > 0 (p^(1/T); small T approaches greedy)")
+  cmd->add_option("--mode", a->mode, "greedy, sample or beam")->check(CLI::IsMember({"greedy", "sample", "beam"}))->capture_default_str();
+  cmd->add_option("--temperature", d.temperature, "Sampling temperature T > 0 (p^(1/T); small T approaches greedy)")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--samples", a->samples, "Captions to sample")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--max-len", a->max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Sampling seed")->capture_default_str();
-  cmd->add_flag("--json", a->json, "Print JSON with per-token log-probabilities");
+  cmd->add_option("--top-k", d.top_k, "Sampling: only the k likeliest words (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--samples", d.samples, "Captions to sample")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--beam", d.beam_width, "Beam width (with --mode beam; also the number of captions shown)")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
+  cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--seed", d.seed, "Sampling seed")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print JSON with per-token log-probabilities and attention maps (64 numbers, row-major)");
+  cmd->add_option("--attention-png", a->attention_png, "Write, per image, a strip of each word's attention over the image");
   cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 
@@ -59,31 +88,42 @@ Command add_caption_command(CLI::App& app) {
     const torch::Device device = resolve_device(a->device);
     const std::string path = std::filesystem::is_directory(a->model) ? checkpoint_path(a->model) : a->model;
     LoadedCheckpoint checkpoint = load_checkpoint(path, device);
-    DecodeOptions options;
-    options.mode = a->mode == "sample" ? DecodeMode::Sample : DecodeMode::Greedy;
-    options.temperature = a->temperature;
-    options.samples = a->samples;
-    options.max_len = a->max_len;
-    options.seed = a->seed;
-    auto caption = [&](const torch::Tensor& features, const std::string& key) {
-      const auto captions = decode(*checkpoint.model, checkpoint.vocab, features.to(device), options);
-      if (a->json) std::cout << captions_to_json(captions, key) << '\n';
+    CaptionModelImpl& model = *checkpoint.model;
+    DecodeOptions options = a->decode;
+    options.mode = parse_mode(a->mode);
+    const bool grid_model = model.input() == FeatureInput::Grid;
+    if (!a->attention_png.empty()) {
+      if (!grid_model) {
+        std::cerr << "note: " << path << " is an LSTM model without attention; --attention-png writes nothing\n";
+        a->attention_png.clear();
+      } else {
+        std::error_code ec;
+        std::filesystem::create_directories(a->attention_png, ec);
+        if (ec) throw DataError(a->attention_png, "cannot create folder: " + ec.message());
+      }
+    }
+    auto caption = [&](const torch::Tensor& image_features, const std::string& key) {
+      const auto captions = decode(model, checkpoint.vocab, image_features.to(device), options);
+      if (a->json) std::cout << captions_to_json(captions, key).dump(2) << '\n';
       else {
         if (a->images.size() > 1) std::cout << key << ":\n";
         print_captions(captions);
       }
+      return captions;
     };
 
     if (a->images.empty()) {
       if (a->features.empty()) throw ConfigError("give image files, or --features FILE --index I");
       if (cmd->count("--index") == 0) throw ConfigError("--features needs --index");
-      const FeatureTable features = FeatureTable::open(a->features);
-      if (features.dim() != checkpoint.config.model.feature_dim)
-        throw DataError(a->features, "rows have " + std::to_string(features.dim()) + " features; the model expects " +
-                                         std::to_string(checkpoint.config.model.feature_dim));
-      if (a->index < 0 || a->index >= features.rows())
-        throw DataError(a->features, "has no row " + std::to_string(a->index) + " (it has " + std::to_string(features.rows()) + ")");
-      caption(features.gather({a->index}), a->features + "#" + std::to_string(a->index));
+      const FeatureTable table = FeatureTable::open(a->features);
+      const size_t wanted_dims = grid_model ? 2 : 1;
+      if (table.row_shape().size() != wanted_dims || table.dim() != checkpoint.config.model.feature_dim)
+        throw DataError(a->features, std::string("rows do not fit this model: it reads ") +
+                                         (grid_model ? "grids [cells, " : "vectors [") +
+                                         std::to_string(checkpoint.config.model.feature_dim) + "]");
+      if (a->index < 0 || a->index >= table.rows())
+        throw DataError(a->features, "has no row " + std::to_string(a->index) + " (it has " + std::to_string(table.rows()) + ")");
+      caption(table.gather({a->index}), a->features + "#" + std::to_string(a->index));
       return 0;
     }
 
@@ -100,8 +140,10 @@ Command add_caption_command(CLI::App& app) {
     torch::NoGradGuard no_grad;
     for (const auto& image : a->images) {
       try {
-        const auto input = inception_input(load_image_rgb(image)).unsqueeze(0).to(device);
-        caption(encoder.net->forward(input).pooled, image);
+        const auto rgb = load_image_rgb(image);
+        const auto encoded = encoder.net->forward(inception_input(rgb).unsqueeze(0).to(device));
+        const auto captions = caption(model_features(encoded, model.input()), image);
+        if (!a->attention_png.empty()) write_attention_strip(a->attention_png, image, rgb, captions.front());
       } catch (const DataError& e) {
         std::cerr << "error: " << e.what() << '\n';  // one bad image never stops the others
         ++failures;

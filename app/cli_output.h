@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/decoding.h"
+#include "core/metrics.h"
 #include "core/trainer.h"
 
 namespace captioner::cli {
@@ -26,7 +29,10 @@ class ConsoleTrainObserver : public TrainObserver {
   int64_t every_;
 };
 
-std::string captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key);
+// Captions with per-token log-probabilities and, for attention models, each word's map.
+nlohmann::json captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key);
+// {"Bleu_1": ..., "Bleu_4": ..., "ROUGE_L": ..., "CIDEr": ...}: the coco-caption toolkit's keys.
+nlohmann::json scores_to_json(const CaptionScores& scores);
 void print_captions(const std::vector<DecodedCaption>& captions);
 
 }  // namespace captioner::cli

@@ -16,5 +16,8 @@ Command add_caption_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
 Command add_import_command(CLI::App& app);
 Command add_extract_command(CLI::App& app);
+Command add_shapes_command(CLI::App& app);
+Command add_score_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace captioner::cli

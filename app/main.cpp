@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
       {"demo", captioner::cli::add_demo_command(app)},
       {"import-weights", captioner::cli::add_import_command(app)},
       {"extract", captioner::cli::add_extract_command(app)},
+      {"shapes", captioner::cli::add_shapes_command(app)},
+      {"score", captioner::cli::add_score_command(app)},
+      {"eval", captioner::cli::add_eval_command(app)},
   };
   CLI11_PARSE(app, argc, argv);
 

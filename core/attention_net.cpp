@@ -23,22 +23,34 @@ AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size
   score = register_module("score", nn::Linear(a, 1));
   gate = register_module("gate", nn::Linear(config.hidden, 1));
   embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
-  cell = register_module("cell", nn::LSTMCell(config.embed + a, config.hidden));
+  gates = register_module("gates", nn::Linear(config.embed + a + config.hidden, 4 * config.hidden));
   dropout = register_module("dropout", nn::Dropout(config.dropout));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
 }
 
 std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& cells,
                                                                  const torch::Tensor& keys) {
-  const auto scores = score(torch::tanh(keys + hidden_key(h).unsqueeze(1))).squeeze(2);  // [B, cells]
+  const auto query = fast_linear(h, hidden_key->weight, hidden_key->bias);
+  const auto scores = score(torch::tanh(keys + query.unsqueeze(1))).squeeze(2);  // [B, cells]
   const auto weights = torch::softmax(scores, 1);
   const auto context = weights.unsqueeze(1).bmm(cells).squeeze(1);                      // [B, a]
   return {weights, torch::sigmoid(gate(h)) * context};
 }
 
+std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::lstm_step(const torch::Tensor& input, const torch::Tensor& h,
+                                                                    const torch::Tensor& c) {
+  const auto all = fast_linear(torch::cat({input, h}, 1), gates->weight, gates->bias).chunk(4, 1);
+  const auto next_c = torch::sigmoid(all[1]) * c + torch::sigmoid(all[0]) * torch::tanh(all[2]);
+  return {torch::sigmoid(all[3]) * torch::tanh(next_c), next_c};
+}
+
 DecoderState AttentionNetImpl::start(const torch::Tensor& grid) {
   const auto mean = grid.mean(1);
-  const auto cells = torch::relu(cell_proj(grid));
+  // [B * cells, feature_dim] x [feature_dim, a]: the model's largest product, on the fast GEMM.
+  const auto flat = vocab_projection(grid.reshape({-1, grid.size(2)}), cell_proj->weight, cell_proj->bias);
+  // Linear, not rectified: a ReLU could zero every cell but the interesting ones, and the context
+  // would then name the object without the weights ever pointing at it.
+  const auto cells = flat.view({grid.size(0), grid.size(1), -1});
   DecoderState state;
   state.tensors = {{init_h(mean), 0}, {init_c(mean), 0}, {cells, 0}, {cell_key(cells), 0}};
   return state;
@@ -48,9 +60,7 @@ torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& 
   auto& h = state.tensors[0].first;
   auto& c = state.tensors[1].first;
   const auto [weights, context] = attend(h, state.tensors[2].first, state.tensors[3].first);
-  auto next = cell(torch::cat({embedding(tokens), context}, 1), std::make_tuple(h, c));
-  h = std::get<0>(next);
-  c = std::get<1>(next);
+  std::tie(h, c) = lstm_step(torch::cat({embedding(tokens), context}, 1), h, c);
   state.attention = weights;
   return vocab_projection(h, output->weight, output->bias);
 }
@@ -85,9 +95,7 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
       keys = keys.narrow(0, 0, running);
     }
     const auto [weights, context] = attend(h, cells, keys);
-    auto next = cell(torch::cat({embedded.narrow(0, 0, running).select(1, t), context}, 1), std::make_tuple(h, c));
-    h = std::get<0>(next);
-    c = std::get<1>(next);
+    std::tie(h, c) = lstm_step(torch::cat({embedded.narrow(0, 0, running).select(1, t), context}, 1), h, c);
     hidden.push_back(h);
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
     weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));

@@ -1,12 +1,14 @@
 #pragma once
 // Soft-attention decoder in the style of Show, Attend and Tell, over the encoder's 8x8 grid.
-// Each grid cell (2048-d) is projected once per image to attention_dim (ReLU); at every step
+// Each grid cell (2048-d) is projected once per image to attention_dim (linearly); at every step
 // additive attention scores the cells against the previous hidden state, a sigmoid gate of that
 // state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
 // come from the mean grid vector. Training adds the doubly stochastic regulariser
 // penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2.
 // Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
-// which is what makes CPU training practical.
+// which is what makes CPU training practical. The LSTM cell is written out (one `gates` layer
+// over [embedding, context, h], PyTorch's gate order i, f, g, o) so its products run on the
+// fast GEMM of projection.h.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
@@ -36,7 +38,7 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention
   torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
   torch::nn::Embedding embedding{nullptr};
-  torch::nn::LSTMCell cell{nullptr};
+  torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
   torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear output{nullptr};
 
@@ -44,6 +46,9 @@ struct AttentionNetImpl : CaptionModelImpl {
   // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h.
   std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& cells,
                                                  const torch::Tensor& keys);
+  // One LSTM step: returns (h, c).
+  std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h,
+                                                    const torch::Tensor& c);
   ModelConfig config_;
 };
 TORCH_MODULE(AttentionNet);

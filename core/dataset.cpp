@@ -119,6 +119,7 @@ CaptionDataset read_handout(const std::string& dir) {
     if (list.empty()) throw DataError(captions_path, where + ": has no captions");
     ImageRecord record;
     record.key = std::to_string(i);
+    record.id = record.key;
     record.feature_row = static_cast<int64_t>(i);
     for (size_t j = 0; j < list.size(); ++j) {
       const std::string cwhere = where + ", caption " + std::to_string(j);
@@ -148,6 +149,7 @@ CaptionDataset read_coco_captions(const std::string& json_path) {
     const std::string where = "images[" + std::to_string(i) + "]";
     ImageRecord r;
     r.key = id_of(member(images[i], "id", where, json_path), where + ".id", json_path);
+    r.id = r.key;
     r.file = string_of(member(images[i], "file_name", where, json_path), where + ".file_name", json_path);
     r.feature_row = static_cast<int64_t>(i);
     if (!by_id.emplace(r.key, records.size()).second)
@@ -194,6 +196,14 @@ CaptionDataset read_karpathy(const std::string& json_path) {
                  ? fp->get<std::string>() + "/" + filename
                  : filename;
     r.key = r.file;
+    r.id = std::to_string(i);
+    for (const char* id_key : {"cocoid", "imgid"}) {
+      auto id = image.find(id_key);
+      if (id != image.end() && (id->is_number_integer() || id->is_string())) {
+        r.id = id->is_string() ? id->get<std::string>() : std::to_string(id->get<int64_t>());
+        break;
+      }
+    }
     r.feature_row = static_cast<int64_t>(i);
     if (!seen.emplace(r.key, i).second) throw DataError(json_path, where + ": image " + r.key + " appears twice");
 

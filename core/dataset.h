@@ -17,6 +17,7 @@ const char* format_name(DatasetFormat format);
 
 struct ImageRecord {
   std::string key;   // COCO image id, Karpathy file path, or the handout's row number
+  std::string id;    // the image id results files use: COCO id, Karpathy cocoid (else imgid), handout row
   std::string file;  // image file relative to CaptionDataset::image_root; empty for the handout
   std::vector<TokenizedCaption> captions;
   Split split = Split::Unassigned;  // the dataset's own split, when it has one

@@ -202,4 +202,10 @@ std::string find_default_encoder() {
   throw DataError("", std::string("no encoder weights found (looked in ") + where + "); " + kEncoderHowTo);
 }
 
+torch::Tensor model_features(const EncodedImages& encoded, FeatureInput input) {
+  if (input == FeatureInput::Pooled) return encoded.pooled;
+  const auto& g = encoded.grid;
+  return g.permute({0, 2, 3, 1}).reshape({g.size(0), g.size(2) * g.size(3), g.size(1)}).to(torch::kHalf).to(torch::kFloat32);
+}
+
 }  // namespace captioner

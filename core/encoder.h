@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/caption_model.h"
 #include "core/inception.h"
 #include "core/tfjs_import.h"
 
@@ -40,6 +41,11 @@ Encoder load_encoder(const std::string& path, const torch::Device& device = torc
 std::vector<std::string> encoder_search_path();
 // The first existing file of encoder_search_path(); throws DataError saying how to get one.
 std::string find_default_encoder();
+
+// What a model of the given input reads from encoded images: the pooled vectors [B, 2048], or the
+// grid as cells [B, 64, 2048] (row-major, rounded through float16 exactly as the feature cache
+// stores them, so live captions match captions of cached features).
+torch::Tensor model_features(const EncodedImages& encoded, FeatureInput input);
 
 // How to obtain the default weights, for error messages.
 extern const char* const kEncoderHowTo;

@@ -174,6 +174,13 @@ void NpyArray::read_row(int64_t row, float* out) const {
   }
 }
 
+const void* NpyArray::row_data(int64_t row) const {
+  if (row < 0 || row >= rows())
+    throw std::out_of_range(path_ + ": row " + std::to_string(row) + " outside [0, " + std::to_string(rows()) + ")");
+  if (fortran_order_) return nullptr;
+  return data_ + static_cast<uint64_t>(row) * static_cast<uint64_t>(row_size_) * static_cast<uint64_t>(item_size_);
+}
+
 std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
   std::string dims;
   for (int64_t d : shape) dims += std::to_string(d) + ", ";

@@ -26,6 +26,10 @@ class NpyArray {
   // Copies row `row` into `out` (row_size() floats), converting dtype, byte order and
   // Fortran order. Throws std::out_of_range for a bad row.
   void read_row(int64_t row, float* out) const;
+  // The bytes of row `row` as stored, for C-order arrays (nullptr for Fortran order), so callers
+  // can convert whole rows with vectorised code.
+  const void* row_data(int64_t row) const;
+  bool native_byte_order() const { return !swap_bytes_; }
 
  private:
   struct Mapping;

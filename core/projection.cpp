@@ -46,10 +46,15 @@ class Projection : public torch::autograd::Function<Projection> {
     const auto& w = saved[1];
     const auto g = grads[0].contiguous();
     const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
-    auto grad_hidden = torch::empty({n, k}, h.options());
-    gemm('N', 'N', n, k, v, g, w, 0.0f, grad_hidden);  // g W
-    auto grad_weight = torch::empty({v, k}, w.options());
-    gemm('T', 'N', v, k, n, g, h, 0.0f, grad_weight);  // g^T h
+    torch::Tensor grad_hidden, grad_weight;
+    if (ctx->needs_input_grad(0)) {  // not for constant inputs such as image features
+      grad_hidden = torch::empty({n, k}, h.options());
+      gemm('N', 'N', n, k, v, g, w, 0.0f, grad_hidden);  // g W
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_weight = torch::empty({v, k}, w.options());
+      gemm('T', 'N', v, k, n, g, h, 0.0f, grad_weight);  // g^T h
+    }
     return {grad_hidden, grad_weight, g.sum(0)};
   }
 };

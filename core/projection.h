@@ -7,8 +7,15 @@
 
 namespace captioner {
 
-// hidden [N, H], weight [V, H], bias [V] -> logits [N, V]; differentiable in all three.
+// hidden [N, H], weight [V, H], bias [V] -> logits [N, V]; differentiable in all three (a
+// gradient is computed only for the inputs that need one).
 torch::Tensor vocab_projection(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias);
+
+// The same product for any other 2-D linear layer the models run per step or per grid cell
+// (x [N, in], weight [out, in], bias [out]), for the same reason.
+inline torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  return vocab_projection(x, weight, bias);
+}
 
 // Mean cross-entropy of softmax(hidden W^T + b) against `targets` [N], in one differentiable
 // step. With oneDNN the logits buffer is turned into the gradient in place, so the [N, vocab]

@@ -283,16 +283,24 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
   write_file_atomically(dir + "/dataset.json", doc.dump());
 }
 
-std::vector<std::vector<ShapeObject>> read_shapes_objects(const std::string& dataset_json) {
+bool ShapesAnnotations::any() const {
+  for (const auto& o : objects)
+    if (!o.empty()) return true;
+  return false;
+}
+
+ShapesAnnotations read_shapes_annotations(const std::string& dataset_json) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(read_file(dataset_json));
   } catch (const nlohmann::json::exception& e) {
     throw DataError(dataset_json, std::string("invalid JSON: ") + e.what());
   }
-  std::vector<std::vector<ShapeObject>> out;
   if (!doc.is_object() || !doc.contains("images") || !doc["images"].is_array())
     throw DataError(dataset_json, "expected an object with an \"images\" list");
+  ShapesAnnotations annotations;
+  if (doc.contains("image_size") && doc["image_size"].is_number_integer()) annotations.image_size = doc["image_size"].get<int>();
+  auto& out = annotations.objects;
   const auto& images = doc["images"];
   for (size_t i = 0; i < images.size(); ++i) {
     out.emplace_back();
@@ -313,7 +321,7 @@ std::vector<std::vector<ShapeObject>> read_shapes_objects(const std::string& dat
       }
     }
   }
-  return out;
+  return annotations;
 }
 
 std::vector<std::pair<std::string, std::string>> named_objects(const std::vector<std::string>& tokens) {

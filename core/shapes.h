@@ -54,9 +54,14 @@ ShapesScene render_scene(uint64_t seed, int64_t index, const ShapesOptions& opti
 void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
                           const std::function<bool(int64_t, int64_t)>& progress = {});
 
+struct ShapesAnnotations {
+  int image_size = 299;                          // boxes are in pixels of a square image this wide
+  std::vector<std::vector<ShapeObject>> objects;  // per image, in file order
+  bool any() const;                              // whether any image has objects
+};
 // The objects of every image of a Shapes dataset.json, in file order; empty lists for a
 // Karpathy file without objects. Throws DataError naming the file on malformed objects.
-std::vector<std::vector<ShapeObject>> read_shapes_objects(const std::string& dataset_json);
+ShapesAnnotations read_shapes_annotations(const std::string& dataset_json);
 
 // The (colour, shape) pairs a caption names: each shape word paired with the last colour word
 // since the previous shape word ("" when there is none).

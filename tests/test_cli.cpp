@@ -258,6 +258,58 @@ class TestCli : public QObject {
     QVERIFY(contains(width.err, "narrow.npy"));
     QVERIFY(contains(width.err, "expects 64"));
   }
+  // shapes -> train (attention, features extracted into the dataset's cache) -> caption with
+  // maps as JSON and as PNG strips -> eval with the Shapes measures -> score its results.
+  void shapes_attention_end_to_end() {
+    const QString data = path("shapes");
+    const auto g = run({"shapes", "--out", data, "--count", "40", "--seed", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"});
+    QVERIFY2(g.code == 0, g.err.c_str());
+    const QString model = path("shapes_run");
+    const auto t = run({"train", "--data", data, "--out", model, "--model", "attention", "--steps", "30", "--batch-size", "8",
+                        "--hidden", "32", "--embed", "16", "--attention-dim", "16", "--min-count", "1", "--val-every", "10",
+                        "--max-len", "22"});
+    QVERIFY2(t.code == 0, t.err.c_str());
+    QVERIFY(QFile::exists(data + "/features/grid.npy"));
+
+    const auto c = run({"caption", data + "/images/000001.png", "--model", model, "--mode", "beam", "--beam", "2", "--json",
+                        "--attention-png", path("strips")});
+    QVERIFY2(c.code == 0, c.err.c_str());
+    const auto j = nlohmann::json::parse(c.out);
+    QVERIFY(j.at("captions").size() >= 1 && j.at("captions").size() <= 2);
+    const auto& tokens = j["captions"][0]["tokens"];
+    QVERIFY(!tokens.empty());
+    for (const auto& token : tokens) {
+      if (token["word"] == "#END#") {
+        QVERIFY(!token.contains("attention"));
+        continue;
+      }
+      QCOMPARE(token.at("attention").size(), size_t(64));
+      double sum = 0;
+      for (double w : token["attention"]) sum += w;
+      QVERIFY(std::abs(sum - 1) < 1e-3);
+    }
+    QVERIFY(QFileInfo(path("strips/000001.attention.png")).size() > 1000);
+
+    const auto e = run({"eval", "--model", model, "--data", data, "--split", "test", "--beam", "2", "--json", "--max-len", "22",
+                        "--results", path("results.json")});
+    QVERIFY2(e.code == 0, e.err.c_str());
+    const auto report = nlohmann::json::parse(e.out);
+    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "content_accuracy", "pointing_centre_baseline", "images"})
+      QVERIFY2(report.contains(key), key);
+    QVERIFY(report["images"].get<int>() > 0);
+
+    const auto s = run({"score", "--references", data + "/dataset.json", "--results", path("results.json"), "--json"});
+    QVERIFY2(s.code == 0, s.err.c_str());
+    const auto scores = nlohmann::json::parse(s.out);
+    for (const char* key : {"Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"})
+      QVERIFY(std::abs(scores.at(key).get<double>() - report.at(key).get<double>()) < 1e-9);
+
+    // An LSTM model has no maps; results naming an unknown image are refused with the file's name.
+    write_file_atomically(path("bad_results.json").toStdString(), R"([{"image_id": 99999, "caption": "a red circle"}])");
+    const auto bad = run({"score", "--references", data + "/dataset.json", "--results", path("bad_results.json")});
+    QVERIFY(bad.code > 0);
+    QVERIFY2(contains(bad.err, "bad_results.json") && contains(bad.err, "99999"), bad.err.c_str());
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

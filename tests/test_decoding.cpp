@@ -1,3 +1,4 @@
+#include "core/attention_net.h"
 #include "core/caption_net.h"
 #include "core/decoding.h"
 
@@ -49,6 +50,61 @@ std::vector<double> first_word_frequencies(FakeModel& model, double temperature,
   std::vector<double> freq(7, 0.0);
   for (const auto& c : captions) freq[static_cast<size_t>(c.tokens.at(0).id)] += 1.0 / static_cast<double>(captions.size());
   return freq;
+}
+
+// A model whose next-word distribution depends only on the previous word: a trap for greedy.
+// After START: a 0.5, b 0.4, c 0.1. After a: a, b, c, END 0.25 each. After b: END 0.9, c 0.1.
+// After c: END 1. Greedy says "a ..." (0.5 * 0.25 ...); the best caption is "b" (0.4 * 0.9).
+class TreeModel : public StepModel {
+ public:
+  DecoderState start(const torch::Tensor& features) override {
+    DecoderState s;
+    s.tensors = {{torch::zeros({features.size(0)}), 0}};  // batch bookkeeping only
+    return s;
+  }
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override {
+    std::vector<float> rows;
+    for (int64_t i = 0; i < tokens.size(0); ++i) {
+      std::vector<float> p(7, 1e-9f);
+      switch (tokens[i].item<int64_t>()) {
+        case Vocabulary::kStart: p[4] = 0.5f; p[5] = 0.4f; p[6] = 0.1f; break;
+        case 4: p[3] = p[4] = p[5] = p[6] = 0.25f; break;
+        case 5: p[3] = 0.9f; p[6] = 0.1f; break;
+        default: p[3] = 1.0f;
+      }
+      rows.insert(rows.end(), p.begin(), p.end());
+    }
+    return torch::log(torch::tensor(rows).view({tokens.size(0), 7}));
+  }
+};
+
+ModelConfig model_config(const std::string& kind) {
+  ModelConfig c;
+  c.kind = kind;
+  c.feature_dim = 6;
+  c.embed = 5;
+  c.hidden = 12;
+  c.attention_dim = 7;
+  return c;
+}
+
+// A random model with sharpened outputs (larger output weights), so captions differ by image.
+CaptionModel random_model(const std::string& kind, int64_t vocab_size, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto model = make_caption_model(model_config(kind), vocab_size, Vocabulary::kPad);
+  torch::NoGradGuard no_grad;
+  model->output_layer()->weight.mul_(6);
+  model->eval();
+  return model;
+}
+
+torch::Tensor image_for(const std::string& kind, uint64_t seed) {
+  torch::manual_seed(seed);
+  return kind == "attention" ? torch::randn({1, 9, 6}) : torch::randn({1, 6});
+}
+
+Vocabulary ten_words() {
+  return Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "a", "b", "c", "d", "e", "f", "g", "h"});
 }
 
 }  // namespace
@@ -168,6 +224,117 @@ class TestDecoding : public QObject {
     const auto lp = torch::log_softmax(net->logits(hidden), -1)[0];
     for (size_t i = 0; i < caption.tokens.size(); ++i)
       QVERIFY(std::abs(lp[static_cast<int64_t>(i)][ids[i + 1]].item<float>() - caption.tokens[i].log_prob) < 1e-5);
+  }
+  void beam_search_escapes_the_greedy_trap() {
+    TreeModel model;
+    DecodeOptions o;
+    o.max_len = 5;
+    const auto greedy = decode(model, fake_vocab(), torch::zeros({4}), o).front();
+    QCOMPARE(greedy.words().front(), std::string("a"));
+    o.mode = DecodeMode::Beam;
+    o.beam_width = 2;
+    const auto beams = decode(model, fake_vocab(), torch::zeros({4}), o);
+    QVERIFY(beams.size() <= 2);
+    QCOMPARE(beams.front().text(), std::string("b"));
+    QVERIFY(beams.front().finished);
+    QVERIFY(std::abs(beams.front().log_prob - (std::log(0.4) + std::log(0.9))) < 1e-5);
+    QVERIFY(beams.front().mean_log_prob() > greedy.mean_log_prob());
+    for (size_t i = 1; i < beams.size(); ++i) QVERIFY(beams[i - 1].score(1.0) >= beams[i].score(1.0));
+  }
+
+  void beam_of_width_one_is_greedy() {
+    const auto vocab = ten_words();
+    for (const std::string kind : {"lstm", "attention"}) {
+      const auto model = random_model(kind, vocab.size(), 5);
+      for (uint64_t image = 0; image < 10; ++image) {
+        DecodeOptions o;
+        o.max_len = 8;
+        const auto features = image_for(kind, image);
+        const auto greedy = decode(*model, vocab, features, o).front();
+        o.mode = DecodeMode::Beam;
+        o.beam_width = 1;
+        const auto beam = decode(*model, vocab, features, o);
+        QCOMPARE(beam.size(), size_t(1));
+        QCOMPARE(beam.front().tokens.size(), greedy.tokens.size());
+        for (size_t t = 0; t < greedy.tokens.size(); ++t) {
+          QCOMPARE(beam.front().tokens[t].id, greedy.tokens[t].id);
+          QVERIFY(std::abs(beam.front().tokens[t].log_prob - greedy.tokens[t].log_prob) < 1e-5);
+          QCOMPARE(beam.front().tokens[t].attention.size(), greedy.tokens[t].attention.size());
+        }
+      }
+    }
+  }
+
+  void wider_beams_score_at_least_greedy_on_average() {
+    const auto vocab = ten_words();
+    for (const std::string kind : {"lstm", "attention"}) {
+      const auto model = random_model(kind, vocab.size(), 6);
+      double greedy_total = 0, beam_total = 0;
+      for (uint64_t image = 0; image < 30; ++image) {
+        DecodeOptions o;
+        o.max_len = 10;
+        const auto features = image_for(kind, 100 + image);
+        greedy_total += decode(*model, vocab, features, o).front().mean_log_prob();
+        o.mode = DecodeMode::Beam;
+        o.beam_width = 3;
+        beam_total += decode(*model, vocab, features, o).front().mean_log_prob();
+      }
+      QVERIFY2(beam_total >= greedy_total, (kind + ": " + std::to_string(beam_total) + " < " + std::to_string(greedy_total)).c_str());
+    }
+  }
+
+  // Each hypothesis' maps and log-probabilities must be those of its own history, whatever the
+  // reordering of beams on the way: replaying the tokens through the model gives them back.
+  void beam_maps_follow_their_hypotheses() {
+    const auto vocab = ten_words();
+    const auto model = random_model("attention", vocab.size(), 7);
+    DecodeOptions o;
+    o.mode = DecodeMode::Beam;
+    o.beam_width = 4;
+    o.max_len = 8;
+    const auto features = image_for("attention", 3);
+    const auto beams = decode(*model, vocab, features, o);
+    QVERIFY(beams.size() >= 2);
+    torch::NoGradGuard no_grad;
+    for (const auto& hypothesis : beams) {
+      DecoderState state = model->start(features);
+      auto previous = torch::full({1}, Vocabulary::kStart, torch::kInt64);
+      for (const auto& token : hypothesis.tokens) {
+        const auto lp = torch::log_softmax(model->step(previous, state), -1);
+        QVERIFY(std::abs(lp[0][token.id].item<float>() - token.log_prob) < 1e-5);
+        if (token.id == Vocabulary::kEnd) {
+          QVERIFY(token.attention.empty());  // no map for END
+        } else {
+          QCOMPARE(token.attention.size(), size_t(9));
+          for (size_t c = 0; c < 9; ++c) QVERIFY(std::abs(token.attention[c] - state.attention[0][static_cast<int64_t>(c)].item<float>()) < 1e-6);
+        }
+        previous = torch::full({1}, token.id, torch::kInt64);
+      }
+    }
+  }
+
+  void top_k_sampling_keeps_the_k_likeliest() {
+    FakeModel model;
+    DecodeOptions o;
+    o.mode = DecodeMode::Sample;
+    o.top_k = 2;
+    o.samples = 4000;
+    o.max_len = 1;
+    o.seed = 4;
+    const auto captions = decode(model, fake_vocab(), torch::zeros({4}), o);
+    int a = 0;
+    for (const auto& c : captions) {
+      const auto id = c.tokens.at(0).id;
+      QVERIFY(id == 4 || id == 5);  // p = 0.6 and 0.2; END (0.1) and c (0.1) are cut
+      a += id == 4;
+    }
+    QVERIFY(std::abs(a / 4000.0 - 0.75) < 0.03);  // renormalised: 0.6 / 0.8
+  }
+
+  void modes_parse_by_name() {
+    QVERIFY(parse_mode("beam") == DecodeMode::Beam);
+    QCOMPARE(std::string(mode_name(DecodeMode::Sample)), std::string("sample"));
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, parse_mode("nucleus"));
   }
 };
 

@@ -10,7 +10,7 @@ using namespace captioner;
 namespace {
 CaptionDataset dataset_of(int n) {
   CaptionDataset ds;
-  for (int i = 0; i < n; ++i) ds.images.push_back({std::to_string(i), "", {{"w"}}, Split::Unassigned, i});
+  for (int i = 0; i < n; ++i) ds.images.push_back({std::to_string(i), std::to_string(i), "", {{"w"}}, Split::Unassigned, i});
   return ds;
 }
 }  // namespace

@@ -1,0 +1,27 @@
+#pragma once
+// Getting image features for a dataset of image files, shared by `train` and `eval`.
+#include <cstdint>
+#include <string>
+
+#include "core/dataset.h"
+
+namespace captioner::cli {
+
+struct DatasetImages {
+  std::string image_dir;  // where the dataset's image paths are relative to; empty: no image files
+  std::string cache;      // feature cache folder
+};
+
+// Where the images and the cache of `dataset` are: --images/--cache when given; otherwise a
+// dataset folder whose JSON lists images beside it (such as Shapes) uses its own folder and
+// DATASET/features. Empty image_dir when the dataset has no image files to encode.
+DatasetImages locate_images(const CaptionDataset& dataset, const std::string& images_arg, const std::string& cache_arg,
+                            const std::string& default_cache);
+
+// Encodes every image of `dataset` into the cache (skipping what is there already), drops the
+// images that could not be read (saying why), sets each image's feature_row to its position in
+// the dataset file, and returns the cache's pooled feature file.
+std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, const std::string& encoder_path,
+                                     int64_t threads);
+
+}  // namespace captioner::cli

@@ -1,0 +1,167 @@
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli_data.h"
+#include "app/cli_output.h"
+#include "app/commands.h"
+#include "core/checkpoint.h"
+#include "core/coco_results.h"
+#include "core/errors.h"
+#include "core/evaluation.h"
+#include "core/feature_cache.h"
+#include "core/features.h"
+#include "core/runtime.h"
+#include "core/shapes.h"
+
+namespace captioner::cli {
+
+namespace {
+
+struct EvalArgs {
+  std::string model;
+  std::string data;
+  std::string split = "test";
+  std::string images;
+  std::string cache;
+  std::string encoder;
+  std::string features;
+  std::string results;
+  int beam = 1;
+  double length_penalty = 1.0;
+  int max_len = 20;
+  bool json = false;
+  std::string device = "auto";
+  int64_t threads = 0;
+};
+
+Split parse_split(const std::string& name) {
+  if (name == "train") return Split::Train;
+  if (name == "val") return Split::Val;
+  if (name == "test") return Split::Test;
+  return Split::Unassigned;  // "all"
+}
+
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D; on Shapes also "
+                                         "content accuracy and the attention pointing game)");
+  cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
+  cmd->add_option("--data", a->data, "Shapes folder, COCO captions JSON, Karpathy JSON or handout folder")->required();
+  cmd->add_option("--split", a->split, "Split to evaluate: train, val, test, or all")
+      ->check(CLI::IsMember({"train", "val", "test", "all"}))->capture_default_str();
+  cmd->add_option("--beam", a->beam, "Beam width (1 = greedy)")->check(CLI::Range(1, 100))->capture_default_str();
+  cmd->add_option("--length-penalty", a->length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
+  cmd->add_option("--max-len", a->max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--images", a->images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
+  cmd->add_option("--cache", a->cache, "Feature cache folder (default: DATASET/features)");
+  cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
+  cmd->add_option("--features", a->features, "Pooled feature .npy for data without image files (one row per image)");
+  cmd->add_option("--results", a->results, "Also write the captions as COCO results [{image_id, caption}]");
+  cmd->add_flag("--json", a->json, "Print the report as JSON");
+  cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+
+  return [a]() -> int {
+    configure_threads(a->threads);
+    const torch::Device device = resolve_device(a->device);
+    const std::string path = std::filesystem::is_directory(a->model) ? checkpoint_path(a->model) : a->model;
+    LoadedCheckpoint checkpoint = load_checkpoint(path, device);
+    CaptionModelImpl& model = *checkpoint.model;
+
+    CaptionDataset dataset = read_dataset(a->data);
+    const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
+    std::string pooled = !a->features.empty() ? a->features : dataset.features_path;
+    const DatasetImages where = locate_images(dataset, a->images, a->cache, data_root + "/features");
+    if (pooled.empty()) {
+      if (where.image_dir.empty())
+        throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
+      if (!checkpoint.config.encoder_id.empty()) {
+        const Encoder probe = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder);
+        if (probe.id != checkpoint.config.encoder_id)
+          throw DataError(path, "was trained on features of encoder " + checkpoint.config.encoder_id +
+                                    ", but the encoder in use is " + probe.id + "; pass the matching --encoder");
+      }
+      pooled = extract_dataset_features(dataset, where, a->encoder, a->threads);
+    }
+    std::string feature_file = pooled;
+    if (model.input() == FeatureInput::Grid) {
+      feature_file = grid_features_path(pooled);
+      if (feature_file.empty())
+        throw DataError(pooled, "has no 8x8 grid beside it; the attention model needs a feature cache folder");
+    }
+    const FeatureTable features = FeatureTable::open(feature_file);
+    if (features.dim() != checkpoint.config.model.feature_dim)
+      throw DataError(feature_file, "rows have " + std::to_string(features.dim()) + " features; the model expects " +
+                                        std::to_string(checkpoint.config.model.feature_dim));
+
+    const Split wanted = parse_split(a->split);
+    std::vector<int64_t> images;
+    for (size_t i = 0; i < dataset.images.size(); ++i)
+      if (a->split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
+    if (images.empty())
+      throw DataError(a->data, "has no images in the " + a->split + " split" +
+                                   (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+
+    ShapesAnnotations shapes;
+    if (dataset.format == DatasetFormat::Karpathy) shapes = read_shapes_annotations(dataset.source);
+
+    DecodeOptions options;
+    options.mode = a->beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
+    options.beam_width = a->beam;
+    options.length_penalty = a->length_penalty;
+    options.max_len = a->max_len;
+    const EvalReport r = evaluate(model, checkpoint.vocab, dataset, images, features, &shapes, options, device,
+                                  [](int64_t done, int64_t total) {
+                                    if (done % 100 == 0 || done == total)
+                                      std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done),
+                                                   static_cast<long long>(total));
+                                  });
+
+    if (!a->results.empty()) {
+      std::vector<std::pair<std::string, std::string>> results;
+      for (const auto& e : r.per_image) results.emplace_back(dataset.images[static_cast<size_t>(e.image)].id, e.caption);
+      write_results(a->results, results);
+    }
+    const std::string decoding = a->beam > 1 ? "beam " + std::to_string(a->beam) : std::string("greedy");
+    if (a->json) {
+      nlohmann::json j = scores_to_json(r.scores);
+      j["images"] = r.images;
+      j["split"] = a->split;
+      j["decoding"] = decoding;
+      j["mean_log_prob"] = r.mean_log_prob;
+      if (r.has_objects) {
+        j["content_accuracy"] = r.content_accuracy;
+        j["pointing"] = r.pointing.words ? nlohmann::json(r.pointing.rate()) : nlohmann::json(nullptr);
+        j["pointing_centre_baseline"] = r.pointing.words ? nlohmann::json(r.pointing.centre_rate()) : nlohmann::json(nullptr);
+        j["pointing_words"] = r.pointing.words;
+      }
+      std::cout << j.dump(2) << '\n';
+      return 0;
+    }
+    std::printf("%lld images (%s split), %s decoding, model %s\n", static_cast<long long>(r.images), a->split.c_str(),
+                decoding.c_str(), checkpoint.config.model.kind.c_str());
+    std::printf("BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr-D %.4f\n", r.scores.bleu[0],
+                r.scores.bleu[1], r.scores.bleu[2], r.scores.bleu[3], r.scores.rouge_l, r.scores.cider_d);
+    std::printf("mean log-probability per word %.4f\n", r.mean_log_prob);
+    if (r.has_objects) {
+      std::printf("content accuracy %.4f\n", r.content_accuracy);
+      if (r.pointing.words)
+        std::printf("pointing game %.4f (centre-cell baseline %.4f) over %lld shape words\n", r.pointing.rate(),
+                    r.pointing.centre_rate(), static_cast<long long>(r.pointing.words));
+      else
+        std::printf("pointing game: no attention maps (an LSTM model) or no shape words to check\n");
+    }
+    return 0;
+  };
+}
+
+}  // namespace captioner::cli

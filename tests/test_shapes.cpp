@@ -1,0 +1,198 @@
+// The built-in Shapes dataset: deterministic scenes whose captions and boxes tell the truth,
+// and the measures that use them (what a caption names, where its attention points).
+#include "core/dataset.h"
+#include "core/evaluation.h"
+#include "core/shapes.h"
+#include "core/tokenizer.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "test_support.h"
+
+using namespace captioner;
+using captioner::test::expect_error;
+
+namespace {
+
+ShapesOptions small_options() {
+  ShapesOptions o;
+  o.count = 60;
+  o.seed = 3;
+  return o;
+}
+
+cv::Point2d centre(const ShapeObject& o) { return {o.bbox[0] + o.bbox[2] / 2.0, o.bbox[1] + o.bbox[3] / 2.0}; }
+
+DecodedCaption caption_with_maps(const std::vector<std::string>& words, const std::vector<int>& argmax_cells) {
+  DecodedCaption c;
+  for (size_t i = 0; i < words.size(); ++i) {
+    DecodedToken t;
+    t.word = words[i];
+    t.id = 4;
+    if (argmax_cells[i] >= 0) {
+      t.attention.assign(64, 0.001f);
+      t.attention[static_cast<size_t>(argmax_cells[i])] = 0.9f;
+    }
+    c.tokens.push_back(t);
+  }
+  return c;
+}
+
+}  // namespace
+
+class TestShapes : public QObject {
+  Q_OBJECT
+ private slots:
+  void scenes_are_deterministic_per_seed_and_index() {
+    const auto o = small_options();
+    const auto a = render_scene(7, 12, o), b = render_scene(7, 12, o), c = render_scene(8, 12, o);
+    QVERIFY(cv::norm(a.image, b.image, cv::NORM_INF) == 0);
+    QCOMPARE(a.captions, b.captions);
+    QVERIFY(cv::norm(a.image, c.image, cv::NORM_INF) > 0);
+  }
+
+  void scenes_respect_the_specification() {
+    const auto o = small_options();
+    std::set<std::string> shapes, colours, sizes, backgrounds;
+    for (int64_t i = 0; i < 200; ++i) {
+      const auto s = render_scene(5, i, o);
+      QCOMPARE(s.image.rows, 299);
+      QVERIFY(!s.objects.empty() && s.objects.size() <= 3);
+      QCOMPARE(s.captions.size(), size_t(5));
+      backgrounds.insert(s.background);
+      for (size_t k = 0; k < s.objects.size(); ++k) {
+        const auto& obj = s.objects[k];
+        shapes.insert(obj.shape);
+        colours.insert(obj.color);
+        sizes.insert(obj.size);
+        QVERIFY(obj.bbox[0] >= 0 && obj.bbox[1] >= 0 && obj.bbox[0] + obj.bbox[2] <= 299 && obj.bbox[1] + obj.bbox[3] <= 299);
+        QVERIFY(obj.bbox[2] >= 40);  // every object covers at least one 8x8 cell centre (37.4 px apart)
+        for (size_t m = k + 1; m < s.objects.size(); ++m) {
+          const auto& other = s.objects[m];
+          const bool apart = obj.bbox[0] + obj.bbox[2] <= other.bbox[0] || other.bbox[0] + other.bbox[2] <= obj.bbox[0] ||
+                             obj.bbox[1] + obj.bbox[3] <= other.bbox[1] || other.bbox[1] + other.bbox[3] <= obj.bbox[1];
+          QVERIFY2(apart, "objects overlap");
+        }
+        // The object is drawn where its box says: the box centre has a saturated / bright
+        // pixel unlike the dull background (every shape covers its box centre).
+        const auto p = s.image.at<cv::Vec3b>(static_cast<int>(centre(obj).y), static_cast<int>(centre(obj).x));
+        const int spread = std::max({p[0], p[1], p[2]}) - std::min({p[0], p[1], p[2]});
+        QVERIFY2(spread > 60 || std::min({p[0], p[1], p[2]}) > 200, (obj.color + " " + obj.shape).c_str());
+      }
+      // Every caption names exactly the scene's (colour, shape) pairs, and says each size.
+      for (const auto& caption : s.captions) {
+        const auto words = tokenize(caption);
+        QVERIFY2(names_exactly(words, s.objects), caption.c_str());
+        QCOMPARE(static_cast<size_t>(std::count_if(words.begin(), words.end(), [](const std::string& w) { return w == "small" || w == "large"; })),
+                 s.objects.size());
+      }
+    }
+    QVERIFY(shapes.size() >= 5);
+    QVERIFY(colours.size() >= 6);
+    QCOMPARE(sizes.size(), size_t(2));
+    QCOMPARE(backgrounds.size(), size_t(4));
+  }
+
+  void relations_match_the_geometry() {
+    const auto o = small_options();
+    int checked = 0;
+    for (int64_t i = 0; i < 300 && checked < 20; ++i) {
+      const auto s = render_scene(9, i, o);
+      if (s.objects.size() != 2) continue;
+      for (const auto& caption : s.captions) {
+        const auto at = caption.find(" to the left of ");
+        if (at == std::string::npos) continue;
+        // "a <size> <colour> <shape> to the left of a <size> <colour> <shape>": first is left.
+        const auto left = tokenize(caption.substr(0, at)), right = tokenize(caption.substr(at + 16));
+        const ShapeObject* l = nullptr;
+        const ShapeObject* r = nullptr;
+        for (const auto& obj : s.objects) {
+          if (obj.shape == left.back() && obj.color == left[left.size() - 2]) l = &obj;
+          if (obj.shape == right.back() && obj.color == right[right.size() - 2]) r = &obj;
+        }
+        QVERIFY2(l && r, caption.c_str());
+        QVERIFY2(centre(*l).x < centre(*r).x, caption.c_str());
+        ++checked;
+      }
+    }
+    QVERIFY(checked >= 5);
+  }
+
+  void dataset_on_disk_reads_as_karpathy_with_objects() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString();
+    auto o = small_options();
+    write_shapes_dataset(root, o);
+    const auto ds = read_dataset(root);
+    QCOMPARE(ds.images.size(), size_t(60));
+    QVERIFY(ds.has_own_split());
+    const auto annotations = read_shapes_annotations(root + "/dataset.json");
+    QCOMPARE(annotations.objects.size(), size_t(60));
+    QCOMPARE(annotations.image_size, 299);
+    const auto again = render_scene(o.seed, 17, o);
+    QCOMPARE(annotations.objects[17].size(), again.objects.size());
+    QCOMPARE(annotations.objects[17][0].bbox, again.objects[0].bbox);
+    const cv::Mat png = cv::imread(root + "/" + ds.images[17].file);
+    QVERIFY(cv::norm(png, again.image, cv::NORM_INF) == 0);  // PNG is lossless
+    QCOMPARE(ds.images[17].captions.size(), size_t(5));
+    QCOMPARE(ds.images[17].id, std::string("17"));
+
+    o.split = "test";
+    write_shapes_dataset(root + "/t", o);
+    for (const auto& image : read_dataset(root + "/t").images) QVERIFY(image.split == Split::Test);
+  }
+
+  void cancelled_generation_writes_no_dataset_file() {
+    QTemporaryDir dir;
+    auto o = small_options();
+    write_shapes_dataset(dir.path().toStdString(), o, [](int64_t done, int64_t) { return done < 5; });
+    QVERIFY(!QFile::exists(dir.path() + "/dataset.json"));
+  }
+
+  void bad_options_and_objects_are_refused() {
+    QTemporaryDir dir;
+    auto o = small_options();
+    o.count = 0;
+    expect_error([&] { write_shapes_dataset(dir.path().toStdString(), o); }, {"count"});
+    const std::string bad = captioner::test::write_text(dir.path().toStdString() + "/bad.json",
+                                                        R"({"images": [{"objects": [{"shape": "circle"}]}]})");
+    expect_error([&] { read_shapes_annotations(bad); }, {"bad.json", "images[0].objects[0]"});
+  }
+
+  void names_pairs_colour_with_its_shape() {
+    const auto pairs = named_objects(tokenize("a small red circle to the left of a large blue square"));
+    QCOMPARE(pairs.size(), size_t(2));
+    QCOMPARE(pairs[0], (std::pair<std::string, std::string>{"red", "circle"}));
+    QCOMPARE(pairs[1], (std::pair<std::string, std::string>{"blue", "square"}));
+    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}}, {"square", "blue", "large", {100, 100, 99, 99}}};
+    QVERIFY(names_exactly(tokenize("a large blue square and a small red circle"), truth));
+    QVERIFY(!names_exactly(tokenize("a small red circle"), truth));                         // one missing
+    QVERIFY(!names_exactly(tokenize("a small green circle and a large blue square"), truth));  // wrong colour
+    QVERIFY(!names_exactly(tokenize("a small red circle , a large blue square and a star"), truth));  // extra
+  }
+
+  void pointing_game_scores_argmax_cells() {
+    // Red circle in box (0, 0, 80, 80): cells (0,0), (0,1), (1,0), (1,1) have centres inside.
+    // Blue square in box (150, 150, 120, 120): cell (4,4) (centre 168) and the image-centre cell.
+    const std::vector<ShapeObject> objects = {{"circle", "red", "small", {0, 0, 80, 80}},
+                                              {"square", "blue", "large", {150, 150, 120, 120}}};
+    Pointing score;
+    // "circle" looks at cell 9 = (1,1): hit. "square" looks at cell 0: miss. "star" matches nothing.
+    play_pointing_game(caption_with_maps({"a", "red", "circle", "and", "a", "blue", "square", "star"}, {0, 0, 9, 0, 0, 0, 0, 0}),
+                       objects, 299, score);
+    QCOMPARE(score.words, int64_t{2});
+    QCOMPARE(score.hits, int64_t{1});
+    QCOMPARE(score.centre_hits, int64_t{1});  // the centre cell (4,4) lies in the square only
+    // A colour that contradicts the object: the word matches no object and is not counted.
+    play_pointing_game(caption_with_maps({"a", "green", "circle"}, {0, 0, 9}), objects, 299, score);
+    QCOMPARE(score.words, int64_t{2});
+    // Words without maps (an LSTM model) are not counted either.
+    play_pointing_game(caption_with_maps({"a", "red", "circle"}, {-1, -1, -1}), objects, 299, score);
+    QCOMPARE(score.words, int64_t{2});
+    QVERIFY(std::abs(score.rate() - 0.5) < 1e-12);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestShapes)
+#include "test_shapes.moc"
