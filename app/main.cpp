@@ -6,10 +6,18 @@
 #include "app/commands.h"
 #include "core/errors.h"
 
+#ifdef CAPTIONER_WITH_GUI
+int run_gui(int argc, char** argv);  // gui_main.cpp
+#endif
+
 int main(int argc, char** argv) {
+#ifdef CAPTIONER_WITH_GUI
+  if (argc == 1) return run_gui(argc, argv);
+#endif
   CLI::App app{"Captioner: train image-captioning models and caption images"};
   app.set_version_flag("--version", std::string("captioner ") + CAPTIONER_VERSION);
   app.require_subcommand(1);
+  app.footer("Without arguments, captioner opens the desktop app.");
   const std::vector<std::pair<std::string, captioner::cli::Command>> commands = {
       {"train", captioner::cli::add_train_command(app)},
       {"caption", captioner::cli::add_caption_command(app)},

@@ -15,6 +15,7 @@ namespace nn = torch::nn;
 
 AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id) : config_(config) {
   const int64_t a = config.attention_dim;
+  cell_norm = register_module("cell_norm", nn::LayerNorm(nn::LayerNormOptions({config.feature_dim})));
   init_h = register_module("init_h", nn::Linear(config.feature_dim, config.hidden));
   init_c = register_module("init_c", nn::Linear(config.feature_dim, config.hidden));
   cell_proj = register_module("cell_proj", nn::Linear(config.feature_dim, a));
@@ -44,7 +45,8 @@ std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::lstm_step(const torch:
   return {torch::sigmoid(all[3]) * torch::tanh(next_c), next_c};
 }
 
-DecoderState AttentionNetImpl::start(const torch::Tensor& grid) {
+DecoderState AttentionNetImpl::start(const torch::Tensor& raw_grid) {
+  const auto grid = cell_norm(raw_grid);
   const auto mean = grid.mean(1);
   // [B * cells, feature_dim] x [feature_dim, a]: the model's largest product, on the fast GEMM.
   const auto flat = vocab_projection(grid.reshape({-1, grid.size(2)}), cell_proj->weight, cell_proj->bias);

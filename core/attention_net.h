@@ -1,6 +1,8 @@
 #pragma once
 // Soft-attention decoder in the style of Show, Attend and Tell, over the encoder's 8x8 grid.
-// Each grid cell (2048-d) is projected once per image to attention_dim (linearly); at every step
+// Each grid cell (2048-d, layer-normalised: the encoder's grid is sparse and small, about 96 %
+// zeros with a standard deviation near 0.06 on Shapes) is projected once per image to
+// attention_dim (linearly); at every step
 // additive attention scores the cells against the previous hidden state, a sigmoid gate of that
 // state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
 // come from the mean grid vector. Training adds the doubly stochastic regulariser
@@ -13,6 +15,7 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/nn/pimpl.h>
 
@@ -33,6 +36,7 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
   const ModelConfig& config() const override { return config_; }
 
+  torch::nn::LayerNorm cell_norm{nullptr};              // each 2048-d cell to zero mean, unit variance
   torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
   torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
   torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention

@@ -24,11 +24,13 @@ struct Colour {
   cv::Scalar bgr;
 };
 
-// Saturated, well-separated hues (plus white); backgrounds stay grey-ish so none is confused.
+// Six hues 60 degrees apart at full saturation, plus white: the most separable set of colour
+// words (an earlier palette with orange and purple between red, yellow and blue was confused by
+// the encoder's features). Backgrounds stay grey-ish so no colour is confused with them.
 const std::vector<Colour>& colours() {
   static const std::vector<Colour> c = {
-      {"red", {40, 35, 220}},    {"green", {60, 190, 50}},   {"blue", {230, 100, 30}}, {"yellow", {30, 225, 245}},
-      {"purple", {170, 40, 150}}, {"orange", {20, 140, 255}}, {"white", {245, 245, 245}}};
+      {"red", {30, 30, 230}},      {"yellow", {20, 225, 235}}, {"green", {40, 200, 30}}, {"cyan", {230, 220, 30}},
+      {"blue", {235, 70, 20}},     {"magenta", {225, 40, 225}}, {"white", {245, 245, 245}}};
   return c;
 }
 

@@ -1,0 +1,59 @@
+#pragma once
+// Captioning image files with a trained model and its encoder, for interactive use: each image
+// is encoded once and its features kept, so re-decoding with another mode or temperature costs
+// only the decoder. Plain C++ types only (no LibTorch in this header), so GUI code can include it.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace captioner {
+
+struct CaptionWord {
+  std::string word;
+  float log_prob = 0;
+  std::vector<float> attention;  // weights over the grid cells, row-major; empty without attention
+};
+
+struct CaptionResult {
+  std::string text;
+  double log_prob = 0;
+  bool finished = false;
+  std::vector<CaptionWord> words;  // without END
+};
+
+struct CaptionRequest {
+  std::string mode = "greedy";  // greedy | sample | beam
+  double temperature = 1.0;
+  int top_k = 0;
+  int samples = 3;
+  int beam_width = 3;
+  int max_len = 20;
+  uint64_t seed = 0;
+};
+
+class CaptionService {
+ public:
+  CaptionService();
+  ~CaptionService();
+  CaptionService(const CaptionService&) = delete;
+  CaptionService& operator=(const CaptionService&) = delete;
+
+  // Loads a run folder or checkpoint, and the encoder it was trained with (encoder_path, or the
+  // installed default). Throws CheckpointError / DataError with the file and the reason,
+  // including a model/encoder mismatch or a model trained on features of an unknown encoder.
+  void load_model(const std::string& model_path, const std::string& encoder_path = "");
+  bool has_model() const;
+  bool model_attends() const;  // attention model: captions carry maps
+  std::string model_summary() const;
+
+  // Decodes (and encodes on first use) an image file. Throws DataError naming the file.
+  std::vector<CaptionResult> caption(const std::string& image_path, const CaptionRequest& request);
+  void forget_images();  // drops the cached features
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace captioner

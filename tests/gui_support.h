@@ -1,0 +1,54 @@
+#pragma once
+// Fixtures shared by the GUI tests: a tiny Shapes dataset with its features, and small trained
+// models of both kinds. Include after core headers and before nothing else that is Qt-sensitive.
+#include "core/dataset.h"
+#include "core/encoder.h"
+#include "core/feature_cache.h"
+#include "core/shapes.h"
+#include "core/trainer.h"
+
+#include <QString>
+
+#include <string>
+
+namespace captioner::test {
+
+// DIR/shapes (count images, features extracted into DIR/shapes/features).
+inline std::string make_shapes_with_features(const std::string& dir, int count) {
+  ShapesOptions o;
+  o.count = count;
+  o.seed = 4;
+  o.val_fraction = 0.25;
+  o.test_fraction = 0;
+  const std::string root = dir + "/shapes";
+  write_shapes_dataset(root, o);
+  Encoder encoder = load_encoder(find_default_encoder());
+  const CaptionDataset ds = read_dataset(root);
+  std::vector<std::string> files;
+  for (const auto& image : ds.images) files.push_back(ds.image_root + "/" + image.file);
+  extract_features(encoder, files, root + "/features", {});
+  return root;
+}
+
+// Trains a small model of `kind` on the dataset and returns its run folder.
+inline std::string train_small_model(const std::string& dataset, const std::string& run_dir, const std::string& kind,
+                                     int steps = 40) {
+  TrainConfig c;
+  c.model.kind = kind;
+  c.model.hidden = 32;
+  c.model.embed = 16;
+  c.model.attention_dim = 16;
+  c.steps = steps;
+  c.batch_size = 8;
+  c.lr = 5e-3;
+  c.min_count = 1;
+  c.max_len = 22;
+  c.val_every = 20;
+  c.val_batches = 1;
+  c.features_path = dataset + "/features/pooled.npy";
+  Trainer trainer(c, read_dataset(dataset), run_dir);
+  trainer.run();
+  return run_dir;
+}
+
+}  // namespace captioner::test

@@ -1,0 +1,116 @@
+// The Training tab: a tiny Shapes run started from the tab streams train and validation points to
+// the plot; pause, resume and stop change the state; the event loop stays responsive.
+#include "gui_support.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest/QtTest>
+
+#include "ui/loss_plot.h"
+#include "ui/training_tab.h"
+
+using namespace captioner;
+
+namespace {
+
+bool wait_for(const std::function<bool()>& done, int timeout_ms) {
+  QElapsedTimer clock;
+  clock.start();
+  while (!done() && clock.elapsed() < timeout_ms) QTest::qWait(10);
+  return done();
+}
+
+}  // namespace
+
+class TestGuiTraining : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString shapes_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QSettings().clear();
+    shapes_ = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 32));
+  }
+
+  void training_streams_points_and_obeys_pause_resume_stop() {
+    ui::TrainingTab tab;
+    QSettings s;
+    tab.setDataset(shapes_);
+    // Small, fast settings through the tab's own controls (QSettings round trip).
+    s.beginGroup(QStringLiteral("training"));
+    s.setValue(QStringLiteral("hidden"), 32);
+    s.setValue(QStringLiteral("embed"), 16);
+    s.setValue(QStringLiteral("batch"), 8);
+    s.setValue(QStringLiteral("val_every"), 5);
+    s.setValue(QStringLiteral("steps"), 400);
+    s.setValue(QStringLiteral("min_count"), 1);
+    s.endGroup();
+    tab.loadSettings();
+    QCOMPARE(tab.dataset(), shapes_);
+
+    // The worst gap between ticks of a 5 ms timer measures how long the event loop stalls.
+    QElapsedTimer clock;
+    qint64 last = 0, worst = 0;
+    QTimer ticker;
+    ticker.setInterval(5);
+    QObject::connect(&ticker, &QTimer::timeout, [&] {
+      const qint64 now = clock.elapsed();
+      if (last > 0) worst = std::max(worst, now - last);
+      last = now;
+    });
+
+    tab.start();
+    QVERIFY(wait_for([&] { return tab.state() == QLatin1String("running"); }, 60000));
+    clock.start();
+    ticker.start();
+    QVERIFY(wait_for([&] { return tab.plot()->valPointCount() >= 3; }, 60000));
+    ticker.stop();
+    qInfo("worst event-loop stall while training: %lld ms", static_cast<long long>(worst));
+    QVERIFY2(worst < 500, "the GUI froze while training");
+    QVERIFY(tab.plot()->trainPointCount() >= 15);
+
+    tab.pause();
+    QVERIFY(wait_for([&] { return tab.state() == QLatin1String("paused"); }, 10000));
+    QTest::qWait(200);  // points already queued may still arrive; then nothing moves
+    const int paused_at = tab.plot()->trainPointCount();
+    QTest::qWait(300);
+    QCOMPARE(tab.plot()->trainPointCount(), paused_at);
+
+    tab.resumeTraining();
+    QVERIFY(wait_for([&] { return tab.plot()->trainPointCount() > paused_at; }, 10000));
+    QCOMPARE(tab.state(), QStringLiteral("running"));
+
+    QSignalSpy finished(&tab, &ui::TrainingTab::trainingFinished);
+    tab.stop();
+    QVERIFY(wait_for([&] { return finished.count() == 1; }, 30000));
+    QCOMPARE(tab.state(), QStringLiteral("stopped"));
+    QVERIFY(tab.plot()->trainPointCount() < 400);
+    QVERIFY(QFileInfo::exists(tab.lastRunDir() + "/checkpoint.pt"));
+    const QString csv = dir_.path() + "/loss.csv";
+    QVERIFY(tab.plot()->exportCsv(csv));
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll().count('\n'), tab.plot()->trainPointCount() + 1);
+  }
+
+  void a_bad_dataset_is_reported_in_the_tab() {
+    ui::TrainingTab tab;
+    QSignalSpy errors(&tab, &ui::TrainingTab::errorOccurred);
+    const QString bad = dir_.path() + "/bad.json";
+    QFile f(bad);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("{\"images\": [{\"filename\": \"x.png\"}]}");
+    f.close();
+    tab.setDataset(bad);
+    QVERIFY(errors.count() >= 1);
+    QVERIFY(errors.first().at(0).toString().contains("bad.json"));
+  }
+};
+
+QTEST_MAIN(TestGuiTraining)
+#include "test_gui_training.moc"

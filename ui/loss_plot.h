@@ -1,0 +1,62 @@
+#pragma once
+// Live train/validation loss curves on QCustomPlot: raw training loss (faint), its exponential
+// moving average (slider-controlled), validation loss as points and line; x as step or elapsed
+// time; log-y; hover readout with a tracer; drag/zoom and reset; CSV and PNG export. Points are
+// appended as they arrive; redraws are coalesced on a timer so 100,000 points stay fluid.
+#include <QVector>
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+class QCPItemTracer;
+class QCPItemText;
+class QCheckBox;
+class QComboBox;
+class QSlider;
+class QLabel;
+class QTimer;
+
+namespace captioner::ui {
+
+struct TrainPoint;
+
+class LossPlot : public QWidget {
+  Q_OBJECT
+ public:
+  explicit LossPlot(QWidget* parent = nullptr);
+  void append(const QVector<TrainPoint>& points);
+  void clear();
+  int trainPointCount() const;
+  int valPointCount() const;
+  bool exportCsv(const QString& path) const;
+  bool exportPng(const QString& path);
+  double smoothing() const;  // EMA factor in [0, 0.999]
+  void setSmoothing(double value);
+  void setLogY(bool on);
+  void setTimeAxis(bool on);
+  // Rebuilds every graph from the stored points and replots now; returns the milliseconds spent.
+  double redrawNow();
+  QCustomPlot* plot() const { return plot_; }
+
+ private:
+  void rebuild();
+  void scheduleReplot();
+  void onMouseMove(QMouseEvent* event);
+
+  QCustomPlot* plot_;
+  QCPGraph* raw_;
+  QCPGraph* smooth_;
+  QCPGraph* val_graph_;
+  QCPItemTracer* tracer_;
+  QCPItemText* readout_;
+  QCheckBox* log_y_;
+  QComboBox* x_axis_;
+  QSlider* smoothing_;
+  QTimer* replot_timer_;
+  QVector<double> steps_, times_, train_, val_steps_, val_times_, val_;
+  double ema_ = 0;
+  bool dirty_ = false;
+  bool user_zoomed_ = false;
+};
+
+}  // namespace captioner::ui

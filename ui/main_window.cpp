@@ -1,0 +1,248 @@
+// Core headers (LibTorch, OpenCV) before Qt headers.
+#include "core/runtime.h"
+#include "core/shapes.h"
+
+#include <opencv2/core/version.hpp>
+#include <torch/version.h>
+
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QDir>
+#include <QFileDialog>
+#include <QFile>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressDialog>
+#include <QPushButton>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QThread>
+#include <QVBoxLayout>
+
+#include <atomic>
+
+#include "ui/caption_tab.h"
+#include "ui/loss_plot.h"
+#include "ui/training_tab.h"
+
+namespace captioner::ui {
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle(tr("Captioner"));
+  setWindowIcon(QIcon(QStringLiteral(":/captioner.svg")));
+  tabs_ = new QTabWidget(this);
+  training_ = new TrainingTab(this);
+  caption_ = new CaptionTab(this);
+  tabs_->addTab(training_, tr("&Training"));
+  tabs_->addTab(caption_, tr("&Caption"));
+
+  banner_ = new QLabel(this);
+  banner_->setWordWrap(true);
+  banner_->setStyleSheet(QStringLiteral("QLabel { background: #fde2e1; color: #611a15; padding: 6px; border-radius: 3px; }"));
+  banner_->setVisible(false);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* central = new QWidget(this);
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(banner_);
+  layout->addWidget(tabs_, 1);
+  setCentralWidget(central);
+
+  connect(training_, &TrainingTab::errorOccurred, this, &MainWindow::showError);
+  connect(caption_, &CaptionTab::errorOccurred, this, &MainWindow::showError);
+  connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool ok) {
+    statusBar()->showMessage(ok ? tr("Training saved in %1").arg(run_dir) : tr("Training stopped"), 8000);
+    if (QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt")) && caption_->loadModel(run_dir))
+      statusBar()->showMessage(tr("The Caption tab now uses the model just trained"), 8000);
+  });
+  connect(training_, &TrainingTab::stateChanged, this, [this](const QString& state) {
+    statusBar()->showMessage(tr("Training: %1").arg(state));
+  });
+  buildMenus();
+
+  QSettings s;
+  restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+  training_->loadSettings();
+  caption_->loadSettings();
+  resize(s.contains(QStringLiteral("window/geometry")) ? size() : QSize(1280, 820));
+  statusBar()->showMessage(QString::fromStdString(runtime_summary(resolve_device("auto"))));
+}
+
+MainWindow::~MainWindow() = default;
+
+QString MainWindow::builtInShapesDir() {
+  return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/shapes");
+}
+
+void MainWindow::openBuiltInShapes(int count) {
+  const QString dir = builtInShapesDir();
+  if (!QFileInfo::exists(dir + QStringLiteral("/dataset.json"))) {
+    QProgressDialog progress(tr("Generating the built-in Shapes dataset…"), tr("Cancel"), 0, count, this);
+    progress.setWindowModality(Qt::WindowModal);
+    progress.setMinimumDuration(0);
+    std::atomic<int> done{0};
+    std::atomic<bool> cancel{false};
+    QString error;
+    QThread* thread = QThread::create([&] {
+      try {
+        ShapesOptions o;
+        o.count = count;
+        o.seed = 1;
+        write_shapes_dataset(dir.toStdString(), o, [&](int64_t d, int64_t) {
+          done = static_cast<int>(d);
+          return !cancel.load();
+        });
+      } catch (const std::exception& e) {
+        error = QString::fromStdString(e.what());
+      }
+    });
+    thread->start();
+    while (!thread->isFinished()) {
+      progress.setValue(done.load());
+      if (progress.wasCanceled()) cancel = true;
+      QApplication::processEvents(QEventLoop::AllEvents, 30);
+      thread->wait(30);
+    }
+    delete thread;
+    progress.setValue(count);
+    if (!error.isEmpty()) {
+      showError(tr("Could not generate the Shapes dataset: %1").arg(error));
+      return;
+    }
+    if (cancel.load()) return;
+  }
+  training_->setDataset(dir);
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* open_dataset = file->addAction(tr("Open &dataset…"), this, [this] {
+    QSettings s;
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a dataset (dataset.json, COCO captions JSON, or "
+                                                               "captions_tokenized.json of a handout folder)"),
+                                                      s.value(QStringLiteral("folders/dataset")).toString(),
+                                                      tr("Datasets (*.json)"));
+    if (path.isEmpty()) return;
+    s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
+    const QFileInfo info(path);
+    // A handout folder or a folder with its dataset.json is opened as the folder.
+    if (info.fileName() == QLatin1String("captions_tokenized.json") || info.fileName() == QLatin1String("dataset.json"))
+      training_->setDataset(info.absolutePath());
+    else
+      training_->setDataset(path);
+    tabs_->setCurrentWidget(training_);
+  });
+  open_dataset->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  file->addAction(tr("Open built-in &Shapes"), this, [this] { openBuiltInShapes(); });
+  file->addAction(tr("Open &model…"), this, [this] {
+    QSettings s;
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
+                                                      s.value(QStringLiteral("folders/model")).toString(),
+                                                      tr("Checkpoints (*.pt)"));
+    if (path.isEmpty()) return;
+    s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
+    if (caption_->loadModel(path)) tabs_->setCurrentWidget(caption_);
+  });
+  QAction* open_images = file->addAction(tr("&Open images…"), this, [this] {
+    QSettings s;
+    const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), s.value(QStringLiteral("folders/images")).toString(),
+                                                            tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
+    if (paths.isEmpty()) return;
+    s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
+    caption_->addImages(paths);
+    tabs_->setCurrentWidget(caption_);
+  });
+  open_images->setShortcut(QKeySequence::Open);
+  file->addAction(tr("Save model &as…"), this, [this] {
+    const QString run = training_->lastRunDir().isEmpty() ? caption_->modelPath() : training_->lastRunDir();
+    const QString source = QFileInfo(run).isDir() ? run + QStringLiteral("/checkpoint.pt") : run;
+    if (!QFileInfo::exists(source)) {
+      showError(tr("There is no model to save yet: train one first."));
+      return;
+    }
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save model as"), QStringLiteral("model.pt"), tr("Checkpoints (*.pt)"));
+    if (path.isEmpty()) return;
+    QFile::remove(path);
+    if (!QFile::copy(source, path)) showError(tr("%1: cannot write the model there").arg(path));
+  })->setShortcut(QKeySequence::SaveAs);
+  QMenu* export_menu = file->addMenu(tr("&Export"));
+  export_menu->addAction(tr("Loss curves as &PNG…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"));
+    if (!path.isEmpty() && !training_->plot()->exportPng(path)) showError(tr("%1: cannot write the image").arg(path));
+  });
+  export_menu->addAction(tr("Loss curves as &CSV…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the loss history"), QStringLiteral("loss.csv"), tr("CSV (*.csv)"));
+    if (!path.isEmpty() && !training_->plot()->exportCsv(path)) showError(tr("%1: cannot write the file").arg(path));
+  });
+  export_menu->addAction(tr("Attention &strip as PNG…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the attention strip"), QStringLiteral("attention.png"), tr("PNG (*.png)"));
+    if (!path.isEmpty() && !caption_->exportStrip(path)) showError(tr("%1: nothing to export, or the file cannot be written").arg(path));
+  });
+  export_menu->addAction(tr("Captions and maps as &JSON…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the captions"), QStringLiteral("captions.json"), tr("JSON (*.json)"));
+    if (!path.isEmpty() && !caption_->exportJson(path)) showError(tr("%1: cannot write the file").arg(path));
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
+
+  QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->addAction(tr("&Paste image"), this, [this] {
+    tabs_->setCurrentWidget(caption_);
+    if (caption_->addMimeData(QApplication::clipboard()->mimeData()) == 0)
+      showError(tr("The clipboard holds no image or image file."));
+  })->setShortcut(QKeySequence::Paste);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("&Training"), this, [this] { tabs_->setCurrentWidget(training_); })->setShortcut(QKeySequence(tr("Ctrl+1")));
+  view->addAction(tr("&Caption"), this, [this] { tabs_->setCurrentWidget(caption_); })->setShortcut(QKeySequence(tr("Ctrl+2")));
+  QAction* log_scale = view->addAction(tr("&Logarithmic loss axis"));
+  log_scale->setCheckable(true);
+  connect(log_scale, &QAction::toggled, training_->plot(), &LossPlot::setLogY);
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About Captioner"), this, &MainWindow::about);
+}
+
+void MainWindow::about() {
+  QMessageBox::about(this, tr("About Captioner"),
+                     tr("<b>Captioner %1</b><br>Train image-captioning models and see where they look.<br><br>"
+                        "Qt %2<br>LibTorch %3<br>OpenCV %4<br>%5")
+                         .arg(QStringLiteral(CAPTIONER_VERSION), QString::fromLatin1(qVersion()),
+                              QStringLiteral(TORCH_VERSION), QStringLiteral(CV_VERSION),
+                              QString::fromStdString(runtime_summary(resolve_device("auto")))));
+}
+
+void MainWindow::showError(const QString& text) {
+  last_error_ = text;
+  qWarning("%s", qPrintable(text));
+  banner_->setText(text);
+  banner_->setVisible(true);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (training_->isTraining()) {
+    const auto answer = QMessageBox::question(this, tr("Training is running"),
+                                              tr("Stop training and quit? The run is saved and can be resumed."));
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+  }
+  training_->stopAndWait();
+  QSettings s;
+  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  training_->saveSettings();
+  caption_->saveSettings();
+  event->accept();
+}
+
+}  // namespace captioner::ui

@@ -1,0 +1,44 @@
+#pragma once
+// The main window: Training and Caption tabs, menus with standard shortcuts, an error banner
+// (plain words, what and how to fix, never a crash), remembered geometry and choices, and the
+// built-in Shapes data generated on first launch.
+#include <QMainWindow>
+
+class QLabel;
+class QTabWidget;
+
+namespace captioner::ui {
+
+class CaptionTab;
+class TrainingTab;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  TrainingTab* trainingTab() const { return training_; }
+  CaptionTab* captionTab() const { return caption_; }
+  QTabWidget* tabs() const { return tabs_; }
+  QString lastError() const { return last_error_; }
+  // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
+  void openBuiltInShapes(int count = 1000);
+  static QString builtInShapesDir();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void buildMenus();
+  void showError(const QString& text);
+  void about();
+
+  QTabWidget* tabs_;
+  TrainingTab* training_;
+  CaptionTab* caption_;
+  QLabel* banner_;
+  QString last_error_;
+};
+
+}  // namespace captioner::ui

@@ -1,0 +1,154 @@
+// LibTorch-using core headers first: Qt's `slots` macro must not precede them.
+#include "core/dataset.h"
+#include "core/encoder.h"
+#include "core/errors.h"
+#include "core/feature_cache.h"
+#include "core/trainer.h"
+
+#include "ui/train_worker.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace captioner::ui {
+
+namespace {
+
+// Collects progress on the training thread and emits it at most every `interval_ms`.
+class BatchingObserver : public TrainObserver {
+ public:
+  BatchingObserver(TrainWorker& worker, int interval_ms) : worker_(worker), interval_ms_(interval_ms) { clock_.start(); }
+  void on_progress(const TrainProgress& p) override {
+    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan("")});
+    status_.step = p.step;
+    status_.total = p.total_steps;
+    status_.captions_per_s = p.captions_per_s;
+    status_.eta_s = p.eta_s;
+    status_.lr = p.lr;
+    status_.best_val = p.best_val_loss;
+    status_.elapsed_s = p.elapsed_s;
+    if (!p.samples.empty()) {
+      status_.samples.clear();
+      for (const auto& s : p.samples) status_.samples << QString::fromStdString(s);
+    }
+    if (p.validated || p.step == p.total_steps || clock_.elapsed() >= interval_ms_) flush();
+  }
+  void on_state(TrainerState state) override {
+    flush();
+    Q_EMIT worker_.stateChanged(QString::fromLatin1(state_name(state)));
+  }
+  void on_message(const std::string& text) override { Q_EMIT worker_.message(QString::fromStdString(text)); }
+  void flush() {
+    if (!pending_.isEmpty()) Q_EMIT worker_.points(pending_);
+    pending_.clear();
+    Q_EMIT worker_.status(status_);
+    clock_.restart();
+  }
+
+ private:
+  TrainWorker& worker_;
+  int interval_ms_;
+  QElapsedTimer clock_;
+  QVector<TrainPoint> pending_;
+  TrainStatus status_;
+};
+
+// Features for a dataset of image files: extracted into DATASET/features (Shapes, Karpathy
+// folders) and unreadable images dropped; datasets with their own features are left as they are.
+void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker& worker) {
+  if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
+  if (dataset.images.empty() || !std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file))
+    throw DataError(dataset.source, "its images are not beside it; train on it from the command line with --images DIR");
+  Encoder encoder = load_encoder(find_default_encoder());
+  std::vector<std::string> files;
+  for (const auto& image : dataset.images) files.push_back(dataset.image_root + "/" + image.file);
+  class Progress : public ExtractObserver {
+   public:
+    explicit Progress(TrainWorker& w) : w_(w) {}
+    void on_progress(const ExtractProgress& p) override {
+      if (p.done == p.total || p.done % 64 < 8)
+        Q_EMIT w_.message(QStringLiteral("extracting features: %1/%2 images, %3 images/s")
+                              .arg(p.done).arg(p.total).arg(p.images_per_s, 0, 'f', 1));
+    }
+   private:
+    TrainWorker& w_;
+  } progress(worker);
+  const std::string cache = dataset.image_root + "/features";
+  const ExtractResult r = extract_features(encoder, files, cache, {}, &progress);
+  std::set<std::string> bad;
+  for (const auto& [path, reason] : r.failed) {
+    Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(reason)));
+    bad.insert(path);
+  }
+  std::vector<ImageRecord> kept;
+  for (size_t i = 0; i < dataset.images.size(); ++i) {
+    if (bad.count(files[i])) continue;
+    dataset.images[i].feature_row = static_cast<int64_t>(i);
+    kept.push_back(std::move(dataset.images[i]));
+  }
+  dataset.images = std::move(kept);
+  config.features_path = cache_files(cache, false).pooled;
+}
+
+}  // namespace
+
+TrainWorker::TrainWorker(QObject* parent) : QObject(parent) {}
+TrainWorker::~TrainWorker() = default;
+
+void TrainWorker::pause() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (trainer_) trainer_->control().request_pause();
+}
+
+void TrainWorker::resume() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (trainer_) trainer_->control().request_resume();
+}
+
+void TrainWorker::stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (trainer_) trainer_->control().request_stop();
+  else stop_early_ = true;
+}
+
+void TrainWorker::run(const TrainRequest& request) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_early_ = false;
+  }
+  const std::string run_dir = request.run_dir.toStdString();
+  try {
+    Q_EMIT stateChanged(QStringLiteral("preparing"));
+    CaptionDataset dataset = read_dataset(request.dataset.toStdString());
+    TrainConfig config = request.config;
+    prepare_features(dataset, config, *this);
+    std::unique_ptr<Trainer> trainer =
+        request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
+                       : std::make_unique<Trainer>(config, std::move(dataset), run_dir);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_early_) trainer->control().request_stop();
+      trainer_ = trainer.get();
+    }
+    BatchingObserver observer(*this, 50);
+    const TrainResult result = trainer->run(&observer);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      trainer_ = nullptr;
+    }
+    Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), request.run_dir);
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      trainer_ = nullptr;
+    }
+    Q_EMIT stateChanged(QStringLiteral("failed"));
+    Q_EMIT finished(false, QString::fromStdString(e.what()), request.run_dir);
+  }
+}
+
+}  // namespace captioner::ui

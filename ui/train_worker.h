@@ -1,0 +1,73 @@
+#pragma once
+// The training thread's side of the bridge: a worker object moved to a QThread. It runs the core
+// Trainer, and hands progress to the GUI only through queued signals, batched so a fast run
+// cannot flood the event loop. Widgets never see the trainer; the trainer never sees widgets.
+// No LibTorch in this header (Qt's keywords break its headers).
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "core/config.h"
+
+namespace captioner {
+class Trainer;
+}
+
+namespace captioner::ui {
+
+struct TrainPoint {
+  qint64 step = 0;
+  double elapsed_s = 0;
+  double train_loss = 0;
+  double val_loss = 0;  // NaN when no validation ran at this step
+};
+
+struct TrainStatus {
+  qint64 step = 0, total = 0;
+  double captions_per_s = 0, eta_s = 0, lr = 0, best_val = 0, elapsed_s = 0;
+  QStringList samples;  // latest validation captions
+};
+
+struct TrainRequest {
+  QString dataset;     // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
+  QString run_dir;
+  bool resume = false;
+  TrainConfig config;
+};
+
+class TrainWorker : public QObject {
+  Q_OBJECT
+ public:
+  explicit TrainWorker(QObject* parent = nullptr);
+  ~TrainWorker() override;
+  // Thread-safe: may be called from the GUI thread while run() works.
+  void pause();
+  void resume();
+  void stop();
+
+ public Q_SLOTS:
+  void run(const captioner::ui::TrainRequest& request);
+
+ Q_SIGNALS:
+  void points(const QVector<captioner::ui::TrainPoint>& batch);
+  void status(const captioner::ui::TrainStatus& status);
+  void stateChanged(const QString& state);  // running | paused | stopped | finished | failed
+  void message(const QString& text);
+  void finished(bool ok, const QString& error, const QString& run_dir);
+
+ private:
+  std::mutex mutex_;
+  captioner::Trainer* trainer_ = nullptr;  // while run() works; guarded by mutex_
+  bool stop_early_ = false;                // stop requested before the trainer existed
+};
+
+}  // namespace captioner::ui
+
+Q_DECLARE_METATYPE(captioner::ui::TrainPoint)
+Q_DECLARE_METATYPE(captioner::ui::TrainStatus)
+Q_DECLARE_METATYPE(captioner::ui::TrainRequest)
