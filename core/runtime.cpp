@@ -11,6 +11,8 @@
 
 namespace captioner {
 
+bool cuda_available() { return torch::cuda::is_available(); }
+
 torch::Device resolve_device(const std::string& choice) {
   if (choice == "cpu") return torch::kCPU;
   const bool cuda = torch::cuda::is_available();

@@ -6,6 +6,9 @@
 
 namespace captioner {
 
+// Whether this LibTorch build has CUDA and a GPU is visible.
+bool cuda_available();
+
 // "auto" -> CUDA when this LibTorch has it and a GPU is present, else CPU. "cuda" without one
 // throws ConfigError. Decided at run time so one binary serves CPU and CUDA builds of LibTorch.
 torch::Device resolve_device(const std::string& choice);

@@ -4,6 +4,7 @@
 #   run    launches the product on its built-in data   (README command 1)
 #   test   runs the default test suite                  (README command 2, used by CI)
 #   bench  runs the training benchmark beside the Python reference (installs python3-torch)
+#   screenshots  takes the README's screenshots of both tabs under xvfb-run
 # BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
 set -euo pipefail
 
@@ -22,8 +23,10 @@ packages=(
   libopencv-dev                    # image decoding (JPEG, PNG, BMP, TIFF, WebP, EXIF) and resizing
   nlohmann-json3-dev               # JSON: datasets, checkpoints' metadata, CLI output
   libcli11-dev                     # command-line parsing
-  qt6-base-dev                     # Qt 6: Qt Test suite (and the desktop app)
+  qt6-base-dev                     # Qt 6: the desktop app (Widgets) and the Qt Test suite
+  libqcustomplot-dev libqcustomplot2.1-qt6  # the live loss plot
 )
+[[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
@@ -64,7 +67,17 @@ fi
 
 case "$mode" in
   run)
+    if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+      exec "$build/app/captioner" "$@"   # the desktop app, on the built-in Shapes data
+    fi
+    echo "No display: running the headless demo instead of the desktop app." >&2
     exec "$build/app/captioner" demo "$@"
+    ;;
+  screenshots)
+    out="$root/resources/screenshots"
+    mkdir -p "$out"
+    cd "$build"
+    CAPTIONER_SCREENSHOTS="$out" exec xvfb-run -a -s "-screen 0 1400x900x24" ctest -L screenshots --output-on-failure "$@"
     ;;
   test)
     cd "$build"
@@ -74,7 +87,7 @@ case "$mode" in
     exec "$root/tests/bench/run_train_bench.sh" "$build/tests/bench/bench_train" "$@"
     ;;
   *)
-    echo "usage: $0 run|test|bench [args...]" >&2
+    echo "usage: $0 run|test|bench|screenshots [args...]" >&2
     exit 2
     ;;
 esac

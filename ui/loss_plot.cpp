@@ -45,7 +45,6 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   plot_->layer(QStringLiteral("hover"))->setMode(QCPLayer::lmBuffered);
   tracer_ = new QCPItemTracer(plot_);
   tracer_->setLayer(QStringLiteral("hover"));
-  tracer_->setGraph(smooth_);
   tracer_->setStyle(QCPItemTracer::tsCircle);
   tracer_->setSize(8);
   tracer_->setVisible(false);
@@ -167,6 +166,9 @@ void LossPlot::rebuild() {
 }
 
 void LossPlot::clear() {
+  tracer_->setGraph(nullptr);
+  tracer_->setVisible(false);
+  readout_->setVisible(false);
   steps_.clear();
   times_.clear();
   train_.clear();
@@ -199,6 +201,7 @@ double LossPlot::redrawNow() {
 void LossPlot::onMouseMove(QMouseEvent* event) {
   if (smooth_->dataCount() == 0) return;
   const double x = plot_->xAxis->pixelToCoord(event->position().x());
+  tracer_->setGraph(smooth_);  // attached only while hovering a graph with data
   tracer_->setGraphKey(x);
   tracer_->updatePosition();
   const double key = tracer_->position->key();

@@ -59,7 +59,7 @@ class BatchingObserver : public TrainObserver {
 
 // Features for a dataset of image files: extracted into DATASET/features (Shapes, Karpathy
 // folders) and unreadable images dropped; datasets with their own features are left as they are.
-void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker& worker) {
+void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker& worker, const std::atomic<bool>& cancel) {
   if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
   if (dataset.images.empty() || !std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file))
     throw DataError(dataset.source, "its images are not beside it; train on it from the command line with --images DIR");
@@ -70,15 +70,14 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker&
    public:
     explicit Progress(TrainWorker& w) : w_(w) {}
     void on_progress(const ExtractProgress& p) override {
-      if (p.done == p.total || p.done % 64 < 8)
-        Q_EMIT w_.message(QStringLiteral("extracting features: %1/%2 images, %3 images/s")
-                              .arg(p.done).arg(p.total).arg(p.images_per_s, 0, 'f', 1));
+      Q_EMIT w_.extraction(p.done, p.total, p.images_per_s, p.eta_s);
     }
    private:
     TrainWorker& w_;
   } progress(worker);
   const std::string cache = dataset.image_root + "/features";
-  const ExtractResult r = extract_features(encoder, files, cache, {}, &progress);
+  const ExtractResult r = extract_features(encoder, files, cache, {}, &progress, &cancel);
+  if (r.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
   std::set<std::string> bad;
   for (const auto& [path, reason] : r.failed) {
     Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(reason)));
@@ -113,19 +112,21 @@ void TrainWorker::stop() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (trainer_) trainer_->control().request_stop();
   else stop_early_ = true;
+  cancel_extraction_ = true;
 }
 
 void TrainWorker::run(const TrainRequest& request) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_early_ = false;
+    cancel_extraction_ = false;
   }
   const std::string run_dir = request.run_dir.toStdString();
   try {
     Q_EMIT stateChanged(QStringLiteral("preparing"));
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
-    prepare_features(dataset, config, *this);
+    prepare_features(dataset, config, *this, cancel_extraction_);
     std::unique_ptr<Trainer> trainer =
         request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
                        : std::make_unique<Trainer>(config, std::move(dataset), run_dir);
@@ -133,6 +134,11 @@ void TrainWorker::run(const TrainRequest& request) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_early_) trainer->control().request_stop();
       trainer_ = trainer.get();
+    }
+    if (request.resume) {  // the curves so far, from the run's saved history
+      QVector<TrainPoint> past;
+      for (const auto& r : trainer->history().rows) past.push_back({r.step, r.elapsed_s, r.train_loss, r.val_loss});
+      if (!past.isEmpty()) Q_EMIT points(past);
     }
     BatchingObserver observer(*this, 50);
     const TrainResult result = trainer->run(&observer);

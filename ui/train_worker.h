@@ -58,12 +58,14 @@ class TrainWorker : public QObject {
   void status(const captioner::ui::TrainStatus& status);
   void stateChanged(const QString& state);  // running | paused | stopped | finished | failed
   void message(const QString& text);
+  void extraction(qint64 done, qint64 total, double images_per_s, double eta_s);
   void finished(bool ok, const QString& error, const QString& run_dir);
 
  private:
   std::mutex mutex_;
   captioner::Trainer* trainer_ = nullptr;  // while run() works; guarded by mutex_
   bool stop_early_ = false;                // stop requested before the trainer existed
+  std::atomic<bool> cancel_extraction_{false};
 };
 
 }  // namespace captioner::ui

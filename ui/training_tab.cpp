@@ -1,6 +1,7 @@
 // Core headers (LibTorch) before Qt headers.
 #include "core/dataset.h"
 #include "core/feature_cache.h"
+#include "core/runtime.h"
 #include "core/vocabulary.h"
 
 #include "ui/training_tab.h"
@@ -9,6 +10,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -21,6 +23,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QThread>
 #include <QVBoxLayout>
@@ -88,6 +91,13 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   val_every_ = spin(1, 100000, 50, tr("Steps between validations"), this);
   steps_ = spin(1, 10000000, 1500, tr("Training steps"), this);
   threads_ = spin(0, 256, 0, tr("CPU threads (0 = all cores)"), this);
+  device_ = new QComboBox(this);
+  device_->addItem(tr("CPU"), QStringLiteral("cpu"));
+  device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+  const bool cuda = cuda_available();
+  if (!cuda) qobject_cast<QStandardItemModel*>(device_->model())->item(1)->setEnabled(false);
+  device_->setCurrentIndex(cuda ? 1 : 0);
+  device_->setToolTip(cuda ? tr("Where training runs") : tr("This build of LibTorch has no CUDA, or no GPU was found"));
 
   auto* form = new QFormLayout;
   form->addRow(tr("Model"), kind_);
@@ -100,6 +110,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Min word count"), min_count_);
   form->addRow(tr("Validate every"), val_every_);
   form->addRow(tr("Steps"), steps_);
+  form->addRow(tr("Device"), device_);
   form->addRow(tr("CPU threads"), threads_);
 
   start_ = new QPushButton(tr("&Train"), this);
@@ -112,6 +123,16 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(pause_, &QPushButton::clicked, this, &TrainingTab::pause);
   connect(resume_, &QPushButton::clicked, this, &TrainingTab::resumeTraining);
   connect(stop_, &QPushButton::clicked, this, &TrainingTab::stop);
+  resume_run_ = new QPushButton(tr("Resume a saved run…"), this);
+  resume_run_->setToolTip(tr("Continue a run folder where it stopped, on this dataset"));
+  connect(resume_run_, &QPushButton::clicked, this, [this] {
+    QSettings s;
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to resume"),
+                                                          s.value(QStringLiteral("folders/runs")).toString());
+    if (dir.isEmpty()) return;
+    s.setValue(QStringLiteral("folders/runs"), QFileInfo(dir).absolutePath());
+    resumeRun(dir);
+  });
   auto* buttons = new QHBoxLayout;
   for (auto* b : {start_, pause_, resume_, stop_}) buttons->addWidget(b);
 
@@ -134,6 +155,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   model_box->setLayout(form);
   left->addWidget(model_box);
   left->addLayout(buttons);
+  left->addWidget(resume_run_);
   left->addStretch(1);
   auto* left_widget = new QWidget(this);
   left_widget->setLayout(left);
@@ -169,6 +191,12 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(worker_, &TrainWorker::points, plot_, &LossPlot::append, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::status, this, &TrainingTab::onStatus, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::stateChanged, this, &TrainingTab::onState, Qt::QueuedConnection);
+  connect(worker_, &TrainWorker::extraction, this, [this](qint64 done, qint64 total, double rate, double eta) {
+    progress_->setRange(0, static_cast<int>(total));
+    progress_->setValue(static_cast<int>(done));
+    status_->setText(tr("Extracting image features (once per dataset): %1 / %2 images, %3 images/s, ETA %4   (Stop cancels)")
+                         .arg(done).arg(total).arg(rate, 0, 'f', 1).arg(duration(eta)));
+  }, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::message, this, [this](const QString& text) { log_->appendPlainText(text); },
           Qt::QueuedConnection);
   connect(worker_, &TrainWorker::finished, this, [this](bool ok, const QString& error, const QString& run_dir) {
@@ -257,10 +285,30 @@ void TrainingTab::start() {
   c.steps = steps_->value();
   c.checkpoint_every = std::max(100, steps_->value() / 10);
   c.threads = threads_->value();
+  c.device = device_->currentData().toString().toStdString();
   plot_->clear();
   samples_->clear();
   log_->appendPlainText(tr("Run folder: %1").arg(request.run_dir));
   last_run_ = request.run_dir;
+  onState(QStringLiteral("preparing"));
+  Q_EMIT requestRun(request);
+}
+
+void TrainingTab::resumeRun(const QString& run_dir) {
+  if (dataset_.isEmpty() || isTraining()) return;
+  if (!QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt"))) {
+    Q_EMIT errorOccurred(tr("%1: no checkpoint.pt in this folder, so there is no run to resume").arg(run_dir));
+    return;
+  }
+  TrainRequest request;
+  request.dataset = dataset_;
+  request.run_dir = run_dir;
+  request.resume = true;
+  request.config.steps = 0;  // keep the run's own number of steps
+  plot_->clear();
+  samples_->clear();
+  log_->appendPlainText(tr("Resuming %1").arg(run_dir));
+  last_run_ = run_dir;
   onState(QStringLiteral("preparing"));
   Q_EMIT requestRun(request);
 }
@@ -296,11 +344,12 @@ void TrainingTab::onState(const QString& state) {
 void TrainingTab::updateButtons() {
   const bool busy = isTraining();
   start_->setEnabled(!busy && !dataset_.isEmpty());
+  resume_run_->setEnabled(!busy && !dataset_.isEmpty());
   pause_->setEnabled(state_ == QLatin1String("running"));
   resume_->setEnabled(state_ == QLatin1String("paused"));
   stop_->setEnabled(busy);
   for (QWidget* w : std::initializer_list<QWidget*>{kind_, hidden_, embed_, dropout_, batch_, lr_, max_len_, min_count_,
-                                                    val_every_, steps_, threads_})
+                                                    val_every_, steps_, threads_, device_})
     w->setEnabled(!busy);
 }
 

@@ -40,6 +40,8 @@ class TrainingTab : public QWidget {
 
  public Q_SLOTS:
   void start();
+  // Continues the run saved in `run_dir` on the current dataset (its settings come from the run).
+  void resumeRun(const QString& run_dir);
   void pause();
   void resumeTraining();
   void stop();
@@ -72,6 +74,8 @@ class TrainingTab : public QWidget {
   QSpinBox* val_every_;
   QSpinBox* steps_;
   QSpinBox* threads_;
+  QComboBox* device_;
+  QPushButton* resume_run_;
   QPushButton* start_;
   QPushButton* pause_;
   QPushButton* resume_;

@@ -1,0 +1,80 @@
+// Screenshots of both tabs in use, for the README: run by `packaging/quickstart.sh screenshots`
+// under xvfb-run (label `screenshots`, kept out of the default run). Writes training.png and
+// caption.png to $CAPTIONER_SCREENSHOTS (default: the test's temporary folder) and checks they
+// are not blank. $CAPTIONER_SCREENSHOT_MODEL may name a better-trained run for the Caption tab.
+#include "gui_support.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include "ui/caption_tab.h"
+#include "ui/loss_plot.h"
+#include "ui/main_window.h"
+#include "ui/training_tab.h"
+
+using namespace captioner;
+
+namespace {
+
+// Standard deviation of the grey levels: a blank or single-colour image is near 0.
+double spread(const QImage& image) {
+  const QImage g = image.convertToFormat(QImage::Format_Grayscale8);
+  double sum = 0, sum2 = 0;
+  const double n = static_cast<double>(g.width()) * g.height();
+  for (int y = 0; y < g.height(); ++y)
+    for (int x = 0; x < g.width(); ++x) {
+      const double v = g.pixelColor(x, y).value();
+      sum += v;
+      sum2 += v * v;
+    }
+  return std::sqrt(std::max(0.0, sum2 / n - (sum / n) * (sum / n)));
+}
+
+}  // namespace
+
+class TestGuiScreenshots : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+
+ private Q_SLOTS:
+  void both_tabs_in_use() {
+    QStandardPaths::setTestModeEnabled(true);
+    QSettings().clear();
+    const QString out = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOTS") ? qEnvironmentVariable("CAPTIONER_SCREENSHOTS") : dir_.path();
+    const QString shapes = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 48));
+
+    ui::MainWindow window;
+    window.resize(1360, 860);
+    window.show();
+    window.trainingTab()->setDataset(shapes);
+    window.trainingTab()->start();
+    QElapsedTimer clock;
+    clock.start();
+    while (window.trainingTab()->plot()->valPointCount() < 6 && clock.elapsed() < 120000) QTest::qWait(50);
+    window.trainingTab()->stop();
+    while (window.trainingTab()->isTraining() && clock.elapsed() < 150000) QTest::qWait(50);
+    QTest::qWait(300);
+    const QImage training = window.grab().toImage();
+    QVERIFY(training.save(out + "/training.png"));
+    QVERIFY2(spread(training) > 10, "training screenshot is blank");
+
+    const QString model = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_MODEL") ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_MODEL")
+                                                                                 : window.trainingTab()->lastRunDir();
+    window.tabs()->setCurrentWidget(window.captionTab());
+    QVERIFY(window.captionTab()->loadModel(model));
+    window.captionTab()->setMode(QStringLiteral("beam"));
+    window.captionTab()->addImages({shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"});
+    window.captionTab()->selectWord(std::min(3, window.captionTab()->wordCount() - 1));
+    QTest::qWait(300);
+    const QImage caption = window.grab().toImage();
+    QVERIFY(caption.save(out + "/caption.png"));
+    QVERIFY2(spread(caption) > 10, "caption screenshot is blank");
+    qInfo("screenshots in %s", qPrintable(out));
+  }
+};
+
+QTEST_MAIN(TestGuiScreenshots)
+#include "test_gui_screenshots.moc"
