@@ -7,6 +7,7 @@
 #include "core/shapes.h"
 #include "core/trainer.h"
 
+#include <QSettings>
 #include <QString>
 
 #include <string>
@@ -49,6 +50,19 @@ inline std::string train_small_model(const std::string& dataset, const std::stri
   Trainer trainer(c, read_dataset(dataset), run_dir);
   trainer.run();
   return run_dir;
+}
+
+// Stores small, fast Training-tab settings; the tab reads them with loadSettings().
+inline void store_small_training_settings(int hidden, int embed, int batch, int val_every, int steps) {
+  QSettings s;
+  s.beginGroup(QStringLiteral("training"));
+  s.setValue(QStringLiteral("hidden"), hidden);
+  s.setValue(QStringLiteral("embed"), embed);
+  s.setValue(QStringLiteral("batch"), batch);
+  s.setValue(QStringLiteral("val_every"), val_every);
+  s.setValue(QStringLiteral("steps"), steps);
+  s.setValue(QStringLiteral("min_count"), 1);
+  s.endGroup();
 }
 
 }  // namespace captioner::test

@@ -43,6 +43,7 @@ class TestGuiScreenshots : public QObject {
   void both_tabs_in_use() {
     QStandardPaths::setTestModeEnabled(true);
     QSettings().clear();
+    test::store_small_training_settings(64, 32, 16, 10, 400);  // many points within the screenshot's time
     const QString out = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOTS") ? qEnvironmentVariable("CAPTIONER_SCREENSHOTS") : dir_.path();
     const QString shapes = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 48));
 
@@ -53,7 +54,7 @@ class TestGuiScreenshots : public QObject {
     window.trainingTab()->start();
     QElapsedTimer clock;
     clock.start();
-    while (window.trainingTab()->plot()->valPointCount() < 6 && clock.elapsed() < 120000) QTest::qWait(50);
+    while (window.trainingTab()->plot()->valPointCount() < 12 && clock.elapsed() < 150000) QTest::qWait(50);
     window.trainingTab()->stop();
     while (window.trainingTab()->isTraining() && clock.elapsed() < 150000) QTest::qWait(50);
     QTest::qWait(300);

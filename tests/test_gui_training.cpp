@@ -9,7 +9,10 @@
 #include <QTimer>
 #include <QtTest/QtTest>
 
+#include <qcustomplot.h>
+
 #include "ui/loss_plot.h"
+#include "ui/train_worker.h"
 #include "ui/training_tab.h"
 
 using namespace captioner;
@@ -39,17 +42,9 @@ class TestGuiTraining : public QObject {
 
   void training_streams_points_and_obeys_pause_resume_stop() {
     ui::TrainingTab tab;
-    QSettings s;
     tab.setDataset(shapes_);
     // Small, fast settings through the tab's own controls (QSettings round trip).
-    s.beginGroup(QStringLiteral("training"));
-    s.setValue(QStringLiteral("hidden"), 32);
-    s.setValue(QStringLiteral("embed"), 16);
-    s.setValue(QStringLiteral("batch"), 8);
-    s.setValue(QStringLiteral("val_every"), 5);
-    s.setValue(QStringLiteral("steps"), 400);
-    s.setValue(QStringLiteral("min_count"), 1);
-    s.endGroup();
+    test::store_small_training_settings(32, 16, 8, 5, 400);
     tab.loadSettings();
     QCOMPARE(tab.dataset(), shapes_);
 
@@ -96,6 +91,25 @@ class TestGuiTraining : public QObject {
     QFile f(csv);
     QVERIFY(f.open(QIODevice::ReadOnly));
     QCOMPARE(f.readAll().count('\n'), tab.plot()->trainPointCount() + 1);
+  }
+
+  // The smoothed curve is a debiased moving average: a constant loss stays constant from the
+  // first point, and a step change is followed at the configured rate.
+  void plot_smoothing_is_debiased() {
+    ui::LossPlot plot;
+    plot.setSmoothing(0.9);
+    QVector<ui::TrainPoint> points;
+    for (int i = 1; i <= 5; ++i) points.push_back({i, i * 0.1, 2.0, std::nan("")});
+    points.push_back({6, 0.6, 1.0, 1.5});
+    plot.append(points);
+    const auto* smooth = plot.plot()->graph(1)->data().data();
+    QCOMPARE(smooth->size(), 6);
+    for (int i = 0; i < 5; ++i) QVERIFY(std::abs(smooth->at(i)->value - 2.0) < 1e-9);
+    const double num = 2.0 * (1 - std::pow(0.9, 5)) * 0.9 + 0.1 * 1.0, expected = num / (1 - std::pow(0.9, 6));
+    QVERIFY(std::abs(smooth->at(5)->value - expected) < 1e-9);
+    QCOMPARE(plot.valPointCount(), 1);
+    plot.setSmoothing(0);  // no smoothing: the raw values
+    QVERIFY(std::abs(plot.plot()->graph(1)->data()->at(5)->value - 1.0) < 1e-9);
   }
 
   void a_bad_dataset_is_reported_in_the_tab() {

@@ -125,14 +125,15 @@ void LossPlot::append(const QVector<TrainPoint>& points) {
   const double a = smoothing();
   QVector<double> xs, raw, smooth, vx, vy;
   for (const auto& p : points) {
-    ema_ = train_.isEmpty() ? p.train_loss : a * ema_ + (1 - a) * p.train_loss;
+    ema_ = a * ema_ + (1 - a) * p.train_loss;
+    decay_ *= a;
     steps_ << static_cast<double>(p.step);
     times_ << p.elapsed_s;
     train_ << p.train_loss;
     const double x = time ? p.elapsed_s : static_cast<double>(p.step);
     xs << x;
     raw << p.train_loss;
-    smooth << ema_;
+    smooth << (decay_ < 1 ? ema_ / (1 - decay_) : p.train_loss);
     if (!std::isnan(p.val_loss)) {
       val_steps_ << static_cast<double>(p.step);
       val_times_ << p.elapsed_s;
@@ -152,12 +153,14 @@ void LossPlot::rebuild() {
   const double a = smoothing();
   QVector<double> smooth;
   smooth.reserve(train_.size());
-  double ema = 0;
+  double ema = 0, decay = 1;
   for (int i = 0; i < train_.size(); ++i) {
-    ema = i == 0 ? train_[i] : a * ema + (1 - a) * train_[i];
-    smooth << ema;
+    ema = a * ema + (1 - a) * train_[i];
+    decay *= a;
+    smooth << (decay < 1 ? ema / (1 - decay) : train_[i]);
   }
   ema_ = ema;
+  decay_ = decay;
   const QVector<double>& xs = time ? times_ : steps_;
   raw_->setData(xs, train_, true);
   smooth_->setData(xs, smooth, true);

@@ -54,7 +54,8 @@ class LossPlot : public QWidget {
   QSlider* smoothing_;
   QTimer* replot_timer_;
   QVector<double> steps_, times_, train_, val_steps_, val_times_, val_;
-  double ema_ = 0;
+  double ema_ = 0;   // biased moving average; shown divided by (1 - a^n), as TensorBoard does,
+  double decay_ = 1; // so the first points are not dragged towards zero or the first loss
   bool dirty_ = false;
   bool user_zoomed_ = false;
 };
