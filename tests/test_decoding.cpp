@@ -279,7 +279,9 @@ class TestDecoding : public QObject {
         o.beam_width = 3;
         beam_total += decode(*model, vocab, features, o).front().mean_log_prob();
       }
-      QVERIFY2(beam_total >= greedy_total, (kind + ": " + std::to_string(beam_total) + " < " + std::to_string(greedy_total)).c_str());
+      // Where beam and greedy find the same caption their sums may differ in the last float bits
+      // (beams are scored in a batch), hence the small tolerance.
+      QVERIFY2(beam_total >= greedy_total - 1e-4, (kind + ": " + std::to_string(beam_total) + " < " + std::to_string(greedy_total)).c_str());
     }
   }
 

@@ -1,4 +1,5 @@
 // Core headers (LibTorch, OpenCV) before Qt headers.
+#include "core/dataset.h"
 #include "core/runtime.h"
 #include "core/shapes.h"
 
@@ -135,10 +136,25 @@ void MainWindow::buildMenus() {
     s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
     const QFileInfo info(path);
     // A handout folder or a folder with its dataset.json is opened as the folder.
-    if (info.fileName() == QLatin1String("captions_tokenized.json") || info.fileName() == QLatin1String("dataset.json"))
+    if (info.fileName() == QLatin1String("captions_tokenized.json")) {
       training_->setDataset(info.absolutePath());
-    else
-      training_->setDataset(path);
+    } else {
+      // A COCO / Karpathy file whose images are not beside it: ask where they are.
+      QString image_dir;
+      try {
+        const CaptionDataset ds = read_dataset(path.toStdString());
+        if (!ds.images.empty() && !QFileInfo::exists(QString::fromStdString(ds.image_root + "/" + ds.images.front().file))) {
+          image_dir = QFileDialog::getExistingDirectory(this, tr("Folder with this dataset's images"),
+                                                        s.value(QStringLiteral("folders/images")).toString());
+          if (image_dir.isEmpty()) return;
+          s.setValue(QStringLiteral("folders/images"), image_dir);
+        }
+      } catch (const std::exception&) {
+        // read again by the tab, which reports the problem
+      }
+      training_->setDataset(info.fileName() == QLatin1String("dataset.json") && image_dir.isEmpty() ? info.absolutePath() : path,
+                            image_dir);
+    }
     tabs_->setCurrentWidget(training_);
   });
   open_dataset->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));

@@ -59,10 +59,13 @@ class BatchingObserver : public TrainObserver {
 
 // Features for a dataset of image files: extracted into DATASET/features (Shapes, Karpathy
 // folders) and unreadable images dropped; datasets with their own features are left as they are.
-void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker& worker, const std::atomic<bool>& cancel) {
+void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::string& image_dir,
+                      const std::string& run_dir, TrainWorker& worker, const std::atomic<bool>& cancel) {
   if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
+  if (!image_dir.empty()) dataset.image_root = image_dir;
   if (dataset.images.empty() || !std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file))
-    throw DataError(dataset.source, "its images are not beside it; train on it from the command line with --images DIR");
+    throw DataError(dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file,
+                    "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
   Encoder encoder = load_encoder(find_default_encoder());
   std::vector<std::string> files;
   for (const auto& image : dataset.images) files.push_back(dataset.image_root + "/" + image.file);
@@ -75,7 +78,9 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, TrainWorker&
    private:
     TrainWorker& w_;
   } progress(worker);
-  const std::string cache = dataset.image_root + "/features";
+  // The cache lives beside the images for datasets that carry them (Shapes), in the run folder
+  // otherwise, so a user's image folder is never written to.
+  const std::string cache = image_dir.empty() ? dataset.image_root + "/features" : run_dir + "/features";
   const ExtractResult r = extract_features(encoder, files, cache, {}, &progress, &cancel);
   if (r.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
   std::set<std::string> bad;
@@ -126,7 +131,7 @@ void TrainWorker::run(const TrainRequest& request) {
     Q_EMIT stateChanged(QStringLiteral("preparing"));
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
-    prepare_features(dataset, config, *this, cancel_extraction_);
+    prepare_features(dataset, config, request.image_dir.toStdString(), run_dir, *this, cancel_extraction_);
     std::unique_ptr<Trainer> trainer =
         request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
                        : std::make_unique<Trainer>(config, std::move(dataset), run_dir);

@@ -36,6 +36,7 @@ struct TrainStatus {
 struct TrainRequest {
   QString dataset;     // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
   QString run_dir;
+  QString image_dir;   // where a COCO / Karpathy file's images are; empty: beside the file
   bool resume = false;
   TrainConfig config;
 };

@@ -74,6 +74,8 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   kind_->setToolTip(tr("The attention model shows where it looks for every word"));
   hidden_ = spin(8, 4096, static_cast<int>(defaults.model.hidden), tr("LSTM hidden size"), this);
   embed_ = spin(8, 4096, static_cast<int>(defaults.model.embed), tr("Word embedding size"), this);
+  layers_ = spin(1, 8, 1, tr("LSTM layers (the attention model has one)"), this);
+  connect(kind_, &QComboBox::currentIndexChanged, this, [this] { updateButtons(); });
   dropout_ = new QDoubleSpinBox(this);
   dropout_->setRange(0, 0.9);
   dropout_->setSingleStep(0.05);
@@ -103,6 +105,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Model"), kind_);
   form->addRow(tr("Hidden size"), hidden_);
   form->addRow(tr("Embedding size"), embed_);
+  form->addRow(tr("Layers"), layers_);
   form->addRow(tr("Dropout"), dropout_);
   form->addRow(tr("Batch size"), batch_);
   form->addRow(tr("Learning rate"), lr_);
@@ -227,9 +230,11 @@ bool TrainingTab::isTraining() const {
   return state_ == QLatin1String("preparing") || state_ == QLatin1String("running") || state_ == QLatin1String("paused");
 }
 
-void TrainingTab::setDataset(const QString& path) {
+void TrainingTab::setDataset(const QString& path, const QString& image_dir) {
   dataset_ = path;
-  dataset_label_->setText(QDir::toNativeSeparators(path));
+  image_dir_ = image_dir;
+  dataset_label_->setText(image_dir.isEmpty() ? QDir::toNativeSeparators(path)
+                                              : tr("%1\nimages in %2").arg(QDir::toNativeSeparators(path), QDir::toNativeSeparators(image_dir)));
   describeDataset();
   updateButtons();
 }
@@ -247,7 +252,7 @@ void TrainingTab::describeDataset() {
       for (const auto& c : ds.images[static_cast<size_t>(i)].captions) captions.push_back(&c);
     const auto vocab = Vocabulary::build(captions, min_count_->value());
     const bool cached = ds.format == DatasetFormat::Handout ||
-                        std::filesystem::exists(ds.image_root + "/features/grid.npy");
+                        (image_dir_.isEmpty() && std::filesystem::exists(ds.image_root + "/features/grid.npy"));
     dataset_info_->setText(tr("%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
                               "%7 test; features %8")
                                .arg(ds.images.size())
@@ -268,6 +273,7 @@ void TrainingTab::start() {
   if (dataset_.isEmpty() || isTraining()) return;
   TrainRequest request;
   request.dataset = dataset_;
+  request.image_dir = image_dir_;
   const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
   request.run_dir = runs + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
   QDir().mkpath(runs);
@@ -275,6 +281,7 @@ void TrainingTab::start() {
   c.model.kind = kind_->currentData().toString().toStdString();
   c.model.hidden = hidden_->value();
   c.model.embed = embed_->value();
+  c.model.layers = c.model.kind == "attention" ? 1 : layers_->value();
   c.model.dropout = dropout_->value();
   c.batch_size = batch_->value();
   c.lr = lr_->value();
@@ -302,6 +309,7 @@ void TrainingTab::resumeRun(const QString& run_dir) {
   }
   TrainRequest request;
   request.dataset = dataset_;
+  request.image_dir = image_dir_;
   request.run_dir = run_dir;
   request.resume = true;
   request.config.steps = 0;  // keep the run's own number of steps
@@ -348,6 +356,7 @@ void TrainingTab::updateButtons() {
   pause_->setEnabled(state_ == QLatin1String("running"));
   resume_->setEnabled(state_ == QLatin1String("paused"));
   stop_->setEnabled(busy);
+  layers_->setEnabled(!busy && kind_->currentData().toString() == QLatin1String("lstm"));
   for (QWidget* w : std::initializer_list<QWidget*>{kind_, hidden_, embed_, dropout_, batch_, lr_, max_len_, min_count_,
                                                     val_every_, steps_, threads_, device_})
     w->setEnabled(!busy);
@@ -360,6 +369,8 @@ void TrainingTab::saveSettings() const {
   s.setValue(QStringLiteral("kind"), kind_->currentIndex());
   s.setValue(QStringLiteral("hidden"), hidden_->value());
   s.setValue(QStringLiteral("embed"), embed_->value());
+  s.setValue(QStringLiteral("layers"), layers_->value());
+  s.setValue(QStringLiteral("image_dir"), image_dir_);
   s.setValue(QStringLiteral("dropout"), dropout_->value());
   s.setValue(QStringLiteral("batch"), batch_->value());
   s.setValue(QStringLiteral("lr"), lr_->value());
@@ -378,6 +389,8 @@ void TrainingTab::loadSettings() {
   kind_->setCurrentIndex(s.value(QStringLiteral("kind"), kind_->currentIndex()).toInt());
   hidden_->setValue(s.value(QStringLiteral("hidden"), hidden_->value()).toInt());
   embed_->setValue(s.value(QStringLiteral("embed"), embed_->value()).toInt());
+  layers_->setValue(s.value(QStringLiteral("layers"), layers_->value()).toInt());
+  const QString image_dir = s.value(QStringLiteral("image_dir")).toString();
   dropout_->setValue(s.value(QStringLiteral("dropout"), dropout_->value()).toDouble());
   batch_->setValue(s.value(QStringLiteral("batch"), batch_->value()).toInt());
   lr_->setValue(s.value(QStringLiteral("lr"), lr_->value()).toDouble());
@@ -389,7 +402,7 @@ void TrainingTab::loadSettings() {
   plot_->setSmoothing(s.value(QStringLiteral("smoothing"), plot_->smoothing()).toDouble());
   const QString dataset = s.value(QStringLiteral("dataset")).toString();
   s.endGroup();
-  if (!dataset.isEmpty() && QFileInfo::exists(dataset)) setDataset(dataset);
+  if (!dataset.isEmpty() && QFileInfo::exists(dataset)) setDataset(dataset, image_dir);
 }
 
 }  // namespace captioner::ui

@@ -27,7 +27,8 @@ class TrainingTab : public QWidget {
   explicit TrainingTab(QWidget* parent = nullptr);
   ~TrainingTab() override;
 
-  void setDataset(const QString& path);
+  // image_dir: the folder of a COCO / Karpathy file's images when they are not beside it.
+  void setDataset(const QString& path, const QString& image_dir = QString());
   QString dataset() const { return dataset_; }
   bool isTraining() const;
   // Asks the trainer to stop (it saves a checkpoint) and waits for the thread.
@@ -59,6 +60,7 @@ class TrainingTab : public QWidget {
   void describeDataset();
 
   QString dataset_;
+  QString image_dir_;
   QString last_run_;
   QString state_ = QStringLiteral("idle");
   QLabel* dataset_label_;
@@ -66,6 +68,7 @@ class TrainingTab : public QWidget {
   QComboBox* kind_;
   QSpinBox* hidden_;
   QSpinBox* embed_;
+  QSpinBox* layers_;
   QDoubleSpinBox* dropout_;
   QSpinBox* batch_;
   QDoubleSpinBox* lr_;
