@@ -117,10 +117,12 @@ Command add_caption_command(CLI::App& app) {
       if (cmd->count("--index") == 0) throw ConfigError("--features needs --index");
       const FeatureTable table = FeatureTable::open(a->features);
       const size_t wanted_dims = grid_model ? 2 : 1;
-      if (table.row_shape().size() != wanted_dims || table.dim() != checkpoint.config.model.feature_dim)
-        throw DataError(a->features, std::string("rows do not fit this model: it reads ") +
-                                         (grid_model ? "grids [cells, " : "vectors [") +
-                                         std::to_string(checkpoint.config.model.feature_dim) + "]");
+      if (table.row_shape().size() != wanted_dims)
+        throw DataError(a->features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") +
+                                         "; the model expects " + (grid_model ? "grids [cells, features]" : "vectors [features]"));
+      if (table.dim() != checkpoint.config.model.feature_dim)
+        throw DataError(a->features, "rows have " + std::to_string(table.dim()) + " features; the model expects " +
+                                         std::to_string(checkpoint.config.model.feature_dim));
       if (a->index < 0 || a->index >= table.rows())
         throw DataError(a->features, "has no row " + std::to_string(a->index) + " (it has " + std::to_string(table.rows()) + ")");
       caption(table.gather({a->index}), a->features + "#" + std::to_string(a->index));

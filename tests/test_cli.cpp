@@ -61,13 +61,17 @@ class TestCli : public QObject {
     const auto v = run({"--version"});
     QCOMPARE(v.code, 0);
     QVERIFY(contains(v.out, "captioner "));
-    for (const char* sub : {"train", "caption", "demo"}) {
+    for (const char* sub : {"train", "caption", "demo", "shapes", "eval", "score"}) {
       const auto h = run({sub, "--help"});
       QCOMPARE(h.code, 0);
       QVERIFY(contains(h.out, "--"));
     }
-    QVERIFY(run({}).code != 0);
+    // Without arguments captioner opens the desktop app (tested by the GUI tests); --help says so.
+    const auto help = run({"--help"});
+    QCOMPARE(help.code, 0);
+    QVERIFY(contains(help.out, "opens the desktop app"));
     QVERIFY(run({"train", "--bogus"}).code != 0);
+    QVERIFY(run({"frobnicate"}).code != 0);
   }
 
   void train_learns_and_caption_returns_a_caption() {
