@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <set>
 
 #include "app/cli_output.h"
 #include "core/encoder.h"
@@ -33,12 +32,11 @@ DatasetImages locate_images(const CaptionDataset& dataset, const std::string& im
   return where;
 }
 
-std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, const std::string& encoder_path,
-                                     int64_t threads) {
-  configure_threads(threads);
-  Encoder encoder = load_encoder(encoder_path.empty() ? find_default_encoder() : encoder_path, resolve_device("auto"));
-  std::vector<std::string> files;
-  for (const auto& image : dataset.images) files.push_back(where.image_dir + "/" + image.file);
+Encoder load_encoder_or_default(const std::string& path) {
+  return load_encoder(path.empty() ? find_default_encoder() : path, resolve_device("auto"));
+}
+
+std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, Encoder& encoder) {
   class Progress : public ExtractObserver {
     void on_progress(const ExtractProgress& p) override {
       if (p.done == p.total || p.done % 200 < 8)
@@ -46,21 +44,10 @@ std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImage
                      static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str());
     }
   } progress;
-  const ExtractResult r = extract_features(encoder, files, where.cache, {}, &progress);
-  std::set<std::string> bad;
-  for (const auto& [path, reason] : r.failed) {
-    std::cerr << "skipped image: " << reason << '\n';
-    bad.insert(path);
-  }
-  std::vector<ImageRecord> kept;
-  for (size_t i = 0; i < dataset.images.size(); ++i) {
-    if (bad.count(files[i])) continue;
-    dataset.images[i].feature_row = static_cast<int64_t>(i);
-    kept.push_back(std::move(dataset.images[i]));
-  }
-  if (kept.empty()) throw DataError(where.image_dir, "none of the dataset's images could be read");
-  dataset.images = std::move(kept);
-  return cache_files(where.cache, false).pooled;
+  const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress);
+  for (const auto& failed : x.result.failed) std::cerr << "skipped image: " << failed.second << '\n';
+  if (dataset.images.empty()) throw DataError(where.image_dir, "none of the dataset's images could be read");
+  return x.pooled;
 }
 
 }  // namespace captioner::cli

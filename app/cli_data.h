@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/dataset.h"
+#include "core/encoder.h"
 
 namespace captioner::cli {
 
@@ -18,10 +19,12 @@ struct DatasetImages {
 DatasetImages locate_images(const CaptionDataset& dataset, const std::string& images_arg, const std::string& cache_arg,
                             const std::string& default_cache);
 
-// Encodes every image of `dataset` into the cache (skipping what is there already), drops the
-// images that could not be read (saying why), sets each image's feature_row to its position in
-// the dataset file, and returns the cache's pooled feature file.
-std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, const std::string& encoder_path,
-                                     int64_t threads);
+// The encoder at `path`, or the installed default.
+Encoder load_encoder_or_default(const std::string& path);
+
+// Encodes every image of `dataset` into the cache with progress on stderr (skipping what is
+// there already), drops the images that could not be read (saying why), and returns the cache's
+// pooled feature file. Throws DataError when no image could be read.
+std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, Encoder& encoder);
 
 }  // namespace captioner::cli

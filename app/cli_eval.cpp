@@ -84,13 +84,11 @@ Command add_eval_command(CLI::App& app) {
     if (pooled.empty()) {
       if (where.image_dir.empty())
         throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
-      if (!checkpoint.config.encoder_id.empty()) {
-        const Encoder probe = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder);
-        if (probe.id != checkpoint.config.encoder_id)
-          throw DataError(path, "was trained on features of encoder " + checkpoint.config.encoder_id +
-                                    ", but the encoder in use is " + probe.id + "; pass the matching --encoder");
-      }
-      pooled = extract_dataset_features(dataset, where, a->encoder, a->threads);
+      Encoder encoder = load_encoder_or_default(a->encoder);
+      if (!checkpoint.config.encoder_id.empty() && encoder.id != checkpoint.config.encoder_id)
+        throw DataError(path, "was trained on features of encoder " + checkpoint.config.encoder_id +
+                                  ", but the encoder in use is " + encoder.id + "; pass the matching --encoder");
+      pooled = extract_dataset_features(dataset, where, encoder);
     }
     std::string feature_file = pooled;
     if (model.input() == FeatureInput::Grid) {

@@ -76,8 +76,11 @@ Command add_train_command(CLI::App& app) {
     CaptionDataset dataset = read_dataset(args->data);
     const DatasetImages where = locate_images(dataset, args->images, args->cache, args->out + "/features");
     if (!args->images.empty() && !args->config.features_path.empty()) throw ConfigError("give either --images or --features");
-    if (!where.image_dir.empty() && args->config.features_path.empty())
-      args->config.features_path = extract_dataset_features(dataset, where, args->encoder, args->config.threads);
+    if (!where.image_dir.empty() && args->config.features_path.empty()) {
+      configure_threads(args->config.threads);
+      Encoder encoder = load_encoder_or_default(args->encoder);
+      args->config.features_path = extract_dataset_features(dataset, where, encoder);
+    }
     std::unique_ptr<Trainer> trainer;
     const std::string checkpoint = checkpoint_path(args->out);
     if (args->resume) {

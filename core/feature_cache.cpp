@@ -14,6 +14,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -176,6 +177,26 @@ std::string features_encoder_id(const std::string& npy_path) {
   std::string word, id;
   in >> word >> id;
   return word == "encoder" ? id : "";
+}
+
+DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
+                                           const std::string& cache, ExtractObserver* observer,
+                                           const std::atomic<bool>* cancel) {
+  std::vector<std::string> files;
+  for (const auto& image : dataset.images) files.push_back(image_dir + "/" + image.file);
+  DatasetExtraction out;
+  out.result = extract_features(encoder, files, cache, {}, observer, cancel);
+  out.pooled = cache_files(cache, false).pooled;
+  std::set<std::string> bad;
+  for (const auto& failed : out.result.failed) bad.insert(failed.first);
+  std::vector<ImageRecord> kept;
+  for (size_t i = 0; i < dataset.images.size(); ++i) {
+    if (bad.count(files[i])) continue;
+    dataset.images[i].feature_row = static_cast<int64_t>(i);
+    kept.push_back(std::move(dataset.images[i]));
+  }
+  dataset.images = std::move(kept);
+  return out;
 }
 
 std::string grid_features_path(const std::string& pooled_path) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dataset.h"
 #include "core/encoder.h"
 #include "core/image_io.h"
 
@@ -56,6 +57,17 @@ CacheFiles cache_files(const std::string& out, bool pooled_only);
 ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
                                const ExtractOptions& options, ExtractObserver* observer = nullptr,
                                const std::atomic<bool>* cancel = nullptr);
+
+struct DatasetExtraction {
+  ExtractResult result;  // as extract_features reports it
+  std::string pooled;    // the cache's pooled feature file
+};
+// Encodes every image of `dataset` (files image_dir/record.file) into the cache at `cache`, then
+// keeps only the images that were encoded, each with feature_row = its position in the dataset
+// file (the cache's row). Whoever calls reports result.failed and decides what a cancel means.
+DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
+                                           const std::string& cache, ExtractObserver* observer = nullptr,
+                                           const std::atomic<bool>* cancel = nullptr);
 
 // Image files under `dir` (recursively, by extension, sorted), or the lines of a list file.
 std::vector<std::string> list_images(const std::string& dir_or_list);

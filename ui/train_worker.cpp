@@ -12,7 +12,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <set>
 
 namespace captioner::ui {
 
@@ -67,8 +66,6 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
     throw DataError(dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file,
                     "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
   Encoder encoder = load_encoder(find_default_encoder());
-  std::vector<std::string> files;
-  for (const auto& image : dataset.images) files.push_back(dataset.image_root + "/" + image.file);
   class Progress : public ExtractObserver {
    public:
     explicit Progress(TrainWorker& w) : w_(w) {}
@@ -81,21 +78,11 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
   // The cache lives beside the images for datasets that carry them (Shapes), in the run folder
   // otherwise, so a user's image folder is never written to.
   const std::string cache = image_dir.empty() ? dataset.image_root + "/features" : run_dir + "/features";
-  const ExtractResult r = extract_features(encoder, files, cache, {}, &progress, &cancel);
-  if (r.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
-  std::set<std::string> bad;
-  for (const auto& [path, reason] : r.failed) {
-    Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(reason)));
-    bad.insert(path);
-  }
-  std::vector<ImageRecord> kept;
-  for (size_t i = 0; i < dataset.images.size(); ++i) {
-    if (bad.count(files[i])) continue;
-    dataset.images[i].feature_row = static_cast<int64_t>(i);
-    kept.push_back(std::move(dataset.images[i]));
-  }
-  dataset.images = std::move(kept);
-  config.features_path = cache_files(cache, false).pooled;
+  const DatasetExtraction x = extract_dataset_features(encoder, dataset, dataset.image_root, cache, &progress, &cancel);
+  if (x.result.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
+  for (const auto& failed : x.result.failed)
+    Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(failed.second)));
+  config.features_path = x.pooled;
 }
 
 }  // namespace
