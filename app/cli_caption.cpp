@@ -64,8 +64,8 @@ Command add_caption_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
   cmd->add_option("--encoder", a->encoder, "Encoder weight file for image files (default: the installed one)");
   auto* features = cmd->add_option("--features", a->features,
-                                   "Feature .npy file instead of image files: pooled [images, 2048] for LSTM models, "
-                                   "grid [images, 64, 2048] for attention models");
+                                   "Feature .npy file instead of image files: pooled [images, C] for LSTM models, "
+                                   "grid [images, 64, C] for attention models");
   cmd->add_option("--index", a->index, "Row of the image in --features")->needs(features);
   features->excludes("images");
   cmd->add_option("--mode", a->mode, "greedy, sample or beam")->check(CLI::IsMember({"greedy", "sample", "beam"}))->capture_default_str();
@@ -135,6 +135,7 @@ Command add_caption_command(CLI::App& app) {
                             "it cannot caption image files; caption rows of its feature file with --features/--index, or "
                             "train on features from `captioner extract`");
     Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
+    use_grid_layer(encoder, grid_layer_of(trained_with));
     if (encoder.id != trained_with)
       throw DataError(path, "was trained on features of encoder " + trained_with + ", but the encoder in use is " +
                                 encoder.id + "; pass the matching --encoder");

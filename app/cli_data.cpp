@@ -13,7 +13,7 @@
 namespace captioner::cli {
 
 DatasetImages locate_images(const CaptionDataset& dataset, const std::string& images_arg, const std::string& cache_arg,
-                            const std::string& default_cache) {
+                            const std::string& cache_dir, GridLayer layer) {
   DatasetImages where;
   if (dataset.format == DatasetFormat::Handout) {
     if (!images_arg.empty()) throw ConfigError("--images is for COCO or Karpathy data; a handout folder has its features");
@@ -21,19 +21,21 @@ DatasetImages locate_images(const CaptionDataset& dataset, const std::string& im
   }
   if (!images_arg.empty()) {
     where.image_dir = images_arg;
-    where.cache = cache_arg.empty() ? default_cache : cache_arg;
+    where.cache = cache_arg.empty() ? cache_dir + "/" + feature_cache_name(layer) : cache_arg;
     return where;
   }
   // A dataset that keeps its images beside its JSON (Shapes does) needs no --images.
   if (!dataset.images.empty() && std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file)) {
     where.image_dir = dataset.image_root;
-    where.cache = cache_arg.empty() ? dataset.image_root + "/features" : cache_arg;
+    where.cache = cache_arg.empty() ? dataset.image_root + "/" + feature_cache_name(layer) : cache_arg;
   }
   return where;
 }
 
-Encoder load_encoder_or_default(const std::string& path) {
-  return load_encoder(path.empty() ? find_default_encoder() : path, resolve_device("auto"));
+Encoder load_encoder_or_default(const std::string& path, GridLayer layer) {
+  Encoder encoder = load_encoder(path.empty() ? find_default_encoder() : path, resolve_device("auto"));
+  use_grid_layer(encoder, layer);
+  return encoder;
 }
 
 std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImages& where, Encoder& encoder) {

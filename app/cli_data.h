@@ -13,14 +13,15 @@ struct DatasetImages {
   std::string cache;      // feature cache folder
 };
 
-// Where the images and the cache of `dataset` are: --images/--cache when given; otherwise a
-// dataset folder whose JSON lists images beside it (such as Shapes) uses its own folder and
-// DATASET/features. Empty image_dir when the dataset has no image files to encode.
+// Where the images and the cache of `dataset` are: --images/--cache when given (the cache then
+// defaults to CACHE_DIR/<cache name>); otherwise a dataset folder whose JSON lists images beside
+// it (such as Shapes) uses its own folder and DATASET/<cache name>, the name depending on the
+// encoder layer (feature_cache_name). Empty image_dir when the dataset has no image files.
 DatasetImages locate_images(const CaptionDataset& dataset, const std::string& images_arg, const std::string& cache_arg,
-                            const std::string& default_cache);
+                            const std::string& cache_dir, GridLayer layer);
 
-// The encoder at `path`, or the installed default.
-Encoder load_encoder_or_default(const std::string& path);
+// The encoder at `path`, or the installed default, returning `layer`'s grid.
+Encoder load_encoder_or_default(const std::string& path, GridLayer layer = GridLayer::Mixed10);
 
 // Encodes every image of `dataset` into the cache with progress on stderr (skipping what is
 // there already), drops the images that could not be read (saying why), and returns the cache's

@@ -62,7 +62,7 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--length-penalty", a->length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", a->max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--images", a->images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
-  cmd->add_option("--cache", a->cache, "Feature cache folder (default: DATASET/features)");
+  cmd->add_option("--cache", a->cache, "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
   cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
   cmd->add_option("--features", a->features, "Pooled feature .npy for data without image files (one row per image)");
   cmd->add_option("--results", a->results, "Also write the captions as COCO results [{image_id, caption}]");
@@ -80,11 +80,13 @@ Command add_eval_command(CLI::App& app) {
     CaptionDataset dataset = read_dataset(a->data);
     const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
     std::string pooled = !a->features.empty() ? a->features : dataset.features_path;
-    const DatasetImages where = locate_images(dataset, a->images, a->cache, data_root + "/features");
+    // Features of the layer the model was trained on, in that layer's cache.
+    const GridLayer layer = grid_layer_of(checkpoint.config.encoder_id);
+    const DatasetImages where = locate_images(dataset, a->images, a->cache, data_root, layer);
     if (pooled.empty()) {
       if (where.image_dir.empty())
         throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
-      Encoder encoder = load_encoder_or_default(a->encoder);
+      Encoder encoder = load_encoder_or_default(a->encoder, layer);
       if (!checkpoint.config.encoder_id.empty() && encoder.id != checkpoint.config.encoder_id)
         throw DataError(path, "was trained on features of encoder " + checkpoint.config.encoder_id +
                                   ", but the encoder in use is " + encoder.id + "; pass the matching --encoder");

@@ -19,6 +19,7 @@ struct ExtractArgs {
   std::string out;
   std::string encoder;
   bool pooled_only = false;
+  std::string layer = "mixed10";
   int64_t batch_size = 8;
   int workers = 2;
   int64_t threads = 0;
@@ -58,7 +59,9 @@ Command add_extract_command(CLI::App& app) {
   cmd->add_option("--images", a->images, "Folder of images (searched recursively) or a text file with one path per line")
       ->required();
   cmd->add_option("--out", a->out, "Cache folder, or X.npy with --pooled-only")->required();
-  cmd->add_flag("--pooled-only", a->pooled_only, "Keep only the 2048-d vectors (no 8x8 grid)");
+  cmd->add_flag("--pooled-only", a->pooled_only, "Keep only the pooled vectors (no 8x8 grid)");
+  cmd->add_option("--layer", a->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers nsfwjs fine-tuned; see the README)")
+      ->check(CLI::IsMember({"mixed10", "mixed5"}))->capture_default_str();
   cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
   cmd->add_option("--batch-size", a->batch_size, "Images per encoder batch")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--workers", a->workers, "Image-decoding threads")->check(CLI::Range(1, 64))->capture_default_str();
@@ -69,6 +72,7 @@ Command add_extract_command(CLI::App& app) {
     configure_threads(a->threads);
     const auto device = resolve_device(a->device);
     Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
+    use_grid_layer(encoder, parse_grid_layer(a->layer));
     const auto images = list_images(a->images);
     ExtractOptions options;
     options.batch_size = a->batch_size;

@@ -26,6 +26,7 @@ struct TrainArgs {
   std::string images;
   std::string cache;
   std::string encoder;
+  std::string layer = "mixed10";
   bool resume = false;
   int64_t log_every = 50;
   TrainConfig config;
@@ -42,8 +43,10 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--features", c.features_path, "Feature .npy for COCO/Karpathy data (one row per image, file order)");
   cmd->add_option("--images", args->images, "Image folder of a COCO/Karpathy dataset: features are extracted (and cached) first "
                                             "(a Shapes folder needs none)");
-  cmd->add_option("--cache", args->cache, "Feature cache folder (default: RUN_DIR/features with --images, DATASET/features for Shapes)");
+  cmd->add_option("--cache", args->cache, "Feature cache folder (default: RUN_DIR/features with --images, DATASET/features for Shapes; features-mixed5 for --layer mixed5)");
   cmd->add_option("--encoder", args->encoder, "Encoder weight file for --images (default: the installed one)");
+  cmd->add_option("--layer", args->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers nsfwjs fine-tuned; see the README)")
+      ->check(CLI::IsMember({"mixed10", "mixed5"}))->capture_default_str();
   cmd->add_flag("--resume", args->resume, "Continue the run saved in --out (only --steps may change)");
   cmd->add_option("--model", c.model.kind, "lstm (image vector -> LSTM state) or attention (soft attention over the 8x8 grid)")
       ->check(CLI::IsMember({"lstm", "attention"}))->capture_default_str();
@@ -74,11 +77,12 @@ Command add_train_command(CLI::App& app) {
   return [args, cmd]() -> int {
     const bool steps_given = cmd->count("--steps") > 0;
     CaptionDataset dataset = read_dataset(args->data);
-    const DatasetImages where = locate_images(dataset, args->images, args->cache, args->out + "/features");
+    const GridLayer layer = parse_grid_layer(args->layer);
+    const DatasetImages where = locate_images(dataset, args->images, args->cache, args->out, layer);
     if (!args->images.empty() && !args->config.features_path.empty()) throw ConfigError("give either --images or --features");
     if (!where.image_dir.empty() && args->config.features_path.empty()) {
       configure_threads(args->config.threads);
-      Encoder encoder = load_encoder_or_default(args->encoder);
+      Encoder encoder = load_encoder_or_default(args->encoder, layer);
       args->config.features_path = extract_dataset_features(dataset, where, encoder);
     }
     std::unique_ptr<Trainer> trainer;

@@ -202,6 +202,21 @@ std::string find_default_encoder() {
   throw DataError("", std::string("no encoder weights found (looked in ") + where + "); " + kEncoderHowTo);
 }
 
+void use_grid_layer(Encoder& encoder, GridLayer layer) {
+  encoder.net->set_grid_layer(layer);
+  encoder.id = encoder.id.substr(0, encoder.id.find('/'));
+  if (layer != GridLayer::Mixed10) encoder.id += std::string("/") + grid_layer_name(layer);
+}
+
+GridLayer grid_layer_of(const std::string& encoder_id) {
+  const size_t slash = encoder_id.find('/');
+  return slash == std::string::npos ? GridLayer::Mixed10 : parse_grid_layer(encoder_id.substr(slash + 1));
+}
+
+std::string feature_cache_name(GridLayer layer) {
+  return layer == GridLayer::Mixed10 ? "features" : std::string("features-") + grid_layer_name(layer);
+}
+
 torch::Tensor model_features(const EncodedImages& encoded, FeatureInput input) {
   if (input == FeatureInput::Pooled) return encoded.pooled;
   const auto& g = encoded.grid;

@@ -14,9 +14,18 @@ namespace captioner {
 
 struct Encoder {
   InceptionV3 net{nullptr};  // eval mode, BN folded
-  std::string id;            // "<family>:<hash of the weights>"; same weights, same id
+  // "<family>:<hash of the weights>" for the standard mixed10 grid, "<family>:<hash>/<layer>" for
+  // another layer: same weights and layer, same id, so features of two layers never mix.
+  std::string id;
   std::string source;        // where the weights came from
 };
+
+// Makes the encoder return `layer`'s grid and renames it accordingly.
+void use_grid_layer(Encoder& encoder, GridLayer layer);
+// The layer an encoder id stands for (mixed10 when it names none).
+GridLayer grid_layer_of(const std::string& encoder_id);
+// A dataset's default feature cache folder for a layer: "features" (mixed10), "features-mixed5".
+std::string feature_cache_name(GridLayer layer);
 
 // Builds the Keras-family network (with nsfwjs's head) from TF.js weights. Every conv2d_N /
 // batch_normalization_N / dense_N must be present with the expected shape; throws DataError
@@ -42,8 +51,8 @@ std::vector<std::string> encoder_search_path();
 // The first existing file of encoder_search_path(); throws DataError saying how to get one.
 std::string find_default_encoder();
 
-// What a model of the given input reads from encoded images: the pooled vectors [B, 2048], or the
-// grid as cells [B, 64, 2048] (row-major, rounded through float16 exactly as the feature cache
+// What a model of the given input reads from encoded images: the pooled vectors [B, C], or the
+// grid as cells [B, 64, C] (row-major, rounded through float16 exactly as the feature cache
 // stores them, so live captions match captions of cached features).
 torch::Tensor model_features(const EncodedImages& encoded, FeatureInput input);
 

@@ -265,9 +265,10 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     status.state.assign(images.size(), 0);
     status.reasons.assign(images.size(), "");
   }
-  RowFile pooled(files.pooled, "<f4", {n, 2048}, 2048 * 4);
+  const int64_t c = grid_channels(encoder.net->grid_layer());
+  RowFile pooled(files.pooled, "<f4", {n, c}, c * 4);
   std::unique_ptr<RowFile> grid;
-  if (!files.grid.empty()) grid = std::make_unique<RowFile>(files.grid, "<f2", std::vector<int64_t>{n, 64, 2048}, 64 * 2048 * 2);
+  if (!files.grid.empty()) grid = std::make_unique<RowFile>(files.grid, "<f2", std::vector<int64_t>{n, 64, c}, 64 * c * 2);
   if (fs::exists(files.journal)) {
     // A run killed mid-line leaves a torn last line: cut it, or the next line would be appended to it.
     const std::string text = read_file(files.journal);
@@ -325,7 +326,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     if (!inputs.empty()) {
       const auto encoded = encoder.net->forward(torch::stack(inputs).to(device));
       const auto pooled_rows = encoded.pooled.to(torch::kCPU).contiguous();
-      const auto grid_rows = grid ? encoded.grid.permute({0, 2, 3, 1}).reshape({-1, 64, 2048}).to(torch::kCPU, torch::kHalf).contiguous()
+      const auto grid_rows = grid ? encoded.grid.permute({0, 2, 3, 1}).reshape({-1, 64, c}).to(torch::kCPU, torch::kHalf).contiguous()
                                   : torch::Tensor();
       size_t k = 0;
       for (const auto& d : batch) {

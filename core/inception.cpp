@@ -4,12 +4,28 @@
 
 #include <cmath>
 
+#include "core/errors.h"
+
 namespace captioner {
 
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 const char* family_name(EncoderFamily family) { return family == EncoderFamily::Keras ? "keras" : "torchvision"; }
+
+const char* grid_layer_name(GridLayer layer) { return layer == GridLayer::Mixed5 ? "mixed5" : "mixed10"; }
+
+GridLayer parse_grid_layer(const std::string& name) {
+  if (name == "mixed10") return GridLayer::Mixed10;
+  if (name == "mixed5") return GridLayer::Mixed5;
+  throw ConfigError("unknown encoder layer '" + name + "' (mixed10 or mixed5)");
+}
+
+int64_t grid_channels(GridLayer layer) { return layer == GridLayer::Mixed5 ? 768 : 2048; }
+
+namespace {
+constexpr size_t kMixed5Block = 5;  // Mixed_5b, 5c, 5d, 6a, 6b, 6c: Keras's mixed0 ... mixed5
+}  // namespace
 
 ConvBnImpl::ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride,
                        std::vector<int64_t> padding) {
@@ -196,7 +212,9 @@ EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   x = units_[3](x);
   x = units_[4](x);
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
-  for (auto& block : blocks_) x = static_cast<Block&>(*block).forward(x);
+  const size_t last = grid_layer_ == GridLayer::Mixed5 ? kMixed5Block : blocks_.size() - 1;
+  for (size_t i = 0; i <= last; ++i) x = static_cast<Block&>(*blocks_[i]).forward(x);
+  if (grid_layer_ != GridLayer::Mixed10) x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({8, 8}));
   return {x.contiguous(), x.mean({2, 3})};
 }
 

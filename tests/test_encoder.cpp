@@ -116,6 +116,51 @@ class TestEncoder : public QObject {
     QVERIFY(torch::allclose(before, after, 1e-4, 1e-4));
   }
 
+  void mixed5_grid_stops_before_the_finetuned_blocks() {
+    torch::manual_seed(0);
+    InceptionV3 net;
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const auto x = torch::rand({2, 3, 299, 299});
+    net->set_grid_layer(GridLayer::Mixed5);
+    const auto early = net->forward(x);
+    QCOMPARE(early.grid.sizes(), (torch::IntArrayRef{2, 768, 8, 8}));
+    QCOMPARE(grid_channels(GridLayer::Mixed5), int64_t{768});
+    QVERIFY(torch::allclose(early.pooled, early.grid.mean({2, 3}), 1e-6, 1e-6));
+    net->set_grid_layer(GridLayer::Mixed10);
+    const auto late = net->forward(x);
+    QCOMPARE(late.grid.sizes(), (torch::IntArrayRef{2, 2048, 8, 8}));
+
+    // Changing a block after mixed5 moves mixed10 only; changing mixed5 itself moves both.
+    auto perturb = [&](const std::string& prefix) {
+      for (auto& p : net->named_parameters())
+        if (p.key().rfind(prefix, 0) == 0) p.value().add_(0.5);
+    };
+    perturb("Mixed_7b.");
+    QVERIFY(!torch::allclose(net->forward(x).grid, late.grid, 1e-4, 1e-4));
+    net->set_grid_layer(GridLayer::Mixed5);
+    QVERIFY(torch::equal(net->forward(x).grid, early.grid));
+    perturb("Mixed_6c.");
+    QVERIFY(!torch::allclose(net->forward(x).grid, early.grid, 1e-4, 1e-4));
+  }
+
+  void the_encoder_id_names_its_layer() {
+    Encoder encoder = encoder_;  // shares the network: put its layer back at the end
+    const std::string standard = encoder.id;
+    QCOMPARE(grid_layer_of(standard), GridLayer::Mixed10);
+    use_grid_layer(encoder, GridLayer::Mixed5);
+    QCOMPARE(encoder.id, standard + "/mixed5");
+    QCOMPARE(grid_layer_of(encoder.id), GridLayer::Mixed5);
+    QCOMPARE(encoder.net->grid_layer(), GridLayer::Mixed5);
+    use_grid_layer(encoder, GridLayer::Mixed10);
+    QCOMPARE(encoder.id, standard);
+    QCOMPARE(encoder.net->grid_layer(), GridLayer::Mixed10);
+    QCOMPARE(feature_cache_name(GridLayer::Mixed10), std::string("features"));
+    QCOMPARE(feature_cache_name(GridLayer::Mixed5), std::string("features-mixed5"));
+    test::expect_error([] { parse_grid_layer("mixed7"); }, {"mixed7", "mixed10", "mixed5"});
+    test::expect_error([&] { grid_layer_of(standard + "/pool3"); }, {"pool3"});
+  }
+
   void import_errors_name_the_file() {
     QTemporaryDir dir;
     const std::string d = dir.path().toStdString();

@@ -88,6 +88,25 @@ class TestExtract : public QObject {
     QCOMPARE(again.failed.size(), size_t{2});
   }
 
+  void a_mixed5_cache_has_768_channels_and_keeps_its_layer() {
+    Encoder early = encoder_;
+    early.net = load_encoder(find_default_encoder()).net;  // its own network: the fixture's stays mixed10
+    use_grid_layer(early, GridLayer::Mixed5);
+    const std::string out = path("cache-mixed5");
+    const std::vector<std::string> good = {images_[0], images_[1]};
+    QCOMPARE(extract_features(early, good, out, {}).encoded, int64_t{2});
+    QCOMPARE(NpyArray::open(out + "/pooled.npy").shape(), (std::vector<int64_t>{2, 768}));
+    const auto grid = NpyArray::open(out + "/grid.npy");
+    QCOMPARE(grid.shape(), (std::vector<int64_t>{2, 64, 768}));
+    QCOMPARE(features_encoder_id(out + "/pooled.npy"), encoder_.id + "/mixed5");
+    torch::NoGradGuard no_grad;
+    const auto direct = early.net->forward(inception_input(load_image_rgb(good[1])).unsqueeze(0));
+    const auto cells = torch::tensor(npy_row(grid, 1)).view({64, 768});
+    QVERIFY(torch::allclose(cells[8 * 3 + 5], direct.grid[0].select(1, 3).select(1, 5), 1e-2, 1e-2));
+    // The mixed10 encoder may not add to (or resume) this cache.
+    test::expect_error([&] { extract_features(encoder_, good, out, {}); }, {"/mixed5", "not " + encoder_.id});
+  }
+
   void an_interrupted_run_resumes_where_it_stopped() {
     const std::string out = path("resumed");
     ExtractOptions options;
