@@ -1,6 +1,7 @@
 // LibTorch-using core headers first: Qt's `slots` macro must not precede them.
 #include "core/dataset.h"
 #include "core/encoder.h"
+#include "core/checkpoint.h"
 #include "core/errors.h"
 #include "core/feature_cache.h"
 #include "core/trainer.h"
@@ -58,7 +59,7 @@ class BatchingObserver : public TrainObserver {
 
 // Features for a dataset of image files: extracted into DATASET/features (Shapes, Karpathy
 // folders) and unreadable images dropped; datasets with their own features are left as they are.
-void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::string& image_dir,
+void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::string& image_dir, GridLayer layer,
                       const std::string& run_dir, TrainWorker& worker, const std::atomic<bool>& cancel) {
   if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
   if (!image_dir.empty()) dataset.image_root = image_dir;
@@ -66,6 +67,7 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
     throw DataError(dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file,
                     "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
   Encoder encoder = load_encoder(find_default_encoder());
+  use_grid_layer(encoder, layer);
   class Progress : public ExtractObserver {
    public:
     explicit Progress(TrainWorker& w) : w_(w) {}
@@ -77,7 +79,7 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
   } progress(worker);
   // The cache lives beside the images for datasets that carry them (Shapes), in the run folder
   // otherwise, so a user's image folder is never written to.
-  const std::string cache = image_dir.empty() ? dataset.image_root + "/features" : run_dir + "/features";
+  const std::string cache = (image_dir.empty() ? dataset.image_root : run_dir) + "/" + feature_cache_name(layer);
   const DatasetExtraction x = extract_dataset_features(encoder, dataset, dataset.image_root, cache, &progress, &cancel);
   if (x.result.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
   for (const auto& failed : x.result.failed)
@@ -118,7 +120,11 @@ void TrainWorker::run(const TrainRequest& request) {
     Q_EMIT stateChanged(QStringLiteral("preparing"));
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
-    prepare_features(dataset, config, request.image_dir.toStdString(), run_dir, *this, cancel_extraction_);
+    // A resumed run keeps the layer its features came from.
+    const GridLayer layer = request.resume ? grid_layer_of(load_checkpoint(checkpoint_path(run_dir)).config.encoder_id)
+                                           : parse_grid_layer(request.layer.toStdString());
+    prepare_features(dataset, config, request.image_dir.toStdString(), layer,
+                     run_dir, *this, cancel_extraction_);
     std::unique_ptr<Trainer> trainer =
         request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
                        : std::make_unique<Trainer>(config, std::move(dataset), run_dir);

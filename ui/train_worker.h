@@ -37,6 +37,7 @@ struct TrainRequest {
   QString dataset;     // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
   QString run_dir;
   QString image_dir;   // where a COCO / Karpathy file's images are; empty: beside the file
+  QString layer = QStringLiteral("mixed10");  // encoder layer whose grid is extracted (GridLayer's name)
   bool resume = false;
   TrainConfig config;
 };

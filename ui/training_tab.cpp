@@ -72,6 +72,12 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   kind_->addItem(tr("Attention (looks at the 8×8 grid)"), QStringLiteral("attention"));
   kind_->addItem(tr("LSTM (image vector only)"), QStringLiteral("lstm"));
   kind_->setToolTip(tr("The attention model shows where it looks for every word"));
+  layer_ = new QComboBox(this);
+  layer_->addItem(tr("mixed10 (standard 8×8×2048 grid)"), QStringLiteral("mixed10"));
+  layer_->addItem(tr("mixed5 (8×8×768, sees colour)"), QStringLiteral("mixed5"));
+  layer_->setToolTip(tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled weights' layers after mixed5 "
+                        "were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably"));
+  connect(layer_, &QComboBox::currentIndexChanged, this, [this] { describeDataset(); });
   hidden_ = spin(8, 4096, static_cast<int>(defaults.model.hidden), tr("LSTM hidden size"), this);
   embed_ = spin(8, 4096, static_cast<int>(defaults.model.embed), tr("Word embedding size"), this);
   layers_ = spin(1, 8, 1, tr("LSTM layers (the attention model has one)"), this);
@@ -103,6 +109,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
 
   auto* form = new QFormLayout;
   form->addRow(tr("Model"), kind_);
+  form->addRow(tr("Encoder layer"), layer_);
   form->addRow(tr("Hidden size"), hidden_);
   form->addRow(tr("Embedding size"), embed_);
   form->addRow(tr("Layers"), layers_);
@@ -252,7 +259,7 @@ void TrainingTab::describeDataset() {
       for (const auto& c : ds.images[static_cast<size_t>(i)].captions) captions.push_back(&c);
     const auto vocab = Vocabulary::build(captions, min_count_->value());
     const bool cached = ds.format == DatasetFormat::Handout ||
-                        (image_dir_.isEmpty() && std::filesystem::exists(ds.image_root + "/features/grid.npy"));
+                        (image_dir_.isEmpty() && std::filesystem::exists(ds.image_root + "/" + feature_cache_name(parse_grid_layer(layer_->currentData().toString().toStdString())) + "/grid.npy"));
     dataset_info_->setText(tr("%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
                               "%7 test; features %8")
                                .arg(ds.images.size())
@@ -274,6 +281,7 @@ void TrainingTab::start() {
   TrainRequest request;
   request.dataset = dataset_;
   request.image_dir = image_dir_;
+  request.layer = layer_->currentData().toString();
   const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
   request.run_dir = runs + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
   QDir().mkpath(runs);
@@ -357,7 +365,7 @@ void TrainingTab::updateButtons() {
   resume_->setEnabled(state_ == QLatin1String("paused"));
   stop_->setEnabled(busy);
   layers_->setEnabled(!busy && kind_->currentData().toString() == QLatin1String("lstm"));
-  for (QWidget* w : std::initializer_list<QWidget*>{kind_, hidden_, embed_, dropout_, batch_, lr_, max_len_, min_count_,
+  for (QWidget* w : std::initializer_list<QWidget*>{kind_, layer_, hidden_, embed_, dropout_, batch_, lr_, max_len_, min_count_,
                                                     val_every_, steps_, threads_, device_})
     w->setEnabled(!busy);
 }
@@ -367,6 +375,7 @@ void TrainingTab::saveSettings() const {
   s.beginGroup(QStringLiteral("training"));
   s.setValue(QStringLiteral("dataset"), dataset_);
   s.setValue(QStringLiteral("kind"), kind_->currentIndex());
+  s.setValue(QStringLiteral("layer"), layer_->currentIndex());
   s.setValue(QStringLiteral("hidden"), hidden_->value());
   s.setValue(QStringLiteral("embed"), embed_->value());
   s.setValue(QStringLiteral("layers"), layers_->value());
@@ -387,6 +396,7 @@ void TrainingTab::loadSettings() {
   QSettings s;
   s.beginGroup(QStringLiteral("training"));
   kind_->setCurrentIndex(s.value(QStringLiteral("kind"), kind_->currentIndex()).toInt());
+  layer_->setCurrentIndex(s.value(QStringLiteral("layer"), layer_->currentIndex()).toInt());
   hidden_->setValue(s.value(QStringLiteral("hidden"), hidden_->value()).toInt());
   embed_->setValue(s.value(QStringLiteral("embed"), embed_->value()).toInt());
   layers_->setValue(s.value(QStringLiteral("layers"), layers_->value()).toInt());

@@ -66,6 +66,7 @@ class TrainingTab : public QWidget {
   QLabel* dataset_label_;
   QLabel* dataset_info_;
   QComboBox* kind_;
+  QComboBox* layer_;
   QSpinBox* hidden_;
   QSpinBox* embed_;
   QSpinBox* layers_;
