@@ -24,8 +24,8 @@ const char* family_name(EncoderFamily family);
 //  - Mixed5: mixed5 / Mixed_6c, 17x17x768, average-pooled to 8x8 (overlapping 3x3 windows, so
 //    every cell stays centred where a mixed10 cell is). In nsfwjs's network the blocks after
 //    mixed5 were fine-tuned to NSFW classes and keep little colour; mixed5 still has ImageNet
-//    weights, and on the Shapes scenes a linear probe reads an object's colour from its cell
-//    97 % of the time there against 68 % from mixed10 (README, "Which encoder layer").
+//    weights: on Shapes scenes a linear probe reads an object's colour from the cell under it
+//    98 % of the time there, 68 % from mixed10 (tests/reference/layer_probe.py).
 enum class GridLayer { Mixed10, Mixed5 };
 const char* grid_layer_name(GridLayer layer);                 // "mixed10", "mixed5"
 GridLayer parse_grid_layer(const std::string& name);          // throws ConfigError on others
