@@ -63,8 +63,6 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--layers", c.model.layers, "LSTM layers")->capture_default_str();
   cmd->add_option("--dropout", c.model.dropout, "Dropout probability")->capture_default_str();
   cmd->add_option("--attention-dim", c.model.attention_dim, "Attention model: width of the projected grid cells")->capture_default_str();
-  cmd->add_option("--attention-entropy", c.model.attention_entropy,
-                  "Attention model: weight of the mean entropy of the attention maps (peaked maps)")->capture_default_str();
   cmd->add_option("--attention-penalty", c.model.attention_penalty,
                   "Attention model: weight of the doubly stochastic regularisation (lambda)")->capture_default_str();
   cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();

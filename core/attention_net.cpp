@@ -86,7 +86,7 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   auto h = state.tensors[0].first, c = state.tensors[1].first;
   auto cells = state.tensors[2].first, keys = state.tensors[3].first;
   const int64_t longest = batch == 0 ? 0 : lengths[static_cast<size_t>(order[0])];
-  std::vector<torch::Tensor> hidden, wanted, weights_per_step, entropy_per_step;
+  std::vector<torch::Tensor> hidden, wanted, weights_per_step;
   for (int64_t t = 0; t < longest; ++t) {
     int64_t running = 0;
     while (running < batch && lengths[static_cast<size_t>(order[static_cast<size_t>(running)])] > t) ++running;
@@ -100,8 +100,6 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
     std::tie(h, c) = lstm_step(torch::cat({embedded.narrow(0, 0, running).select(1, t), context}, 1), h, c);
     hidden.push_back(h);
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
-    if (config_.attention_entropy > 0)  // summed over running captions; the tiny offset keeps log finite
-      entropy_per_step.push_back(-(weights * (weights + 1e-12).log()).sum());
     weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
   }
   TeacherForcing out;
@@ -115,10 +113,6 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   if (config_.attention_penalty > 0) {
     const auto coverage = torch::stack(weights_per_step, 0).sum(0);  // [B, cells]: each cell's total weight
     out.penalty = config_.attention_penalty * (1 - coverage).pow(2).mean();
-  }
-  if (config_.attention_entropy > 0) {  // mean over every (caption, step) that predicts a word
-    const auto entropy = config_.attention_entropy * torch::stack(entropy_per_step).sum() / out.targets.size(0);
-    out.penalty = out.penalty.defined() ? out.penalty + entropy : entropy;
   }
   return out;
 }

@@ -6,8 +6,7 @@
 // additive attention scores the cells against the previous hidden state, a sigmoid gate of that
 // state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
 // come from the mean grid vector. Training adds the doubly stochastic regulariser
-// penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2, plus,
-// when attention_entropy > 0, that weight times the mean entropy of the steps' attention maps.
+// penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2.
 // Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
 // which is what makes CPU training practical. The LSTM cell is written out (one `gates` layer
 // over [embedding, context, h], PyTorch's gate order i, f, g, o) so its products run on the

@@ -15,7 +15,6 @@ void TrainConfig::validate() const {
   require(model.kind != "attention" || model.layers == 1, "the attention model has one LSTM layer (layers must be 1)");
   require(model.attention_dim > 0 && model.attention_dim <= 65536, "attention size must be in [1, 65536]");
   require(model.attention_penalty >= 0, "attention penalty must be >= 0");
-  require(model.attention_entropy >= 0, "attention entropy weight must be >= 0");
   require(model.feature_dim > 0, "feature dimension must be positive");
   require(model.embed > 0 && model.embed <= 65536, "embedding size must be in [1, 65536]");
   require(model.hidden > 0 && model.hidden <= 65536, "hidden size must be in [1, 65536]");
@@ -38,8 +37,7 @@ void TrainConfig::validate() const {
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
        {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
-       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty},
-       {"attention_entropy", c.attention_entropy}};
+       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -52,7 +50,6 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   c.dropout = j.value("dropout", d.dropout);
   c.attention_dim = j.value("attention_dim", d.attention_dim);
   c.attention_penalty = j.value("attention_penalty", d.attention_penalty);
-  c.attention_entropy = j.value("attention_entropy", d.attention_entropy);
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {

@@ -14,9 +14,8 @@ struct ModelConfig {
   int64_t layers = 1;          // attention: 1
   double dropout = 0.0;
   int64_t attention_dim = 256;     // attention: width of the projected grid cells and of the scores
-  double attention_penalty = 1.0;  // attention: weight of the doubly stochastic regularisation
-  double attention_entropy = 0.0;  // attention: weight of the mean entropy of each step's weights
-                                   // (> 0 asks for peaked maps: one place per word)
+  double attention_penalty = 0.0;  // attention: weight of the doubly stochastic regularisation (Show,
+                                   // Attend and Tell used 1; on Shapes 0 points better, README)
 };
 
 struct TrainConfig {
