@@ -77,7 +77,15 @@ Command add_train_command(CLI::App& app) {
   return [args, cmd]() -> int {
     const bool steps_given = cmd->count("--steps") > 0;
     CaptionDataset dataset = read_dataset(args->data);
-    const GridLayer layer = parse_grid_layer(args->layer);
+    const std::string checkpoint = checkpoint_path(args->out);
+    GridLayer layer = parse_grid_layer(args->layer);
+    if (args->resume && std::filesystem::exists(checkpoint)) {  // a resumed run keeps its features' layer
+      const GridLayer saved = run_grid_layer(args->out);
+      if (cmd->count("--layer") > 0 && saved != layer)
+        throw ConfigError("--layer " + args->layer + ": the run in " + args->out + " was trained on " +
+                          grid_layer_name(saved) + " features");
+      layer = saved;
+    }
     const DatasetImages where = locate_images(dataset, args->images, args->cache, args->out, layer);
     if (!args->images.empty() && !args->config.features_path.empty()) throw ConfigError("give either --images or --features");
     if (!where.image_dir.empty() && args->config.features_path.empty()) {
@@ -86,7 +94,6 @@ Command add_train_command(CLI::App& app) {
       args->config.features_path = extract_dataset_features(dataset, where, encoder);
     }
     std::unique_ptr<Trainer> trainer;
-    const std::string checkpoint = checkpoint_path(args->out);
     if (args->resume) {
       if (!std::filesystem::exists(checkpoint))
         throw DataError(checkpoint, "no checkpoint to resume from");

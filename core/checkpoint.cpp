@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/config_json.h"
+#include "core/encoder.h"
 #include "core/errors.h"
 
 namespace captioner {
@@ -46,6 +47,10 @@ History history_from_tensor(const torch::Tensor& t) {
 }  // namespace
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+
+GridLayer run_grid_layer(const std::string& run_dir) {
+  return grid_layer_of(load_checkpoint(checkpoint_path(run_dir)).config.encoder_id);
+}
 
 void save_checkpoint(const std::string& path, const CheckpointContents& contents,
                      const std::function<void()>& before_rename) {

@@ -11,6 +11,7 @@
 #include "core/caption_model.h"
 #include "core/config.h"
 #include "core/history.h"
+#include "core/inception.h"
 #include "core/vocabulary.h"
 
 namespace captioner {
@@ -51,5 +52,7 @@ void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimiz
 
 // The checkpoint of a run folder.
 std::string checkpoint_path(const std::string& run_dir);
+// The encoder layer whose features the run saved in `run_dir` was trained on (its encoder id says).
+GridLayer run_grid_layer(const std::string& run_dir);
 
 }  // namespace captioner

@@ -15,7 +15,7 @@ bool cuda_available() { return torch::cuda::is_available(); }
 
 torch::Device resolve_device(const std::string& choice) {
   if (choice == "cpu") return torch::kCPU;
-  const bool cuda = torch::cuda::is_available();
+  const bool cuda = cuda_available();
   if (choice == "cuda") {
     if (!cuda) throw ConfigError("device 'cuda' requested, but this LibTorch has no CUDA support or no GPU is visible");
     return torch::Device(torch::kCUDA, 0);

@@ -314,6 +314,32 @@ class TestCli : public QObject {
     QVERIFY(bad.code > 0);
     QVERIFY2(contains(bad.err, "bad_results.json") && contains(bad.err, "99999"), bad.err.c_str());
   }
+
+  // --layer mixed5: its own cache folder; caption, eval and --resume take the layer from the run.
+  void a_mixed5_run_keeps_its_layer() {
+    const QString data = path("shapes5");
+    QCOMPARE(run({"shapes", "--out", data, "--count", "12", "--seed", "4", "--val-fraction", "0.25", "--test-fraction", "0.25"}).code, 0);
+    const QString model = path("shapes5_run");
+    const QStringList common = {"--model", "attention", "--batch-size", "4", "--hidden", "16", "--embed", "8",
+                                "--attention-dim", "8", "--min-count", "1", "--val-every", "5", "--max-len", "22"};
+    const auto t = run(QStringList{"train", "--data", data, "--out", model, "--layer", "mixed5", "--steps", "5"} + common);
+    QVERIFY2(t.code == 0, t.err.c_str());
+    QCOMPARE(NpyArray::open((data + "/features-mixed5/grid.npy").toStdString()).shape(), (std::vector<int64_t>{12, 64, 768}));
+    QVERIFY(!QFile::exists(data + "/features"));
+
+    const auto c = run({"caption", data + "/images/000002.png", "--model", model, "--json"});
+    QVERIFY2(c.code == 0, c.err.c_str());
+    QCOMPARE(nlohmann::json::parse(c.out)["captions"][0]["tokens"][0]["attention"].size(), size_t(64));
+    const auto e = run({"eval", "--model", model, "--data", data, "--split", "test", "--json", "--max-len", "22"});
+    QVERIFY2(e.code == 0, e.err.c_str());
+
+    const auto resumed = run({"train", "--data", data, "--out", model, "--resume", "--steps", "8"});
+    QVERIFY2(resumed.code == 0, resumed.err.c_str());
+    QVERIFY(!QFile::exists(data + "/features"));  // no mixed10 extraction for a mixed5 run
+    const auto clash = run({"train", "--data", data, "--out", model, "--resume", "--steps", "9", "--layer", "mixed10"});
+    QVERIFY(clash.code > 0);
+    QVERIFY2(contains(clash.err, "--layer mixed10") && contains(clash.err, "mixed5"), clash.err.c_str());
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

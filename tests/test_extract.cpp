@@ -89,8 +89,7 @@ class TestExtract : public QObject {
   }
 
   void a_mixed5_cache_has_768_channels_and_keeps_its_layer() {
-    Encoder early = encoder_;
-    early.net = load_encoder(find_default_encoder()).net;  // its own network: the fixture's stays mixed10
+    Encoder early = load_encoder(find_default_encoder());  // its own network: the fixture's stays mixed10
     use_grid_layer(early, GridLayer::Mixed5);
     const std::string out = path("cache-mixed5");
     const std::vector<std::string> good = {images_[0], images_[1]};

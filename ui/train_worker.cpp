@@ -121,8 +121,7 @@ void TrainWorker::run(const TrainRequest& request) {
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
     // A resumed run keeps the layer its features came from.
-    const GridLayer layer = request.resume ? grid_layer_of(load_checkpoint(checkpoint_path(run_dir)).config.encoder_id)
-                                           : parse_grid_layer(request.layer.toStdString());
+    const GridLayer layer = request.resume ? run_grid_layer(run_dir) : parse_grid_layer(request.layer.toStdString());
     prepare_features(dataset, config, request.image_dir.toStdString(), layer,
                      run_dir, *this, cancel_extraction_);
     std::unique_ptr<Trainer> trainer =
