@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -202,15 +204,28 @@ std::string find_default_encoder() {
   throw DataError("", std::string("no encoder weights found (looked in ") + where + "); " + kEncoderHowTo);
 }
 
+namespace {
+constexpr const char* kCellsSuffix = "-cells";
+}  // namespace
+
 void use_grid_layer(Encoder& encoder, GridLayer layer) {
   encoder.net->set_grid_layer(layer);
   encoder.id = encoder.id.substr(0, encoder.id.find('/'));
-  if (layer != GridLayer::Mixed10) encoder.id += std::string("/") + grid_layer_name(layer);
+  if (layer != GridLayer::Mixed10) encoder.id += std::string("/") + grid_layer_name(layer) + kCellsSuffix;
 }
 
 GridLayer grid_layer_of(const std::string& encoder_id) {
   const size_t slash = encoder_id.find('/');
-  return slash == std::string::npos ? GridLayer::Mixed10 : parse_grid_layer(encoder_id.substr(slash + 1));
+  if (slash == std::string::npos) return GridLayer::Mixed10;
+  const std::string layer = encoder_id.substr(slash + 1);
+  if (layer == "mixed5")
+    throw DataError("", "encoder " + encoder_id +
+                            " is the earlier mixed5 grid (equal pooling windows, half a cell off at the image's "
+                            "edges); extract the features and train again with --layer mixed5");
+  const size_t suffix = layer.size() >= std::strlen(kCellsSuffix) ? layer.size() - std::strlen(kCellsSuffix) : 0;
+  if (suffix == 0 || layer.compare(suffix, std::string::npos, kCellsSuffix) != 0)
+    throw DataError("", "unknown encoder layer in id " + encoder_id);
+  return parse_grid_layer(layer.substr(0, suffix));
 }
 
 std::string feature_cache_name(GridLayer layer) {

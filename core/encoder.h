@@ -20,9 +20,11 @@ struct Encoder {
   std::string source;        // where the weights came from
 };
 
-// Makes the encoder return `layer`'s grid and renames it accordingly.
+// Makes the encoder return `layer`'s grid and renames it accordingly: mixed5 adds
+// "/mixed5-cells" to the id (cells resampled onto the image's 8x8 cells).
 void use_grid_layer(Encoder& encoder, GridLayer layer);
-// The layer an encoder id stands for (mixed10 when it names none).
+// The layer an encoder id stands for (mixed10 when it names none). Throws DataError for
+// "/mixed5", the earlier mixed5 grid of equal pooling windows, which no encoder computes now.
 GridLayer grid_layer_of(const std::string& encoder_id);
 // A dataset's default feature cache folder for a layer: "features" (mixed10), "features-mixed5".
 std::string feature_cache_name(GridLayer layer);

@@ -1,6 +1,7 @@
 #include "core/inception.h"
 
 #include <torch/nn/functional/pooling.h>
+#include <torch/nn/functional/vision.h>
 
 #include <cmath>
 
@@ -24,8 +25,37 @@ GridLayer parse_grid_layer(const std::string& name) {
 int64_t grid_channels(GridLayer layer) { return layer == GridLayer::Mixed5 ? 768 : 2048; }
 
 namespace {
+// The receptive-field centre of 17x17 position p is input pixel kMixed5Offset + kMixed5Stride * p.
+constexpr double kMixed5Stride = 16, kMixed5Offset = 21;
+constexpr int64_t kMixed5Positions = 17, kCells = 8, kSamplesPerCell = 4;
+
+// Sample coordinates along one axis of `pixels` pixels, normalised for grid_sample.
+std::vector<float> mixed5_axis_samples(int64_t pixels) {
+  std::vector<float> out;
+  const double cell = static_cast<double>(pixels) / kCells;
+  for (int64_t i = 0; i < kCells * kSamplesPerCell; ++i) {
+    const double centre = (static_cast<double>(i) + 0.5) * cell / kSamplesPerCell - 0.5;  // pixel index
+    const double position = (centre - kMixed5Offset) / kMixed5Stride;
+    out.push_back(static_cast<float>(position / ((kMixed5Positions - 1) / 2.0) - 1));
+  }
+  return out;
+}
+
 constexpr size_t kMixed5Block = 5;  // Mixed_5b, 5c, 5d, 6a, 6b, 6c: Keras's mixed0 ... mixed5
 }  // namespace
+
+torch::Tensor mixed5_cell_sampling_grid(int64_t height, int64_t width) {
+  const auto xs = mixed5_axis_samples(width), ys = mixed5_axis_samples(height);
+  const auto n = static_cast<int64_t>(xs.size());
+  auto grid = torch::empty({1, n, n, 2});
+  auto g = grid.accessor<float, 4>();
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      g[0][r][c][0] = xs[static_cast<size_t>(c)];
+      g[0][r][c][1] = ys[static_cast<size_t>(r)];
+    }
+  return grid;
+}
 
 ConvBnImpl::ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride,
                        std::vector<int64_t> padding) {
@@ -214,7 +244,12 @@ EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
   const size_t last = grid_layer_ == GridLayer::Mixed5 ? kMixed5Block : blocks_.size() - 1;
   for (size_t i = 0; i <= last; ++i) x = static_cast<Block&>(*blocks_[i]).forward(x);
-  if (grid_layer_ != GridLayer::Mixed10) x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({8, 8}));
+  if (grid_layer_ == GridLayer::Mixed5) {
+    const auto where = mixed5_cell_sampling_grid(images.size(2), images.size(3)).to(x.device(), x.scalar_type());
+    const auto samples = F::grid_sample(x, where.expand({x.size(0), -1, -1, -1}),
+                                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
+    x = F::avg_pool2d(samples, F::AvgPool2dFuncOptions(kSamplesPerCell));
+  }
   return {x.contiguous(), x.mean({2, 3})};
 }
 

@@ -149,7 +149,7 @@ class TestEncoder : public QObject {
     const std::string standard = encoder.id;
     QCOMPARE(grid_layer_of(standard), GridLayer::Mixed10);
     use_grid_layer(encoder, GridLayer::Mixed5);
-    QCOMPARE(encoder.id, standard + "/mixed5");
+    QCOMPARE(encoder.id, standard + "/mixed5-cells");
     QCOMPARE(grid_layer_of(encoder.id), GridLayer::Mixed5);
     QCOMPARE(encoder.net->grid_layer(), GridLayer::Mixed5);
     use_grid_layer(encoder, GridLayer::Mixed10);
@@ -159,6 +159,40 @@ class TestEncoder : public QObject {
     QCOMPARE(feature_cache_name(GridLayer::Mixed5), std::string("features-mixed5"));
     test::expect_error([] { parse_grid_layer("mixed7"); }, {"mixed7", "mixed10", "mixed5"});
     test::expect_error([&] { grid_layer_of(standard + "/pool3"); }, {"pool3"});
+    test::expect_error([&] { grid_layer_of(standard + "/mixed7-cells"); }, {"mixed7"});
+    // Features of the earlier mixed5 grid (equal pooling windows) are refused, with what to do.
+    test::expect_error([&] { grid_layer_of(standard + "/mixed5"); }, {standard + "/mixed5", "earlier", "extract"});
+  }
+
+  // A small red square on grey, centred on one of the image's 8x8 cells, moves the mixed5 grid
+  // most at that cell, at the edges as well as inside. (Equal 3x3 pooling windows of the 17x17
+  // map, which cover pixels 21..277 only, put the answer one cell inwards for the cells next to
+  // the edges; mixed10 itself is such a grid.)
+  void mixed5_cells_sit_over_the_image_cells() {
+    Encoder encoder = encoder_;
+    use_grid_layer(encoder, GridLayer::Mixed5);
+    torch::NoGradGuard no_grad;
+    const auto blank = torch::zeros({1, 3, 299, 299});  // mid-grey in the network's [-1, 1] input
+    const auto base = encoder.net->forward(blank).grid;
+    const double cell = 299.0 / 8;
+    int right = 0, total = 0;
+    for (const auto& [row, col] : std::vector<std::pair<int, int>>{{0, 0}, {1, 6}, {6, 1}, {7, 7}, {1, 1}, {6, 6}, {3, 4}, {0, 5}, {7, 2}}) {
+      auto x = blank.clone();
+      const int cy = static_cast<int>((row + 0.5) * cell), cx = static_cast<int>((col + 0.5) * cell);
+      using torch::indexing::Slice;
+      auto patch = x.index({0, Slice(), Slice(cy - 12, cy + 12), Slice(cx - 12, cx + 12)});
+      patch[0] = 1;
+      patch[1] = -1;
+      patch[2] = -1;
+      const auto moved = (encoder.net->forward(x).grid - base).abs().sum(1)[0];  // [8, 8]
+      const auto best = moved.argmax().item<int64_t>();
+      qInfo("square on cell (%d, %d): largest change at (%lld, %lld)", row, col, static_cast<long long>(best / 8),
+            static_cast<long long>(best % 8));
+      right += best == row * 8 + col;
+      ++total;
+    }
+    use_grid_layer(encoder, GridLayer::Mixed10);
+    QCOMPARE(right, total);
   }
 
   void import_errors_name_the_file() {

@@ -97,7 +97,7 @@ class TestExtract : public QObject {
     QCOMPARE(NpyArray::open(out + "/pooled.npy").shape(), (std::vector<int64_t>{2, 768}));
     const auto grid = NpyArray::open(out + "/grid.npy");
     QCOMPARE(grid.shape(), (std::vector<int64_t>{2, 64, 768}));
-    QCOMPARE(features_encoder_id(out + "/pooled.npy"), encoder_.id + "/mixed5");
+    QCOMPARE(features_encoder_id(out + "/pooled.npy"), encoder_.id + "/mixed5-cells");
     torch::NoGradGuard no_grad;
     const auto direct = early.net->forward(inception_input(load_image_rgb(good[1])).unsqueeze(0));
     const auto cells = torch::tensor(npy_row(grid, 1)).view({64, 768});
