@@ -65,6 +65,10 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--attention-dim", c.model.attention_dim, "Attention model: width of the projected grid cells")->capture_default_str();
   cmd->add_option("--attention-penalty", c.model.attention_penalty,
                   "Attention model: weight of the doubly stochastic regularisation (lambda)")->capture_default_str();
+  cmd->add_option("--word-in-query", c.model.word_in_query,
+                  "Attention model: the attention query also reads the word just read (true/false)")->capture_default_str();
+  cmd->add_option("--context-to-output", c.model.context_to_output,
+                  "Attention model: the attended context also feeds the word prediction (true/false)")->capture_default_str();
   cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();
   cmd->add_option("--val-every", c.val_every, "Steps between validations")->capture_default_str();
   cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset")->capture_default_str();

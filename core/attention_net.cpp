@@ -21,17 +21,25 @@ AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size
   cell_proj = register_module("cell_proj", nn::Linear(config.feature_dim, a));
   cell_key = register_module("cell_key", nn::Linear(a, a));
   hidden_key = register_module("hidden_key", nn::Linear(config.hidden, a));
+  if (config.word_in_query) word_key = register_module("word_key", nn::Linear(nn::LinearOptions(config.embed, a).bias(false)));
   score = register_module("score", nn::Linear(a, 1));
   gate = register_module("gate", nn::Linear(config.hidden, 1));
   embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
   gates = register_module("gates", nn::Linear(config.embed + a + config.hidden, 4 * config.hidden));
   dropout = register_module("dropout", nn::Dropout(config.dropout));
+  if (config.context_to_output) context_out = register_module("context_out", nn::Linear(a, config.hidden));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
 }
 
-std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& cells,
-                                                                 const torch::Tensor& keys) {
-  const auto query = fast_linear(h, hidden_key->weight, hidden_key->bias);
+torch::Tensor AttentionNetImpl::output_input(const torch::Tensor& h, const torch::Tensor& context) {
+  if (!context_out) return h;
+  return h + fast_linear(context, context_out->weight, context_out->bias);
+}
+
+std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& word,
+                                                                 const torch::Tensor& cells, const torch::Tensor& keys) {
+  auto query = fast_linear(h, hidden_key->weight, hidden_key->bias);
+  if (word_key) query = query + fast_linear(word, word_key->weight, torch::Tensor());
   const auto scores = score(torch::tanh(keys + query.unsqueeze(1))).squeeze(2);  // [B, cells]
   const auto weights = torch::softmax(scores, 1);
   const auto context = weights.unsqueeze(1).bmm(cells).squeeze(1);                      // [B, a]
@@ -61,10 +69,11 @@ DecoderState AttentionNetImpl::start(const torch::Tensor& raw_grid) {
 torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& state) {
   auto& h = state.tensors[0].first;
   auto& c = state.tensors[1].first;
-  const auto [weights, context] = attend(h, state.tensors[2].first, state.tensors[3].first);
-  std::tie(h, c) = lstm_step(torch::cat({embedding(tokens), context}, 1), h, c);
+  const auto word = embedding(tokens);
+  const auto [weights, context] = attend(h, word, state.tensors[2].first, state.tensors[3].first);
+  std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
   state.attention = weights;
-  return vocab_projection(h, output->weight, output->bias);
+  return vocab_projection(output_input(h, context), output->weight, output->bias);
 }
 
 TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) {
@@ -96,9 +105,10 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
       cells = cells.narrow(0, 0, running);
       keys = keys.narrow(0, 0, running);
     }
-    const auto [weights, context] = attend(h, cells, keys);
-    std::tie(h, c) = lstm_step(torch::cat({embedded.narrow(0, 0, running).select(1, t), context}, 1), h, c);
-    hidden.push_back(h);
+    const auto word = embedded.narrow(0, 0, running).select(1, t);
+    const auto [weights, context] = attend(h, word, cells, keys);
+    std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
+    hidden.push_back(output_input(h, context));
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
     weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
   }

@@ -3,9 +3,14 @@
 // Each grid cell (2048-d, layer-normalised: the encoder's grid is sparse and small, about 96 %
 // zeros with a standard deviation near 0.06 on Shapes) is projected once per image to
 // attention_dim (linearly); at every step
-// additive attention scores the cells against the previous hidden state, a sigmoid gate of that
+// additive attention scores the cells against a query, a sigmoid gate of the previous hidden
 // state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
-// come from the mean grid vector. Training adds the doubly stochastic regulariser
+// come from the mean grid vector. The query is the previous hidden state plus, with
+// word_in_query (the default), the embedding of the word just read: in Show, Attend and Tell the
+// query is the state from before that word, so after "red" the map for the next word is chosen
+// without knowing that "red" was said; on Shapes the word made the maps find the named object
+// far more often (README). With context_to_output the context is also added (projected) to h
+// before the output layer, Show, Attend and Tell's deep output. Training adds the doubly stochastic regulariser
 // penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2.
 // Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
 // which is what makes CPU training practical. The LSTM cell is written out (one `gates` layer
@@ -40,16 +45,21 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
   torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
   torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention
+  torch::nn::Linear word_key{nullptr};                  // word embedding -> query (word_in_query)
   torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
   torch::nn::Embedding embedding{nullptr};
   torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
   torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear context_out{nullptr};  // context -> hidden, added to h before `output`
   torch::nn::Linear output{nullptr};
 
  private:
-  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h.
-  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& cells,
-                                                 const torch::Tensor& keys);
+  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h and the
+  // embedded input word.
+  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word,
+                                                 const torch::Tensor& cells, const torch::Tensor& keys);
+  // What `output` reads: h, plus the projected context when context_to_output is on.
+  torch::Tensor output_input(const torch::Tensor& h, const torch::Tensor& context);
   // One LSTM step: returns (h, c).
   std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h,
                                                     const torch::Tensor& c);

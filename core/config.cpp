@@ -37,7 +37,8 @@ void TrainConfig::validate() const {
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
        {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
-       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty}};
+       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty},
+       {"word_in_query", c.word_in_query}, {"context_to_output", c.context_to_output}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -50,6 +51,8 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   c.dropout = j.value("dropout", d.dropout);
   c.attention_dim = j.value("attention_dim", d.attention_dim);
   c.attention_penalty = j.value("attention_penalty", d.attention_penalty);
+  c.word_in_query = j.value("word_in_query", false);
+  c.context_to_output = j.value("context_to_output", false);
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {

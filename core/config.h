@@ -16,6 +16,11 @@ struct ModelConfig {
   int64_t attention_dim = 256;     // attention: width of the projected grid cells and of the scores
   double attention_penalty = 0.0;  // attention: weight of the doubly stochastic regularisation (Show,
                                    // Attend and Tell used 1; on Shapes 0 points better, README)
+  bool word_in_query = true;       // attention: the query is the previous hidden state and the word
+                                   // just read (it names what to look at next); older checkpoints: false
+  bool context_to_output = false;  // attention: the attended context also feeds the word prediction
+                                   // (Show, Attend and Tell's deep output; on Shapes it named the
+                                   // objects less well, README)
 };
 
 struct TrainConfig {

@@ -4,9 +4,11 @@
 #include "core/attention_net.h"
 #include "core/caption_net.h"
 #include "core/checkpoint.h"
+#include "core/config_json.h"
 #include "core/decoding.h"
 #include "core/loss.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "test_support.h"
@@ -31,10 +33,12 @@ ModelConfig small_config() {
   return c;
 }
 
-// 16 cells (4x4) of 8 features: each cell one colour (one-hot in 0..3), every colour on exactly
-// four cells, so the mean grid (h0) says nothing about the answer. One marked cell (feature 4 = 1)
-// holds the colour the caption names, "a <colour> thing": only by attending to it can the model
-// know which of the four colours to say.
+// 16 cells (4x4) of 8 features: each cell one colour (one-hot in 0..3, drawn independently) and
+// one flag: feature 4 on the marked cell, feature 5 on the others. The caption, "a <colour> thing",
+// names the marked cell's colour. Every cell has the same layer-normalised statistics, and the
+// colour counts barely depend on the answer, so neither h0 (the mean grid) nor a look at all the
+// other cells tells it (with exactly four cells per colour, attending to the fifteen unmarked
+// cells and finding the colour seen three times did): the model must attend to the marked cell.
 struct MarkedGrids {
   torch::Tensor grids;          // [N, 16, 8]
   torch::Tensor tokens;         // [N, 5] START a colour thing END
@@ -47,11 +51,12 @@ MarkedGrids marked_grids(int64_t n, uint64_t seed) {
   d.grids = torch::zeros({n, 16, 8});
   d.tokens = torch::zeros({n, 5}, torch::kInt64);
   for (int64_t i = 0; i < n; ++i) {
-    const auto order = torch::randperm(16, torch::kInt64);
-    const auto* cell = order.data_ptr<int64_t>();
-    for (int64_t k = 0; k < 16; ++k) d.grids[i][cell[k]][k / 4] = 1;  // colour k / 4 on four cells
-    const int64_t m = cell[torch::randint(0, 16, {1}).item<int64_t>()];
-    const int64_t colour = d.grids[i][m].argmax().item<int64_t>();
+    const auto colours = torch::randint(0, 4, {16}, torch::kInt64);
+    for (int64_t k = 0; k < 16; ++k) d.grids[i][k][colours[k].item<int64_t>()] = 1;
+    d.grids[i].select(1, 5).fill_(1);
+    const int64_t m = torch::randint(0, 16, {1}).item<int64_t>();
+    const int64_t colour = colours[m].item<int64_t>();
+    d.grids[i][m][5] = 0;
     d.grids[i][m][4] = 1;
     d.marked.push_back(m);
     d.tokens[i] = torch::tensor({int64_t{Vocabulary::kStart}, int64_t{4}, 5 + colour, int64_t{9}, int64_t{Vocabulary::kEnd}});
@@ -64,9 +69,22 @@ MarkedGrids marked_grids(int64_t n, uint64_t seed) {
 class TestAttention : public QObject {
   Q_OBJECT
  private slots:
+  void teacher_forcing_matches_step_decoding_data() {
+    QTest::addColumn<bool>("word_in_query");
+    QTest::addColumn<bool>("context_to_output");
+    QTest::newRow("default: word in query") << true << false;
+    QTest::newRow("both") << true << true;
+    QTest::newRow("context to output") << false << true;
+    QTest::newRow("neither") << false << false;
+  }
   void teacher_forcing_matches_step_decoding() {
+    QFETCH(bool, word_in_query);
+    QFETCH(bool, context_to_output);
     torch::manual_seed(1);
-    AttentionNet net(small_config(), vocab().size(), Vocabulary::kPad);
+    ModelConfig config = small_config();
+    config.word_in_query = word_in_query;
+    config.context_to_output = context_to_output;
+    AttentionNet net(config, vocab().size(), Vocabulary::kPad);
     net->eval();
     torch::NoGradGuard no_grad;
     const auto grid = torch::randn({3, 16, 8});
@@ -88,6 +106,66 @@ class TestAttention : public QObject {
     }
     for (int64_t i = 0; i < tf.targets.size(0); ++i) got.insert(std::lround(tf_logits[i][tf.targets[i].item<int64_t>()].item<double>() * 1e4));
     QVERIFY(expected == got);
+  }
+
+  // With the LSTM silenced (h stays 0 at every step), the word distribution can only depend on
+  // the image through the context: it does with context_to_output, and does not without it.
+  void context_reaches_the_output_only_when_asked() {
+    for (const bool on : {true, false}) {
+      torch::manual_seed(5);
+      ModelConfig config = small_config();
+      config.context_to_output = on;
+      AttentionNet net(config, vocab().size(), Vocabulary::kPad);
+      QCOMPARE(net->named_parameters().contains("context_out.weight"), on);
+      torch::NoGradGuard no_grad;
+      for (auto* silenced : {&net->init_h, &net->init_c, &net->gates}) {
+        (*silenced)->weight.zero_();
+        (*silenced)->bias.zero_();
+      }
+      net->eval();
+      auto logits = [&](const torch::Tensor& grid) {
+        DecoderState state = net->start(grid);
+        return net->step(torch::tensor({int64_t{Vocabulary::kStart}}), state);
+      };
+      const auto a = logits(torch::randn({1, 16, 8})), b = logits(torch::randn({1, 16, 8}));
+      QCOMPARE(torch::allclose(a, b), !on);
+    }
+  }
+
+  // From the same state, the first step's map depends on the word read only when the query
+  // includes it.
+  void the_word_read_steers_the_map_only_when_asked() {
+    for (const bool on : {true, false}) {
+      torch::manual_seed(6);
+      ModelConfig config = small_config();
+      config.word_in_query = on;
+      AttentionNet net(config, vocab().size(), Vocabulary::kPad);
+      QCOMPARE(net->named_parameters().contains("word_key.weight"), on);
+      net->eval();
+      torch::NoGradGuard no_grad;
+      const auto grid = torch::randn({1, 16, 8});
+      auto map_after = [&](int64_t word) {
+        DecoderState state = net->start(grid);
+        net->step(torch::tensor({word}), state);
+        return state.attention;
+      };
+      QCOMPARE(torch::allclose(map_after(5), map_after(6)), !on);
+    }
+  }
+
+  // Checkpoints written before these options existed have neither layer: their config reads false.
+  void configs_without_the_options_read_as_the_first_model() {
+    ModelConfig both = small_config();
+    QCOMPARE(both.word_in_query, true);  // the default
+    both.context_to_output = true;
+    nlohmann::json j = both;
+    QCOMPARE(j.at("word_in_query").get<bool>(), true);
+    QCOMPARE(j.at("context_to_output").get<bool>(), true);
+    j.erase("word_in_query");
+    j.erase("context_to_output");
+    const auto config = j.get<ModelConfig>();
+    QCOMPARE(config.word_in_query, false);
+    QCOMPARE(config.context_to_output, false);
   }
 
   void penalty_is_mean_squared_coverage_gap() {
@@ -157,22 +235,26 @@ class TestAttention : public QObject {
     }
     net->eval();
     const auto test = marked_grids(100, 12);
-    int right_word = 0, pointed = 0;
+    int right_word = 0, read = 0;
     for (int64_t i = 0; i < 100; ++i) {
       DecodeOptions o;
       o.max_len = 5;
       const auto caption = decode(*net, vocab(), test.grids[i].unsqueeze(0), o).front();
       if (caption.tokens.size() < 2) continue;
-      const auto& colour = caption.tokens[1];
-      right_word += colour.id == test.tokens[i][2].item<int64_t>();
-      const auto argmax = std::max_element(colour.attention.begin(), colour.attention.end()) - colour.attention.begin();
-      pointed += argmax == test.marked[static_cast<size_t>(i)];
+      right_word += caption.tokens[1].id == test.tokens[i][2].item<int64_t>();
+      auto on_marked = [&](const DecodedToken& token) {
+        const auto argmax = std::max_element(token.attention.begin(), token.attention.end()) - token.attention.begin();
+        return argmax == test.marked[static_cast<size_t>(i)];
+      };
+      read += on_marked(caption.tokens[0]) || on_marked(caption.tokens[1]);
     }
-    qInfo("colour right %d/100, attention on the marked cell %d/100", right_word, pointed);
-    // Soft attention is not obliged to peak where a word's evidence is (the LSTM state can carry
-    // it from an earlier step), so this asks for far above chance (1/16), not for every image.
+    qInfo("colour right %d/100, attention peaked on the marked cell before or at the colour %d/100", right_word, read);
+    // Soft attention need not peak where a word's evidence is at the very step that says it: the
+    // colour can be read one step early (while "a" is said) and carried in the LSTM state. Over
+    // seeds 4..8 both happened (50 to 100 images read); so this asks that the map peak on the
+    // marked cell at one of the two steps, far above chance (about 12 of 100).
     QVERIFY(right_word >= 90);
-    QVERIFY(pointed >= 50);
+    QVERIFY(read >= 40);
   }
 
   void lstm_model_has_no_maps() {
