@@ -135,7 +135,7 @@ Command add_caption_command(CLI::App& app) {
                             "it cannot caption image files; caption rows of its feature file with --features/--index, or "
                             "train on features from `captioner extract`");
     Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
-    use_grid_layer(encoder, grid_layer_of(trained_with));
+    use_grid_layer(encoder, trained_grid_layer(path, checkpoint.config));
     if (encoder.id != trained_with)
       throw DataError(path, "was trained on features of encoder " + trained_with + ", but the encoder in use is " +
                                 encoder.id + "; pass the matching --encoder");

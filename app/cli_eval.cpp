@@ -81,7 +81,7 @@ Command add_eval_command(CLI::App& app) {
     const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
     std::string pooled = !a->features.empty() ? a->features : dataset.features_path;
     // Features of the layer the model was trained on, in that layer's cache.
-    const GridLayer layer = grid_layer_of(checkpoint.config.encoder_id);
+    const GridLayer layer = trained_grid_layer(path, checkpoint.config);
     const DatasetImages where = locate_images(dataset, a->images, a->cache, data_root, layer);
     if (pooled.empty()) {
       if (where.image_dir.empty())

@@ -36,7 +36,7 @@ void CaptionService::load_model(const std::string& model_path, const std::string
     throw DataError(path, "was trained on features of an unknown encoder (such as the notebook's image_codes.npy), so it "
                           "cannot caption image files; train it on images instead");
   Encoder encoder = load_encoder(encoder_path.empty() ? find_default_encoder() : encoder_path, device);
-  use_grid_layer(encoder, grid_layer_of(trained_with));
+  use_grid_layer(encoder, trained_grid_layer(path, checkpoint->config));
   if (encoder.id != trained_with)
     throw DataError(path, "was trained on features of encoder " + trained_with + ", but the encoder found is " + encoder.id);
   impl_->checkpoint = std::move(checkpoint);

@@ -48,8 +48,17 @@ History history_from_tensor(const torch::Tensor& t) {
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
 
+GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config) {
+  try {
+    return grid_layer_of(config.encoder_id);
+  } catch (const DataError& e) {
+    throw DataError(path, e.reason());
+  }
+}
+
 GridLayer run_grid_layer(const std::string& run_dir) {
-  return grid_layer_of(load_checkpoint(checkpoint_path(run_dir)).config.encoder_id);
+  const std::string path = checkpoint_path(run_dir);
+  return trained_grid_layer(path, load_checkpoint(path).config);
 }
 
 void save_checkpoint(const std::string& path, const CheckpointContents& contents,

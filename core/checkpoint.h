@@ -54,5 +54,8 @@ void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimiz
 std::string checkpoint_path(const std::string& run_dir);
 // The encoder layer whose features the run saved in `run_dir` was trained on (its encoder id says).
 GridLayer run_grid_layer(const std::string& run_dir);
+// The same for a loaded checkpoint's configuration; `path` names the checkpoint in the DataError
+// thrown for an id of an unknown or superseded grid.
+GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config);
 
 }  // namespace captioner

@@ -135,6 +135,23 @@ class TestCheckpoint : public QObject {
     test::expect_error([&] { load_checkpoint(path("missing.pt")); }, {path("missing.pt"), "cannot open"});
     QVERIFY_THROWS_EXCEPTION(CheckpointError, load_checkpoint(path("torn.pt")));
   }
+  // A run's encoder id gives its layer; ids of the earlier mixed5 grid are refused, naming the run.
+  void the_run_names_its_grid_layer() {
+    torch::manual_seed(4);
+    Fixture f;
+    QDir(dir_.path()).mkpath("run");
+    const std::string run = path("run");
+    f.config.encoder_id = "keras:0123/mixed5-cells";
+    save_checkpoint(checkpoint_path(run), f.contents());
+    QCOMPARE(run_grid_layer(run), GridLayer::Mixed5);
+    f.config.encoder_id = "keras:0123";
+    save_checkpoint(checkpoint_path(run), f.contents());
+    QCOMPARE(run_grid_layer(run), GridLayer::Mixed10);
+    f.config.encoder_id = "keras:0123/mixed5";
+    save_checkpoint(checkpoint_path(run), f.contents());
+    test::expect_error([&] { run_grid_layer(run); }, {checkpoint_path(run), "earlier mixed5 grid", "extract"});
+  }
+
   void model_only_export_has_no_optimizer() {
     torch::manual_seed(3);
     Fixture f;
