@@ -10,8 +10,9 @@
 // query is the state from before that word, so after "red" the map for the next word is chosen
 // without knowing that "red" was said; on Shapes the word made the maps find the named object
 // far more often (README). With context_to_output the context is also added (projected) to h
-// before the output layer, Show, Attend and Tell's deep output. Training adds the doubly stochastic regulariser
-// penalty * mean over images and cells of (1 - sum over steps of the cell's weight)^2.
+// before the output layer, Show, Attend and Tell's deep output. Training adds the doubly
+// stochastic regulariser penalty * mean over images and cells of (1 - sum over steps of the
+// cell's weight)^2.
 // Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
 // which is what makes CPU training practical. The LSTM cell is written out (one `gates` layer
 // over [embedding, context, h], PyTorch's gate order i, f, g, o) so its products run on the

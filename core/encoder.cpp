@@ -6,9 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstring>
-
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 

@@ -26,7 +26,7 @@ const char* family_name(EncoderFamily family);
 //    cell's pixels are (see mixed5_cell_sampling_grid). In nsfwjs's network the blocks after
 //    mixed5 were fine-tuned to NSFW classes and keep little colour; mixed5 still has ImageNet
 //    weights: on Shapes scenes a linear probe reads an object's colour from the cell under it
-//    98 % of the time there, 68 % from mixed10 (tests/reference/layer_probe.py).
+//    99.6 % of the time there, 68 % from mixed10 (tests/reference/layer_probe.py).
 // Geometry: the valid (unpadded) convolutions and poolings of the stem and of Mixed_6a put the
 // centre of 17x17 position p at input pixel 16 p + 21 (of 0..298) and mixed10's cell q at
 // 32 q + 37, so the network's own grids span pixels 21..277 and 37..261, not the whole image.
