@@ -258,7 +258,8 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     if (status.images != images)
       throw DataError(files.list, "this cache was made for another list of images; choose another output");
     if (!status.encoder_id.empty() && status.encoder_id != encoder.id)
-      throw DataError(files.journal, "this cache holds features of encoder " + status.encoder_id + ", not " + encoder.id);
+      throw DataError(files.journal, "this cache holds features of encoder " + status.encoder_id + ", not " + encoder.id +
+                                         "; delete its folder to extract it again, or choose another output");
   } else {
     write_file_atomically(files.list, list_text);
     status.images = images;
