@@ -20,6 +20,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/kill_point.h"
 #include "core/npy.h"
 
 namespace captioner {
@@ -339,6 +340,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
       pooled.sync();
       if (grid) grid->sync();
     }
+    kill_point("extract-synced");  // rows on disk, the journal does not list them yet
     for (const auto& d : batch) {
       if (d.input.defined()) {
         journal << d.index << " ok\n";
@@ -351,6 +353,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     }
     journal.flush();
     if (!journal) throw DataError(files.journal, "cannot append progress");
+    kill_point("extract-logged");
     this_run += static_cast<int64_t>(batch.size());
     progress.done += static_cast<int64_t>(batch.size());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -49,6 +49,7 @@ class TestGuiCaption : public QObject {
   void temperature_changes_sampled_output() {
     ui::CaptionTab tab;
     QVERIFY(tab.loadModel(attention_run_));
+    tab.setSamplingSeed(17);
     tab.addImages({shapes_ + "/images/000003.png"});
     tab.setMode(QStringLiteral("greedy"));
     const QString greedy = tab.captionNow().front();

@@ -66,7 +66,8 @@ class TestGuiTraining : public QObject {
     QVERIFY(wait_for([&] { return tab.plot()->valPointCount() >= 3; }, 60000));
     ticker.stop();
     qInfo("worst event-loop stall while training: %lld ms", static_cast<long long>(worst));
-    QVERIFY2(worst < 500, "the GUI froze while training");
+    // The README reports ~15 ms; 100 ms is where a user starts to see the window stutter.
+    QVERIFY2(worst <= 100, qPrintable(QString("the event loop stalled %1 ms while training").arg(worst)));
     QVERIFY(tab.plot()->trainPointCount() >= 15);
 
     tab.pause();

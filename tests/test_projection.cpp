@@ -71,6 +71,20 @@ class TestProjection : public QObject {
     qInfo("oneDNN projection %s", fast_projection_available(torch::zeros({2, 2})) ? "on" : "off (torch::linear)");
     QVERIFY(!fast_projection_available(torch::zeros({2, 2}, torch::kFloat64)));
   }
+#ifdef CAPTIONER_EXPECT_DNNL
+  // The build found oneDNN: the projection and the fused loss must really run on it, not fall
+  // back to torch::linear (their autograd nodes are then the custom functions, not AddmmBackward).
+  void a_build_with_onednn_uses_it() {
+    QVERIFY(fast_projection_available(torch::zeros({2, 2})));
+    const auto x = torch::randn({4, 6}, torch::requires_grad());
+    const auto w = torch::randn({9, 6}, torch::requires_grad());
+    const auto b = torch::randn({9}, torch::requires_grad());
+    const auto logits = vocab_projection(x, w, b);
+    const auto loss = projected_cross_entropy(x, w, b, torch::tensor({1, 2, 3, 4}, torch::kInt64));
+    QVERIFY2(logits.grad_fn()->name().find("Projection") != std::string::npos, logits.grad_fn()->name().c_str());
+    QVERIFY2(loss.grad_fn()->name().find("ProjectedCrossEntropy") != std::string::npos, loss.grad_fn()->name().c_str());
+  }
+#endif
 };
 
 QTEST_APPLESS_MAIN(TestProjection)

@@ -56,6 +56,31 @@ class Recorder : public TrainObserver {
   }
 };
 
+// Runs a trainer on its own thread. However the test leaves the scope (a failed check returns
+// early), the destructor asks the trainer to stop and joins, so the failure is reported instead
+// of std::terminate on a joinable thread.
+class TrainerThread {
+ public:
+  TrainerThread(Trainer& trainer, TrainObserver* observer)
+      : trainer_(trainer), thread_([this, observer] { result_ = trainer_.run(observer); }) {}
+  TrainerThread(const TrainerThread&) = delete;
+  TrainerThread& operator=(const TrainerThread&) = delete;
+  ~TrainerThread() { join(); }
+  // Waits for the run to end and returns its result.
+  const TrainResult& join() {
+    if (thread_.joinable()) {
+      trainer_.control().request_stop();  // no-op when the run already ended
+      thread_.join();
+    }
+    return result_;
+  }
+
+ private:
+  Trainer& trainer_;
+  TrainResult result_;
+  std::thread thread_;
+};
+
 bool wait_for(const std::function<bool()>& condition, int ms = 20000) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   while (!condition()) {
@@ -149,8 +174,7 @@ class TestTrainer : public QObject {
     config.checkpoint_every = 100000;
     Trainer trainer(config, read_dataset(data_), path("control"));
     Recorder recorder;
-    TrainResult result;
-    std::thread worker([&] { result = trainer.run(&recorder); });
+    TrainerThread worker(trainer, &recorder);
     QVERIFY(wait_for([&] { return recorder.step >= 3; }));
     trainer.control().request_pause();
     QVERIFY(wait_for([&] { return recorder.paused == 1; }));
@@ -160,7 +184,7 @@ class TestTrainer : public QObject {
     trainer.control().request_resume();
     QVERIFY(wait_for([&] { return recorder.step > paused_at + 2; }));
     trainer.control().request_stop();
-    worker.join();
+    const TrainResult result = worker.join();
     QCOMPARE(result.state, TrainerState::Stopped);
     QVERIFY(result.step <= recorder.step + 1);
     QCOMPARE(load_checkpoint(checkpoint_path(path("control"))).state.step, result.step);
@@ -169,13 +193,12 @@ class TestTrainer : public QObject {
     auto config2 = config;
     Trainer second(config2, read_dataset(data_), path("control2"));
     Recorder r2;
-    std::thread w2([&] { result = second.run(&r2); });
+    TrainerThread w2(second, &r2);
     QVERIFY(wait_for([&] { return r2.step >= 1; }));
     second.control().request_pause();
     QVERIFY(wait_for([&] { return r2.paused == 1; }));
     second.control().request_stop();
-    w2.join();
-    QCOMPARE(result.state, TrainerState::Stopped);
+    QCOMPARE(w2.join().state, TrainerState::Stopped);
   }
 
   void nan_loss_fails_and_keeps_the_last_checkpoint() {

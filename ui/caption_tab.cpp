@@ -60,7 +60,10 @@ QImage to_qimage(const cv::Mat& bgr) {
 
 }  // namespace
 
-CaptionTab::CaptionTab(QWidget* parent) : QWidget(parent), service_(std::make_unique<CaptionService>()) {
+CaptionTab::CaptionTab(QWidget* parent)
+    : QWidget(parent),
+      service_(std::make_unique<CaptionService>()),
+      next_seed_(static_cast<quint64>(QDateTime::currentMSecsSinceEpoch())) {
   setAcceptDrops(true);
   model_label_ = new QLabel(tr("No model yet: train one in the Training tab, or File ▸ Open model."), this);
   model_label_->setWordWrap(true);
@@ -310,7 +313,7 @@ void CaptionTab::recaption() {
   request.beam_width = beam_->value();
   request.samples = samples_->value();
   request.max_len = 24;
-  request.seed = static_cast<uint64_t>(QDateTime::currentMSecsSinceEpoch());
+  request.seed = next_seed_++;
   try {
     results_ = service_->caption(images_[current_].toStdString(), request);
   } catch (const std::exception& e) {

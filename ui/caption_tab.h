@@ -48,6 +48,9 @@ class CaptionTab : public QWidget {
   void setMode(const QString& mode);  // greedy | sample | beam
   void setTemperature(double t);
   double temperature() const;
+  // Sampling draws from seed, seed + 1, ... one per decoding, so a session is repeatable; the
+  // tab starts from the clock.
+  void setSamplingSeed(quint64 seed) { next_seed_ = seed; }
   // Decodes the current image now (blocking) and returns the caption texts shown.
   QStringList captionNow();
   QStringList captionTexts() const;
@@ -85,6 +88,7 @@ class CaptionTab : public QWidget {
   std::vector<CaptionResult> results_;
   int caption_ = 0;
   int word_ = 0;
+  quint64 next_seed_;
 
   QLabel* model_label_;
   QListWidget* thumbnails_;
