@@ -1,9 +1,52 @@
-# Packaging: `cpack -G DEB` in the build folder makes a Debian package of the installed targets.
+# Installation of what is not a target, and the Debian package: `packaging/quickstart.sh package`
+# (or `cpack -G DEB` in a build folder where the encoder weights have been converted) writes
+# captioner_<version>_amd64.deb, which installs a working product with no other step.
+
+# The converted encoder weights: without them the package could train on nothing but .npy
+# features and caption nothing. quickstart.sh fetches and converts them into the build folder.
+set(CAPTIONER_ENCODER_FILE "${CMAKE_BINARY_DIR}/share/captioner/inception_v3_nsfwjs.pt")
+install(CODE "
+  if(NOT EXISTS \"${CAPTIONER_ENCODER_FILE}\")
+    message(FATAL_ERROR \"${CAPTIONER_ENCODER_FILE} is missing: packaging/quickstart.sh package fetches and converts it\")
+  endif()")
+install(FILES "${CAPTIONER_ENCODER_FILE}" DESTINATION share/captioner)
+install(FILES "${CMAKE_CURRENT_LIST_DIR}/copyright" DESTINATION share/doc/captioner)
+
+# A man page generated from the program's own --help (help2man), when help2man is installed.
+find_program(HELP2MAN help2man)
+if(HELP2MAN)
+  set(_man "${CMAKE_BINARY_DIR}/captioner.1.gz")
+  add_custom_command(OUTPUT "${_man}"
+    COMMAND "${CMAKE_CURRENT_LIST_DIR}/manpage.sh" "$<TARGET_FILE:captioner>" "${_man}"
+    DEPENDS captioner "${CMAKE_CURRENT_LIST_DIR}/manpage.sh"
+    COMMENT "Writing the man page from captioner --help")
+  add_custom_target(manpage ALL DEPENDS "${_man}")
+  install(FILES "${_man}" DESTINATION share/man/man1)
+else()
+  message(STATUS "Captioner: help2man not found; no man page (the package build installs it)")
+endif()
+
+set(CAPTIONER_MAINTAINER "Captioner maintainers <maintainers@captioner.dev>"
+    CACHE STRING "The Maintainer field of the Debian package")
 set(CPACK_PACKAGE_NAME "captioner")
 set(CPACK_PACKAGE_VENDOR "Captioner")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "image captioning studio: train captioning models and caption images")
+set(CPACK_PACKAGE_DESCRIPTION "Captioner trains image-captioning models (an LSTM decoder or a soft-attention
+decoder over a pretrained Inception-v3) on COCO, Karpathy-split or built-in synthetic data, and
+captions images greedily, by sampling or by beam search, with each word's attention map. It
+includes a Qt desktop app with live loss curves and attention overlays, and a command line for
+training, feature extraction, captioning and COCO-style evaluation (BLEU, ROUGE-L, CIDEr-D).
+The pretrained encoder weights are included.")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Captioner developers")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CAPTIONER_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_SECTION "science")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # captioner_<version>_<arch>.deb
+# Libraries found by dpkg-shlibdeps (LibTorch, oneDNN, OpenCV, Qt), plus what is loaded at run
+# time rather than linked: an optimised BLAS for LibTorch (the default alternative is the slow
+# reference BLAS) and Qt's platform plugins for the desktop app.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_GENERATOR "DEB;TGZ")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp | libopenblas0-pthread, qt6-qpa-plugins")
+set(CPACK_GENERATOR "DEB")
 include(CPack)
