@@ -80,10 +80,14 @@ Command add_train_command(CLI::App& app) {
 
   return [args, cmd]() -> int {
     const bool steps_given = cmd->count("--steps") > 0;
-    CaptionDataset dataset = read_dataset(args->data);
     const std::string checkpoint = checkpoint_path(args->out);
+    // Both refusals come before any feature extraction, which can take hours.
+    if (args->resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
+    if (!args->resume && std::filesystem::exists(checkpoint))
+      throw DataError(args->out, "already holds a run; pass --resume to continue it or choose another --out");
+    CaptionDataset dataset = read_dataset(args->data);
     GridLayer layer = parse_grid_layer(args->layer);
-    if (args->resume && std::filesystem::exists(checkpoint)) {  // a resumed run keeps its features' layer
+    if (args->resume) {  // a resumed run keeps its features' layer
       const GridLayer saved = run_grid_layer(args->out);
       if (cmd->count("--layer") > 0 && saved != layer)
         throw ConfigError("--layer " + args->layer + ": the run in " + args->out + " was trained on " +
@@ -99,13 +103,9 @@ Command add_train_command(CLI::App& app) {
     }
     std::unique_ptr<Trainer> trainer;
     if (args->resume) {
-      if (!std::filesystem::exists(checkpoint))
-        throw DataError(checkpoint, "no checkpoint to resume from");
       trainer = Trainer::resume(args->out, std::move(dataset), steps_given ? args->config.steps : 0);
       std::cerr << "resuming " << args->out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
     } else {
-      if (std::filesystem::exists(checkpoint))
-        throw DataError(args->out, "already holds a run; pass --resume to continue it or choose another --out");
       trainer = std::make_unique<Trainer>(args->config, std::move(dataset), args->out);
     }
     const BlasCheck blas = check_blas_speed();
@@ -117,9 +117,9 @@ Command add_train_command(CLI::App& app) {
       case TrainerState::Finished:
         std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
         return 0;
-      case TrainerState::Stopped:
+      case TrainerState::Stopped:  // only Ctrl-C stops a run here: exit as an interrupted program does
         std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
-        return 0;
+        return 130;
       default:
         std::cerr << "error: training failed: " << result.error << '\n';
         return 1;

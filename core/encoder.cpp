@@ -195,6 +195,9 @@ std::vector<std::string> encoder_search_path() {
 }
 
 std::string find_default_encoder() {
+  // A path the user named must be used or refused, never silently replaced by another encoder.
+  if (const char* env = std::getenv("CAPTIONER_ENCODER"); env && *env && !std::filesystem::is_regular_file(env))
+    throw DataError(env, "CAPTIONER_ENCODER names this encoder file, which does not exist or is not a file");
   const auto paths = encoder_search_path();
   for (const auto& p : paths)
     if (std::filesystem::is_regular_file(p)) return p;

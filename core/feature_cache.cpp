@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -126,11 +127,15 @@ struct Decoded {
 class DecodeQueue {
  public:
   explicit DecodeQueue(size_t capacity) : capacity_(capacity) {}
-  void push(Decoded item) {
+  // False once the consumer closed the queue: the item is dropped and the producer should stop,
+  // rather than decode every remaining image into a queue nobody reads.
+  bool push(Decoded item) {
     std::unique_lock<std::mutex> lock(mutex_);
     not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (closed_) return false;
     items_.push_back(std::move(item));
     not_empty_.notify_one();
+    return true;
   }
   std::optional<Decoded> pop() {  // empty once every producer finished and the queue drained
     std::unique_lock<std::mutex> lock(mutex_);
@@ -216,11 +221,13 @@ CacheStatus read_cache_status(const CacheFiles& files) {
   if (!fs::exists(files.journal)) return status;
   const std::string journal = read_file(files.journal);
   size_t start = 0;
+  int64_t line_number = 0;
   while (start < journal.size()) {
     const size_t end = journal.find('\n', start);
     if (end == std::string::npos) break;  // a torn last line: that batch is redone
     std::istringstream line(journal.substr(start, end - start));
     start = end + 1;
+    ++line_number;
     std::string first;
     line >> first;
     if (first == "encoder") {
@@ -229,7 +236,12 @@ CacheStatus read_cache_status(const CacheFiles& files) {
     }
     std::string what;
     line >> what;
-    const int64_t index = std::stoll(first);
+    int64_t index = -1;
+    const auto parsed = std::from_chars(first.data(), first.data() + first.size(), index);
+    if (parsed.ec != std::errc() || parsed.ptr != first.data() + first.size() || (what != "ok" && what != "failed"))
+      throw DataError(files.journal, "line " + std::to_string(line_number) +
+                                         ": not a progress entry (expected 'INDEX ok' or 'INDEX failed REASON'); "
+                                         "delete the cache folder to extract again");
     if (index < 0 || index >= static_cast<int64_t>(status.state.size()))
       throw DataError(files.journal, "mentions image " + first + " outside the image list");
     status.state[static_cast<size_t>(index)] = what == "ok" ? 1 : 2;
@@ -310,7 +322,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
           item.error = e.what();
           std::replace(item.error.begin(), item.error.end(), '\n', ' ');
         }
-        queue.push(std::move(item));
+        if (!queue.push(std::move(item))) break;
       }
       queue.producer_done();
     });

@@ -1,12 +1,18 @@
 #include "core/image_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <torch/nn/functional/upsampling.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "core/atomic_file.h"
+#include <cerrno>
+#include <cstring>
+
 #include "core/errors.h"
 
 namespace captioner {
@@ -32,7 +38,6 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
     const auto w = static_cast<int32_t>(le32(b, 18)), h = static_cast<int32_t>(le32(b, 22));
     return {std::abs(static_cast<int64_t>(w)), std::abs(static_cast<int64_t>(h))};
   }
-  if (b.size() >= 10 && (b.compare(0, 6, "GIF87a") == 0 || b.compare(0, 6, "GIF89a") == 0)) return {le16(b, 6), le16(b, 8)};
   if (b.size() >= 30 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) {
     if (b.compare(12, 4, "VP8 ") == 0) return {le16(b, 26) & 0x3fff, le16(b, 28) & 0x3fff};
     if (b.compare(12, 4, "VP8L") == 0) {
@@ -45,7 +50,12 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
   if (is_jpeg(b)) {
     size_t i = 2;
     while (i + 9 < b.size()) {
-      if (static_cast<unsigned char>(b[i]) != 0xFF) return {0, 0};
+      // libjpeg skips stray bytes before a marker (with a warning) and decodes on, so the size
+      // must be read past them too, or such a file would be decoded unchecked.
+      if (static_cast<unsigned char>(b[i]) != 0xFF) {
+        ++i;
+        continue;
+      }
       const unsigned char marker = static_cast<unsigned char>(b[i + 1]);
       if (marker == 0xFF) { ++i; continue; }
       const bool sof = (marker >= 0xC0 && marker <= 0xCF) && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
@@ -77,7 +87,9 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
 torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) throw DataError(name, "file is empty");
   const auto [w, h] = header_size(bytes);
-  if (w > 0 && h > 0 && w * h > limits.max_pixels)
+  if (w <= 0 || h <= 0)
+    throw DataError(name, "not a readable image (not JPEG, PNG, BMP, WebP or TIFF, or no size in its header)");
+  if (w * h > limits.max_pixels)
     throw DataError(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
                               std::to_string(limits.max_pixels) + " (refused before decoding)");
   if (is_jpeg(bytes)) {
@@ -103,8 +115,40 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   return torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8).clone();
 }
 
+std::string read_image_file(const std::string& path, const ImageLimits& limits) {
+  // O_NONBLOCK: a FIFO must be refused at once, not block the open until a writer comes.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw DataError(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw DataError(path, "not a regular file");
+  }
+  if (st.st_size > limits.max_file_bytes) {
+    ::close(fd);
+    throw DataError(path, "file is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                              std::to_string(limits.max_file_bytes) + " for an image");
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      throw DataError(path, std::string("cannot read: ") + std::strerror(error));
+    }
+    if (n == 0) break;  // the file shrank while being read: the decoder judges what is there
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  bytes.resize(got);
+  return bytes;
+}
+
 torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits) {
-  return decode_image_rgb(read_file(path), path, limits);
+  return decode_image_rgb(read_image_file(path, limits), path, limits);
 }
 
 torch::Tensor inception_input(const torch::Tensor& rgb) {

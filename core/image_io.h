@@ -9,10 +9,18 @@
 
 namespace captioner {
 
+// Limits by design, not by format: a file is read only if it is a regular file no larger than
+// max_file_bytes, and decoded only if its header (JPEG, PNG, BMP, WebP or TIFF; other formats
+// are refused) gives a size of at most max_pixels, so no input can make the decoder allocate
+// more than a few bytes per allowed pixel.
 struct ImageLimits {
   int64_t max_pixels = 100'000'000;  // decompression-bomb guard, checked before decoding
+  int64_t max_file_bytes = 256LL << 20;
   int min_side = 8;
 };
+
+// The bytes of an image file, within limits.max_file_bytes; refuses anything but a regular file.
+std::string read_image_file(const std::string& path, const ImageLimits& limits = {});
 
 // RGB uint8 [H, W, 3].
 torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits = {});
@@ -22,8 +30,8 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
 // resize with align-corners semantics, no aspect-ratio preservation.
 torch::Tensor inception_input(const torch::Tensor& rgb);
 
-// Image width and height from the file header alone (JPEG, PNG, BMP, GIF, WebP, TIFF); {0, 0}
-// when the format is not recognised.
+// Image width and height from the file header alone (JPEG, PNG, BMP, WebP, TIFF); {0, 0}
+// when the format is not recognised or the header does not give a size.
 std::pair<int64_t, int64_t> header_size(const std::string& bytes);
 
 }  // namespace captioner

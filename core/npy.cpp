@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <regex>
 #include <stdexcept>
 
 #include "core/atomic_file.h"
@@ -37,22 +36,116 @@ bool host_is_little_endian() {
   return first == 1;
 }
 
-// Value of `key` in the header's Python dict literal, e.g. 'descr': '<f4' -> "'<f4'".
-std::string header_value(const std::string& header, const std::string& key, const std::string& path) {
-  const std::regex pattern("['\"]" + key + "['\"]\\s*:\\s*(\\([^)]*\\)|'[^']*'|\"[^\"]*\"|True|False)");
-  std::smatch m;
-  if (!std::regex_search(header, m, pattern)) throw DataError(path, "npy header has no '" + key + "' entry");
-  return m[1].str();
-}
+// The header is a Python dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }.
+// A small single-pass scanner reads it: linear time, no recursion, every number overflow-checked,
+// so no header (up to kMaxHeader bytes) can exhaust the stack or wrap a size.
+constexpr size_t kMaxHeader = 1 << 20;
 
-std::vector<int64_t> parse_shape(const std::string& tuple, const std::string& path) {
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
   std::vector<int64_t> shape;
-  const std::regex number("\\d+");
-  for (auto it = std::sregex_iterator(tuple.begin(), tuple.end(), number); it != std::sregex_iterator(); ++it)
-    shape.push_back(std::stoll(it->str()));
-  if (shape.empty()) throw DataError(path, "npy array is a scalar; expected at least one dimension");
-  return shape;
-}
+  bool has_descr = false, has_order = false, has_shape = false;
+};
+
+class HeaderScanner {
+ public:
+  HeaderScanner(const std::string& text, const std::string& path) : text_(text), path_(path) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') break;
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        h.descr = quoted();
+        h.has_descr = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        h.has_order = true;
+      } else if (key == "shape") {
+        h.shape = tuple();
+        h.has_shape = true;
+      } else {
+        fail("unknown key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      skip_space();
+      if (peek() != '}') fail("expected ',' or '}'");
+    }
+    ++pos_;
+    skip_space();
+    if (pos_ != text_.size()) fail("text after the closing '}'");
+    if (!h.has_descr) fail("no 'descr' entry");
+    if (!h.has_order) fail("no 'fortran_order' entry");
+    if (!h.has_shape) fail("no 'shape' entry");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw DataError(path_, "bad .npy header at byte " + std::to_string(pos_) + ": " + what);
+  }
+  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t')) ++pos_;
+  }
+  void expect(char c) {
+    skip_space();
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+  std::string quoted() {
+    skip_space();
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') fail("expected a quoted string");
+    const size_t end = text_.find(quote, pos_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string value = text_.substr(pos_ + 1, end - pos_ - 1);
+    pos_ = end + 1;
+    return value;
+  }
+  bool boolean() {
+    skip_space();
+    if (text_.compare(pos_, 4, "True") == 0) return pos_ += 4, true;
+    if (text_.compare(pos_, 5, "False") == 0) return pos_ += 5, false;
+    fail("expected True or False");
+  }
+  std::vector<int64_t> tuple() {
+    expect('(');
+    std::vector<int64_t> dims;
+    while (true) {
+      skip_space();
+      if (peek() == ')') break;
+      if (peek() < '0' || peek() > '9') fail("expected a dimension");
+      int64_t value = 0;
+      while (peek() >= '0' && peek() <= '9') {
+        if (__builtin_mul_overflow(value, int64_t{10}, &value) || __builtin_add_overflow(value, int64_t{peek() - '0'}, &value))
+          fail("dimension too large");
+        ++pos_;
+      }
+      if (peek() == 'L') ++pos_;  // Python 2 long literals
+      dims.push_back(value);
+      if (dims.size() > 32) fail("more than 32 dimensions");
+      skip_space();
+      if (peek() == ',') ++pos_;
+      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+    }
+    ++pos_;
+    return dims;
+  }
+
+  const std::string& text_;
+  const std::string& path_;
+  size_t pos_ = 0;
+};
 
 float load_element(const unsigned char* p, int item_size, bool swap) {
   unsigned char buf[8];
@@ -80,12 +173,19 @@ float load_element(const unsigned char* p, int item_size, bool swap) {
   }
 }
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + ")";
+}
+
 }  // namespace
 
 NpyArray NpyArray::open(const std::string& path) {
   NpyArray array;
   array.path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw DataError(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -115,13 +215,17 @@ NpyArray NpyArray::open(const std::string& path) {
   } else {
     throw DataError(path, "unsupported .npy format version " + std::to_string(major));
   }
+  if (header_len > kMaxHeader)
+    throw DataError(path, ".npy header of " + std::to_string(header_len) + " bytes; at most " + std::to_string(kMaxHeader) +
+                              " are accepted");
   if (header_start + header_len > map->size) throw DataError(path, "truncated .npy header");
-  const std::string header(reinterpret_cast<const char*>(bytes + header_start), header_len);
+  const std::string header_text(reinterpret_cast<const char*>(bytes + header_start), header_len);
 
-  std::string descr = header_value(header, "descr", path);
-  array.descr_ = descr.substr(1, descr.size() - 2);
-  array.fortran_order_ = header_value(header, "fortran_order", path) == "True";
-  array.shape_ = parse_shape(header_value(header, "shape", path), path);
+  NpyHeader header = HeaderScanner(header_text, path).parse();
+  if (header.shape.empty()) throw DataError(path, "npy array is a scalar; expected at least one dimension");
+  array.descr_ = header.descr;
+  array.fortran_order_ = header.fortran_order;
+  array.shape_ = std::move(header.shape);
 
   const std::string& d = array.descr_;
   if (d.size() != 3 || d[1] != 'f' || (d[2] != '2' && d[2] != '4' && d[2] != '8') ||
@@ -131,10 +235,16 @@ NpyArray NpyArray::open(const std::string& path) {
   const bool file_little = d[0] == '<' || ((d[0] == '=' || d[0] == '|') && host_is_little_endian());
   array.swap_bytes_ = file_little != host_is_little_endian();
 
+  // Sizes in checked arithmetic: a shape whose byte count wraps around 64 bits must not pass the
+  // "enough data" check below.
+  uint64_t need = static_cast<uint64_t>(array.item_size_);
   array.row_size_ = 1;
-  for (size_t i = 1; i < array.shape_.size(); ++i) array.row_size_ *= array.shape_[i];
-  const uint64_t elements = static_cast<uint64_t>(array.rows()) * static_cast<uint64_t>(array.row_size_);
-  const uint64_t need = elements * static_cast<uint64_t>(array.item_size_);
+  for (size_t i = 0; i < array.shape_.size(); ++i) {
+    const auto dim = static_cast<uint64_t>(array.shape_[i]);
+    if (__builtin_mul_overflow(need, dim, &need) ||
+        (i > 0 && __builtin_mul_overflow(array.row_size_, array.shape_[i], &array.row_size_)))
+      throw DataError(path, "shape " + shape_text(array.shape_) + " is too large to address");
+  }
   const uint64_t have = map->size - header_start - header_len;
   if (have < need)
     throw DataError(path, "truncated: header promises " + std::to_string(need) + " bytes of data, file has " +

@@ -249,6 +249,10 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
   if (options.image_size < 75) throw ConfigError("shapes: image size must be at least 75 pixels");
   if (!options.split.empty() && options.split != "train" && options.split != "val" && options.split != "test")
     throw ConfigError("shapes: split must be train, val or test");
+  // A folder with a dataset file holds a finished dataset (the file is written last): never
+  // overwrite it, its images or the feature caches and runs made from them.
+  if (std::filesystem::exists(dir + "/dataset.json"))
+    throw DataError(dir, "already holds a dataset (dataset.json); nothing was written: choose another folder or delete it");
   const std::string image_dir = dir + "/images";
   std::error_code ec;
   std::filesystem::create_directories(image_dir, ec);

@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
+#include <csignal>
 #include <sstream>
 
 using namespace captioner;
@@ -196,6 +197,40 @@ class TestCli : public QObject {
       QVERIFY2(contains(again.out, "encoded " + std::to_string(12 - logged)), again.out.c_str());
       QCOMPARE(done_lines(cache), 12);
     }
+  }
+
+  // Ctrl-C saves the run and exits 130, so scripts can tell an interrupted run from a finished one.
+  void ctrl_c_stops_training_with_a_checkpoint_and_status_130() {
+    const QString out = path("interrupted");
+    QProcess p;
+    p.start(QStringLiteral(CAPTIONER_EXE), {"train", "--data", data_, "--out", out, "--steps", "100000", "--batch-size", "8",
+                                            "--hidden", "16", "--embed", "8", "--threads", "1", "--log-every", "1"});
+    QVERIFY(p.waitForStarted());
+    QByteArray seen;
+    while (!seen.contains("step 3/") && p.state() == QProcess::Running && p.waitForReadyRead(120000))
+      seen += p.readAllStandardOutput();
+    QVERIFY2(seen.contains("step 3/"), seen.constData());
+    QCOMPARE(::kill(static_cast<pid_t>(p.processId()), SIGINT), 0);
+    QVERIFY(p.waitForFinished(120000));
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(p.exitCode(), 130);
+    QVERIFY(p.readAllStandardError().contains("stopped at step"));
+    QVERIFY(QFile::exists(out + "/checkpoint.pt"));
+  }
+
+  // A run that cannot start is refused before any feature is extracted (which can take hours).
+  void resume_without_a_run_is_refused_before_extraction() {
+    const QString shapes = path("resume_shapes");
+    const auto made = run({"shapes", "--out", shapes, "--count", "12", "--seed", "3"});
+    QVERIFY2(made.code == 0, made.err.c_str());
+    const auto r = run({"train", "--data", shapes, "--out", path("no_run_here"), "--resume"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "no_run_here/checkpoint.pt: no checkpoint to resume from"), r.err.c_str());
+    QVERIFY(!QFileInfo::exists(shapes + "/features"));
+    // And `shapes` never overwrites a dataset.
+    const auto again = run({"shapes", "--out", shapes, "--count", "12", "--seed", "4"});
+    QCOMPARE(again.code, 1);
+    QVERIFY2(contains(again.err, "already holds a dataset"), again.err.c_str());
   }
 
   void a_model_trained_on_extracted_features_captions_image_files() {

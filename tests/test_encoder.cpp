@@ -217,6 +217,16 @@ class TestEncoder : public QObject {
     QCOMPARE(weights[0].value[0][0][0][0].item<float>(), -1.0f);  // min + scale * 0
   }
 
+  void a_missing_encoder_named_by_the_environment_is_an_error() {
+    const QByteArray saved = qgetenv("CAPTIONER_ENCODER");
+    QTemporaryDir dir;
+    const std::string missing = dir.path().toStdString() + "/no-such-encoder.pt";
+    qputenv("CAPTIONER_ENCODER", QByteArray::fromStdString(missing));
+    // Restored even when a check fails, so later tests find the real encoder.
+    const auto restore = qScopeGuard([&] { qputenv("CAPTIONER_ENCODER", saved); });
+    test::expect_error([] { find_default_encoder(); }, {missing, "CAPTIONER_ENCODER", "does not exist"});
+  }
+
   void base64_decodes_rfc4648() {
     QCOMPARE(decode_base64("TWFu"), std::string("Man"));
     QCOMPARE(decode_base64("TWE="), std::string("Ma"));

@@ -141,6 +141,15 @@ class TestExtract : public QObject {
     for (int64_t i = 0; i < 5; ++i) QCOMPARE(npy_row(a, i), npy_row(b, i));
   }
 
+  void a_corrupt_progress_log_is_refused_by_name() {
+    const std::string out = path("corrupt");
+    std::filesystem::create_directories(out);
+    test::write_text(out + "/images.txt", "a.png\nb.png\n");
+    test::write_text(out + "/progress.log", "encoder x\n0 ok\nbanana ok\n");
+    test::expect_error([&] { read_cache_status(cache_files(out, false)); },
+                       {out + "/progress.log", "line 3", "not a progress entry"});
+  }
+
   void pooled_only_writes_a_standard_npy_and_refuses_mismatches() {
     const std::string out = path("codes.npy");
     const auto r = extract_features(encoder_, images_, out, [] {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -95,6 +97,40 @@ class TestImages : public QObject {
     bomb.replace(20, 4, big, 4);
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/bomb.png", bomb)); },
                        {"bomb.png", "60000x60000", "refused before decoding"});
+  }
+  // Limits by design: every accepted format is sized from its header before decoding, anything
+  // else is refused, and only regular files of bounded size are read.
+  void bounds_every_input_before_decoding() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString();
+    // A stray byte between two JPEG segments: libjpeg skips it and decodes on, so the header
+    // check must too. Once its size went unread and a crafted frame size decoded to gigabytes.
+    const std::string jpeg = encode(pattern(40, 30), ".jpg");
+    const size_t sof = jpeg.find("\xFF\xC0");
+    QVERIFY(sof != std::string::npos);
+    std::string stray = jpeg;
+    stray.insert(sof, 1, '\x00');
+    QCOMPARE(header_size(stray), (std::pair<int64_t, int64_t>{40, 30}));
+    std::string bomb = stray;
+    const char big[] = {'\x75', '\x30', '\x75', '\x30'};  // 30000 x 30000 in the frame header
+    bomb.replace(sof + 1 + 5, 4, big, 4);
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/stray.jpg", bomb)); },
+                       {"stray.jpg", "30000x30000", "refused before decoding"});
+    // Formats OpenCV decodes but whose size is not checked here (Radiance HDR, PPM) are refused.
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/x.hdr", encode(pattern(16, 16), ".hdr"))); },
+                       {"x.hdr", "not a readable image"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/x.ppm", encode(pattern(16, 16), ".ppm"))); },
+                       {"x.ppm", "not a readable image"});
+    // A FIFO is refused at once instead of blocking the reader forever; so is a folder.
+    const std::string fifo = root + "/fifo.jpg";
+    QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+    test::expect_error([&] { load_image_rgb(fifo); }, {"fifo.jpg", "not a regular file"});
+    test::expect_error([&] { load_image_rgb(root); }, {root, "not a regular file"});
+    // A file over the size limit is refused without being read.
+    ImageLimits small;
+    small.max_file_bytes = 100;
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/big.jpg", jpeg), small); },
+                       {"big.jpg", "more than the limit of 100"});
   }
   void inception_input_is_299_in_unit_range_with_aligned_corners() {
     auto rgb = torch::zeros({2, 2, 3}, torch::kUInt8);

@@ -5,6 +5,8 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -122,6 +124,20 @@ class TestNpy : public QObject {
     expect(file("magic.npy", "PK\x03\x04 definitely not numpy"), "not a .npy file");
     expect(file("empty.npy", ""), "not a .npy file");
     expect(file("scalar.npy", npy_bytes("<f4", false, "()", raw<float>({1}))), "scalar");
+    // Hostile headers: each once crashed or misread the reader.
+    expect(file("long_descr.npy", npy_bytes("<f4" + std::string(40000, 'x'), false, "(1, 1)", raw<float>({1}))),
+           "is not supported");  // a 40 KB field overflowed the stack of a regex
+    expect(file("wrapping.npy", npy_bytes("<f4", false, "(4611686018427387904, 2048)", raw<float>({1}))),
+           "too large to address");  // its byte count wrapped to 0 and passed the size check
+    expect(file("huge_dim.npy", npy_bytes("<f4", false, "(99999999999999999999, 1)", raw<float>({1}))),
+           "dimension too large");
+    expect(file("no_shape.npy", npy_bytes("<f4", false, "", raw<float>({1}))), "expected '('");
+    expect(file("unterminated.npy", std::string("\x93NUMPY\x01\x00\x10\x00{'descr': '<f4   ", 26)), "unterminated string");
+    std::string big_header("\x93NUMPY\x02\x00\x00\x00\x20\x00", 12);  // header length 2 MiB
+    expect(file("big_header.npy", big_header), "at most");
+    const std::string fifo = dir_.path().toStdString() + "/fifo.npy";
+    QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+    expect(fifo, "not a regular file");  // refused at once, not blocked waiting for a writer
     const auto ok = NpyArray::open(file("ok.npy", npy_bytes("<f4", false, "(1, 1)", raw<float>({1}))));
     float x;
     QVERIFY_THROWS_EXCEPTION(std::out_of_range, ok.read_row(1, &x));

@@ -1,5 +1,6 @@
 // The built-in Shapes dataset: deterministic scenes whose captions and boxes tell the truth,
 // and the measures that use them (what a caption names, where its attention points).
+#include "core/atomic_file.h"
 #include "core/dataset.h"
 #include "core/evaluation.h"
 #include "core/shapes.h"
@@ -141,6 +142,19 @@ class TestShapes : public QObject {
     o.split = "test";
     write_shapes_dataset(root + "/t", o);
     for (const auto& image : read_dataset(root + "/t").images) QVERIFY(image.split == Split::Test);
+  }
+
+  void never_overwrites_an_existing_dataset() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString();
+    auto o = small_options();
+    write_shapes_dataset(root, o);
+    const std::string dataset = read_file(root + "/dataset.json");
+    const std::string image = read_file(root + "/images/000000.png");
+    o.seed += 1;  // other scenes: every file would differ
+    expect_error([&] { write_shapes_dataset(root, o); }, {root, "already holds a dataset", "nothing was written"});
+    QCOMPARE(read_file(root + "/dataset.json"), dataset);
+    QCOMPARE(read_file(root + "/images/000000.png"), image);
   }
 
   void cancelled_generation_writes_no_dataset_file() {
