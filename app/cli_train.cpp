@@ -100,6 +100,9 @@ Command add_train_command(CLI::App& app) {
       configure_threads(args->config.threads);
       Encoder encoder = load_encoder_or_default(args->encoder, layer);
       args->config.features_path = extract_dataset_features(dataset, where, encoder);
+    } else if (!args->config.features_path.empty()) {
+      for (const auto& line : drop_images_without_features(args->config.features_path, dataset))
+        std::cerr << "warning: " << args->config.features_path << ": left out " << line << '\n';
     }
     std::unique_ptr<Trainer> trainer;
     if (args->resume) {

@@ -34,6 +34,7 @@ CacheFiles cache_files(const std::string& out, bool pooled_only) {
   if (npy) {
     if (!pooled_only) throw ConfigError("a .npy output holds pooled features only: add --pooled-only or give a folder");
     f.pooled = out;
+    f.partial = out + ".partial";
     f.list = out + ".images.txt";
     f.journal = out + ".progress.log";
   } else {
@@ -173,13 +174,19 @@ class DecodeQueue {
 
 }  // namespace
 
-std::string features_encoder_id(const std::string& npy_path) {
+std::optional<CacheFiles> recorded_cache_files(const std::string& npy_path) {
   const fs::path p(npy_path);
-  const std::string journal = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log")
-                                  ? (p.parent_path() / "progress.log").string()
-                                  : npy_path + ".progress.log";
-  if (!fs::exists(journal)) return "";
-  std::istringstream in(read_file(journal));
+  const bool folder = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log");
+  CacheFiles files = folder ? cache_files(p.parent_path().string(), !fs::exists(p.parent_path() / "grid.npy"))
+                            : cache_files(npy_path, true);
+  if (!fs::exists(files.journal) || !fs::exists(files.list)) return std::nullopt;
+  return files;
+}
+
+std::string features_encoder_id(const std::string& npy_path) {
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return "";
+  std::istringstream in(read_file(files->journal));
   std::string word, id;
   in >> word >> id;
   return word == "encoder" ? id : "";
@@ -203,6 +210,45 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
   }
   dataset.images = std::move(kept);
   return out;
+}
+
+namespace {
+
+// Why row `row` of a recorded array holds no features, or "" when it does.
+std::string missing_row_reason(const CacheStatus& status, int64_t row) {
+  if (row < 0 || row >= static_cast<int64_t>(status.state.size())) return "outside the extracted image list";
+  const auto i = static_cast<size_t>(row);
+  if (status.state[i] == 1) return "";
+  if (status.state[i] == 2) return status.images[i] + " could not be read: " + status.reasons[i];
+  return status.images[i] + " has not been extracted yet (run the extraction again to finish it)";
+}
+
+}  // namespace
+
+void require_extracted_rows(const std::string& npy_path, const CaptionDataset& dataset) {
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return;
+  const CacheStatus status = read_cache_status(*files);
+  for (const auto& image : dataset.images)
+    if (const std::string why = missing_row_reason(status, image.feature_row); !why.empty())
+      throw DataError(npy_path, "row " + std::to_string(image.feature_row) + " holds no features (" + why +
+                                    "); training on it would read zeros");
+}
+
+std::vector<std::string> drop_images_without_features(const std::string& npy_path, CaptionDataset& dataset) {
+  std::vector<std::string> dropped;
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return dropped;
+  const CacheStatus status = read_cache_status(*files);
+  std::vector<ImageRecord> kept;
+  for (auto& image : dataset.images) {
+    if (const std::string why = missing_row_reason(status, image.feature_row); !why.empty())
+      dropped.push_back("row " + std::to_string(image.feature_row) + ": " + why);
+    else
+      kept.push_back(std::move(image));
+  }
+  dataset.images = std::move(kept);
+  return dropped;
 }
 
 std::string grid_features_path(const std::string& pooled_path) {
@@ -280,7 +326,10 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     status.reasons.assign(images.size(), "");
   }
   const int64_t c = grid_channels(encoder.net->grid_layer());
-  RowFile pooled(files.pooled, "<f4", {n, c}, c * 4);
+  // A .npy output is written under its partial name until every row is done (see CacheFiles).
+  const bool complete_before = !files.partial.empty() && fs::exists(files.pooled) && !fs::exists(files.partial);
+  const std::string pooled_path = files.partial.empty() || complete_before ? files.pooled : files.partial;
+  RowFile pooled(pooled_path, "<f4", {n, c}, c * 4);
   std::unique_ptr<RowFile> grid;
   if (!files.grid.empty()) grid = std::make_unique<RowFile>(files.grid, "<f2", std::vector<int64_t>{n, 64, c}, 64 * c * 2);
   if (fs::exists(files.journal)) {
@@ -389,6 +438,11 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
   queue.close();
   for (auto& w : workers) w.join();
   result.cancelled = cancel && cancel->load() && progress.done < n;
+  if (pooled_path != files.pooled && progress.done == n) {
+    std::error_code ec;
+    fs::rename(pooled_path, files.pooled, ec);
+    if (ec) throw DataError(files.pooled, "cannot rename the finished " + pooled_path + ": " + ec.message());
+  }
 
   const CacheStatus final_status = read_cache_status(files);
   for (size_t i = 0; i < images.size(); ++i)

@@ -3,12 +3,13 @@
 //
 // A cache is either a folder (pooled.npy float32 [N, 2048], grid.npy float16 [N, 64, 2048] with
 // the 8x8 cells row-major and channels last, images.txt, progress.log) or, pooled only, a
-// standard X.npy with X.npy.images.txt and X.npy.progress.log beside it. The arrays are created
-// at full size up front; each finished batch is written in place and synced before its lines are
+// standard X.npy with X.npy.images.txt and X.npy.progress.log beside it (written as X.npy.partial
+// and renamed once complete). The arrays are created at full size up front; each finished batch is written in place and synced before its lines are
 // appended to progress.log, so a kill at any moment leaves no row marked done that is not on disk.
 // A second run with the same image list and encoder skips every image already done or failed.
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,9 +51,20 @@ struct ExtractResult {
 
 struct CacheFiles {
   std::string pooled, grid, list, journal;  // grid empty when pooled only
+  // A .npy output is written here and renamed to `pooled` only once every row is done, so a file
+  // under the final name is always complete; empty for a cache folder (its journal says).
+  std::string partial;
 };
 // Where a cache at `out` keeps its files: a folder, or (pooled only) a .npy path.
 CacheFiles cache_files(const std::string& out, bool pooled_only);
+// The record extract_features keeps beside a feature array it wrote (a cache folder's pooled.npy,
+// or X.npy with X.npy.images.txt and X.npy.progress.log); nullopt for any other array.
+std::optional<CacheFiles> recorded_cache_files(const std::string& npy_path);
+// Refuses (DataError naming the array) a dataset whose images use rows that the array's record
+// says hold no features: images that could not be read, or that extraction has not reached.
+void require_extracted_rows(const std::string& npy_path, const CaptionDataset& dataset);
+// Drops the images whose rows hold no features (as above) and returns one line per image dropped.
+std::vector<std::string> drop_images_without_features(const std::string& npy_path, CaptionDataset& dataset);
 
 ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
                                const ExtractOptions& options, ExtractObserver* observer = nullptr,

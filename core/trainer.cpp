@@ -94,6 +94,7 @@ FeatureTable open_features(const CaptionDataset& dataset, const TrainConfig& con
   std::string path = pooled_features_path(dataset, config);
   if (path.empty())
     throw DataError(dataset.source, "has no image features yet; pass a feature file (.npy, one row per image in file order)");
+  require_extracted_rows(path, dataset);
   const bool grid = config.model.kind == "attention";
   if (grid) {
     const std::string pooled = path;

@@ -152,15 +152,37 @@ class TestExtract : public QObject {
 
   void pooled_only_writes_a_standard_npy_and_refuses_mismatches() {
     const std::string out = path("codes.npy");
-    const auto r = extract_features(encoder_, images_, out, [] {
-      ExtractOptions o;
-      o.pooled_only = true;
-      return o;
-    }());
-    QCOMPARE(r.encoded, int64_t{3});
+    ExtractOptions o;
+    o.pooled_only = true;
+    o.batch_size = 1;
+    o.workers = 1;
+    // Interrupted: nothing under the final name, so nothing can mistake the array for a whole one.
+    std::atomic<bool> cancel{false};
+    CancelAfter stop(cancel, 1);
+    QVERIFY(extract_features(encoder_, images_, out, o, &stop, &cancel).cancelled);
+    QVERIFY(!std::filesystem::exists(out));
+    QVERIFY(std::filesystem::exists(out + ".partial"));
+    const auto r = extract_features(encoder_, images_, out, o);
+    QCOMPARE(r.encoded + 1, int64_t{3});  // the 3 good images, one of them in the first run
+    QVERIFY(!std::filesystem::exists(out + ".partial"));
     const auto codes = NpyArray::open(out);
     QCOMPARE(codes.shape(), (std::vector<int64_t>{5, 2048}));
     QVERIFY(!std::filesystem::exists(path("codes.npy.grid.npy")));
+    QCOMPARE(extract_features(encoder_, images_, out, o).skipped, int64_t{5});  // a finished array is kept as it is
+
+    // Rows of unreadable images hold zeros: training refuses them, or the CLI leaves them out.
+    CaptionDataset dataset;
+    for (int64_t i = 0; i < 5; ++i) {
+      ImageRecord image;
+      image.key = std::to_string(i);
+      image.feature_row = i;
+      dataset.images.push_back(image);
+    }
+    test::expect_error([&] { require_extracted_rows(out, dataset); }, {out, "row 2", "d_broken.jpg", "could not be read"});
+    const auto dropped = drop_images_without_features(out, dataset);
+    QCOMPARE(dropped.size(), size_t{2});
+    QCOMPARE(dataset.images.size(), size_t{3});
+    require_extracted_rows(out, dataset);  // no throw: every row left is real
     auto other = images_;
     other.pop_back();
     test::expect_error([&] { extract_features(encoder_, other, reference_cache(), {}); }, {"images.txt", "another list"});
