@@ -1,11 +1,14 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +23,22 @@ std::string parent_dir(const std::string& path) {
   const auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Removes the temporary files that writers of `path` killed before their rename left behind
+// (PATH.tmp-PID of a process that no longer runs); a live writer's file is left alone.
+void remove_stale_temporaries(const std::string& path) {
+  const std::string dir = parent_dir(path);
+  const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || *end != '\0' || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 }  // namespace
@@ -58,12 +77,15 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
     ::fsync(dir);
     ::close(dir);
   }
+  remove_stale_temporaries(path);
 }
 
 std::string read_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw DataError(path, errno_text("cannot open"));
   if (S_ISDIR(st.st_mode)) throw DataError(path, "is a directory, expected a file");
+  // A FIFO or a device would block the read or never end (/dev/zero): regular files only.
+  if (!S_ISREG(st.st_mode)) throw DataError(path, "not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path, errno_text("cannot open"));
   std::ostringstream ss;

@@ -5,12 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "core/atomic_file.h"
 #include "core/config_json.h"
 #include "core/encoder.h"
 #include "core/errors.h"
+#include "core/hash.h"
 
 namespace captioner {
 
@@ -44,6 +46,29 @@ History history_from_tensor(const torch::Tensor& t) {
   return history;
 }
 
+// FNV-1a over every parameter and buffer (name, shape, bytes) in the module's own order: a
+// flipped weight byte, which LibTorch's archive reader does not notice, changes it.
+std::string weights_checksum(const torch::nn::Module& model) {
+  uint64_t h = kFnvOffset;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    h = fnv1a(name.data(), name.size(), h);
+    for (const int64_t d : t.sizes()) h = fnv1a(&d, sizeof d, h);
+    const auto cpu = t.detach().to(torch::kCPU).contiguous();
+    h = fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h);
+  };
+  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string out = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  return out + "]";
+}
+
 }  // namespace
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
@@ -71,6 +96,7 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
                          {"config", *contents.config},
                          {"vocabulary", contents.vocab->words()},
                          {"step", state.step},
+                         {"weights_fnv1a", weights_checksum(*contents.model)},
                          {"sampler", state.sampler_state},
                          {"caption_rng", state.caption_rng_state},
                          {"dataset", state.dataset_fingerprint}};
@@ -130,10 +156,28 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     torch::Tensor rng;
     if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
 
+    if (loaded.state.step < 0) throw CheckpointError(path, "step " + std::to_string(loaded.state.step) + " is negative");
+
     loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
+    // LibTorch's load replaces a tensor whatever its shape: compare with what the configuration makes.
+    std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+    for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
     torch::serialize::InputArchive model_archive;
     loaded.archive->read("model", model_archive);
     loaded.model->load(model_archive);
+    const auto params = loaded.model->named_parameters();
+    for (const auto& [name, shape] : expected) {
+      const auto* t = params.find(name);
+      if (t == nullptr || t->sizes().vec() != shape)
+        throw CheckpointError(path, "weight " + name + " is " + (t ? shape_text(t->sizes()) : "missing") +
+                                        " but the saved configuration (vocabulary " + std::to_string(loaded.vocab.size()) +
+                                        ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " +
+                                        shape_text(shape));
+      if (!torch::isfinite(*t).all().item<bool>())
+        throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
+    }
+    if (const std::string saved = meta.value("weights_fnv1a", ""); !saved.empty() && saved != weights_checksum(*loaded.model))
+      throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
     loaded.model->to(device);
     loaded.model->eval();
     torch::serialize::InputArchive probe;

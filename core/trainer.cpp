@@ -113,6 +113,25 @@ FeatureTable open_features(const CaptionDataset& dataset, const TrainConfig& con
   return table;
 }
 
+constexpr int64_t kMaxConsecutiveSkips = 10;
+
+// Why the loss is not finite: features that already hold NaN or infinity are the data's fault,
+// not the learning rate's. Names the images when it can, and a checkpoint only when one exists.
+std::string non_finite_loss_message(double loss, int64_t step, const torch::Tensor& features,
+                                    const std::vector<int64_t>& images, bool has_checkpoint) {
+  std::string text = "training loss became " + std::to_string(loss) + " at step " + std::to_string(step);
+  const auto bad_rows = (~torch::isfinite(features.reshape({features.size(0), -1}))).any(1).nonzero().flatten();
+  if (bad_rows.numel() > 0) {
+    text += ": the image features of " + std::to_string(bad_rows.numel()) + " image(s) of the batch (dataset index";
+    for (int64_t k = 0; k < std::min<int64_t>(bad_rows.numel(), 5); ++k)
+      text += (k ? ", " : " ") + std::to_string(images[static_cast<size_t>(bad_rows[k].item<int64_t>())]);
+    text += ") hold NaN or infinite values; extract them again";
+  } else {
+    text += "; lower the learning rate";
+  }
+  return text + (has_checkpoint ? " (the last good checkpoint is kept)" : " (no checkpoint was saved yet)");
+}
+
 std::vector<const TokenizedCaption*> captions_of(const CaptionDataset& dataset, const std::vector<int64_t>& images) {
   std::vector<const TokenizedCaption*> out;
   for (int64_t i : images)
@@ -316,6 +335,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
   double elapsed = d.state.history.rows.empty() ? 0.0 : d.state.history.rows.back().elapsed_s;
   double step_time_ema = 0;
   int64_t last_saved = d.state.step;
+  int64_t skipped_updates = 0, consecutive_skips = 0;
   d.model->train();
   notify_state(TrainerState::Running);
   try {
@@ -339,13 +359,30 @@ TrainResult Trainer::run(TrainObserver* observer) {
       const double loss_value = loss.cross_entropy.item<double>();
       if (!std::isfinite(loss_value) || !std::isfinite(loss.loss.item<double>())) {
         result.state = TrainerState::Failed;
-        result.error = "training loss became " + std::to_string(loss_value) + " at step " +
-                       std::to_string(d.state.step + 1) + "; the last good checkpoint is kept (lower the learning rate)";
+        result.error = non_finite_loss_message(loss_value, d.state.step + 1, batch.features, images, last_saved > 0);
         break;
       }
       loss.loss.backward();
-      if (d.config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(d.model->parameters(), d.config.grad_clip);
-      d.optimizer->step();
+      // The norm before clipping (max norm infinity when clipping is off). A non-finite gradient
+      // would put NaN into the weights, and from there into a checkpoint: skip that update.
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(
+          d.model->parameters(), d.config.grad_clip > 0 ? d.config.grad_clip : std::numeric_limits<double>::infinity());
+      if (std::isfinite(grad_norm)) {
+        d.optimizer->step();
+        consecutive_skips = 0;
+      } else {
+        d.optimizer->zero_grad();
+        ++skipped_updates;
+        message("step " + std::to_string(d.state.step + 1) + ": the gradient is not finite; update skipped (" +
+                std::to_string(skipped_updates) + " so far)");
+        if (++consecutive_skips >= kMaxConsecutiveSkips) {
+          result.state = TrainerState::Failed;
+          result.error = "the gradient was not finite for " + std::to_string(consecutive_skips) +
+                         " steps in a row, up to step " + std::to_string(d.state.step + 1) +
+                         "; lower the learning rate or check the data";
+          break;
+        }
+      }
       ++d.state.step;
 
       const double step_time = std::chrono::duration<double>(Clock::now() - start).count();
@@ -358,6 +395,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
       p.captions_per_s = static_cast<double>(images.size()) / step_time_ema;
       p.lr = lr;
       p.epoch = d.sampler->epoch();
+      p.skipped_updates = skipped_updates;
       if (d.state.step % d.config.val_every == 0 || d.state.step == d.config.steps) {
         const auto val_start = Clock::now();
         p.val_loss = d.validate();

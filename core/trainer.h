@@ -33,6 +33,7 @@ struct TrainProgress {
   double elapsed_s = 0;
   double lr = 0;
   int64_t epoch = 0;
+  int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
   // At validation steps: greedy captions of a few fixed validation images ("key: caption").
   std::vector<std::string> samples;
 };

@@ -119,9 +119,14 @@ class TestCheckpoint : public QObject {
     auto loaded = load_checkpoint(path("b.pt"));
     QCOMPARE(loaded.state.step, int64_t{0});
     QVERIFY(torch::equal(good, f.outputs(loaded.model)));
-    // The next successful save replaces it.
+    // The next successful save replaces it, and removes what killed writers left behind (a pid
+    // above the kernel's limit never runs) but not a live process's file (pid 1).
+    test::write_text(path("b.pt.tmp-4194305"), "left by a killed run");
+    test::write_text(path("b.pt.tmp-1"), "being written");
     save_checkpoint(path("b.pt"), f.contents());
     QCOMPARE(load_checkpoint(path("b.pt")).state.step, int64_t{2});
+    QVERIFY(!QFile::exists(QString::fromStdString(path("b.pt.tmp-4194305"))));
+    QVERIFY(QFile::exists(QString::fromStdString(path("b.pt.tmp-1"))));
   }
   void torn_or_foreign_files_give_clear_errors() {
     torch::manual_seed(2);
@@ -134,6 +139,46 @@ class TestCheckpoint : public QObject {
     test::expect_error([&] { load_checkpoint(path("text.pt")); }, {path("text.pt")});
     test::expect_error([&] { load_checkpoint(path("missing.pt")); }, {path("missing.pt"), "cannot open"});
     QVERIFY_THROWS_EXCEPTION(CheckpointError, load_checkpoint(path("torn.pt")));
+  }
+  // What LibTorch's archive reader lets through is refused by name: flipped weight bytes, weights
+  // of another shape than the configuration makes, NaN weights, a negative step.
+  void corrupt_or_inconsistent_checkpoints_are_refused() {
+    torch::manual_seed(3);
+    Fixture f;
+    {
+      torch::NoGradGuard no_grad;
+      f.model->parameters().back().fill_(1234.5f);  // a recognisable run of bytes in the file
+    }
+    save_checkpoint(path("d.pt"), f.contents());
+    QVERIFY(load_checkpoint(path("d.pt")).model);
+    std::string bytes = read_file(path("d.pt"));
+    const float marker = 1234.5f;
+    const size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&marker), sizeof marker));
+    QVERIFY(at != std::string::npos);
+    bytes[at] ^= 0x01;  // still a finite float, one bit off
+    test::write_text(path("flipped.pt"), bytes);
+    test::expect_error([&] { load_checkpoint(path("flipped.pt")); }, {path("flipped.pt"), "checksum", "corrupt"});
+
+    Fixture wrong;
+    TrainConfig bigger = wrong.config;
+    bigger.model.hidden = 32;  // the weights are 16 wide (x 2 layers in cnn_h0)
+    auto contents = wrong.contents();
+    contents.config = &bigger;
+    save_checkpoint(path("shape.pt"), contents);
+    test::expect_error([&] { load_checkpoint(path("shape.pt")); }, {path("shape.pt"), "cnn_h0.weight is [32, 12]", "hidden 32", "makes [64, 12]"});
+
+    Fixture nan;
+    {
+      torch::NoGradGuard no_grad;
+      nan.model->parameters().front()[0].fill_(std::nanf(""));
+    }
+    save_checkpoint(path("nan.pt"), nan.contents());
+    test::expect_error([&] { load_checkpoint(path("nan.pt")); }, {path("nan.pt"), "NaN or infinite"});
+
+    Fixture negative;
+    negative.state.step = -3;
+    save_checkpoint(path("negative.pt"), negative.contents());
+    test::expect_error([&] { load_checkpoint(path("negative.pt")); }, {path("negative.pt"), "step -3 is negative"});
   }
   // A run's encoder id gives its layer; ids of the earlier mixed5 grid are refused, naming the run.
   void the_run_names_its_grid_layer() {

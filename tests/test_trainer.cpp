@@ -222,6 +222,34 @@ class TestTrainer : public QObject {
     for (const auto& p : kept.model->parameters()) QVERIFY(torch::isfinite(p).all().item<bool>());
   }
 
+  // A non-finite gradient skips that update (counted and said), so NaN never reaches the weights
+  // or a checkpoint; the run goes on.
+  void non_finite_gradients_skip_the_update() {
+    auto config = small_config();
+    config.steps = 12;
+    config.checkpoint_every = 100;
+    Trainer trainer(config, read_dataset(data_), path("nonfinite"));
+    struct Messages : TrainObserver {
+      std::vector<std::string> lines;
+      int64_t skipped = 0;
+      void on_message(const std::string& text) override { lines.push_back(text); }
+      void on_progress(const TrainProgress& p) override { skipped = p.skipped_updates; }
+    } observer;
+    int64_t backward_calls = 0;
+    auto weight = trainer.model()->parameters().front();
+    weight.register_hook([&](torch::Tensor grad) {  // poisons the gradients of steps 4 and 9
+      ++backward_calls;
+      return backward_calls == 4 || backward_calls == 9 ? grad * std::numeric_limits<float>::quiet_NaN() : grad;
+    });
+    const auto r = trainer.run(&observer);
+    QCOMPARE(r.state, TrainerState::Finished);
+    QCOMPARE(observer.skipped, int64_t{2});
+    QVERIFY(std::any_of(observer.lines.begin(), observer.lines.end(),
+                        [](const std::string& l) { return l.find("step 4: the gradient is not finite") != std::string::npos; }));
+    for (const auto& p : load_checkpoint(checkpoint_path(path("nonfinite"))).model->parameters())
+      QVERIFY(torch::isfinite(p).all().item<bool>());
+  }
+
   void resume_refuses_other_data_and_bad_settings() {
     auto config = small_config();
     config.steps = 2;
