@@ -121,6 +121,51 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
   write_file_atomically(path, bytes, before_rename);
 }
 
+CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& path, uint64_t file_bytes) {
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "its metadata is not JSON (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  if (!meta.is_object() || !meta.contains("format") || meta["format"] != kFormat)
+    throw CheckpointError(path, "not a Captioner checkpoint");
+  CheckpointMeta out;
+  try {
+    const int version = meta.value("version", 0);
+    if (version > kFormatVersion)
+      throw CheckpointError(path, "written by a newer Captioner (format version " + std::to_string(version) + ")");
+    meta.at("config").get_to(out.config);
+    out.vocab = Vocabulary::from_words(meta.at("vocabulary").get<std::vector<std::string>>());
+    out.step = meta.at("step").get<int64_t>();
+    out.sampler_state = meta.value("sampler", "");
+    out.caption_rng_state = meta.value("caption_rng", "");
+    out.dataset_fingerprint = meta.value("dataset", "");
+    out.weights_checksum = meta.value("weights_fnv1a", "");
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "its metadata is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  try {
+    out.config.validate();
+  } catch (const ConfigError& e) {
+    throw CheckpointError(path, std::string("its configuration is invalid: ") + e.what());
+  }
+  if (out.step < 0) throw CheckpointError(path, "step " + std::to_string(out.step) + " is negative");
+  // Weights every model of this configuration has at least (embedding, output layer, recurrent
+  // matrices), 4 bytes each: more than the file holds means the configuration is not the one saved.
+  const double vocab = static_cast<double>(out.vocab.size());
+  const auto& m = out.config.model;
+  const double at_least = 4 * (vocab * static_cast<double>(m.embed + m.hidden) +
+                               4.0 * static_cast<double>(m.hidden) * static_cast<double>(m.hidden) * static_cast<double>(m.layers));
+  if (at_least > static_cast<double>(file_bytes))
+    throw CheckpointError(path, "its configuration (vocabulary " + std::to_string(out.vocab.size()) + ", hidden " +
+                                    std::to_string(m.hidden) + ", embedding " + std::to_string(m.embed) +
+                                    ") needs more weights than the file holds");
+  return out;
+}
+
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
   const std::string bytes = [&] {
     try {
@@ -131,32 +176,27 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   }();
   LoadedCheckpoint loaded;
   loaded.archive = std::make_shared<torch::serialize::InputArchive>();
-  nlohmann::json meta;
+  std::string meta_text;
   try {
     loaded.archive->load_from(bytes.data(), bytes.size(), device);
     c10::IValue meta_value;
     loaded.archive->read("meta", meta_value);
-    meta = nlohmann::json::parse(meta_value.toStringRef());
+    meta_text = meta_value.toStringRef();
   } catch (const std::exception& e) {
     throw CheckpointError(path, "not a readable Captioner checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
   }
-  if (meta.value("format", "") != kFormat) throw CheckpointError(path, "not a Captioner checkpoint");
-  if (meta.value("version", 0) > kFormatVersion)
-    throw CheckpointError(path, "written by a newer Captioner (format version " + std::to_string(meta.value("version", 0)) + ")");
+  CheckpointMeta meta = read_checkpoint_meta(meta_text, path, bytes.size());
+  loaded.config = std::move(meta.config);
+  loaded.vocab = std::move(meta.vocab);
+  loaded.state.step = meta.step;
+  loaded.state.sampler_state = std::move(meta.sampler_state);
+  loaded.state.caption_rng_state = std::move(meta.caption_rng_state);
+  loaded.state.dataset_fingerprint = std::move(meta.dataset_fingerprint);
   try {
-    meta.at("config").get_to(loaded.config);
-    loaded.vocab = Vocabulary::from_words(meta.at("vocabulary").get<std::vector<std::string>>());
-    loaded.state.step = meta.at("step").get<int64_t>();
-    loaded.state.sampler_state = meta.value("sampler", "");
-    loaded.state.caption_rng_state = meta.value("caption_rng", "");
-    loaded.state.dataset_fingerprint = meta.value("dataset", "");
-
     torch::Tensor history;
     if (loaded.archive->try_read("history", history)) loaded.state.history = history_from_tensor(history);
     torch::Tensor rng;
     if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
-
-    if (loaded.state.step < 0) throw CheckpointError(path, "step " + std::to_string(loaded.state.step) + " is negative");
 
     loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
     // LibTorch's load replaces a tensor whatever its shape: compare with what the configuration makes.
@@ -176,7 +216,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
       if (!torch::isfinite(*t).all().item<bool>())
         throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
     }
-    if (const std::string saved = meta.value("weights_fnv1a", ""); !saved.empty() && saved != weights_checksum(*loaded.model))
+    if (!meta.weights_checksum.empty() && meta.weights_checksum != weights_checksum(*loaded.model))
       throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
     loaded.model->to(device);
     loaded.model->eval();

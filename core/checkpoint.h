@@ -46,6 +46,20 @@ struct LoadedCheckpoint {
   std::shared_ptr<torch::serialize::InputArchive> archive;  // for restore_optimizer
 };
 
+// The metadata record inside a checkpoint.
+struct CheckpointMeta {
+  TrainConfig config;
+  Vocabulary vocab;
+  int64_t step = 0;
+  std::string sampler_state, caption_rng_state, dataset_fingerprint;
+  std::string weights_checksum;  // empty in checkpoints written before it was recorded
+};
+// Parses and checks a metadata record (JSON): a Captioner checkpoint of a version this build
+// reads, a valid configuration, a non-negative step, and a model that a file of `file_bytes`
+// can hold (so a forged size cannot make the loader allocate gigabytes). Throws CheckpointError
+// naming `path`.
+CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& path, uint64_t file_bytes);
+
 // Throws CheckpointError naming the file when it is missing, torn or not a checkpoint.
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device = torch::kCPU);
 void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer);

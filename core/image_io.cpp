@@ -89,7 +89,7 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   const auto [w, h] = header_size(bytes);
   if (w <= 0 || h <= 0)
     throw DataError(name, "not a readable image (not JPEG, PNG, BMP, WebP or TIFF, or no size in its header)");
-  if (w * h > limits.max_pixels)
+  if (w > limits.max_pixels / h)  // w * h > max_pixels, without the overflow of 2^32 x 2^32 headers
     throw DataError(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
                               std::to_string(limits.max_pixels) + " (refused before decoding)");
   if (is_jpeg(bytes)) {

@@ -1,5 +1,8 @@
 #include "core/tfjs_import.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <regex>
 
 #include "core/atomic_file.h"
@@ -64,14 +67,17 @@ std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
   const std::string model_path = model_dir + "/model.min.js";
   const std::string model = read_file(model_path);
 
-  std::smatch paths_match;
-  if (!std::regex_search(model, paths_match, std::regex(R"re(paths:\[([^\]]*)\])re")))
-    throw DataError(model_path, "no weights manifest (paths) found");
+  // The shard list, found by plain search: a backtracking regex over a long list can exhaust the stack.
+  const size_t paths_at = model.find("paths:[");
+  const size_t paths_end = paths_at == std::string::npos ? std::string::npos : model.find(']', paths_at);
+  if (paths_end == std::string::npos) throw DataError(model_path, "no weights manifest (paths) found");
   std::vector<std::string> shards;
-  const std::string paths = paths_match[1].str();
-  const std::regex quoted("\"([^\"]+)\"");
-  for (auto it = std::sregex_iterator(paths.begin(), paths.end(), quoted); it != std::sregex_iterator(); ++it)
-    shards.push_back((*it)[1].str());
+  for (size_t i = model.find('"', paths_at); i < paths_end;) {
+    const size_t close = model.find('"', i + 1);
+    if (close == std::string::npos || close > paths_end) break;
+    if (close > i + 1) shards.push_back(model.substr(i + 1, close - i - 1));
+    i = model.find('"', close + 1);
+  }
   if (shards.empty()) throw DataError(model_path, "the weights manifest lists no shard");
 
   std::string bytes;
@@ -96,13 +102,21 @@ std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
     int64_t count = 1;
     const std::string dims = m[2].str();
     for (auto d = std::sregex_iterator(dims.begin(), dims.end(), digits); d != std::sregex_iterator(); ++d) {
-      shape.push_back(std::stoll(d->str()));
-      count *= shape.back();
+      const std::string text = d->str();
+      int64_t dim = 0;
+      const auto parsed = std::from_chars(text.data(), text.data() + text.size(), dim);
+      if (parsed.ec != std::errc() || __builtin_mul_overflow(count, dim, &count))
+        throw DataError(model_path, "tensor " + m[1].str() + " has a shape too large to hold");
+      shape.push_back(dim);
     }
-    if (offset + static_cast<size_t>(count) > bytes.size())
+    if (static_cast<uint64_t>(count) > bytes.size() - offset)
       throw DataError(model_dir, "weight data ends inside tensor " + m[1].str());
-    const double min = std::stod(m[3].str());
-    const double scale = std::stod(m[4].str());
+    char* end = nullptr;
+    const std::string min_text = m[3].str(), scale_text = m[4].str();
+    const double min = std::strtod(min_text.c_str(), &end);
+    const double scale = std::strtod(scale_text.c_str(), &end);
+    if (!std::isfinite(min) || !std::isfinite(scale))
+      throw DataError(model_path, "tensor " + m[1].str() + " has a quantization range that is not finite");
     auto q = torch::from_blob(bytes.data() + offset, {count}, torch::kUInt8).to(torch::kFloat64);
     tensors.push_back({m[1].str(), (q * scale + min).to(torch::kFloat32).reshape(shape)});
     offset += static_cast<size_t>(count);

@@ -6,6 +6,9 @@
 #   bench  runs the training benchmark beside the Python reference (installs python3-torch)
 #   screenshots  takes the README's screenshots of both tabs under xvfb-run
 #   package  builds the Debian package build/captioner_<version>_amd64.deb (weights included)
+#   fuzz [SECONDS]  builds the libFuzzer targets (build-fuzz/) and runs each for SECONDS (default 60)
+#   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
+#            the unit tests under them
 # BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
 set -euo pipefail
 
@@ -30,6 +33,7 @@ packages=(
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
+[[ "$mode" == fuzz ]] && packages+=(libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes
 command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
 missing=()
@@ -46,6 +50,47 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Fuzzing and sanitizer builds: clang, instrumented, in their own folders; no desktop app (the
+# readers and the core are what they check), no encoder weights needed.
+sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+case "$mode" in
+  fuzz)
+    seconds="${1:-60}"
+    fuzz_build="${build}-fuzz"
+    cmake -S "$root" -B "$fuzz_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+      -DCAPTIONER_WITH_QT=OFF -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCAPTIONER_FUZZ=ON \
+      -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitizers"
+    cmake --build "$fuzz_build" -j "$jobs" --target fuzzers
+    status=0
+    for seeds in "$root"/tests/fuzz/*/; do
+      name="$(basename "$seeds")"
+      corpus="$fuzz_build/corpus/$name"  # grows as the fuzzer finds new paths; the seeds stay as they are
+      mkdir -p "$corpus"
+      echo "== fuzz_$name for ${seconds}s"
+      log="$fuzz_build/fuzz_$name.log"
+      if (cd "$fuzz_build" && ASAN_OPTIONS=detect_leaks=0 "./tests/fuzz/fuzz_$name" -max_total_time="$seconds" \
+            -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" "$seeds") >"$log" 2>&1; then
+        grep -E "^#[0-9]+[[:space:]]+DONE" "$log" || true
+      else
+        status=1
+        grep -E "==ERROR|^SUMMARY|Test unit written|^#[0-9]+[[:space:]]+DONE" "$log" || true
+        echo "fuzz_$name: FOUND A PROBLEM; the log is $log, the input the crash-* file in $fuzz_build"
+      fi
+    done
+    exit $status
+    ;;
+  sanitize)
+    san_build="${build}-sanitize"
+    cmake -S "$root" -B "$san_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+      -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="$sanitizers" \
+      -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+    cmake --build "$san_build" -j "$jobs"
+    cd "$san_build"
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      exec ctest -L unit --output-on-failure -j "$jobs" "$@"
+    ;;
+esac
 
 # Clang for a new build folder: with the precompiled LibTorch headers it builds in half the time
 # GCC takes (GCC re-processes a precompiled header's templates in every file). CXX overrides it;
@@ -100,7 +145,7 @@ case "$mode" in
     ls "$build"/captioner_*.deb
     ;;
   *)
-    echo "usage: $0 run|test|bench|screenshots|package [args...]" >&2
+    echo "usage: $0 run|test|bench|screenshots|package|fuzz|sanitize [args...]" >&2
     exit 2
     ;;
 esac

@@ -97,6 +97,12 @@ class TestImages : public QObject {
     bomb.replace(20, 4, big, 4);
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/bomb.png", bomb)); },
                        {"bomb.png", "60000x60000", "refused before decoding"});
+    // The largest sizes a header can state: their product overflowed 64 bits (found by fuzz_image).
+    const char widest[] = {'\xFF', '\xFF', '\xFF', '\xFF'};
+    bomb.replace(16, 4, widest, 4);
+    bomb.replace(20, 4, widest, 4);
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/widest.png", bomb)); },
+                       {"widest.png", "4294967295x4294967295", "refused before decoding"});
   }
   // Limits by design: every accepted format is sized from its header before decoding, anything
   // else is refused, and only regular files of bounded size are read.

@@ -1,0 +1,23 @@
+// The notebook's handout folder: captions_tokenized.json (the input) beside a fixed valid
+// image_codes.npy of 4 rows.
+#include <exception>
+#include <vector>
+
+#include "core/dataset.h"
+#include "core/npy.h"
+#include "fuzz_support.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool codes = [] {
+    const std::vector<float> rows(4 * 3, 0.5f);
+    captioner::write_npy_f32(captioner::fuzz::scratch_dir() + "/image_codes.npy", rows.data(), {4, 3});
+    return true;
+  }();
+  (void)codes;
+  captioner::fuzz::write_file("captions_tokenized.json", data, size);
+  try {
+    captioner::read_handout(captioner::fuzz::scratch_dir());
+  } catch (const std::exception&) {
+  }
+  return 0;
+}

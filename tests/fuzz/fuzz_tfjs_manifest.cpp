@@ -1,0 +1,21 @@
+// TF.js model.min.js (the input: topology and weights manifest) beside a fixed shard of 864
+// bytes of weight data, as `captioner import-weights --nsfwjs` reads them.
+#include <exception>
+#include <string>
+
+#include "core/tfjs_import.h"
+#include "fuzz_support.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool shard = [] {
+    captioner::fuzz::write_file("group1-shard1of1.min.js", "module.exports=\"" + std::string(1152, 'A') + "\"");
+    return true;
+  }();
+  (void)shard;
+  captioner::fuzz::write_file("model.min.js", data, size);
+  try {
+    captioner::read_tfjs_weights(captioner::fuzz::scratch_dir());
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
