@@ -9,8 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/errors.h"
 
@@ -80,18 +78,33 @@ void write_file_atomically(const std::string& path, std::string_view bytes,
   remove_stale_temporaries(path);
 }
 
-std::string read_file(const std::string& path) {
+ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) throw DataError(path, errno_text("cannot open"));
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw DataError(path, errno_text("cannot open"));
-  if (S_ISDIR(st.st_mode)) throw DataError(path, "is a directory, expected a file");
-  // A FIFO or a device would block the read or never end (/dev/zero): regular files only.
-  if (!S_ISREG(st.st_mode)) throw DataError(path, "not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path, errno_text("cannot open"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw DataError(path, "read error");
-  return ss.str();
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw DataError(path, S_ISDIR(st.st_mode) ? "is a directory, expected a file" : "not a regular file");
+  }
+  size_ = static_cast<int64_t>(st.st_size);
 }
+
+ReadOnlyFile::~ReadOnlyFile() { ::close(fd_); }
+
+std::string ReadOnlyFile::read_all() const {
+  std::string bytes(static_cast<size_t>(size_), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::pread(fd_, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw DataError(path_, errno_text("cannot read"));
+    if (n == 0) break;  // the file shrank while being read
+    got += static_cast<size_t>(n);
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+std::string read_file(const std::string& path) { return ReadOnlyFile(path).read_all(); }
 
 }  // namespace captioner

@@ -1,18 +1,13 @@
 #include "core/image_io.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <torch/nn/functional/upsampling.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <cerrno>
-#include <cstring>
 
+#include "core/atomic_file.h"
 #include "core/errors.h"
 
 namespace captioner {
@@ -116,35 +111,11 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
 }
 
 std::string read_image_file(const std::string& path, const ImageLimits& limits) {
-  // O_NONBLOCK: a FIFO must be refused at once, not block the open until a writer comes.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw DataError(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw DataError(path, "not a regular file");
-  }
-  if (st.st_size > limits.max_file_bytes) {
-    ::close(fd);
-    throw DataError(path, "file is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+  const ReadOnlyFile file(path);
+  if (file.size() > limits.max_file_bytes)
+    throw DataError(path, "file is " + std::to_string(file.size()) + " bytes, more than the limit of " +
                               std::to_string(limits.max_file_bytes) + " for an image");
-  }
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      throw DataError(path, std::string("cannot read: ") + std::strerror(error));
-    }
-    if (n == 0) break;  // the file shrank while being read: the decoder judges what is there
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  bytes.resize(got);
-  return bytes;
+  return file.read_all();
 }
 
 torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits) {

@@ -1,8 +1,6 @@
 #include "core/npy.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <c10/util/Half.h>
@@ -184,18 +182,12 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 NpyArray NpyArray::open(const std::string& path) {
   NpyArray array;
   array.path_ = path;
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw DataError(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw DataError(path, "not a regular file");
-  }
   auto map = std::make_shared<Mapping>();
-  map->size = static_cast<size_t>(st.st_size);
-  if (map->size > 0) map->addr = mmap(nullptr, map->size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
+  {
+    const ReadOnlyFile file(path);
+    map->size = static_cast<size_t>(file.size());
+    if (map->size > 0) map->addr = mmap(nullptr, map->size, PROT_READ, MAP_SHARED, file.fd(), 0);
+  }
   if (map->size > 0 && map->addr == MAP_FAILED) throw DataError(path, std::string("cannot map: ") + std::strerror(errno));
   const auto* bytes = static_cast<const unsigned char*>(map->addr);
 

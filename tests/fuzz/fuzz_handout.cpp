@@ -1,6 +1,5 @@
 // The notebook's handout folder: captions_tokenized.json (the input) beside a fixed valid
 // image_codes.npy of 4 rows.
-#include <exception>
 #include <vector>
 
 #include "core/dataset.h"
@@ -14,10 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)codes;
-  captioner::fuzz::write_file("captions_tokenized.json", data, size);
-  try {
-    captioner::read_handout(captioner::fuzz::scratch_dir());
-  } catch (const std::exception&) {
-  }
-  return 0;
+  return captioner::fuzz::read_as_file("captions_tokenized.json", data, size,
+                                       [](const std::string&) { captioner::read_handout(captioner::fuzz::scratch_dir()); });
 }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <fstream>
 #include <string>
 
@@ -31,6 +32,18 @@ inline std::string write_file(const std::string& name, const uint8_t* data, size
 
 inline std::string write_file(const std::string& name, const std::string& text) {
   return write_file(name, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+// Writes the input to scratch file `name` and hands its path to `read`; the refusals a reader
+// is allowed (std::exception) are swallowed, anything else surfaces as a finding.
+template <typename Reader>
+int read_as_file(const char* name, const uint8_t* data, size_t size, Reader&& read) {
+  const std::string path = write_file(name, data, size);
+  try {
+    read(path);
+  } catch (const std::exception&) {
+  }
+  return 0;
 }
 
 }  // namespace captioner::fuzz

@@ -1,6 +1,5 @@
 // TF.js model.min.js (the input: topology and weights manifest) beside a fixed shard of 864
 // bytes of weight data, as `captioner import-weights --nsfwjs` reads them.
-#include <exception>
 #include <string>
 
 #include "core/tfjs_import.h"
@@ -12,10 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)shard;
-  captioner::fuzz::write_file("model.min.js", data, size);
-  try {
-    captioner::read_tfjs_weights(captioner::fuzz::scratch_dir());
-  } catch (const std::exception&) {
-  }
-  return 0;
+  return captioner::fuzz::read_as_file("model.min.js", data, size,
+                                       [](const std::string&) { captioner::read_tfjs_weights(captioner::fuzz::scratch_dir()); });
 }
