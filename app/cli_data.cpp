@@ -48,6 +48,8 @@ std::string extract_dataset_features(CaptionDataset& dataset, const DatasetImage
   } progress;
   const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress);
   for (const auto& failed : x.result.failed) std::cerr << "skipped image: " << failed.second << '\n';
+  if (!x.result.refreshed.empty())
+    std::cerr << "features: " << x.result.refreshed.size() << " image(s) changed since they were cached and were encoded again\n";
   if (dataset.images.empty()) throw DataError(where.image_dir, "none of the dataset's images could be read");
   return x.pooled;
 }

@@ -86,6 +86,7 @@ Command add_extract_command(CLI::App& app) {
     std::cout << "encoded " << r.encoded << ", already cached " << r.skipped << ", bad " << r.failed.size() << " of "
               << images.size() << " images into " << a->out << '\n';
     for (const auto& [path, reason] : r.failed) std::cout << "  bad: " << reason << '\n';
+    for (const auto& path : r.refreshed) std::cout << "  changed since it was cached, encoded again: " << path << '\n';
     if (r.cancelled) {
       std::cerr << "interrupted: run the same command again to finish\n";
       return 130;

@@ -1,6 +1,7 @@
 #include "core/feature_cache.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -123,6 +124,7 @@ struct Decoded {
   int64_t index;
   torch::Tensor input;  // [3, 299, 299]; undefined when the image was bad
   std::string error;
+  FileIdentity identity;  // of the file as it was read
 };
 
 class DecodeQueue {
@@ -174,6 +176,12 @@ class DecodeQueue {
 
 }  // namespace
 
+FileIdentity file_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {-2, 0};
+  return {static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 std::optional<CacheFiles> recorded_cache_files(const std::string& npy_path) {
   const fs::path p(npy_path);
   const bool folder = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log");
@@ -218,7 +226,10 @@ namespace {
 std::string missing_row_reason(const CacheStatus& status, int64_t row) {
   if (row < 0 || row >= static_cast<int64_t>(status.state.size())) return "outside the extracted image list";
   const auto i = static_cast<size_t>(row);
-  if (status.state[i] == 1) return "";
+  if (status.state[i] == 1) {
+    if (status.identity[i].size == -1 || file_identity(status.images[i]) == status.identity[i]) return "";
+    return status.images[i] + " changed after its features were extracted (extract again to refresh them)";
+  }
   if (status.state[i] == 2) return status.images[i] + " could not be read: " + status.reasons[i];
   return status.images[i] + " has not been extracted yet (run the extraction again to finish it)";
 }
@@ -264,6 +275,7 @@ CacheStatus read_cache_status(const CacheFiles& files) {
   for (std::string line; std::getline(list, line);) status.images.push_back(line);
   status.state.assign(status.images.size(), 0);
   status.reasons.assign(status.images.size(), "");
+  status.identity.assign(status.images.size(), FileIdentity{});
   if (!fs::exists(files.journal)) return status;
   const std::string journal = read_file(files.journal);
   size_t start = 0;
@@ -291,6 +303,10 @@ CacheStatus read_cache_status(const CacheFiles& files) {
     if (index < 0 || index >= static_cast<int64_t>(status.state.size()))
       throw DataError(files.journal, "mentions image " + first + " outside the image list");
     status.state[static_cast<size_t>(index)] = what == "ok" ? 1 : 2;
+    if (what == "ok") {
+      FileIdentity identity;
+      if (line >> identity.size >> identity.mtime_ns) status.identity[static_cast<size_t>(index)] = identity;
+    }
     if (what != "ok") {
       std::getline(line, status.reasons[static_cast<size_t>(index)]);
       if (!status.reasons[static_cast<size_t>(index)].empty()) status.reasons[static_cast<size_t>(index)].erase(0, 1);
@@ -345,6 +361,14 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
   if (status.encoder_id.empty()) journal << "encoder " << encoder.id << "\n" << std::flush;
 
   ExtractResult result;
+  // A row whose image file changed since it was written is stale: encode that image again.
+  for (size_t i = 0; i < status.state.size(); ++i) {
+    if (status.state[i] != 1 || status.identity[i].size == -1) continue;
+    if (!(file_identity(images[i]) == status.identity[i])) {
+      status.state[i] = 0;
+      result.refreshed.push_back(images[i]);
+    }
+  }
   std::vector<int64_t> todo;
   for (int64_t i = 0; i < n; ++i) {
     if (status.state[static_cast<size_t>(i)] == 0) todo.push_back(i);
@@ -364,7 +388,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     workers.emplace_back([&] {
       for (size_t k; (k = next.fetch_add(1)) < todo.size();) {
         if (cancel && cancel->load()) break;
-        Decoded item{todo[k], {}, {}};
+        Decoded item{todo[k], {}, {}, file_identity(images[static_cast<size_t>(todo[k])])};
         try {
           item.input = inception_input(load_image_rgb(images[static_cast<size_t>(todo[k])], options.limits));
         } catch (const std::exception& e) {
@@ -404,7 +428,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
     kill_point("extract-synced");  // rows on disk, the journal does not list them yet
     for (const auto& d : batch) {
       if (d.input.defined()) {
-        journal << d.index << " ok\n";
+        journal << d.index << " ok " << d.identity.size << ' ' << d.identity.mtime_ns << '\n';
         ++result.encoded;
       } else {
         journal << d.index << " failed " << d.error << "\n";

@@ -6,7 +6,9 @@
 // standard X.npy with X.npy.images.txt and X.npy.progress.log beside it (written as X.npy.partial
 // and renamed once complete). The arrays are created at full size up front; each finished batch is written in place and synced before its lines are
 // appended to progress.log, so a kill at any moment leaves no row marked done that is not on disk.
-// A second run with the same image list and encoder skips every image already done or failed.
+// A second run with the same image list and encoder skips every image already done or failed,
+// and encodes again the images whose file changed since (each done row records the file's size
+// and modification time: "INDEX ok SIZE MTIME_NS").
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -45,6 +47,9 @@ class ExtractObserver {
 struct ExtractResult {
   int64_t encoded = 0;  // this run
   int64_t skipped = 0;  // already in the cache
+  // Images whose file changed (size or modification time) since their row was written: their
+  // rows were stale, and they were encoded again (counted in `encoded`).
+  std::vector<std::string> refreshed;
   std::vector<std::pair<std::string, std::string>> failed;  // path, reason (this and earlier runs)
   bool cancelled = false;
 };
@@ -84,10 +89,19 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
 // Image files under `dir` (recursively, by extension, sorted), or the lines of a list file.
 std::vector<std::string> list_images(const std::string& dir_or_list);
 
+// The identity of an image file when its row was written: a changed file makes the row stale.
+struct FileIdentity {
+  int64_t size = -1;  // -1: not recorded (caches written before identities were kept)
+  int64_t mtime_ns = 0;
+  bool operator==(const FileIdentity& o) const { return size == o.size && mtime_ns == o.mtime_ns; }
+};
+FileIdentity file_identity(const std::string& path);  // size -2 when the file cannot be stat'ed
+
 struct CacheStatus {
   std::vector<std::string> images;
   std::vector<int8_t> state;         // 0 pending, 1 done, 2 failed
   std::vector<std::string> reasons;  // why, for failed images
+  std::vector<FileIdentity> identity;  // of done rows
   std::string encoder_id;
 };
 // The encoder id recorded beside a feature array written by extract_features (X.npy with its

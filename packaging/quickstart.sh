@@ -86,8 +86,9 @@ case "$mode" in
     cmake -S "$root" -B "$san_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
       -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="$sanitizers" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-    cmake --build "$san_build" -j "$jobs"
     cd "$san_build"
+    mapfile -t unit_tests < <(ctest -L unit -N | awk '/Test +#/ {print $3}')  # a test is named as its target
+    cmake --build . -j "$jobs" --target "${unit_tests[@]}"
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       exec ctest -L unit --output-on-failure -j "$jobs" "$@"
     ;;

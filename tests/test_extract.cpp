@@ -11,6 +11,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <chrono>
 #include <filesystem>
 
 #include "test_support.h"
@@ -139,6 +140,36 @@ class TestExtract : public QObject {
     const auto a = NpyArray::open(reference_cache() + "/pooled.npy");
     const auto b = NpyArray::open(out + "/pooled.npy");
     for (int64_t i = 0; i < 5; ++i) QCOMPARE(npy_row(a, i), npy_row(b, i));
+  }
+
+  // An image rewritten in place (a dataset regenerated, a photo edited) has a stale row: the next
+  // run encodes it again; training refuses the stale row until then.
+  void a_changed_image_is_encoded_again() {
+    const std::string dir = path("changing");
+    std::filesystem::create_directories(dir);
+    const std::vector<std::string> files = {dir + "/one.png", dir + "/two.png"};
+    std::filesystem::copy_file(images_[0], files[0]);
+    std::filesystem::copy_file(images_[4], files[1]);
+    const std::string out = path("changing_cache");
+    QCOMPARE(extract_features(encoder_, files, out, {}).encoded, int64_t{2});
+    // Another picture under the same name (and a later modification time).
+    std::filesystem::copy_file(images_[1], files[1], std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::last_write_time(files[1], std::filesystem::last_write_time(files[1]) + std::chrono::seconds(5));
+    CaptionDataset dataset;
+    for (int64_t i = 0; i < 2; ++i) {
+      ImageRecord image;
+      image.feature_row = i;
+      dataset.images.push_back(image);
+    }
+    test::expect_error([&] { require_extracted_rows(out + "/pooled.npy", dataset); }, {"two.png", "changed"});
+    const auto again = extract_features(encoder_, files, out, {});
+    QCOMPARE(again.encoded, int64_t{1});
+    QCOMPARE(again.refreshed, std::vector<std::string>{files[1]});
+    require_extracted_rows(out + "/pooled.npy", dataset);
+    torch::NoGradGuard no_grad;
+    const auto direct = encoder_.net->forward(inception_input(load_image_rgb(files[1])).unsqueeze(0));
+    const auto cached = torch::tensor(npy_row(NpyArray::open(out + "/pooled.npy"), 1));
+    QVERIFY(torch::allclose(cached, direct.pooled[0], 1e-5, 1e-5));
   }
 
   void a_corrupt_progress_log_is_refused_by_name() {

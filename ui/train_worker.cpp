@@ -84,6 +84,9 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
   if (x.result.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
   for (const auto& failed : x.result.failed)
     Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(failed.second)));
+  if (!x.result.refreshed.empty())
+    Q_EMIT worker.message(QStringLiteral("%1 image(s) changed since their features were cached and were encoded again")
+                              .arg(x.result.refreshed.size()));
   config.features_path = x.pooled;
 }
 
