@@ -129,16 +129,7 @@ Command add_caption_command(CLI::App& app) {
       return 0;
     }
 
-    const std::string& trained_with = checkpoint.config.encoder_id;
-    if (trained_with.empty())
-      throw DataError(path, "was trained on features of an unknown encoder (such as the notebook's image_codes.npy), so "
-                            "it cannot caption image files; caption rows of its feature file with --features/--index, or "
-                            "train on features from `captioner extract`");
-    Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
-    use_grid_layer(encoder, trained_grid_layer(path, checkpoint.config));
-    if (encoder.id != trained_with)
-      throw DataError(path, "was trained on features of encoder " + trained_with + ", but the encoder in use is " +
-                                encoder.id + "; pass the matching --encoder");
+    Encoder encoder = load_encoder_for_model(path, checkpoint.config, a->encoder, device);
     int failures = 0;
     torch::NoGradGuard no_grad;
     for (const auto& image : a->images) {

@@ -86,10 +86,7 @@ Command add_eval_command(CLI::App& app) {
     if (pooled.empty()) {
       if (where.image_dir.empty())
         throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
-      Encoder encoder = load_encoder_or_default(a->encoder, layer);
-      if (!checkpoint.config.encoder_id.empty() && encoder.id != checkpoint.config.encoder_id)
-        throw DataError(path, "was trained on features of encoder " + checkpoint.config.encoder_id +
-                                  ", but the encoder in use is " + encoder.id + "; pass the matching --encoder");
+      Encoder encoder = load_encoder_for_model(path, checkpoint.config, a->encoder, resolve_device("auto"));
       pooled = extract_dataset_features(dataset, where, encoder);
     }
     std::string feature_file = pooled;

@@ -31,14 +31,7 @@ void CaptionService::load_model(const std::string& model_path, const std::string
   const torch::Device device = resolve_device("auto");
   const std::string path = std::filesystem::is_directory(model_path) ? checkpoint_path(model_path) : model_path;
   auto checkpoint = std::make_unique<LoadedCheckpoint>(load_checkpoint(path, device));
-  const std::string& trained_with = checkpoint->config.encoder_id;
-  if (trained_with.empty())
-    throw DataError(path, "was trained on features of an unknown encoder (such as the notebook's image_codes.npy), so it "
-                          "cannot caption image files; train it on images instead");
-  Encoder encoder = load_encoder(encoder_path.empty() ? find_default_encoder() : encoder_path, device);
-  use_grid_layer(encoder, trained_grid_layer(path, checkpoint->config));
-  if (encoder.id != trained_with)
-    throw DataError(path, "was trained on features of encoder " + trained_with + ", but the encoder found is " + encoder.id);
+  Encoder encoder = load_encoder_for_model(path, checkpoint->config, encoder_path, device);
   impl_->checkpoint = std::move(checkpoint);
   impl_->encoder = std::move(encoder);
   impl_->device = device;

@@ -81,6 +81,21 @@ GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config)
   }
 }
 
+Encoder load_encoder_for_model(const std::string& model_path, const TrainConfig& config, const std::string& encoder_path,
+                               const torch::Device& device) {
+  const std::string& trained_with = config.encoder_id;
+  if (trained_with.empty())
+    throw DataError(model_path, "was trained on features of an unknown encoder (such as the notebook's image_codes.npy), "
+                                "so it cannot encode new images; use rows of its own feature file (--features), or "
+                                "train on features from `captioner extract`");
+  Encoder encoder = load_encoder(encoder_path.empty() ? find_default_encoder() : encoder_path, device);
+  use_grid_layer(encoder, trained_grid_layer(model_path, config));
+  if (encoder.id != trained_with)
+    throw DataError(model_path, "was trained on features of encoder " + trained_with + ", but the encoder in use is " +
+                                    encoder.id + "; pass the matching --encoder");
+  return encoder;
+}
+
 GridLayer run_grid_layer(const std::string& run_dir) {
   const std::string path = checkpoint_path(run_dir);
   return trained_grid_layer(path, load_checkpoint(path).config);

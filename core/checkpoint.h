@@ -10,6 +10,7 @@
 
 #include "core/caption_model.h"
 #include "core/config.h"
+#include "core/encoder.h"
 #include "core/history.h"
 #include "core/inception.h"
 #include "core/vocabulary.h"
@@ -71,5 +72,13 @@ GridLayer run_grid_layer(const std::string& run_dir);
 // The same for a loaded checkpoint's configuration; `path` names the checkpoint in the DataError
 // thrown for an id of an unknown or superseded grid.
 GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config);
+
+// The encoder that computes a trained model's input from new images: `encoder_path` (empty: the
+// installed one) at the grid layer the model was trained on. Refused with DataError naming
+// `model_path` when the model's features came from an unknown encoder (such as the notebook's
+// image_codes.npy) or from another encoder than this one. The one rule for caption, eval and
+// the Caption tab.
+Encoder load_encoder_for_model(const std::string& model_path, const TrainConfig& config, const std::string& encoder_path,
+                               const torch::Device& device);
 
 }  // namespace captioner

@@ -173,7 +173,7 @@ class TestCli : public QObject {
     auto done_lines = [](const QString& cache) {
       QFile log(cache + "/progress.log");
       if (!log.open(QIODevice::ReadOnly)) return -1;
-      return static_cast<int>(log.readAll().count(" ok\n"));
+      return static_cast<int>(log.readAll().count(" ok "));  // "INDEX ok SIZE MTIME"
     };
     auto killed_at = [&](const QString& cache, const QString& point) {
       QProcess p;
@@ -270,6 +270,16 @@ class TestCli : public QObject {
     const auto refused = run({"caption", data + "/images/cat.png", "--model", path("synthetic_run")});
     QVERIFY(refused.code > 0);
     QVERIFY(contains(refused.err, "unknown encoder"));
+    // And so does eval on a dataset whose images it would have to encode (it once accepted it).
+    const QString karpathy = path("unknown_encoder_data");
+    QDir().mkpath(karpathy + "/images");
+    QFile::copy(data + "/images/cat.png", karpathy + "/images/cat.png");
+    write_file_atomically((karpathy + "/dataset.json").toStdString(),
+                          R"({"images": [{"filename": "cat.png", "split": "test", "sentences": [{"raw": "A cat."}]}]})");
+    const auto eval = run({"eval", "--model", path("synthetic_run"), "--data", karpathy + "/dataset.json", "--images",
+                           karpathy + "/images", "--split", "test"});
+    QVERIFY(eval.code > 0);
+    QVERIFY2(contains(eval.err, "unknown encoder"), eval.err.c_str());
   }
 
   void training_on_a_karpathy_dataset_extracts_features_first() {
