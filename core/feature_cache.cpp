@@ -72,6 +72,32 @@ std::vector<std::string> list_images(const std::string& dir_or_list) {
 
 namespace {
 
+// images.txt holds one path per line; a path may itself hold a line break (Linux allows it), so
+// backslash, newline and carriage return are written escaped.
+std::string escape_line(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape_line(const std::string& line) {
+  std::string out;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != '\\' || i + 1 == line.size()) {
+      out += line[i];
+      continue;
+    }
+    const char next = line[++i];
+    out += next == 'n' ? '\n' : next == 'r' ? '\r' : next;
+  }
+  return out;
+}
+
 // A full-size .npy opened for in-place row writes. Created sparse when it does not exist yet.
 class RowFile {
  public:
@@ -272,7 +298,7 @@ std::string grid_features_path(const std::string& pooled_path) {
 CacheStatus read_cache_status(const CacheFiles& files) {
   CacheStatus status;
   std::istringstream list(read_file(files.list));
-  for (std::string line; std::getline(list, line);) status.images.push_back(line);
+  for (std::string line; std::getline(list, line);) status.images.push_back(unescape_line(line));
   status.state.assign(status.images.size(), 0);
   status.reasons.assign(status.images.size(), "");
   status.identity.assign(status.images.size(), FileIdentity{});
@@ -325,7 +351,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
   }
   const auto n = static_cast<int64_t>(images.size());
   std::string list_text;
-  for (const auto& p : images) list_text += p + "\n";
+  for (const auto& p : images) list_text += escape_line(p) + "\n";
 
   CacheStatus status;
   if (fs::exists(files.list)) {

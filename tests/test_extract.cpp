@@ -172,6 +172,22 @@ class TestExtract : public QObject {
     QVERIFY(torch::allclose(cached, direct.pooled[0], 1e-5, 1e-5));
   }
 
+  // Linux allows a line break in a file name; the cache's one-path-per-line list must still
+  // resume (it once could not: every later run said the list differed).
+  void a_line_break_in_a_file_name_keeps_the_cache_resumable() {
+    const std::string dir = path("odd_names");
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(images_[0], dir + "/two\nlines.png");
+    std::filesystem::copy_file(images_[1], dir + "/back\\slash.jpg");
+    const auto files = list_images(dir);
+    QCOMPARE(files.size(), size_t{2});
+    const std::string out = path("odd_cache");
+    QCOMPARE(extract_features(encoder_, files, out, {}).encoded, int64_t{2});
+    const auto again = extract_features(encoder_, files, out, {});
+    QCOMPARE(again.encoded, int64_t{0});
+    QCOMPARE(again.skipped, int64_t{2});
+  }
+
   void a_corrupt_progress_log_is_refused_by_name() {
     const std::string out = path("corrupt");
     std::filesystem::create_directories(out);
