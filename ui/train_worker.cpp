@@ -130,6 +130,16 @@ void TrainWorker::run(const TrainRequest& request) {
     std::unique_ptr<Trainer> trainer =
         request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
                        : std::make_unique<Trainer>(config, std::move(dataset), run_dir);
+    // Published for pause/resume/stop from the GUI thread while it runs. The guard is declared
+    // after `trainer`, so however this scope ends (an exception included) the pointer is cleared
+    // before the Trainer is destroyed, never after.
+    struct Publication {
+      TrainWorker& worker;
+      ~Publication() {
+        std::lock_guard<std::mutex> lock(worker.mutex_);
+        worker.trainer_ = nullptr;
+      }
+    } publication{*this};
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_early_) trainer->control().request_stop();
@@ -142,16 +152,8 @@ void TrainWorker::run(const TrainRequest& request) {
     }
     BatchingObserver observer(*this, 50);
     const TrainResult result = trainer->run(&observer);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      trainer_ = nullptr;
-    }
     Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), request.run_dir);
   } catch (const std::exception& e) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      trainer_ = nullptr;
-    }
     Q_EMIT stateChanged(QStringLiteral("failed"));
     Q_EMIT finished(false, QString::fromStdString(e.what()), request.run_dir);
   }
