@@ -51,7 +51,7 @@ json parse_json_file(const std::string& path) {
   const std::string text = read_file(path);
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers too large to hold (out_of_range)
     throw DataError(path, std::string("malformed JSON: ") + e.what());
   }
 }

@@ -75,6 +75,9 @@ class TestDatasets : public QObject {
     expect_error([&] { read_dataset(d); }, {d + "/captions_tokenized.json", "malformed JSON"});
     const auto f = write_text(path("bad.json"), "{\"images\": [1, 2,, ]}");
     expect_error([&] { read_dataset(f); }, {f, "malformed JSON"});
+    // A number too large for a double once escaped without the file's name (json out_of_range).
+    const auto huge = write_text(path("huge.json"), "{\"images\": [{\"id\": 1e400}], \"annotations\": []}");
+    expect_error([&] { read_dataset(huge); }, {huge, "malformed JSON"});
     const auto neither = write_text(path("neither.json"), "{\"foo\": 1}");
     expect_error([&] { read_dataset(neither); }, {neither, "not a COCO captions file"});
   }
