@@ -248,12 +248,21 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
 
 namespace {
 
-// Why row `row` of a recorded array holds no features, or "" when it does.
+// Whether the image of a done row is now another file. A file that cannot be seen from here (moved,
+// or a relative path from another folder) and rows written before identities were kept count as
+// unchanged: only a file known to differ makes its row stale.
+bool row_is_stale(const CacheStatus& status, size_t i) {
+  if (status.identity[i].size == -1) return false;
+  const FileIdentity now = file_identity(status.images[i]);
+  return now.size != -2 && !(now == status.identity[i]);
+}
+
+// Why row `row` of a recorded array holds no usable features, or "" when it does.
 std::string missing_row_reason(const CacheStatus& status, int64_t row) {
   if (row < 0 || row >= static_cast<int64_t>(status.state.size())) return "outside the extracted image list";
   const auto i = static_cast<size_t>(row);
   if (status.state[i] == 1) {
-    if (status.identity[i].size == -1 || file_identity(status.images[i]) == status.identity[i]) return "";
+    if (!row_is_stale(status, i)) return "";
     return status.images[i] + " changed after its features were extracted (extract again to refresh them)";
   }
   if (status.state[i] == 2) return status.images[i] + " could not be read: " + status.reasons[i];
@@ -268,8 +277,7 @@ void require_extracted_rows(const std::string& npy_path, const CaptionDataset& d
   const CacheStatus status = read_cache_status(*files);
   for (const auto& image : dataset.images)
     if (const std::string why = missing_row_reason(status, image.feature_row); !why.empty())
-      throw DataError(npy_path, "row " + std::to_string(image.feature_row) + " holds no features (" + why +
-                                    "); training on it would read zeros");
+      throw DataError(npy_path, "row " + std::to_string(image.feature_row) + " cannot be used: " + why);
 }
 
 std::vector<std::string> drop_images_without_features(const std::string& npy_path, CaptionDataset& dataset) {
@@ -389,8 +397,7 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
   ExtractResult result;
   // A row whose image file changed since it was written is stale: encode that image again.
   for (size_t i = 0; i < status.state.size(); ++i) {
-    if (status.state[i] != 1 || status.identity[i].size == -1) continue;
-    if (!(file_identity(images[i]) == status.identity[i])) {
+    if (status.state[i] == 1 && row_is_stale(status, i)) {
       status.state[i] = 0;
       result.refreshed.push_back(images[i]);
     }
