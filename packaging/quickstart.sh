@@ -33,7 +33,7 @@ packages=(
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
-[[ "$mode" == fuzz ]] && packages+=(libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes
+[[ "$mode" == fuzz || "$mode" == sanitize ]] && packages+=(libclang-rt-14-dev)  # libFuzzer, sanitizer runtimes
 command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
 missing=()
