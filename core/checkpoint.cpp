@@ -147,6 +147,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
     throw CheckpointError(path, "not a Captioner checkpoint");
   CheckpointMeta out;
   try {
+    // Integers only: nlohmann's cast of an out-of-range float to an integer is undefined.
+    for (const char* key : {"version", "step"})
+      if (meta.contains(key) && !meta[key].is_number_integer())
+        throw CheckpointError(path, std::string("its metadata field '") + key + "' is not an integer");
     const int version = meta.value("version", 0);
     if (version > kFormatVersion)
       throw CheckpointError(path, "written by a newer Captioner (format version " + std::to_string(version) + ")");

@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <type_traits>
+
 #include "core/errors.h"
 
 namespace captioner {
@@ -34,6 +37,23 @@ void TrainConfig::validate() const {
   require(threads >= 0, "threads must be >= 0");
 }
 
+namespace {
+
+// JSON field `key` of `j`, or `fallback` when absent. nlohmann converts a float to an integer field
+// with a static_cast, undefined behaviour when it is out of range (found by fuzz_checkpoint_meta):
+// an integer field takes JSON integers only.
+template <typename T>
+T field(const nlohmann::json& j, const char* key, const T& fallback) {
+  if (!j.is_object() || !j.contains(key)) return fallback;
+  const nlohmann::json& value = j.at(key);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!value.is_number_integer()) throw ConfigError(std::string("configuration field '") + key + "' must be an integer");
+  }
+  return value.get<T>();
+}
+
+}  // namespace
+
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
        {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
@@ -43,16 +63,16 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
   ModelConfig d;
-  c.kind = j.value("kind", d.kind);
-  c.feature_dim = j.value("feature_dim", d.feature_dim);
-  c.embed = j.value("embed", d.embed);
-  c.hidden = j.value("hidden", d.hidden);
-  c.layers = j.value("layers", d.layers);
-  c.dropout = j.value("dropout", d.dropout);
-  c.attention_dim = j.value("attention_dim", d.attention_dim);
-  c.attention_penalty = j.value("attention_penalty", d.attention_penalty);
-  c.word_in_query = j.value("word_in_query", false);
-  c.context_to_output = j.value("context_to_output", false);
+  c.kind = field(j, "kind", d.kind);
+  c.feature_dim = field(j, "feature_dim", d.feature_dim);
+  c.embed = field(j, "embed", d.embed);
+  c.hidden = field(j, "hidden", d.hidden);
+  c.layers = field(j, "layers", d.layers);
+  c.dropout = field(j, "dropout", d.dropout);
+  c.attention_dim = field(j, "attention_dim", d.attention_dim);
+  c.attention_penalty = field(j, "attention_penalty", d.attention_penalty);
+  c.word_in_query = field(j, "word_in_query", false);
+  c.context_to_output = field(j, "context_to_output", false);
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {
@@ -67,23 +87,23 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
 void from_json(const nlohmann::json& j, TrainConfig& c) {
   TrainConfig d;
   if (j.contains("model")) j.at("model").get_to(c.model);
-  c.steps = j.value("steps", d.steps);
-  c.batch_size = j.value("batch_size", d.batch_size);
-  c.lr = j.value("lr", d.lr);
-  c.lr_decay = j.value("lr_decay", d.lr_decay);
-  c.lr_decay_every = j.value("lr_decay_every", d.lr_decay_every);
-  c.grad_clip = j.value("grad_clip", d.grad_clip);
-  c.max_len = j.value("max_len", d.max_len);
-  c.min_count = j.value("min_count", d.min_count);
-  c.val_fraction = j.value("val_fraction", d.val_fraction);
-  c.val_every = j.value("val_every", d.val_every);
-  c.val_batches = j.value("val_batches", d.val_batches);
-  c.checkpoint_every = j.value("checkpoint_every", d.checkpoint_every);
-  c.seed = j.value("seed", d.seed);
-  c.device = j.value("device", d.device);
-  c.threads = j.value("threads", d.threads);
-  c.features_path = j.value("features_path", d.features_path);
-  c.encoder_id = j.value("encoder_id", d.encoder_id);
+  c.steps = field(j, "steps", d.steps);
+  c.batch_size = field(j, "batch_size", d.batch_size);
+  c.lr = field(j, "lr", d.lr);
+  c.lr_decay = field(j, "lr_decay", d.lr_decay);
+  c.lr_decay_every = field(j, "lr_decay_every", d.lr_decay_every);
+  c.grad_clip = field(j, "grad_clip", d.grad_clip);
+  c.max_len = field(j, "max_len", d.max_len);
+  c.min_count = field(j, "min_count", d.min_count);
+  c.val_fraction = field(j, "val_fraction", d.val_fraction);
+  c.val_every = field(j, "val_every", d.val_every);
+  c.val_batches = field(j, "val_batches", d.val_batches);
+  c.checkpoint_every = field(j, "checkpoint_every", d.checkpoint_every);
+  c.seed = field(j, "seed", d.seed);
+  c.device = field(j, "device", d.device);
+  c.threads = field(j, "threads", d.threads);
+  c.features_path = field(j, "features_path", d.features_path);
+  c.encoder_id = field(j, "encoder_id", d.encoder_id);
 }
 
 }  // namespace captioner

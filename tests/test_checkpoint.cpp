@@ -180,6 +180,16 @@ class TestCheckpoint : public QObject {
     save_checkpoint(path("negative.pt"), negative.contents());
     test::expect_error([&] { load_checkpoint(path("negative.pt")); }, {path("negative.pt"), "step -3 is negative"});
   }
+  // Metadata numbers that do not fit their field (found by fuzz_checkpoint_meta: a float cast to an
+  // integer field was undefined behaviour) are refused by name.
+  void metadata_numbers_must_fit_their_fields() {
+    const std::string head = R"({"format": "captioner-checkpoint", "vocabulary": ["#PAD#", "#UNK#", "#START#", "#END#"], )";
+    test::expect_error([&] { read_checkpoint_meta(head + R"("step": 1, "config": {"steps": 5.4e38}})", "m.pt", 1 << 24); },
+                       {"m.pt", "'steps' must be an integer"});
+    test::expect_error([&] { read_checkpoint_meta(head + R"("step": 1e300, "config": {}})", "m.pt", 1 << 24); },
+                       {"m.pt", "'step' is not an integer"});
+    QCOMPARE(read_checkpoint_meta(head + R"("step": 3, "config": {"lr": 2}})", "m.pt", 1 << 24).config.lr, 2.0);
+  }
   // A run's encoder id gives its layer; ids of the earlier mixed5 grid are refused, naming the run.
   void the_run_names_its_grid_layer() {
     torch::manual_seed(4);
