@@ -57,6 +57,13 @@ std::string ImageSampler::state() const {
 
 void ImageSampler::restore(const std::string& state) {
   const auto j = nlohmann::json::parse(state);
+  // Integers only: nlohmann's cast of an out-of-range float to an integer is undefined.
+  auto integer = [&](const nlohmann::json& v) {
+    if (!v.is_number_integer()) throw std::invalid_argument("saved sampler state holds a number that is not an integer");
+  };
+  integer(j.at("position"));
+  integer(j.at("epoch"));
+  for (const auto& v : j.at("order")) integer(v);
   std::vector<int64_t> order = j.at("order").get<std::vector<int64_t>>();
   std::vector<int64_t> a = order, b = order_;
   std::sort(a.begin(), a.end());

@@ -320,7 +320,12 @@ ShapesAnnotations read_shapes_annotations(const std::string& dataset_json) {
         o.shape = objects[j].at("shape").get<std::string>();
         o.color = objects[j].at("color").get<std::string>();
         o.size = objects[j].at("size").get<std::string>();
-        o.bbox = objects[j].at("bbox").get<std::array<int, 4>>();
+        const auto& bbox = objects[j].at("bbox");
+        // Integers only: nlohmann's cast of an out-of-range float to int is undefined.
+        if (!bbox.is_array() || bbox.size() != 4 ||
+            !std::all_of(bbox.begin(), bbox.end(), [](const nlohmann::json& v) { return v.is_number_integer(); }))
+          throw DataError(dataset_json, where + "[" + std::to_string(j) + "]: bbox must be 4 integers [x, y, w, h]");
+        o.bbox = bbox.get<std::array<int, 4>>();
         out.back().push_back(o);
       } catch (const nlohmann::json::exception& e) {
         throw DataError(dataset_json, where + "[" + std::to_string(j) + "]: " + e.what());

@@ -1,5 +1,7 @@
 #include "core/batcher.h"
 
+#include <nlohmann/json.hpp>
+
 #include <QtTest/QtTest>
 
 #include <set>
@@ -113,6 +115,10 @@ class TestBatcher : public QObject {
     for (int i = 0; i < 10; ++i) QCOMPARE(a.next(3), b.next(3));
     ImageSampler other({1, 2}, 5);
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, other.restore(a.state()));
+    // A saved state whose numbers are not integers is refused, not cast (undefined for 1e300).
+    auto forged = nlohmann::json::parse(a.state());
+    forged["position"] = 1e300;
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, b.restore(forged.dump()));
   }
 };
 

@@ -172,6 +172,11 @@ class TestShapes : public QObject {
     const std::string bad = captioner::test::write_text(dir.path().toStdString() + "/bad.json",
                                                         R"({"images": [{"objects": [{"shape": "circle"}]}]})");
     expect_error([&] { read_shapes_annotations(bad); }, {"bad.json", "images[0].objects[0]"});
+    // A box coordinate that is not an int (nlohmann's cast of 1e300 to int is undefined).
+    const std::string huge = captioner::test::write_text(
+        dir.path().toStdString() + "/huge.json",
+        R"({"images": [{"objects": [{"shape": "circle", "color": "red", "size": "small", "bbox": [1e300, 0, 1, 1]}]}]})");
+    expect_error([&] { read_shapes_annotations(huge); }, {"huge.json", "images[0].objects[0]", "4 integers"});
   }
 
   void names_pairs_colour_with_its_shape() {
