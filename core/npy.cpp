@@ -250,6 +250,7 @@ void NpyArray::read_row(int64_t row, float* out) const {
   if (row < 0 || row >= rows())
     throw std::out_of_range(path_ + ": row " + std::to_string(row) + " outside [0, " + std::to_string(rows()) + ")");
   const auto n = static_cast<uint64_t>(row_size_);
+  if (n == 0) return;  // a [rows, 0] array: nothing to copy (and `out` may be null)
   if (!fortran_order_) {
     const unsigned char* p = data_ + static_cast<uint64_t>(row) * n * static_cast<uint64_t>(item_size_);
     if (item_size_ == 4 && !swap_bytes_) {

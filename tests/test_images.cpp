@@ -127,6 +127,13 @@ class TestImages : public QObject {
                        {"x.hdr", "not a readable image"});
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/x.ppm", encode(pattern(16, 16), ".ppm"))); },
                        {"x.ppm", "not a readable image"});
+    // A WebP header that WebP's decoder declines, with "DICM" at byte 128: OpenCV then handed it
+    // to its DICOM decoder, which aborted the process (found by fuzz_image).
+    std::string dicom("RIFF\x24\0\0\0WEBPVP8L\x18\0\0\0\0\0\0\x03\0\x31\x0f\x30", 30);
+    dicom.resize(128, 'h');
+    dicom += "DICM\xff\xfa";
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/dicom.webp", dicom)); },
+                       {"dicom.webp", "DICOM signature"});
     // A FIFO is refused at once instead of blocking the reader forever; so is a folder.
     const std::string fifo = root + "/fifo.jpg";
     QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);

@@ -138,6 +138,10 @@ class TestNpy : public QObject {
     const std::string fifo = dir_.path().toStdString() + "/fifo.npy";
     QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
     expect(fifo, "not a regular file");  // refused at once, not blocked waiting for a writer
+    // Rows of no elements read as nothing (a null destination once reached memcpy: fuzz_npy).
+    const auto empty_rows = NpyArray::open(file("empty_rows.npy", npy_bytes("<f4", false, "(8, 0)", "")));
+    QCOMPARE(empty_rows.row_size(), int64_t{0});
+    empty_rows.read_row(7, nullptr);
     const auto ok = NpyArray::open(file("ok.npy", npy_bytes("<f4", false, "(1, 1)", raw<float>({1}))));
     float x;
     QVERIFY_THROWS_EXCEPTION(std::out_of_range, ok.read_row(1, &x));
