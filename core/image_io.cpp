@@ -84,11 +84,14 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   const auto [w, h] = header_size(bytes);
   if (w <= 0 || h <= 0)
     throw DataError(name, "not a readable image (not JPEG, PNG, BMP, WebP or TIFF, or no size in its header)");
-  // OpenCV picks its decoder by signature, and a file its own codec declines can still match the
-  // DICOM signature ("DICM" at byte 128): that decoder (GDCM) aborts the process on malformed
-  // input (found by fuzz_image). No image of the accepted formats needs it.
-  if (bytes.size() >= 132 && bytes.compare(128, 4, "DICM") == 0)
-    throw DataError(name, "not a readable image (it also carries a DICOM signature, which is not supported)");
+  // OpenCV picks its decoder by signature, and a file its own codec declines can still match a
+  // signature further in: DICOM's ("DICM" at byte 128; that decoder, GDCM, aborted the process on
+  // malformed input, found by fuzz_image) or GDAL's DTED ("DTED" at byte 140; GDAL was handed such
+  // files during fuzzing). No image of the accepted formats needs either decoder.
+  for (const auto& [offset, signature] : {std::pair<size_t, const char*>{128, "DICM"}, {140, "DTED"}})
+    if (bytes.size() >= offset + 4 && bytes.compare(offset, 4, signature) == 0)
+      throw DataError(name, std::string("not a readable image (it also carries the ") + signature +
+                                " signature of a format that is not supported)");
   if (w > limits.max_pixels / h)  // w * h > max_pixels, without the overflow of 2^32 x 2^32 headers
     throw DataError(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
                               std::to_string(limits.max_pixels) + " (refused before decoding)");

@@ -133,7 +133,11 @@ class TestImages : public QObject {
     dicom.resize(128, 'h');
     dicom += "DICM\xff\xfa";
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/dicom.webp", dicom)); },
-                       {"dicom.webp", "DICOM signature"});
+                       {"dicom.webp", "DICM signature"});
+    std::string dted = dicom.substr(0, 128);
+    dted.resize(140, 'h');
+    dted += "DTED";  // GDAL's DTED signature at byte 140
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/dted.webp", dted)); }, {"dted.webp", "DTED signature"});
     // A FIFO is refused at once instead of blocking the reader forever; so is a folder.
     const std::string fifo = root + "/fifo.jpg";
     QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
