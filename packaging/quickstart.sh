@@ -67,6 +67,7 @@ case "$mode" in
     for seeds in "$root"/tests/fuzz/*/; do
       name="$(basename "$seeds")"
       corpus="$fuzz_build/corpus/$name"  # grows as the fuzzer finds new paths; the seeds stay as they are
+      # detect_leaks=0: LibTorch's and OpenCV's lazily made globals would be reported as leaks.
       mkdir -p "$corpus"
       echo "== fuzz_$name for ${seconds}s"
       log="$fuzz_build/fuzz_$name.log"
