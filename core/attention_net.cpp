@@ -26,7 +26,6 @@ AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size
   gate = register_module("gate", nn::Linear(config.hidden, 1));
   embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
   gates = register_module("gates", nn::Linear(config.embed + a + config.hidden, 4 * config.hidden));
-  dropout = register_module("dropout", nn::Dropout(config.dropout));
   if (config.context_to_output) context_out = register_module("context_out", nn::Linear(a, config.hidden));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
 }
@@ -125,12 +124,6 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
     out.penalty = config_.attention_penalty * (1 - coverage).pow(2).mean();
   }
   return out;
-}
-
-CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id) {
-  if (config.kind == "lstm") return CaptionNet(config, vocab_size, pad_id).ptr();
-  if (config.kind == "attention") return AttentionNet(config, vocab_size, pad_id).ptr();
-  throw ConfigError("unknown model kind '" + config.kind + "' (expected lstm or attention)");
 }
 
 }  // namespace captioner

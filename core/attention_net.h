@@ -18,7 +18,6 @@
 // over [embedding, context, h], PyTorch's gate order i, f, g, o) so its products run on the
 // fast GEMM of projection.h.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
@@ -50,7 +49,6 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
   torch::nn::Embedding embedding{nullptr};
   torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
-  torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear context_out{nullptr};  // context -> hidden, added to h before `output`
   torch::nn::Linear output{nullptr};
 

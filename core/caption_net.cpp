@@ -14,11 +14,10 @@ CaptionNetImpl::CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, in
   cnn_h0 = register_module("cnn_h0", nn::Linear(config.feature_dim, config.hidden * config.layers));
   cnn_c0 = register_module("cnn_c0", nn::Linear(config.feature_dim, config.hidden * config.layers));
   embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
+  // No dropout inside LibTorch's LSTM: it would draw from the process-wide generator (see run_layers).
   lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(config.embed, config.hidden)
                                               .num_layers(config.layers)
-                                              .batch_first(true)
-                                              .dropout(config.layers > 1 ? config.dropout : 0.0)));
-  dropout = register_module("dropout", nn::Dropout(config.dropout));
+                                              .batch_first(true)));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
 }
 
@@ -30,10 +29,23 @@ std::tuple<torch::Tensor, torch::Tensor> CaptionNetImpl::initial_state(const tor
   return {layered(cnn_h0(features)), layered(cnn_c0(features))};
 }
 
+torch::Tensor CaptionNetImpl::run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
+                                         const torch::Tensor& batch_sizes) {
+  const auto weights = lstm->all_weights();  // per layer: w_ih, w_hh, b_ih, b_hh
+  for (int64_t layer = 0; layer < config_.layers; ++layer) {
+    if (layer > 0) x = dropout(x);
+    const std::vector<torch::Tensor> w(weights.begin() + 4 * layer, weights.begin() + 4 * (layer + 1));
+    const std::vector<torch::Tensor> hx{h0.narrow(0, layer, 1), c0.narrow(0, layer, 1)};
+    x = std::get<0>(batch_sizes.defined()
+                        ? torch::lstm(x, batch_sizes, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false)
+                        : torch::lstm(x, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false, /*batch_first=*/true));
+  }
+  return x;
+}
+
 torch::Tensor CaptionNetImpl::hidden_states(const torch::Tensor& features, const torch::Tensor& tokens) {
-  auto embedded = dropout(embedding(tokens));
-  auto out = lstm(embedded, initial_state(features));
-  return dropout(std::get<0>(out));
+  const auto [h0, c0] = initial_state(features);
+  return dropout(run_layers(dropout(embedding(tokens)), h0, c0, {}));
 }
 
 std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features,
@@ -46,9 +58,11 @@ std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const tor
   const auto lengths = targets.ne(pad_id).sum(1).to(torch::kCPU);
   const auto packed = rnn::pack_padded_sequence(dropout(embedding(inputs)), lengths, /*batch_first=*/true,
                                                 /*enforce_sorted=*/false);
-  const auto out = lstm->forward_with_packed_input(packed, initial_state(features));
+  const auto [h0, c0] = initial_state(features);
+  const auto order = packed.sorted_indices();  // packed rows run longest first
+  const auto out = run_layers(packed.data(), h0.index_select(1, order), c0.index_select(1, order), packed.batch_sizes());
   const auto packed_targets = rnn::pack_padded_sequence(targets, lengths, true, false);
-  return {dropout(std::get<0>(out).data()), packed_targets.data()};
+  return {dropout(out), packed_targets.data()};
 }
 
 TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens,

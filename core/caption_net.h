@@ -2,7 +2,6 @@
 // The notebook's CaptionNet: image vector -> LSTM initial state, word embedding with PAD
 // padding_idx, LSTM (1..n layers, dropout), linear projection to vocabulary logits.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/rnn.h>
@@ -39,11 +38,14 @@ struct CaptionNetImpl : CaptionModelImpl {
   torch::nn::Linear cnn_h0{nullptr}, cnn_c0{nullptr};
   torch::nn::Embedding embedding{nullptr};
   torch::nn::LSTM lstm{nullptr};
-  torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear output{nullptr};
 
  private:
   std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
+  // The LSTM one layer at a time, so that dropout between layers draws from the model's generator.
+  // x is [B, T, embed], or packed data with its batch_sizes; h0/c0 [layers, B, hidden].
+  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
+                           const torch::Tensor& batch_sizes);
   ModelConfig config_;
   int64_t vocab_size_;
 };

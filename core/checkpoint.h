@@ -22,7 +22,7 @@ struct TrainingState {
   History history;
   std::string sampler_state;      // ImageSampler::state()
   std::string caption_rng_state;  // Rng::state() of the caption choice
-  torch::Tensor torch_rng_state;  // the CPU generator (dropout); undefined when not saved
+  torch::Tensor torch_rng_state;  // the run's generator (dropout); undefined when not saved
   std::string dataset_fingerprint;
 };
 

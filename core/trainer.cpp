@@ -151,6 +151,8 @@ struct Trainer::Impl {
   std::unique_ptr<EncodedCaptions> captions;
   std::unique_ptr<ImageSampler> sampler;
   Rng caption_rng;
+  // The run's own generator (initial weights, dropout), never LibTorch's process-wide one.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>();
   CaptionModel model;
   std::unique_ptr<torch::optim::Adam> optimizer;
   TrainingState state;
@@ -169,7 +171,8 @@ struct Trainer::Impl {
 
   void build_model() {
     device = resolve_device(config.device);
-    model = make_caption_model(config.model, vocab.size(), Vocabulary::kPad);
+    generator.set_current_seed(config.seed);
+    model = make_caption_model(config.model, vocab.size(), Vocabulary::kPad, generator);
     model->to(device);
     optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(config.lr));
   }
@@ -237,7 +240,6 @@ struct Trainer::Impl {
     state.sampler_state = sampler->state();
     state.caption_rng_state = caption_rng.state();
     {
-      auto generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
       state.torch_rng_state = generator.get_state();
     }
@@ -273,7 +275,6 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   d.config.model.feature_dim = probe.dim();
   d.config.encoder_id = features_encoder_id(pooled_features_path(d.dataset, config));
   d.state.dataset_fingerprint = fingerprint(d.dataset);
-  torch::manual_seed(config.seed);  // weight initialisation and dropout
   d.prepare_data();
   d.build_model();
   d.build_validation();
@@ -303,12 +304,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.sampler->restore(saved.state.sampler_state);
   d.caption_rng.restore(saved.state.caption_rng_state);
   if (saved.state.torch_rng_state.defined()) {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(saved.state.torch_rng_state);
+    std::lock_guard<std::mutex> lock(d.generator.mutex());
+    d.generator.set_state(saved.state.torch_rng_state);
+  } else {
+    d.generator.set_current_seed(d.config.seed);
   }
   d.device = resolve_device(d.config.device);
   d.model = saved.model;
+  d.model->set_generator(d.generator);
   d.model->to(d.device);
   d.optimizer = std::make_unique<torch::optim::Adam>(d.model->parameters(), torch::optim::AdamOptions(d.config.lr));
   restore_optimizer(saved, *d.optimizer);

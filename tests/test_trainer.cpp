@@ -159,6 +159,31 @@ class TestTrainer : public QObject {
     QCOMPARE(ha.back().lr, 0.5e-3);  // decayed after step 25
   }
 
+  // Other threads (the GUI, decoding) may draw from LibTorch's process-wide generator at any
+  // moment: a run must neither depend on it nor be disturbed by those draws.
+  void runs_use_their_own_generator() {
+    class DrawsFromSharedGenerator : public TrainObserver {
+     public:
+      void on_progress(const TrainProgress&) override { (void)torch::rand({7}); }
+    };
+    auto config = small_config();
+    config.steps = 12;
+    config.model.kind = "lstm";
+    config.model.layers = 2;  // dropout inside the LSTM stack, too
+    config.model.dropout = 0.3;
+    torch::manual_seed(1);
+    Trainer quiet(config, read_dataset(data_), path("own-generator-a"));
+    quiet.run();
+    torch::manual_seed(999);
+    Trainer disturbed(config, read_dataset(data_), path("own-generator-b"));
+    DrawsFromSharedGenerator draws;
+    disturbed.run(&draws);
+    const auto a = quiet.model()->named_parameters();
+    const auto b = disturbed.model()->named_parameters();
+    for (const auto& item : a) QVERIFY2(torch::equal(item.value(), b[item.key()]), item.key().c_str());
+    QCOMPARE(disturbed.history().rows.back().train_loss, quiet.history().rows.back().train_loss);
+  }
+
   void resume_can_extend_the_run() {
     auto config = small_config();
     config.steps = 10;
