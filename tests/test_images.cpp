@@ -49,6 +49,20 @@ class TestImages : public QObject {
       }
     }
   }
+  // inception_input converts only the rows the resize reads: the result must be the full
+  // conversion's, to the bit, whatever the size (small, tall, wide, on the 299 boundary).
+  void encoder_input_equals_the_full_conversion() {
+    namespace F = torch::nn::functional;
+    torch::manual_seed(5);
+    for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{24, 32}, {299, 299}, {300, 17}, {1537, 211}, {4001, 9}}) {
+      const auto rgb = torch::randint(0, 256, {h, w, 3}, torch::kUInt8);
+      const auto full = F::interpolate(rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32),
+                                       F::InterpolateFuncOptions().size(std::vector<int64_t>{299, 299}).mode(torch::kBilinear).align_corners(true))
+                            .squeeze(0)
+                            .div_(255.0f);
+      QVERIFY2(torch::equal(inception_input(rgb), full), (std::to_string(h) + "x" + std::to_string(w)).c_str());
+    }
+  }
   void converts_gray_16_bit_and_alpha() {
     cv::Mat gray(10, 12, CV_8UC1, cv::Scalar(77));
     const auto g = decode_image_rgb(encode(gray, ".png"), "gray.png");
