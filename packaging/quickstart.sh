@@ -9,6 +9,8 @@
 #   fuzz [SECONDS]  builds the libFuzzer targets (build-fuzz/) and runs each for SECONDS (default 60)
 #   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
 #            the unit tests under them
+#   threads  builds with ThreadSanitizer (build-tsan/) and runs the tests of the threaded parts:
+#            the trainer's pause / resume / stop, the desktop app's training worker, extraction
 # BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
 set -euo pipefail
 
@@ -33,7 +35,7 @@ packages=(
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
-[[ "$mode" == fuzz || "$mode" == sanitize ]] && packages+=(libclang-rt-14-dev)  # libFuzzer, sanitizer runtimes
+[[ "$mode" == fuzz || "$mode" == sanitize || "$mode" == threads ]] && packages+=(libclang-rt-14-dev)  # libFuzzer, sanitizer runtimes
 command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
 missing=()
@@ -147,8 +149,24 @@ case "$mode" in
     (cd "$build" && cpack -G DEB)
     ls "$build"/captioner_*.deb
     ;;
+  threads)
+    tsan_build="${build}-tsan"
+    cmake -S "$root" -B "$tsan_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+      -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread -gline-tables-only" \
+      -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
+    threaded_tests=(test_trainer test_gui_training test_extract)
+    cmake --build "$tsan_build" -j "$jobs" --target "${threaded_tests[@]}"
+    status=0
+    for t in "${threaded_tests[@]}"; do
+      echo "== $t under ThreadSanitizer"
+      CAPTIONER_ENCODER="$encoder" QT_QPA_PLATFORM=offscreen \
+        TSAN_OPTIONS="halt_on_error=1 suppressions=$root/packaging/tsan-suppressions.txt" \
+        "$tsan_build/tests/$t" -silent || status=1
+    done
+    exit $status
+    ;;
   *)
-    echo "usage: $0 run|test|bench|screenshots|package|fuzz|sanitize [args...]" >&2
+    echo "usage: $0 run|test|bench|screenshots|package|fuzz|sanitize|threads [args...]" >&2
     exit 2
     ;;
 esac
