@@ -8,14 +8,15 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/attention_overlay.h"
-#include "core/checkpoint.h"
-#include "core/decoding.h"
-#include "core/errors.h"
-#include "core/encoder.h"
-#include "core/features.h"
-#include "core/image_io.h"
-#include "core/runtime.h"
+#include "core/data/feature_table.h"
+#include "core/infer/attention_overlay.h"
+#include "core/infer/model_input.h"
+#include "core/model/decoding.h"
+#include "core/train/checkpoint.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/image_io.h"
 
 namespace captioner::cli {
 
@@ -136,7 +137,7 @@ Command add_caption_command(CLI::App& app) {
       try {
         const auto rgb = load_image_rgb(image);
         const auto encoded = encoder.net->forward(inception_input(rgb).unsqueeze(0).to(device));
-        const auto captions = caption(model_features(encoded, model.input()), image);
+        const auto captions = caption(model_input(encoded, model.input()), image);
         if (!a->attention_png.empty()) write_attention_strip(a->attention_png, image, rgb, captions.front());
       } catch (const DataError& e) {
         std::cerr << "error: " << e.what() << '\n';  // one bad image never stops the others

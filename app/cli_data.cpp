@@ -5,10 +5,10 @@
 #include <iostream>
 
 #include "app/cli_output.h"
-#include "core/encoder.h"
-#include "core/errors.h"
-#include "core/feature_cache.h"
-#include "core/runtime.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 

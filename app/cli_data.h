@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/dataset.h"
-#include "core/encoder.h"
+#include "core/data/dataset.h"
+#include "core/vision/encoder.h"
 
 namespace captioner::cli {
 

@@ -5,12 +5,12 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/dataset.h"
-#include "core/decoding.h"
-#include "core/features.h"
-#include "core/synthetic.h"
-#include "core/tokenizer.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/data/feature_table.h"
+#include "core/data/synthetic.h"
+#include "core/data/tokenizer.h"
+#include "core/model/decoding.h"
+#include "core/train/trainer.h"
 
 namespace captioner::cli {
 

@@ -10,14 +10,15 @@
 #include "app/cli_data.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/checkpoint.h"
-#include "core/coco_results.h"
-#include "core/errors.h"
-#include "core/evaluation.h"
-#include "core/feature_cache.h"
-#include "core/features.h"
-#include "core/runtime.h"
-#include "core/shapes.h"
+#include "core/data/coco_results.h"
+#include "core/data/feature_table.h"
+#include "core/data/shapes.h"
+#include "core/eval/evaluation.h"
+#include "core/infer/model_input.h"
+#include "core/train/checkpoint.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 

@@ -6,9 +6,9 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/encoder.h"
-#include "core/feature_cache.h"
-#include "core/runtime.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 

@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "app/commands.h"
-#include "core/encoder.h"
-#include "core/errors.h"
-#include "core/tfjs_import.h"
+#include "core/util/errors.h"
+#include "core/vision/encoder.h"
+#include "core/vision/tfjs_import.h"
 
 namespace captioner::cli {
 

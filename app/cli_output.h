@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/decoding.h"
-#include "core/metrics.h"
-#include "core/trainer.h"
+#include "core/eval/metrics.h"
+#include "core/model/decoding.h"
+#include "core/train/trainer.h"
 
 namespace captioner::cli {
 

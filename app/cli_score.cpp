@@ -8,9 +8,9 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/coco_results.h"
-#include "core/errors.h"
-#include "core/metrics.h"
+#include "core/data/coco_results.h"
+#include "core/eval/metrics.h"
+#include "core/util/errors.h"
 
 namespace captioner::cli {
 

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "app/commands.h"
-#include "core/shapes.h"
+#include "core/data/shapes.h"
 
 namespace captioner::cli {
 

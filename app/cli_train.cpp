@@ -8,13 +8,13 @@
 #include "app/cli_data.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
-#include "core/checkpoint.h"
-#include "core/dataset.h"
-#include "core/encoder.h"
-#include "core/errors.h"
-#include "core/feature_cache.h"
-#include "core/runtime.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 

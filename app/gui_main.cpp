@@ -1,6 +1,6 @@
 // `captioner` without arguments: the desktop app. Opens on the built-in Shapes data the first
 // time, so a new user can press Train at once.
-#include "core/runtime.h"
+#include "core/util/runtime.h"
 
 #include <QApplication>
 #include <QSettings>

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "app/commands.h"
-#include "core/errors.h"
+#include "core/util/errors.h"
 
 #ifdef CAPTIONER_WITH_GUI
 int run_gui(int argc, char** argv);  // gui_main.cpp

@@ -1,11 +1,11 @@
 #pragma once
 // Fixtures shared by the GUI tests: a tiny Shapes dataset with its features, and small trained
 // models of both kinds. Include after core headers and before nothing else that is Qt-sensitive.
-#include "core/dataset.h"
-#include "core/encoder.h"
-#include "core/feature_cache.h"
-#include "core/shapes.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/data/shapes.h"
+#include "core/train/trainer.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
 
 #include <QSettings>
 #include <QString>

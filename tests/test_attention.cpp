@@ -1,12 +1,12 @@
 // The soft-attention decoder: teacher forcing agrees with step-by-step decoding, the weights
 // and the doubly stochastic penalty are what they claim, checkpoints round-trip, and trained on
 // data where only one cell tells the word, it learns to look at that cell.
-#include "core/attention_net.h"
-#include "core/caption_net.h"
-#include "core/checkpoint.h"
-#include "core/config_json.h"
-#include "core/decoding.h"
-#include "core/loss.h"
+#include "core/model/attention_net.h"
+#include "core/model/caption_net.h"
+#include "core/model/config_json.h"
+#include "core/model/decoding.h"
+#include "core/model/loss.h"
+#include "core/train/checkpoint.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>

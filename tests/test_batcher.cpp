@@ -1,4 +1,4 @@
-#include "core/batcher.h"
+#include "core/data/batcher.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
-#include "core/atomic_file.h"
-#include "core/caption_net.h"
-#include "core/checkpoint.h"
-#include "core/errors.h"
+#include "core/model/caption_net.h"
+#include "core/train/checkpoint.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
 
 #include <torch/torch.h>
 

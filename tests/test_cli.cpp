@@ -1,8 +1,8 @@
 // The `captioner` executable, driven as a user would: exit codes, output files, error messages.
-#include "core/atomic_file.h"
-#include "core/encoder.h"
-#include "core/npy.h"
-#include "core/synthetic.h"
+#include "core/data/synthetic.h"
+#include "core/util/atomic_file.h"
+#include "core/util/npy.h"
+#include "core/vision/encoder.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
-#include "core/attention_net.h"
-#include "core/caption_net.h"
-#include "core/decoding.h"
+#include "core/model/attention_net.h"
+#include "core/model/caption_net.h"
+#include "core/model/decoding.h"
 
 #include <torch/torch.h>
 

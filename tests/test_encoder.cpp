@@ -1,10 +1,10 @@
 // The Inception-v3 encoder: parity with nsfwjs itself (reference outputs produced by TensorFlow.js,
 // see tests/reference), BN folding, weight import errors.
-#include "core/atomic_file.h"
-#include "core/encoder.h"
-#include "core/errors.h"
-#include "core/image_io.h"
-#include "core/tfjs_import.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
+#include "core/vision/encoder.h"
+#include "core/vision/image_io.h"
+#include "core/vision/tfjs_import.h"
 
 #include <torch/torch.h>
 

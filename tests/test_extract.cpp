@@ -1,11 +1,11 @@
 // Feature extraction into the on-disk cache: rows equal the encoder's own output, bad images are
 // listed and skipped, and an interrupted run resumes without recomputing finished images.
-#include "core/atomic_file.h"
-#include "core/encoder.h"
-#include "core/errors.h"
-#include "core/feature_cache.h"
-#include "core/image_io.h"
-#include "core/npy.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
+#include "core/util/npy.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
+#include "core/vision/image_io.h"
 
 #include <torch/torch.h>
 

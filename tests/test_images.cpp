@@ -1,6 +1,6 @@
 // Image loading: formats, conversions, EXIF orientation, and every way a file can be bad.
-#include "core/errors.h"
-#include "core/image_io.h"
+#include "core/util/errors.h"
+#include "core/vision/image_io.h"
 
 #include <torch/torch.h>
 

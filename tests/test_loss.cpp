@@ -1,6 +1,6 @@
-#include "core/caption_net.h"
-#include "core/loss.h"
-#include "core/vocabulary.h"
+#include "core/data/vocabulary.h"
+#include "core/model/caption_net.h"
+#include "core/model/loss.h"
 
 #include <torch/torch.h>
 

@@ -1,9 +1,9 @@
 // End-to-end learning check: a tiny dataset is memorised, so greedy decoding returns exactly the
 // training captions.
-#include "core/dataset.h"
-#include "core/decoding.h"
-#include "core/features.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/data/feature_table.h"
+#include "core/model/decoding.h"
+#include "core/train/trainer.h"
 
 #include <torch/torch.h>
 

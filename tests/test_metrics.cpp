@@ -1,5 +1,5 @@
 // Caption metrics against values worked out by hand from the coco-caption definitions.
-#include "core/metrics.h"
+#include "core/eval/metrics.h"
 
 #include <QtTest/QtTest>
 

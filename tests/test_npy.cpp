@@ -1,4 +1,4 @@
-#include "core/npy.h"
+#include "core/util/npy.h"
 
 #include <c10/util/Half.h>
 
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/errors.h"
+#include "core/util/errors.h"
 
 #include "test_support.h"
 

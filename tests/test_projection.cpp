@@ -1,4 +1,4 @@
-#include "core/projection.h"
+#include "core/model/projection.h"
 
 #include <torch/torch.h>
 

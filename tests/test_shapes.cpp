@@ -1,10 +1,10 @@
 // The built-in Shapes dataset: deterministic scenes whose captions and boxes tell the truth,
 // and the measures that use them (what a caption names, where its attention points).
-#include "core/atomic_file.h"
-#include "core/dataset.h"
-#include "core/evaluation.h"
-#include "core/shapes.h"
-#include "core/tokenizer.h"
+#include "core/data/dataset.h"
+#include "core/data/shapes.h"
+#include "core/data/tokenizer.h"
+#include "core/eval/evaluation.h"
+#include "core/util/atomic_file.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

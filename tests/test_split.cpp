@@ -1,5 +1,5 @@
-#include "core/dataset.h"
-#include "core/errors.h"
+#include "core/data/dataset.h"
+#include "core/util/errors.h"
 
 #include <QtTest/QtTest>
 

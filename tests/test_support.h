@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/npy.h"
+#include "core/util/npy.h"
 
 namespace captioner::test {
 

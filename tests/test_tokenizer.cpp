@@ -1,4 +1,4 @@
-#include "core/tokenizer.h"
+#include "core/data/tokenizer.h"
 
 #include <QtTest/QtTest>
 

@@ -1,9 +1,9 @@
-#include "core/atomic_file.h"
-#include "core/checkpoint.h"
-#include "core/dataset.h"
-#include "core/errors.h"
-#include "core/synthetic.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/data/synthetic.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
 
 #include <torch/torch.h>
 

@@ -1,8 +1,8 @@
-#include "core/vocabulary.h"
+#include "core/data/vocabulary.h"
 
 #include <QtTest/QtTest>
 
-#include "core/errors.h"
+#include "core/util/errors.h"
 
 using captioner::TokenizedCaption;
 using captioner::Vocabulary;

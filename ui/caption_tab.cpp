@@ -1,6 +1,6 @@
 // Core headers first (LibTorch via caption_service.cpp is not included here, but OpenCV is).
-#include "core/attention_overlay.h"
-#include "core/caption_service.h"
+#include "core/infer/attention_overlay.h"
+#include "core/infer/caption_service.h"
 
 #include "ui/caption_tab.h"
 

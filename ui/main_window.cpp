@@ -1,7 +1,7 @@
 // Core headers (LibTorch, OpenCV) before Qt headers.
-#include "core/dataset.h"
-#include "core/runtime.h"
-#include "core/shapes.h"
+#include "core/data/dataset.h"
+#include "core/data/shapes.h"
+#include "core/util/runtime.h"
 
 #include <opencv2/core/version.hpp>
 #include <torch/version.h>

@@ -1,10 +1,10 @@
 // LibTorch-using core headers first: Qt's `slots` macro must not precede them.
-#include "core/dataset.h"
-#include "core/encoder.h"
-#include "core/checkpoint.h"
-#include "core/errors.h"
-#include "core/feature_cache.h"
-#include "core/trainer.h"
+#include "core/data/dataset.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "core/util/errors.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
 
 #include "ui/train_worker.h"
 

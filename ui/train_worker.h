@@ -12,7 +12,7 @@
 #include <memory>
 #include <mutex>
 
-#include "core/config.h"
+#include "core/model/config.h"
 
 namespace captioner {
 class Trainer;

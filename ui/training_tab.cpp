@@ -1,8 +1,8 @@
 // Core headers (LibTorch) before Qt headers.
-#include "core/dataset.h"
-#include "core/feature_cache.h"
-#include "core/runtime.h"
-#include "core/vocabulary.h"
+#include "core/data/dataset.h"
+#include "core/data/vocabulary.h"
+#include "core/util/runtime.h"
+#include "core/vision/feature_cache.h"
 
 #include "ui/training_tab.h"
 

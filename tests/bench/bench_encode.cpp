@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "core/caption_net.h"
-#include "core/decoding.h"
-#include "core/encoder.h"
-#include "core/feature_cache.h"
-#include "core/image_io.h"
-#include "core/runtime.h"
+#include "core/model/caption_net.h"
+#include "core/model/decoding.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/feature_cache.h"
+#include "core/vision/image_io.h"
 
 using namespace captioner;
 using Clock = std::chrono::steady_clock;

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/caption_net.h"
-#include "core/loss.h"
-#include "core/runtime.h"
+#include "core/model/caption_net.h"
+#include "core/model/loss.h"
+#include "core/util/runtime.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // COCO results ([{image_id, caption}]) and the same bytes read as references.
-#include "core/coco_results.h"
+#include "core/data/coco_results.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

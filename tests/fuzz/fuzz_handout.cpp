@@ -2,8 +2,8 @@
 // image_codes.npy of 4 rows.
 #include <vector>
 
-#include "core/dataset.h"
-#include "core/npy.h"
+#include "core/data/dataset.h"
+#include "core/util/npy.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

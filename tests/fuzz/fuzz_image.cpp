@@ -3,7 +3,7 @@
 #include <exception>
 #include <string>
 
-#include "core/image_io.h"
+#include "core/vision/image_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

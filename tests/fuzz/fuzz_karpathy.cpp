@@ -1,5 +1,5 @@
 // Karpathy split JSON (dataset_coco.json and its Flickr twins).
-#include "core/dataset.h"
+#include "core/data/dataset.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,7 +1,7 @@
 // .npy reader: header parsing, dtype, shape and size checks, then every row that exists is read.
 #include <vector>
 
-#include "core/npy.h"
+#include "core/util/npy.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

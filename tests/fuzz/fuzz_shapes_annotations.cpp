@@ -1,5 +1,5 @@
 // The object annotations of a Shapes dataset.json.
-#include "core/shapes.h"
+#include "core/data/shapes.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

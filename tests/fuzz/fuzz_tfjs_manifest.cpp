@@ -2,7 +2,7 @@
 // bytes of weight data, as `captioner import-weights --nsfwjs` reads them.
 #include <string>
 
-#include "core/tfjs_import.h"
+#include "core/vision/tfjs_import.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,0 +1,97 @@
+#include "core/eval/evaluation.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/data/tokenizer.h"
+
+namespace captioner {
+
+bool names_exactly(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects) {
+  std::set<std::pair<std::string, std::string>> named, truth;
+  for (const auto& pair : named_objects(words)) named.insert(pair);
+  for (const auto& o : objects) truth.emplace(o.color, o.shape);
+  return named == truth;
+}
+
+void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size,
+                        Pointing& score) {
+  const std::set<std::string> shapes(shape_names().begin(), shape_names().end());
+  const std::set<std::string> colours(color_names().begin(), color_names().end());
+  std::string colour;
+  auto inside = [](const ShapeObject& o, double x, double y) {
+    return x >= o.bbox[0] && x < o.bbox[0] + o.bbox[2] && y >= o.bbox[1] && y < o.bbox[1] + o.bbox[3];
+  };
+  for (const auto& token : caption.tokens) {
+    if (colours.count(token.word)) colour = token.word;
+    if (!shapes.count(token.word)) continue;
+    std::vector<const ShapeObject*> matches;
+    for (const auto& o : objects)
+      if (o.shape == token.word && (colour.empty() || o.color == colour)) matches.push_back(&o);
+    colour.clear();
+    if (matches.empty() || token.attention.empty()) continue;
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(token.attention.size()))));
+    const double cell = static_cast<double>(image_size) / side;
+    const auto best = std::max_element(token.attention.begin(), token.attention.end()) - token.attention.begin();
+    const double x = (static_cast<double>(best % side) + 0.5) * cell, y = (static_cast<double>(best / side) + 0.5) * cell;
+    const int centre_cell = static_cast<int>(image_size / 2.0 / cell);
+    const double cx = (centre_cell + 0.5) * cell;
+    ++score.words;
+    bool hit = false, centre_hit = false;
+    for (const auto* o : matches) {
+      hit = hit || inside(*o, x, y);
+      centre_hit = centre_hit || inside(*o, cx, cx);
+    }
+    score.hits += hit;
+    score.centre_hits += centre_hit;
+  }
+}
+
+EvalReport evaluate(CaptionModelImpl& model, const Vocabulary& vocab, const CaptionDataset& dataset,
+                    const std::vector<int64_t>& images, const FeatureTable& features, const ShapesAnnotations* shapes,
+                    const DecodeOptions& options, const torch::Device& device,
+                    const std::function<void(int64_t, int64_t)>& progress) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  EvalReport report;
+  report.has_objects = shapes != nullptr && shapes->any();
+  std::vector<std::vector<std::string>> references;
+  std::vector<std::string> candidates;
+  int64_t exact = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageRecord& record = dataset.images[static_cast<size_t>(images[i])];
+    const auto captions = decode(model, vocab, features.gather({record.feature_row}).to(device), options);
+    const DecodedCaption& best = captions.front();
+    EvaluatedImage result;
+    result.image = images[i];
+    result.caption = best.text();
+    result.mean_log_prob = best.mean_log_prob();
+    report.mean_log_prob += result.mean_log_prob;
+    references.emplace_back();
+    for (const auto& c : record.captions) references.back().push_back(join_tokens(c));
+    candidates.push_back(result.caption);
+    if (report.has_objects) {
+      const auto row = static_cast<size_t>(record.feature_row);
+      const auto& objects = row < shapes->objects.size() ? shapes->objects[row] : std::vector<ShapeObject>{};
+      result.names_exactly = names_exactly(best.words(), objects);
+      exact += result.names_exactly;
+      play_pointing_game(best, objects, shapes->image_size, report.pointing);
+    }
+    report.per_image.push_back(std::move(result));
+    if (progress) progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(images.size()));
+  }
+  report.images = static_cast<int64_t>(images.size());
+  if (!images.empty()) {
+    report.scores = score_captions(references, candidates);
+    report.mean_log_prob /= static_cast<double>(images.size());
+    if (report.has_objects) report.content_accuracy = static_cast<double>(exact) / static_cast<double>(images.size());
+  }
+  if (was_training) model.train();
+  return report;
+}
+
+}  // namespace captioner

@@ -1,0 +1,92 @@
+#include "core/infer/caption_service.h"
+#include "core/infer/model_input.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "core/model/decoding.h"
+#include "core/train/checkpoint.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+#include "core/vision/encoder.h"
+#include "core/vision/image_io.h"
+
+namespace captioner {
+
+struct CaptionService::Impl {
+  std::mutex mutex;  // one decode at a time: the model is not re-entrant
+  std::unique_ptr<LoadedCheckpoint> checkpoint;
+  Encoder encoder;
+  torch::Device device = torch::kCPU;
+  std::map<std::string, torch::Tensor> features;  // image path -> model input [1, ...]
+};
+
+CaptionService::CaptionService() : impl_(std::make_unique<Impl>()) {}
+CaptionService::~CaptionService() = default;
+
+void CaptionService::load_model(const std::string& model_path, const std::string& encoder_path) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  const torch::Device device = resolve_device("auto");
+  const std::string path = std::filesystem::is_directory(model_path) ? checkpoint_path(model_path) : model_path;
+  auto checkpoint = std::make_unique<LoadedCheckpoint>(load_checkpoint(path, device));
+  Encoder encoder = load_encoder_for_model(path, checkpoint->config, encoder_path, device);
+  impl_->checkpoint = std::move(checkpoint);
+  impl_->encoder = std::move(encoder);
+  impl_->device = device;
+  impl_->features.clear();
+}
+
+bool CaptionService::has_model() const { return impl_->checkpoint != nullptr; }
+
+bool CaptionService::model_attends() const {
+  return impl_->checkpoint && impl_->checkpoint->model->input() == FeatureInput::Grid;
+}
+
+std::string CaptionService::model_summary() const {
+  if (!impl_->checkpoint) return "no model";
+  const auto& c = impl_->checkpoint->config;
+  return c.model.kind + " model, hidden " + std::to_string(c.model.hidden) + ", vocabulary " +
+         std::to_string(impl_->checkpoint->vocab.size()) + ", step " + std::to_string(impl_->checkpoint->state.step);
+}
+
+void CaptionService::forget_images() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->features.clear();
+}
+
+std::vector<CaptionResult> CaptionService::caption(const std::string& image_path, const CaptionRequest& request) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (!impl_->checkpoint) throw ConfigError("no model loaded: train one or open a run folder");
+  torch::NoGradGuard no_grad;
+  auto& model = *impl_->checkpoint->model;
+  auto it = impl_->features.find(image_path);
+  if (it == impl_->features.end()) {
+    const auto rgb = load_image_rgb(image_path);
+    const auto encoded = impl_->encoder.net->forward(inception_input(rgb).unsqueeze(0).to(impl_->device));
+    it = impl_->features.emplace(image_path, model_input(encoded, model.input())).first;
+  }
+  DecodeOptions options;
+  options.mode = parse_mode(request.mode);
+  options.temperature = request.temperature;
+  options.top_k = request.top_k;
+  options.samples = request.samples;
+  options.beam_width = request.beam_width;
+  options.max_len = request.max_len;
+  options.seed = request.seed;
+  std::vector<CaptionResult> out;
+  for (const auto& c : decode(model, impl_->checkpoint->vocab, it->second, options)) {
+    CaptionResult r;
+    r.text = c.text();
+    r.log_prob = c.log_prob;
+    r.finished = c.finished;
+    for (const auto& t : c.tokens)
+      if (t.id != Vocabulary::kEnd) r.words.push_back({t.word, t.log_prob, t.attention});
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace captioner

@@ -1,0 +1,69 @@
+#pragma once
+// Soft-attention decoder in the style of Show, Attend and Tell, over the encoder's 8x8 grid.
+// Each grid cell (2048-d, layer-normalised: the encoder's grid is sparse and small, about 96 %
+// zeros with a standard deviation near 0.06 on Shapes) is projected once per image to
+// attention_dim (linearly); at every step
+// additive attention scores the cells against a query, a sigmoid gate of the previous hidden
+// state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
+// come from the mean grid vector. The query is the previous hidden state plus, with
+// word_in_query (the default), the embedding of the word just read: in Show, Attend and Tell the
+// query is the state from before that word, so after "red" the map for the next word is chosen
+// without knowing that "red" was said; on Shapes the word made the maps find the named object
+// far more often (README). With context_to_output the context is also added (projected) to h
+// before the output layer, Show, Attend and Tell's deep output. Training adds the doubly
+// stochastic regulariser penalty * mean over images and cells of (1 - sum over steps of the
+// cell's weight)^2.
+// Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
+// which is what makes CPU training practical. The LSTM cell is written out (one `gates` layer
+// over [embedding, context, h], PyTorch's gate order i, f, g, o) so its products run on the
+// fast GEMM of projection.h.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/model/caption_model.h"
+#include "core/model/config.h"
+
+namespace captioner {
+
+struct AttentionNetImpl : CaptionModelImpl {
+  AttentionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
+
+  TeacherForcing teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) override;
+  torch::nn::Linear& output_layer() override { return output; }
+  FeatureInput input() const override { return FeatureInput::Grid; }
+  // grid: [B, cells, feature_dim]. State: h, c, projected cells, their attention keys.
+  DecoderState start(const torch::Tensor& grid) override;
+  // Also sets state.attention to this step's weights over the cells [B, cells].
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
+  const ModelConfig& config() const override { return config_; }
+
+  torch::nn::LayerNorm cell_norm{nullptr};              // each 2048-d cell to zero mean, unit variance
+  torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
+  torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
+  torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention
+  torch::nn::Linear word_key{nullptr};                  // word embedding -> query (word_in_query)
+  torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
+  torch::nn::Linear context_out{nullptr};  // context -> hidden, added to h before `output`
+  torch::nn::Linear output{nullptr};
+
+ private:
+  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h and the
+  // embedded input word.
+  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word,
+                                                 const torch::Tensor& cells, const torch::Tensor& keys);
+  // What `output` reads: h, plus the projected context when context_to_output is on.
+  torch::Tensor output_input(const torch::Tensor& h, const torch::Tensor& context);
+  // One LSTM step: returns (h, c).
+  std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h,
+                                                    const torch::Tensor& c);
+  ModelConfig config_;
+};
+TORCH_MODULE(AttentionNet);
+
+}  // namespace captioner

@@ -1,0 +1,183 @@
+#include "core/model/decoding.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "core/data/tokenizer.h"
+
+namespace captioner {
+
+const char* mode_name(DecodeMode mode) {
+  switch (mode) {
+    case DecodeMode::Greedy: return "greedy";
+    case DecodeMode::Sample: return "sample";
+    default: return "beam";
+  }
+}
+
+DecodeMode parse_mode(const std::string& name) {
+  if (name == "greedy") return DecodeMode::Greedy;
+  if (name == "sample") return DecodeMode::Sample;
+  if (name == "beam") return DecodeMode::Beam;
+  throw std::invalid_argument("decoding mode must be greedy, sample or beam, not '" + name + "'");
+}
+
+std::vector<std::string> DecodedCaption::words() const {
+  std::vector<std::string> out;
+  for (const auto& t : tokens)
+    if (t.id != Vocabulary::kEnd) out.push_back(t.word);
+  return out;
+}
+
+std::string DecodedCaption::text() const { return join_tokens(words()); }
+
+double DecodedCaption::mean_log_prob() const {
+  return tokens.empty() ? 0.0 : log_prob / static_cast<double>(tokens.size());
+}
+
+double DecodedCaption::score(double length_penalty) const {
+  return tokens.empty() ? 0.0 : log_prob / std::pow(static_cast<double>(tokens.size()), length_penalty);
+}
+
+namespace {
+
+// One image repeated n times along the batch dimension.
+torch::Tensor batch_of(const torch::Tensor& features, int64_t n) {
+  auto image = features.dim() == 1 ? features.unsqueeze(0) : features;
+  if (image.size(0) != 1) throw std::invalid_argument("decode: features must hold one image (leading dimension 1)");
+  std::vector<int64_t> shape(image.sizes().begin(), image.sizes().end());
+  shape[0] = n;
+  return image.expand(shape);
+}
+
+// Row `row` of a [rows, cells] CPU float tensor; empty when undefined.
+std::vector<float> map_row(const torch::Tensor& maps, int64_t row) {
+  if (!maps.defined()) return {};
+  const float* p = maps.data_ptr<float>() + row * maps.size(1);
+  return {p, p + maps.size(1)};
+}
+
+void append(DecodedCaption& caption, int64_t id, const Vocabulary& vocab, float log_prob, std::vector<float> map) {
+  DecodedToken token{id, vocab.word(id), log_prob, {}};
+  if (id != Vocabulary::kEnd) token.attention = std::move(map);
+  caption.tokens.push_back(std::move(token));
+  caption.log_prob += log_prob;
+  if (id == Vocabulary::kEnd) caption.finished = true;
+}
+
+torch::Tensor cpu_attention(const DecoderState& state) {
+  return state.attention.defined() ? state.attention.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
+}
+
+std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                             const DecodeOptions& options) {
+  const bool greedy = options.mode == DecodeMode::Greedy || options.temperature < kGreedyTemperature;
+  const int64_t n = greedy ? 1 : std::max(options.samples, 1);
+  const auto image = batch_of(features, n);
+  DecoderState state = model.start(image);
+  const auto device = image.device();
+  auto previous = torch::full({n}, Vocabulary::kStart, torch::TensorOptions(torch::kInt64).device(device));
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+
+  std::vector<DecodedCaption> captions(static_cast<size_t>(n));
+  int64_t remaining = n;
+  for (int t = 0; t < options.max_len && remaining > 0; ++t) {
+    const auto logits = model.step(previous, state).to(torch::kCPU, torch::kFloat32);  // [n, V]
+    const auto maps = cpu_attention(state);
+    const auto log_probs = torch::log_softmax(logits, -1);
+    torch::Tensor next;
+    if (greedy) {
+      next = logits.argmax(-1);
+    } else {
+      auto scaled = logits / options.temperature;
+      if (options.top_k > 0 && options.top_k < scaled.size(1)) {
+        const auto kth = std::get<0>(scaled.topk(options.top_k, 1)).select(1, options.top_k - 1).unsqueeze(1);
+        scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
+      }
+      next = torch::multinomial(torch::softmax(scaled, -1), 1, /*replacement=*/true, generator).squeeze(1);
+    }
+    const auto chosen = log_probs.gather(1, next.unsqueeze(1)).squeeze(1);
+    const auto* next_ids = next.data_ptr<int64_t>();
+    const auto* next_lp = chosen.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      auto& caption = captions[static_cast<size_t>(i)];
+      if (caption.finished) continue;
+      append(caption, next_ids[i], vocab, next_lp[i], map_row(maps, i));
+      if (caption.finished) --remaining;
+    }
+    previous = next.to(device);
+  }
+  return captions;
+}
+
+// Beam search: the live hypotheses form one batch. At each step the 2K best continuations are
+// ranked; an END among the first K completes a hypothesis, the best K others stay live. It stops
+// when K hypotheses are complete or at max_len (the live ones then count, unfinished).
+std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                        const DecodeOptions& options) {
+  const int64_t width = std::max(options.beam_width, 1);
+  DecoderState state = model.start(batch_of(features, 1));
+  const auto device = features.device();
+  std::vector<DecodedCaption> live(1), done;
+  auto previous = torch::full({1}, Vocabulary::kStart, torch::TensorOptions(torch::kInt64).device(device));
+  for (int t = 0; t < options.max_len; ++t) {
+    const auto log_probs = torch::log_softmax(model.step(previous, state).to(torch::kCPU, torch::kFloat32), -1);
+    const auto maps = cpu_attention(state);
+    const int64_t vocab_size = log_probs.size(1);
+    std::vector<double> base;
+    for (const auto& h : live) base.push_back(h.log_prob);
+    const auto totals = log_probs + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
+    const int64_t k = std::min<int64_t>(2 * width, totals.numel());
+    const auto best = std::get<1>(totals.flatten().topk(k));
+    const auto* index = best.data_ptr<int64_t>();
+    const auto* lp = log_probs.data_ptr<float>();
+
+    std::vector<DecodedCaption> next_live;
+    std::vector<int64_t> origins, tokens;
+    for (int64_t rank = 0; rank < k && static_cast<int64_t>(next_live.size()) < width; ++rank) {
+      const int64_t origin = index[rank] / vocab_size, token = index[rank] % vocab_size;
+      if (token == Vocabulary::kEnd && rank >= width) continue;
+      DecodedCaption h = live[static_cast<size_t>(origin)];
+      append(h, token, vocab, lp[origin * vocab_size + token], map_row(maps, origin));
+      if (h.finished) {
+        done.push_back(std::move(h));
+      } else {
+        next_live.push_back(std::move(h));
+        origins.push_back(origin);
+        tokens.push_back(token);
+      }
+    }
+    live = std::move(next_live);
+    if (static_cast<int64_t>(done.size()) >= width || live.empty()) break;
+    state.select(torch::tensor(origins, torch::kInt64).to(device));
+    previous = torch::tensor(tokens, torch::kInt64).to(device);
+  }
+  if (static_cast<int64_t>(done.size()) < width)
+    for (auto& h : live) done.push_back(std::move(h));
+  std::stable_sort(done.begin(), done.end(), [&](const DecodedCaption& a, const DecodedCaption& b) {
+    return a.score(options.length_penalty) > b.score(options.length_penalty);
+  });
+  if (static_cast<int64_t>(done.size()) > width) done.resize(static_cast<size_t>(width));
+  return done;
+}
+
+}  // namespace
+
+std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                   const DecodeOptions& options) {
+  if (options.max_len < 1) throw std::invalid_argument("max_len must be at least 1");
+  if (options.mode == DecodeMode::Sample && !(options.temperature > 0))
+    throw std::invalid_argument("temperature must be positive");
+  if (options.top_k < 0) throw std::invalid_argument("top-k must be >= 0");
+  if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
+  torch::NoGradGuard no_grad;
+  if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);
+  return greedy_or_sample(model, vocab, features, options);
+}
+
+}  // namespace captioner

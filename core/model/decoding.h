@@ -1,0 +1,59 @@
+#pragma once
+// Caption generation, word by word, for any StepModel: greedy, sampling (temperature, top-k,
+// several samples at once) and beam search (batched across beams, length-normalised). Every
+// token carries its log-probability and, for attention models, the attention map it was
+// generated with, re-indexed with the beams.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/data/vocabulary.h"
+#include "core/model/step_model.h"
+
+namespace captioner {
+
+enum class DecodeMode { Greedy, Sample, Beam };
+const char* mode_name(DecodeMode mode);
+// "greedy", "sample" or "beam"; throws std::invalid_argument otherwise.
+DecodeMode parse_mode(const std::string& name);
+
+struct DecodeOptions {
+  DecodeMode mode = DecodeMode::Greedy;
+  double temperature = 1.0;    // sampling: p_i ∝ p_i^(1/T); T below kGreedyTemperature is greedy
+  int top_k = 0;               // sampling: draw among the k likeliest words only (0 = all)
+  int samples = 1;             // sampling: captions drawn at once
+  int beam_width = 3;          // beam: hypotheses kept per step; 1 is greedy
+  double length_penalty = 1.0; // beam: rank by log p / length^alpha (1 = mean log-probability per word)
+  int max_len = 20;            // generated tokens, END included
+  uint64_t seed = 0;           // sampling: same seed, same captions
+};
+
+constexpr double kGreedyTemperature = 1e-3;
+
+struct DecodedToken {
+  int64_t id = 0;
+  std::string word;
+  float log_prob = 0;             // log p(word | image, previous words) under the model (T = 1)
+  std::vector<float> attention;   // the step's weights over the grid cells; empty for END and
+                                  // for models without attention
+};
+
+struct DecodedCaption {
+  std::vector<DecodedToken> tokens;  // generated words; the final END is kept when one was produced
+  double log_prob = 0;               // sum over tokens
+  bool finished = false;             // ended with END rather than at max_len
+  std::vector<std::string> words() const;  // without END
+  std::string text() const;
+  double mean_log_prob() const;      // log_prob / tokens.size()
+  double score(double length_penalty) const;  // log_prob / tokens.size()^length_penalty
+};
+
+// features: one image, with a leading batch dimension of 1 ([1, dim] or [1, cells, dim]; a bare
+// [dim] vector is accepted too), on the model's device. Decoding runs without gradients.
+// Greedy returns one caption, sampling `samples`, beam search up to beam_width, best first.
+std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                   const DecodeOptions& options);
+
+}  // namespace captioner

@@ -1,0 +1,25 @@
+#pragma once
+// Next-token cross-entropy with PAD positions excluded, averaged over real tokens.
+#include <torch/types.h>
+
+#include "core/model/caption_model.h"
+
+namespace captioner {
+
+// logits [..., V] predict targets [...]; positions whose target is pad_id do not count.
+// Returns the mean over the counted positions (0 when there are none).
+torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, int64_t pad_id);
+
+struct CaptionLoss {
+  torch::Tensor loss;           // scalar to minimise: cross_entropy plus the model's regulariser
+  torch::Tensor cross_entropy;  // scalar, mean over real tokens (what is reported as the loss)
+  int64_t tokens = 0;  // how many positions counted
+};
+
+// Teacher-forced loss of `tokens` [B, T] (START ... END PAD ...) given the model's features.
+// Same value as masked_cross_entropy over all logits, but the vocabulary projection, by far the
+// costliest layer, is computed only at real (non-PAD) target positions.
+CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
+                         int64_t pad_id);
+
+}  // namespace captioner

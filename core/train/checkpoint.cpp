@@ -1,0 +1,243 @@
+#include "core/train/checkpoint.h"
+
+#include <torch/serialize/output-archive.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "core/model/config_json.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
+#include "core/util/hash.h"
+
+namespace captioner {
+
+namespace {
+
+constexpr const char* kFormat = "captioner-checkpoint";
+constexpr int kFormatVersion = 1;
+constexpr int64_t kHistoryColumns = 6;
+
+torch::Tensor history_to_tensor(const History& history) {
+  auto t = torch::empty({static_cast<int64_t>(history.rows.size()), kHistoryColumns}, torch::kFloat64);
+  auto* p = t.data_ptr<double>();
+  for (const auto& r : history.rows) {
+    *p++ = static_cast<double>(r.step);
+    *p++ = r.train_loss;
+    *p++ = r.val_loss;
+    *p++ = r.captions_per_s;
+    *p++ = r.lr;
+    *p++ = r.elapsed_s;
+  }
+  return t;
+}
+
+History history_from_tensor(const torch::Tensor& t) {
+  History history;
+  if (t.dim() != 2 || t.size(1) != kHistoryColumns) return history;
+  const auto c = t.to(torch::kFloat64).contiguous();
+  const auto* p = c.data_ptr<double>();
+  for (int64_t i = 0; i < c.size(0); ++i, p += kHistoryColumns)
+    history.rows.push_back({static_cast<int64_t>(p[0]), p[1], p[2], p[3], p[4], p[5]});
+  return history;
+}
+
+// FNV-1a over every parameter and buffer (name, shape, bytes) in the module's own order: a
+// flipped weight byte, which LibTorch's archive reader does not notice, changes it.
+std::string weights_checksum(const torch::nn::Module& model) {
+  uint64_t h = kFnvOffset;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    h = fnv1a(name.data(), name.size(), h);
+    for (const int64_t d : t.sizes()) h = fnv1a(&d, sizeof d, h);
+    const auto cpu = t.detach().to(torch::kCPU).contiguous();
+    h = fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h);
+  };
+  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string out = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+
+GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config) {
+  try {
+    return grid_layer_of(config.encoder_id);
+  } catch (const DataError& e) {
+    throw DataError(path, e.reason());
+  }
+}
+
+GridLayer run_grid_layer(const std::string& run_dir) {
+  const std::string path = checkpoint_path(run_dir);
+  return trained_grid_layer(path, load_checkpoint(path).config);
+}
+
+void save_checkpoint(const std::string& path, const CheckpointContents& contents,
+                     const std::function<void()>& before_rename) {
+  if (contents.config == nullptr || contents.vocab == nullptr || !contents.model || contents.state == nullptr)
+    throw std::invalid_argument("save_checkpoint: incomplete contents");
+  const TrainingState& state = *contents.state;
+  nlohmann::json meta = {{"format", kFormat},
+                         {"version", kFormatVersion},
+                         {"config", *contents.config},
+                         {"vocabulary", contents.vocab->words()},
+                         {"step", state.step},
+                         {"weights_fnv1a", weights_checksum(*contents.model)},
+                         {"sampler", state.sampler_state},
+                         {"caption_rng", state.caption_rng_state},
+                         {"dataset", state.dataset_fingerprint}};
+
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(meta.dump()));
+  archive.write("history", history_to_tensor(state.history));
+  if (state.torch_rng_state.defined()) archive.write("torch_rng", state.torch_rng_state);
+  torch::serialize::OutputArchive model_archive;
+  contents.model->save(model_archive);
+  archive.write("model", model_archive);
+  if (contents.optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer_archive;
+    contents.optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  write_file_atomically(path, bytes, before_rename);
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& path, uint64_t file_bytes) {
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "its metadata is not JSON (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  if (!meta.is_object() || !meta.contains("format") || meta["format"] != kFormat)
+    throw CheckpointError(path, "not a Captioner checkpoint");
+  CheckpointMeta out;
+  try {
+    // Integers only: nlohmann's cast of an out-of-range float to an integer is undefined.
+    for (const char* key : {"version", "step"})
+      if (meta.contains(key) && !meta[key].is_number_integer())
+        throw CheckpointError(path, std::string("its metadata field '") + key + "' is not an integer");
+    const int version = meta.value("version", 0);
+    if (version > kFormatVersion)
+      throw CheckpointError(path, "written by a newer Captioner (format version " + std::to_string(version) + ")");
+    meta.at("config").get_to(out.config);
+    out.vocab = Vocabulary::from_words(meta.at("vocabulary").get<std::vector<std::string>>());
+    out.step = meta.at("step").get<int64_t>();
+    out.sampler_state = meta.value("sampler", "");
+    out.caption_rng_state = meta.value("caption_rng", "");
+    out.dataset_fingerprint = meta.value("dataset", "");
+    out.weights_checksum = meta.value("weights_fnv1a", "");
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "its metadata is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  try {
+    out.config.validate();
+  } catch (const ConfigError& e) {
+    throw CheckpointError(path, std::string("its configuration is invalid: ") + e.what());
+  }
+  if (out.step < 0) throw CheckpointError(path, "step " + std::to_string(out.step) + " is negative");
+  // Weights every model of this configuration has at least (embedding, output layer, recurrent
+  // matrices), 4 bytes each: more than the file holds means the configuration is not the one saved.
+  const double vocab = static_cast<double>(out.vocab.size());
+  const auto& m = out.config.model;
+  const double at_least = 4 * (vocab * static_cast<double>(m.embed + m.hidden) +
+                               4.0 * static_cast<double>(m.hidden) * static_cast<double>(m.hidden) * static_cast<double>(m.layers));
+  if (at_least > static_cast<double>(file_bytes))
+    throw CheckpointError(path, "its configuration (vocabulary " + std::to_string(out.vocab.size()) + ", hidden " +
+                                    std::to_string(m.hidden) + ", embedding " + std::to_string(m.embed) +
+                                    ") needs more weights than the file holds");
+  return out;
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
+  const std::string bytes = [&] {
+    try {
+      return read_file(path);
+    } catch (const DataError& e) {
+      throw CheckpointError(path, e.reason());
+    }
+  }();
+  LoadedCheckpoint loaded;
+  loaded.archive = std::make_shared<torch::serialize::InputArchive>();
+  std::string meta_text;
+  try {
+    loaded.archive->load_from(bytes.data(), bytes.size(), device);
+    c10::IValue meta_value;
+    loaded.archive->read("meta", meta_value);
+    meta_text = meta_value.toStringRef();
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "not a readable Captioner checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  CheckpointMeta meta = read_checkpoint_meta(meta_text, path, bytes.size());
+  loaded.config = std::move(meta.config);
+  loaded.vocab = std::move(meta.vocab);
+  loaded.state.step = meta.step;
+  loaded.state.sampler_state = std::move(meta.sampler_state);
+  loaded.state.caption_rng_state = std::move(meta.caption_rng_state);
+  loaded.state.dataset_fingerprint = std::move(meta.dataset_fingerprint);
+  try {
+    torch::Tensor history;
+    if (loaded.archive->try_read("history", history)) loaded.state.history = history_from_tensor(history);
+    torch::Tensor rng;
+    if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
+
+    loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
+    // LibTorch's load replaces a tensor whatever its shape: compare with what the configuration makes.
+    std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+    for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
+    torch::serialize::InputArchive model_archive;
+    loaded.archive->read("model", model_archive);
+    loaded.model->load(model_archive);
+    const auto params = loaded.model->named_parameters();
+    for (const auto& [name, shape] : expected) {
+      const auto* t = params.find(name);
+      if (t == nullptr || t->sizes().vec() != shape)
+        throw CheckpointError(path, "weight " + name + " is " + (t ? shape_text(t->sizes()) : "missing") +
+                                        " but the saved configuration (vocabulary " + std::to_string(loaded.vocab.size()) +
+                                        ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " +
+                                        shape_text(shape));
+      if (!torch::isfinite(*t).all().item<bool>())
+        throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
+    }
+    if (!meta.weights_checksum.empty() && meta.weights_checksum != weights_checksum(*loaded.model))
+      throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
+    loaded.model->to(device);
+    loaded.model->eval();
+    torch::serialize::InputArchive probe;
+    loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  return loaded;
+}
+
+void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive optimizer_archive;
+  if (!checkpoint.archive || !checkpoint.archive->try_read("optimizer", optimizer_archive))
+    throw CheckpointError("", "checkpoint holds no optimizer state");
+  optimizer.load(optimizer_archive);
+}
+
+}  // namespace captioner

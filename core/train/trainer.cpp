@@ -1,0 +1,425 @@
+#include "core/train/trainer.h"
+
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/data/batcher.h"
+#include "core/data/feature_table.h"
+#include "core/model/decoding.h"
+#include "core/model/loss.h"
+#include "core/train/checkpoint.h"
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
+#include "core/util/hash.h"
+#include "core/util/runtime.h"
+#include "core/vision/feature_cache.h"
+
+namespace captioner {
+
+const char* state_name(TrainerState state) {
+  switch (state) {
+    case TrainerState::Running: return "running";
+    case TrainerState::Paused: return "paused";
+    case TrainerState::Stopped: return "stopped";
+    case TrainerState::Finished: return "finished";
+    default: return "failed";
+  }
+}
+
+void TrainControl::request_pause() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pause_ = true;
+}
+
+void TrainControl::request_resume() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pause_ = false;
+  }
+  cv_.notify_all();
+}
+
+void TrainControl::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool TrainControl::pause_requested() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pause_;
+}
+
+bool TrainControl::wait_while_paused() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [this] { return !pause_ || stop_.load(); });
+  return !stop_.load();
+}
+
+namespace {
+
+constexpr uint64_t kCaptionStream = 0x9E3779B97F4A7C15ull;  // decorrelates the generators' seeds
+constexpr uint64_t kValStream = 0xC2B2AE3D27D4EB4Full;
+constexpr int kSampleCaptions = 3;
+
+// Identifies the data a run was trained on, so a resume on other data is refused.
+std::string fingerprint(const CaptionDataset& dataset) {
+  uint64_t h = kFnvOffset;
+  auto mix = [&h](const std::string& s) { h = fnv1a(s.data(), s.size(), h); };
+  for (const auto& image : dataset.images) {
+    mix(image.key);
+    for (const auto& caption : image.captions)
+      for (const auto& token : caption) mix(token);
+  }
+  return std::string(format_name(dataset.format)) + ":" + std::to_string(dataset.images.size()) + ":" +
+         std::to_string(dataset.caption_count()) + ":" + std::to_string(h);
+}
+
+std::string pooled_features_path(const CaptionDataset& dataset, const TrainConfig& config) {
+  return !config.features_path.empty() ? config.features_path : dataset.features_path;
+}
+
+// The features the configured model reads: the pooled vectors, or the grid beside them.
+FeatureTable open_features(const CaptionDataset& dataset, const TrainConfig& config) {
+  return open_dataset_features(dataset, pooled_features_path(dataset, config), config.model.kind == "attention");
+}
+
+constexpr int64_t kMaxConsecutiveSkips = 10;
+
+// Why the loss is not finite: features that already hold NaN or infinity are the data's fault,
+// not the learning rate's. Names the images when it can, and a checkpoint only when one exists.
+std::string non_finite_loss_message(double loss, int64_t step, const torch::Tensor& features,
+                                    const std::vector<int64_t>& images, bool has_checkpoint) {
+  std::string text = "training loss became " + std::to_string(loss) + " at step " + std::to_string(step);
+  const auto bad_rows = (~torch::isfinite(features.reshape({features.size(0), -1}))).any(1).nonzero().flatten();
+  if (bad_rows.numel() > 0) {
+    text += ": the image features of " + std::to_string(bad_rows.numel()) + " image(s) of the batch (dataset index";
+    for (int64_t k = 0; k < std::min<int64_t>(bad_rows.numel(), 5); ++k)
+      text += (k ? ", " : " ") + std::to_string(images[static_cast<size_t>(bad_rows[k].item<int64_t>())]);
+    text += ") hold NaN or infinite values; extract them again";
+  } else {
+    text += "; lower the learning rate";
+  }
+  return text + (has_checkpoint ? " (the last good checkpoint is kept)" : " (no checkpoint was saved yet)");
+}
+
+std::vector<const TokenizedCaption*> captions_of(const CaptionDataset& dataset, const std::vector<int64_t>& images) {
+  std::vector<const TokenizedCaption*> out;
+  for (int64_t i : images)
+    for (const auto& c : dataset.images[static_cast<size_t>(i)].captions) out.push_back(&c);
+  return out;
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainConfig config;
+  CaptionDataset dataset;
+  std::string run_dir;
+  DatasetSplit split;
+  Vocabulary vocab;
+  std::unique_ptr<FeatureTable> features;
+  std::unique_ptr<EncodedCaptions> captions;
+  std::unique_ptr<ImageSampler> sampler;
+  Rng caption_rng;
+  // The run's own generator (initial weights, dropout), never LibTorch's process-wide one.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>();
+  CaptionModel model;
+  std::unique_ptr<torch::optim::Adam> optimizer;
+  TrainingState state;
+  TrainControl control;
+  torch::Device device = torch::kCPU;
+  std::vector<Batch> val_batches;     // fixed validation subset, on `device`
+  std::vector<int64_t> sample_images; // validation images whose captions are shown
+
+  void prepare_data() {
+    features = std::make_unique<FeatureTable>(open_features(dataset, config));
+    if (split.train.empty()) throw DataError(dataset.source, "the training split has no images");
+    captions = std::make_unique<EncodedCaptions>(dataset, vocab, config.max_len);
+    sampler = std::make_unique<ImageSampler>(split.train, config.seed);
+    caption_rng = Rng(config.seed ^ kCaptionStream);
+  }
+
+  void build_model() {
+    device = resolve_device(config.device);
+    generator.set_current_seed(config.seed);
+    model = make_caption_model(config.model, vocab.size(), Vocabulary::kPad, generator);
+    model->to(device);
+    optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(config.lr));
+  }
+
+  void build_validation() {
+    val_batches.clear();
+    sample_images.clear();
+    if (split.val.empty()) return;
+    std::vector<int64_t> pool = split.val;
+    Rng rng(config.seed ^ kValStream);
+    rng.shuffle(pool);
+    const auto wanted = static_cast<size_t>(config.val_batches * config.batch_size);
+    if (pool.size() > wanted) pool.resize(wanted);
+    for (size_t at = 0; at < pool.size(); at += static_cast<size_t>(config.batch_size)) {
+      const size_t end = std::min(pool.size(), at + static_cast<size_t>(config.batch_size));
+      Batch b = make_batch({pool.begin() + static_cast<std::ptrdiff_t>(at), pool.begin() + static_cast<std::ptrdiff_t>(end)},
+                           *captions, *features, rng);
+      b.features = torch::Tensor();  // gathered at validation time: a grid subset is large
+      b.tokens = b.tokens.to(device);
+      val_batches.push_back(std::move(b));
+    }
+    sample_images.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(kSampleCaptions, pool.size())));
+  }
+
+  double validate() {
+    if (val_batches.empty()) return std::numeric_limits<double>::quiet_NaN();
+    torch::NoGradGuard no_grad;
+    model->eval();
+    double total = 0;
+    int64_t tokens = 0;
+    for (const auto& b : val_batches) {
+      std::vector<int64_t> rows;
+      for (int64_t image : b.images) rows.push_back(captions->feature_row(image));
+      const auto result = caption_loss(*model, features->gather(rows).to(device), b.tokens, Vocabulary::kPad);
+      total += result.cross_entropy.item<double>() * static_cast<double>(result.tokens);
+      tokens += result.tokens;
+    }
+    model->train();
+    return tokens == 0 ? std::numeric_limits<double>::quiet_NaN() : total / static_cast<double>(tokens);
+  }
+
+  std::vector<std::string> sample_captions() {
+    std::vector<std::string> out;
+    model->eval();
+    DecodeOptions options;
+    options.max_len = static_cast<int>(config.max_len);
+    for (int64_t image : sample_images) {
+      const auto f = features->gather({dataset.images[static_cast<size_t>(image)].feature_row}).to(device);
+      const auto caption = decode(*model, vocab, f, options).front();
+      out.push_back(dataset.images[static_cast<size_t>(image)].key + ": " + caption.text());
+    }
+    model->train();
+    return out;
+  }
+
+  double lr_at(int64_t step) const {
+    return config.lr * std::pow(config.lr_decay, static_cast<double>(step / config.lr_decay_every));
+  }
+
+  void set_lr(double lr) {
+    for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
+
+  void save(TrainObserver* observer) {
+    state.sampler_state = sampler->state();
+    state.caption_rng_state = caption_rng.state();
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      state.torch_rng_state = generator.get_state();
+    }
+    CheckpointContents contents;
+    contents.config = &config;
+    contents.vocab = &vocab;
+    contents.model = model;
+    contents.optimizer = optimizer.get();
+    contents.state = &state;
+    const std::string path = checkpoint_path(run_dir);
+    save_checkpoint(path, contents);
+    write_file_atomically(run_dir + "/history.csv", state.history.to_csv());
+    if (observer) observer->on_checkpoint(path, state.step);
+  }
+};
+
+Trainer::Trainer() : impl_(std::make_unique<Impl>()) {}
+Trainer::~Trainer() = default;
+
+Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir) : Trainer() {
+  config.validate();
+  Impl& d = *impl_;
+  d.config = config;
+  d.dataset = std::move(dataset);
+  d.run_dir = run_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) throw DataError(run_dir, "cannot create run folder: " + ec.message());
+
+  d.split = split_images(d.dataset, config.val_fraction, 0.0, config.seed);
+  d.vocab = Vocabulary::build(captions_of(d.dataset, d.split.train), static_cast<int>(config.min_count));
+  FeatureTable probe = open_features(d.dataset, config);
+  d.config.model.feature_dim = probe.dim();
+  d.config.encoder_id = features_encoder_id(pooled_features_path(d.dataset, config));
+  d.state.dataset_fingerprint = fingerprint(d.dataset);
+  d.prepare_data();
+  d.build_model();
+  d.build_validation();
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps) {
+  std::unique_ptr<Trainer> trainer(new Trainer());
+  Impl& d = *trainer->impl_;
+  const std::string path = checkpoint_path(run_dir);
+  LoadedCheckpoint saved = load_checkpoint(path);
+  if (!saved.has_optimizer) throw CheckpointError(path, "is a model export without training state; it cannot be resumed");
+  d.config = saved.config;
+  if (steps > 0) d.config.steps = steps;
+  d.config.validate();
+  d.dataset = std::move(dataset);
+  d.run_dir = run_dir;
+  if (fingerprint(d.dataset) != saved.state.dataset_fingerprint)
+    throw DataError(d.dataset.source, "is not the dataset the run in " + run_dir + " was trained on");
+  d.split = split_images(d.dataset, d.config.val_fraction, 0.0, d.config.seed);
+  d.vocab = saved.vocab;
+  d.state = saved.state;
+  d.prepare_data();
+  if (d.features->dim() != d.config.model.feature_dim)
+    throw DataError(pooled_features_path(d.dataset, d.config),
+                    "features have " + std::to_string(d.features->dim()) + " columns; the model expects " +
+                        std::to_string(d.config.model.feature_dim));
+  d.sampler->restore(saved.state.sampler_state);
+  d.caption_rng.restore(saved.state.caption_rng_state);
+  if (saved.state.torch_rng_state.defined()) {
+    std::lock_guard<std::mutex> lock(d.generator.mutex());
+    d.generator.set_state(saved.state.torch_rng_state);
+  } else {
+    d.generator.set_current_seed(d.config.seed);
+  }
+  d.device = resolve_device(d.config.device);
+  d.model = saved.model;
+  d.model->set_generator(d.generator);
+  d.model->to(d.device);
+  d.optimizer = std::make_unique<torch::optim::Adam>(d.model->parameters(), torch::optim::AdamOptions(d.config.lr));
+  restore_optimizer(saved, *d.optimizer);
+  d.build_validation();
+  return trainer;
+}
+
+TrainResult Trainer::run(TrainObserver* observer) {
+  Impl& d = *impl_;
+  using Clock = std::chrono::steady_clock;
+  configure_threads(d.config.threads);
+  auto notify_state = [&](TrainerState s) {
+    if (observer) observer->on_state(s);
+  };
+  auto message = [&](const std::string& text) {
+    if (observer) observer->on_message(text);
+  };
+  for (const auto& w : d.dataset.warnings) message(w);
+  message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
+          std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()));
+  if (d.val_batches.empty()) message("no validation images: validation loss will not be reported");
+
+  TrainResult result;
+  double elapsed = d.state.history.rows.empty() ? 0.0 : d.state.history.rows.back().elapsed_s;
+  double step_time_ema = 0;
+  int64_t last_saved = d.state.step;
+  int64_t skipped_updates = 0, consecutive_skips = 0;
+  d.model->train();
+  notify_state(TrainerState::Running);
+  try {
+    while (d.state.step < d.config.steps) {
+      if (d.control.pause_requested()) {
+        notify_state(TrainerState::Paused);
+        if (!d.control.wait_while_paused()) break;
+        notify_state(TrainerState::Running);
+      }
+      if (d.control.stop_requested()) break;
+      const auto start = Clock::now();
+
+      const auto images = d.sampler->next(d.config.batch_size);
+      Batch batch = make_batch(images, *d.captions, *d.features, d.caption_rng);
+      const auto features = batch.features.to(d.device);
+      const auto tokens = batch.tokens.to(d.device);
+      const double lr = d.lr_at(d.state.step);
+      d.set_lr(lr);
+      d.optimizer->zero_grad();
+      const auto loss = caption_loss(*d.model, features, tokens, Vocabulary::kPad);
+      const double loss_value = loss.cross_entropy.item<double>();
+      if (!std::isfinite(loss_value) || !std::isfinite(loss.loss.item<double>())) {
+        result.state = TrainerState::Failed;
+        result.error = non_finite_loss_message(loss_value, d.state.step + 1, batch.features, images, last_saved > 0);
+        break;
+      }
+      loss.loss.backward();
+      // The norm before clipping (max norm infinity when clipping is off). A non-finite gradient
+      // would put NaN into the weights, and from there into a checkpoint: skip that update.
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(
+          d.model->parameters(), d.config.grad_clip > 0 ? d.config.grad_clip : std::numeric_limits<double>::infinity());
+      if (std::isfinite(grad_norm)) {
+        d.optimizer->step();
+        consecutive_skips = 0;
+      } else {
+        d.optimizer->zero_grad();
+        ++skipped_updates;
+        message("step " + std::to_string(d.state.step + 1) + ": the gradient is not finite; update skipped (" +
+                std::to_string(skipped_updates) + " so far)");
+        if (++consecutive_skips >= kMaxConsecutiveSkips) {
+          result.state = TrainerState::Failed;
+          result.error = "the gradient was not finite for " + std::to_string(consecutive_skips) +
+                         " steps in a row, up to step " + std::to_string(d.state.step + 1) +
+                         "; lower the learning rate or check the data";
+          break;
+        }
+      }
+      ++d.state.step;
+
+      const double step_time = std::chrono::duration<double>(Clock::now() - start).count();
+      step_time_ema = step_time_ema == 0 ? step_time : 0.9 * step_time_ema + 0.1 * step_time;
+      TrainProgress p;
+      p.step = d.state.step;
+      p.total_steps = d.config.steps;
+      p.train_loss = loss_value;
+      p.val_loss = std::numeric_limits<double>::quiet_NaN();
+      p.captions_per_s = static_cast<double>(images.size()) / step_time_ema;
+      p.lr = lr;
+      p.epoch = d.sampler->epoch();
+      p.skipped_updates = skipped_updates;
+      if (d.state.step % d.config.val_every == 0 || d.state.step == d.config.steps) {
+        const auto val_start = Clock::now();
+        p.val_loss = d.validate();
+        p.validated = !std::isnan(p.val_loss);
+        if (p.validated) p.samples = d.sample_captions();
+        elapsed += std::chrono::duration<double>(Clock::now() - val_start).count();
+      }
+      elapsed += step_time;
+      p.elapsed_s = elapsed;
+      p.eta_s = static_cast<double>(d.config.steps - d.state.step) * step_time_ema;
+      d.state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s});
+      p.best_val_loss = d.state.history.best_val_loss();
+      if (observer) observer->on_progress(p);
+
+      if (d.state.step % d.config.checkpoint_every == 0 || d.state.step == d.config.steps) {
+        d.save(observer);
+        last_saved = d.state.step;
+      }
+    }
+    if (result.state != TrainerState::Failed) {
+      if (d.state.step != last_saved) d.save(observer);
+      result.state = d.state.step >= d.config.steps ? TrainerState::Finished : TrainerState::Stopped;
+    }
+  } catch (const std::exception& e) {
+    result.state = TrainerState::Failed;
+    result.error = e.what();
+  }
+  result.step = d.state.step;
+  if (!result.error.empty()) message(result.error);
+  notify_state(result.state);
+  return result;
+}
+
+TrainControl& Trainer::control() { return impl_->control; }
+const TrainConfig& Trainer::config() const { return impl_->config; }
+const Vocabulary& Trainer::vocabulary() const { return impl_->vocab; }
+const DatasetSplit& Trainer::split() const { return impl_->split; }
+const History& Trainer::history() const { return impl_->state.history; }
+int64_t Trainer::step() const { return impl_->state.step; }
+CaptionModel Trainer::model() const { return impl_->model; }
+std::string Trainer::run_dir() const { return impl_->run_dir; }
+
+}  // namespace captioner

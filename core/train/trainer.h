@@ -1,0 +1,105 @@
+#pragma once
+// Training loop for the captioning models: Adam, gradient clipping, step learning-rate decay,
+// validation on a fixed subset, atomic checkpoints, pause/resume/stop from any thread.
+// Plain C++: the GUI and the CLI both watch it through TrainObserver.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/data/vocabulary.h"
+#include "core/model/caption_model.h"
+#include "core/model/config.h"
+#include "core/train/history.h"
+
+namespace captioner {
+
+enum class TrainerState { Running, Paused, Stopped, Finished, Failed };
+const char* state_name(TrainerState state);
+
+struct TrainProgress {
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  double train_loss = 0;
+  double val_loss = 0;       // NaN unless `validated`
+  bool validated = false;
+  double best_val_loss = 0;  // NaN until the first validation
+  double captions_per_s = 0; // smoothed training throughput
+  double eta_s = 0;
+  double elapsed_s = 0;
+  double lr = 0;
+  int64_t epoch = 0;
+  int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
+  // At validation steps: greedy captions of a few fixed validation images ("key: caption").
+  std::vector<std::string> samples;
+};
+
+// Callbacks arrive on the training thread; implementations must hand data over, not block.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_progress(const TrainProgress& progress) {}
+  virtual void on_state(TrainerState state) {}
+  virtual void on_message(const std::string& text) {}
+  virtual void on_checkpoint(const std::string& path, int64_t step) {}
+};
+
+// Thread-safe requests, honoured between two training steps.
+class TrainControl {
+ public:
+  void request_pause();
+  void request_resume();
+  void request_stop();
+  bool stop_requested() const { return stop_.load(); }
+  bool pause_requested() const;
+  // Blocks while paused. Returns false when a stop was requested.
+  bool wait_while_paused();
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool pause_ = false;
+  std::atomic<bool> stop_{false};
+};
+
+struct TrainResult {
+  TrainerState state = TrainerState::Finished;
+  int64_t step = 0;
+  std::string error;  // why it failed, when it did
+};
+
+class Trainer {
+ public:
+  // A new run in `run_dir` (created if needed): vocabulary and split come from `dataset`.
+  // Throws DataError / ConfigError for bad data or settings.
+  Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir);
+  // Continues the run saved in `run_dir`. steps > 0 changes the total number of steps.
+  static std::unique_ptr<Trainer> resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps = 0);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains until the configured number of steps, a stop request, or a failure (NaN loss, I/O).
+  // The last good checkpoint is kept in every case.
+  TrainResult run(TrainObserver* observer = nullptr);
+
+  TrainControl& control();
+  const TrainConfig& config() const;
+  const Vocabulary& vocabulary() const;
+  const DatasetSplit& split() const;
+  const History& history() const;
+  int64_t step() const;
+  CaptionModel model() const;
+  std::string run_dir() const;
+
+ private:
+  Trainer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace captioner

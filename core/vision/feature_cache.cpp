@@ -1,0 +1,532 @@
+#include "core/vision/feature_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/util/atomic_file.h"
+#include "core/util/errors.h"
+#include "core/util/kill_point.h"
+#include "core/util/npy.h"
+
+namespace captioner {
+
+namespace fs = std::filesystem;
+
+CacheFiles cache_files(const std::string& out, bool pooled_only) {
+  CacheFiles f;
+  const bool npy = out.size() > 4 && out.compare(out.size() - 4, 4, ".npy") == 0;
+  if (npy) {
+    if (!pooled_only) throw ConfigError("a .npy output holds pooled features only: add --pooled-only or give a folder");
+    f.pooled = out;
+    f.partial = out + ".partial";
+    f.list = out + ".images.txt";
+    f.journal = out + ".progress.log";
+  } else {
+    f.pooled = out + "/pooled.npy";
+    if (!pooled_only) f.grid = out + "/grid.npy";
+    f.list = out + "/images.txt";
+    f.journal = out + "/progress.log";
+  }
+  return f;
+}
+
+std::vector<std::string> list_images(const std::string& dir_or_list) {
+  std::vector<std::string> images;
+  std::error_code ec;
+  if (fs::is_directory(dir_or_list, ec)) {
+    static const char* exts[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"};
+    for (auto it = fs::recursive_directory_iterator(dir_or_list, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string ext = it->path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (std::find(std::begin(exts), std::end(exts), ext) != std::end(exts)) images.push_back(it->path().string());
+    }
+    if (ec) throw DataError(dir_or_list, "cannot list folder: " + ec.message());
+    std::sort(images.begin(), images.end());
+  } else {
+    std::istringstream in(read_file(dir_or_list));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') images.push_back(line);
+  }
+  if (images.empty()) throw DataError(dir_or_list, "holds no image files");
+  return images;
+}
+
+namespace {
+
+// images.txt holds one path per line; a path may itself hold a line break (Linux allows it), so
+// backslash, newline and carriage return are written escaped.
+std::string escape_line(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape_line(const std::string& line) {
+  std::string out;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != '\\' || i + 1 == line.size()) {
+      out += line[i];
+      continue;
+    }
+    const char next = line[++i];
+    out += next == 'n' ? '\n' : next == 'r' ? '\r' : next;
+  }
+  return out;
+}
+
+// A full-size .npy opened for in-place row writes. Created sparse when it does not exist yet.
+class RowFile {
+ public:
+  RowFile(const std::string& path, const std::string& descr, std::vector<int64_t> shape, int64_t row_bytes)
+      : path_(path), row_bytes_(row_bytes) {
+    const std::string header = npy_header(descr, shape);
+    header_bytes_ = static_cast<int64_t>(header.size());
+    const int64_t total = header_bytes_ + row_bytes * shape[0];
+    const bool exists = fs::exists(path);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw DataError(path, std::string("cannot open for writing: ") + std::strerror(errno));
+    if (exists) {
+      std::string head(header.size(), '\0');
+      if (::pread(fd_, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || head != header ||
+          fs::file_size(path) != static_cast<uintmax_t>(total))
+        throw DataError(path, "exists but is not this cache's array (shape or type differ); remove it or choose another output");
+      return;
+    }
+    if (::pwrite(fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) || ::ftruncate(fd_, total) != 0)
+      throw DataError(path, std::string("cannot create: ") + std::strerror(errno));
+  }
+  ~RowFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write_row(int64_t row, const void* data) {
+    const auto* p = static_cast<const char*>(data);
+    int64_t done = 0;
+    while (done < row_bytes_) {
+      const ssize_t n = ::pwrite(fd_, p + done, static_cast<size_t>(row_bytes_ - done), header_bytes_ + row * row_bytes_ + done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw DataError(path_, std::string("write failed: ") + std::strerror(errno));
+      }
+      done += n;
+    }
+  }
+  void sync() {
+    if (::fdatasync(fd_) != 0) throw DataError(path_, std::string("cannot flush: ") + std::strerror(errno));
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  int64_t header_bytes_ = 0;
+  int64_t row_bytes_ = 0;
+};
+
+// Decoded images, produced by worker threads in any order.
+struct Decoded {
+  int64_t index;
+  torch::Tensor input;  // [3, 299, 299]; undefined when the image was bad
+  std::string error;
+  FileIdentity identity;  // of the file as it was read
+};
+
+class DecodeQueue {
+ public:
+  explicit DecodeQueue(size_t capacity) : capacity_(capacity) {}
+  // False once the consumer closed the queue: the item is dropped and the producer should stop,
+  // rather than decode every remaining image into a queue nobody reads.
+  bool push(Decoded item) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+  std::optional<Decoded> pop() {  // empty once every producer finished and the queue drained
+    std::unique_lock<std::mutex> lock(mutex_);
+    not_empty_.wait(lock, [&] { return !items_.empty() || producers_ == 0; });
+    if (items_.empty()) return std::nullopt;
+    Decoded item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+  void add_producer() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++producers_;
+  }
+  void producer_done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --producers_;
+    not_empty_.notify_all();
+  }
+  void close() {  // unblocks producers when the consumer stops early
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    items_.clear();
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Decoded> items_;
+  size_t capacity_;
+  int producers_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+FileIdentity file_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {-2, 0};
+  return {static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::optional<CacheFiles> recorded_cache_files(const std::string& npy_path) {
+  const fs::path p(npy_path);
+  const bool folder = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log");
+  CacheFiles files = folder ? cache_files(p.parent_path().string(), !fs::exists(p.parent_path() / "grid.npy"))
+                            : cache_files(npy_path, true);
+  if (!fs::exists(files.journal) || !fs::exists(files.list)) return std::nullopt;
+  return files;
+}
+
+std::string features_encoder_id(const std::string& npy_path) {
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return "";
+  std::istringstream in(read_file(files->journal));
+  std::string word, id;
+  in >> word >> id;
+  return word == "encoder" ? id : "";
+}
+
+DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
+                                           const std::string& cache, ExtractObserver* observer,
+                                           const std::atomic<bool>* cancel) {
+  std::vector<std::string> files;
+  for (const auto& image : dataset.images) files.push_back(image_dir + "/" + image.file);
+  DatasetExtraction out;
+  out.result = extract_features(encoder, files, cache, {}, observer, cancel);
+  out.pooled = cache_files(cache, false).pooled;
+  std::set<std::string> bad;
+  for (const auto& failed : out.result.failed) bad.insert(failed.first);
+  std::vector<ImageRecord> kept;
+  for (size_t i = 0; i < dataset.images.size(); ++i) {
+    if (bad.count(files[i])) continue;
+    dataset.images[i].feature_row = static_cast<int64_t>(i);
+    kept.push_back(std::move(dataset.images[i]));
+  }
+  dataset.images = std::move(kept);
+  return out;
+}
+
+namespace {
+
+// Whether the image of a done row is now another file. A file that cannot be seen from here (moved,
+// or a relative path from another folder) and rows written before identities were kept count as
+// unchanged: only a file known to differ makes its row stale.
+bool row_is_stale(const CacheStatus& status, size_t i) {
+  if (status.identity[i].size == -1) return false;
+  const FileIdentity now = file_identity(status.images[i]);
+  return now.size != -2 && !(now == status.identity[i]);
+}
+
+// Why row `row` of a recorded array holds no usable features, or "" when it does.
+std::string missing_row_reason(const CacheStatus& status, int64_t row) {
+  if (row < 0 || row >= static_cast<int64_t>(status.state.size())) return "outside the extracted image list";
+  const auto i = static_cast<size_t>(row);
+  if (status.state[i] == 1) {
+    if (!row_is_stale(status, i)) return "";
+    return status.images[i] + " changed after its features were extracted (extract again to refresh them)";
+  }
+  if (status.state[i] == 2) return status.images[i] + " could not be read: " + status.reasons[i];
+  return status.images[i] + " has not been extracted yet (run the extraction again to finish it)";
+}
+
+}  // namespace
+
+void require_extracted_rows(const std::string& npy_path, const CaptionDataset& dataset) {
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return;
+  const CacheStatus status = read_cache_status(*files);
+  for (const auto& image : dataset.images)
+    if (const std::string why = missing_row_reason(status, image.feature_row); !why.empty())
+      throw DataError(npy_path, "row " + std::to_string(image.feature_row) + " cannot be used: " + why);
+}
+
+std::vector<std::string> drop_images_without_features(const std::string& npy_path, CaptionDataset& dataset) {
+  std::vector<std::string> dropped;
+  const auto files = recorded_cache_files(npy_path);
+  if (!files) return dropped;
+  const CacheStatus status = read_cache_status(*files);
+  std::vector<ImageRecord> kept;
+  for (auto& image : dataset.images) {
+    if (const std::string why = missing_row_reason(status, image.feature_row); !why.empty())
+      dropped.push_back("row " + std::to_string(image.feature_row) + ": " + why);
+    else
+      kept.push_back(std::move(image));
+  }
+  dataset.images = std::move(kept);
+  return dropped;
+}
+
+std::string grid_features_path(const std::string& pooled_path) {
+  const fs::path p(pooled_path);
+  if (p.filename() != "pooled.npy") return "";
+  const fs::path grid = p.parent_path() / "grid.npy";
+  return fs::exists(grid) ? grid.string() : "";
+}
+
+CacheStatus read_cache_status(const CacheFiles& files) {
+  CacheStatus status;
+  std::istringstream list(read_file(files.list));
+  for (std::string line; std::getline(list, line);) status.images.push_back(unescape_line(line));
+  status.state.assign(status.images.size(), 0);
+  status.reasons.assign(status.images.size(), "");
+  status.identity.assign(status.images.size(), FileIdentity{});
+  if (!fs::exists(files.journal)) return status;
+  const std::string journal = read_file(files.journal);
+  size_t start = 0;
+  int64_t line_number = 0;
+  while (start < journal.size()) {
+    const size_t end = journal.find('\n', start);
+    if (end == std::string::npos) break;  // a torn last line: that batch is redone
+    std::istringstream line(journal.substr(start, end - start));
+    start = end + 1;
+    ++line_number;
+    std::string first;
+    line >> first;
+    if (first == "encoder") {
+      line >> status.encoder_id;
+      continue;
+    }
+    std::string what;
+    line >> what;
+    int64_t index = -1;
+    const auto parsed = std::from_chars(first.data(), first.data() + first.size(), index);
+    if (parsed.ec != std::errc() || parsed.ptr != first.data() + first.size() || (what != "ok" && what != "failed"))
+      throw DataError(files.journal, "line " + std::to_string(line_number) +
+                                         ": not a progress entry (expected 'INDEX ok' or 'INDEX failed REASON'); "
+                                         "delete the cache folder to extract again");
+    if (index < 0 || index >= static_cast<int64_t>(status.state.size()))
+      throw DataError(files.journal, "mentions image " + first + " outside the image list");
+    status.state[static_cast<size_t>(index)] = what == "ok" ? 1 : 2;
+    if (what == "ok") {
+      FileIdentity identity;
+      if (line >> identity.size >> identity.mtime_ns) status.identity[static_cast<size_t>(index)] = identity;
+    }
+    if (what != "ok") {
+      std::getline(line, status.reasons[static_cast<size_t>(index)]);
+      if (!status.reasons[static_cast<size_t>(index)].empty()) status.reasons[static_cast<size_t>(index)].erase(0, 1);
+    }
+  }
+  return status;
+}
+
+ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
+                               const ExtractOptions& options, ExtractObserver* observer, const std::atomic<bool>* cancel) {
+  const CacheFiles files = cache_files(out, options.pooled_only);
+  if (files.pooled == out + "/pooled.npy") {
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec) throw DataError(out, "cannot create cache folder: " + ec.message());
+  }
+  const auto n = static_cast<int64_t>(images.size());
+  std::string list_text;
+  for (const auto& p : images) list_text += escape_line(p) + "\n";
+
+  CacheStatus status;
+  if (fs::exists(files.list)) {
+    status = read_cache_status(files);
+    if (status.images != images)
+      throw DataError(files.list, "this cache was made for another list of images; choose another output");
+    if (!status.encoder_id.empty() && status.encoder_id != encoder.id)
+      throw DataError(files.journal, "this cache holds features of encoder " + status.encoder_id + ", not " + encoder.id +
+                                         "; delete its folder to extract it again, or choose another output");
+  } else {
+    write_file_atomically(files.list, list_text);
+    status.images = images;
+    status.state.assign(images.size(), 0);
+    status.reasons.assign(images.size(), "");
+  }
+  const int64_t c = grid_channels(encoder.net->grid_layer());
+  // A .npy output is written under its partial name until every row is done (see CacheFiles).
+  const bool complete_before = !files.partial.empty() && fs::exists(files.pooled) && !fs::exists(files.partial);
+  const std::string pooled_path = files.partial.empty() || complete_before ? files.pooled : files.partial;
+  RowFile pooled(pooled_path, "<f4", {n, c}, c * 4);
+  std::unique_ptr<RowFile> grid;
+  if (!files.grid.empty()) grid = std::make_unique<RowFile>(files.grid, "<f2", std::vector<int64_t>{n, 64, c}, 64 * c * 2);
+  if (fs::exists(files.journal)) {
+    // A run killed mid-line leaves a torn last line: cut it, or the next line would be appended to it.
+    const std::string text = read_file(files.journal);
+    if (!text.empty() && text.back() != '\n') {
+      const size_t last_newline = text.find_last_of('\n');
+      fs::resize_file(files.journal, last_newline == std::string::npos ? 0 : last_newline + 1);
+    }
+  }
+  std::ofstream journal(files.journal, std::ios::app);
+  if (!journal) throw DataError(files.journal, "cannot open for appending");
+  if (status.encoder_id.empty()) journal << "encoder " << encoder.id << "\n" << std::flush;
+
+  ExtractResult result;
+  // A row whose image file changed since it was written is stale: encode that image again.
+  for (size_t i = 0; i < status.state.size(); ++i) {
+    if (status.state[i] == 1 && row_is_stale(status, i)) {
+      status.state[i] = 0;
+      result.refreshed.push_back(images[i]);
+    }
+  }
+  std::vector<int64_t> todo;
+  for (int64_t i = 0; i < n; ++i) {
+    if (status.state[static_cast<size_t>(i)] == 0) todo.push_back(i);
+    else ++result.skipped;
+  }
+  ExtractProgress progress;
+  progress.total = n;
+  progress.done = n - static_cast<int64_t>(todo.size());
+  for (int64_t i = 0; i < n; ++i) progress.failed += status.state[static_cast<size_t>(i)] == 2;
+
+  DecodeQueue queue(static_cast<size_t>(std::max<int64_t>(options.batch_size, 1) * 2));
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  const int worker_count = std::max(options.workers, 1);
+  for (int w = 0; w < worker_count; ++w) queue.add_producer();
+  for (int w = 0; w < worker_count; ++w) {
+    workers.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < todo.size();) {
+        if (cancel && cancel->load()) break;
+        Decoded item{todo[k], {}, {}, file_identity(images[static_cast<size_t>(todo[k])])};
+        try {
+          item.input = inception_input(load_image_rgb(images[static_cast<size_t>(todo[k])], options.limits));
+        } catch (const std::exception& e) {
+          item.error = e.what();
+          std::replace(item.error.begin(), item.error.end(), '\n', ' ');
+        }
+        if (!queue.push(std::move(item))) break;
+      }
+      queue.producer_done();
+    });
+  }
+
+  torch::NoGradGuard no_grad;
+  const auto device = encoder.net->parameters().front().device();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t this_run = 0;
+  std::vector<Decoded> batch;
+  auto flush = [&] {
+    std::vector<torch::Tensor> inputs;
+    for (const auto& d : batch)
+      if (d.input.defined()) inputs.push_back(d.input);
+    if (!inputs.empty()) {
+      const auto encoded = encoder.net->forward(torch::stack(inputs).to(device));
+      const auto pooled_rows = encoded.pooled.to(torch::kCPU).contiguous();
+      const auto grid_rows = grid ? encoded.grid.permute({0, 2, 3, 1}).reshape({-1, 64, c}).to(torch::kCPU, torch::kHalf).contiguous()
+                                  : torch::Tensor();
+      size_t k = 0;
+      for (const auto& d : batch) {
+        if (!d.input.defined()) continue;
+        pooled.write_row(d.index, pooled_rows[static_cast<int64_t>(k)].data_ptr());
+        if (grid) grid->write_row(d.index, grid_rows[static_cast<int64_t>(k)].data_ptr());
+        ++k;
+      }
+      pooled.sync();
+      if (grid) grid->sync();
+    }
+    kill_point("extract-synced");  // rows on disk, the journal does not list them yet
+    for (const auto& d : batch) {
+      if (d.input.defined()) {
+        journal << d.index << " ok " << d.identity.size << ' ' << d.identity.mtime_ns << '\n';
+        ++result.encoded;
+      } else {
+        journal << d.index << " failed " << d.error << "\n";
+        ++progress.failed;
+        if (observer) observer->on_bad_image(images[static_cast<size_t>(d.index)], d.error);
+      }
+    }
+    journal.flush();
+    if (!journal) throw DataError(files.journal, "cannot append progress");
+    kill_point("extract-logged");
+    this_run += static_cast<int64_t>(batch.size());
+    progress.done += static_cast<int64_t>(batch.size());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.images_per_s = seconds > 0 ? static_cast<double>(this_run) / seconds : 0;
+    progress.eta_s = progress.images_per_s > 0 ? static_cast<double>(n - progress.done) / progress.images_per_s : 0;
+    if (observer) observer->on_progress(progress);
+    batch.clear();
+  };
+  try {
+    while (auto item = queue.pop()) {
+      batch.push_back(std::move(*item));
+      if (static_cast<int64_t>(batch.size()) >= options.batch_size) flush();
+      if (cancel && cancel->load()) break;
+    }
+    if (!(cancel && cancel->load()) && !batch.empty()) flush();
+  } catch (...) {
+    queue.close();
+    for (auto& w : workers) w.join();
+    throw;
+  }
+  queue.close();
+  for (auto& w : workers) w.join();
+  result.cancelled = cancel && cancel->load() && progress.done < n;
+  if (pooled_path != files.pooled && progress.done == n) {
+    std::error_code ec;
+    fs::rename(pooled_path, files.pooled, ec);
+    if (ec) throw DataError(files.pooled, "cannot rename the finished " + pooled_path + ": " + ec.message());
+  }
+
+  const CacheStatus final_status = read_cache_status(files);
+  for (size_t i = 0; i < images.size(); ++i)
+    if (final_status.state[i] == 2) result.failed.emplace_back(images[i], final_status.reasons[i]);
+  return result;
+}
+
+FeatureTable open_dataset_features(const CaptionDataset& dataset, const std::string& pooled_path, bool grid) {
+  std::string path = pooled_path;
+  if (path.empty())
+    throw DataError(dataset.source, "has no image features yet; pass a feature file (.npy, one row per image in file order)");
+  require_extracted_rows(path, dataset);
+  if (grid) {
+    const std::string pooled = path;
+    path = grid_features_path(pooled);
+    if (path.empty())
+      throw DataError(pooled, "has no 8x8 grid beside it (grid.npy in a feature cache folder); the attention model "
+                              "needs features extracted from the images into a cache folder, not --pooled-only");
+  }
+  FeatureTable table = FeatureTable::open(path);
+  if (table.row_shape().size() != (grid ? 2u : 1u))
+    throw DataError(path, grid ? "is not a grid array [images, cells, features]" : "is not a feature array [images, features]");
+  int64_t needed = 0;
+  for (const auto& image : dataset.images) needed = std::max(needed, image.feature_row + 1);
+  if (table.rows() < needed)
+    throw DataError(path, "has " + std::to_string(table.rows()) + " rows but the dataset needs " + std::to_string(needed));
+  return table;
+}
+
+}  // namespace captioner
