@@ -10,6 +10,7 @@
 #include "app/commands.h"
 #include "core/data/feature_table.h"
 #include "core/infer/attention_overlay.h"
+#include "core/infer/caption_service.h"
 #include "core/infer/model_input.h"
 #include "core/model/decoding.h"
 #include "core/train/checkpoint.h"
@@ -105,7 +106,11 @@ Command add_caption_command(CLI::App& app) {
     }
     auto caption = [&](const torch::Tensor& image_features, const std::string& key) {
       const auto captions = decode(model, checkpoint.vocab, image_features.to(device), options);
-      if (a->json) std::cout << captions_to_json(captions, key).dump(2) << '\n';
+      if (a->json) {
+        std::vector<CaptionResult> results;
+        for (const auto& c : captions) results.push_back(caption_result(c));
+        std::cout << captions_to_json(results, key) << '\n';
+      }
       else {
         if (a->images.size() > 1) std::cout << key << ":\n";
         print_captions(captions);

@@ -63,20 +63,6 @@ void ConsoleTrainObserver::on_checkpoint(const std::string& path, int64_t step) 
   std::cerr << "saved " << path << " at step " << step << '\n';
 }
 
-nlohmann::json captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& c : captions) {
-    nlohmann::json tokens = nlohmann::json::array();
-    for (const auto& t : c.tokens) {
-      nlohmann::json token = {{"word", t.word}, {"log_prob", t.log_prob}};
-      if (!t.attention.empty()) token["attention"] = t.attention;
-      tokens.push_back(token);
-    }
-    list.push_back({{"text", c.text()}, {"log_prob", c.log_prob}, {"finished", c.finished}, {"tokens", tokens}});
-  }
-  return {{"image", key}, {"captions", list}};
-}
-
 nlohmann::json scores_to_json(const CaptionScores& s) {
   return {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]}, {"Bleu_3", s.bleu[2]},
           {"Bleu_4", s.bleu[3]}, {"ROUGE_L", s.rouge_l}, {"CIDEr", s.cider_d}};

@@ -30,7 +30,6 @@ class ConsoleTrainObserver : public TrainObserver {
 };
 
 // Captions with per-token log-probabilities and, for attention models, each word's map.
-nlohmann::json captions_to_json(const std::vector<DecodedCaption>& captions, const std::string& key);
 // {"Bleu_1": ..., "Bleu_4": ..., "ROUGE_L": ..., "CIDEr": ...}: the coco-caption toolkit's keys.
 nlohmann::json scores_to_json(const CaptionScores& scores);
 void print_captions(const std::vector<DecodedCaption>& captions);

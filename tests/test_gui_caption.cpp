@@ -3,6 +3,9 @@
 
 #include <QApplication>
 #include <QDropEvent>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -86,7 +89,15 @@ class TestGuiCaption : public QObject {
     QVERIFY(tab.exportJson(json));
     QFile f(json);
     QVERIFY(f.open(QIODevice::ReadOnly));
-    QVERIFY(f.readAll().contains("\"attention\""));
+    // The schema of `captioner caption --json`: END kept as the last token of a finished caption.
+    const QJsonObject doc = QJsonDocument::fromJson(f.readAll()).object();
+    QCOMPARE(doc[QStringLiteral("image")].toString(), shapes_ + "/images/000004.png");
+    const QJsonObject caption = doc[QStringLiteral("captions")].toArray().first().toObject();
+    QVERIFY(caption.contains(QStringLiteral("finished")));
+    const QJsonArray tokens = caption[QStringLiteral("tokens")].toArray();
+    QVERIFY(tokens.first().toObject().contains(QStringLiteral("attention")));
+    QCOMPARE(tokens.last().toObject()[QStringLiteral("word")].toString() == QStringLiteral("#END#"),
+             caption[QStringLiteral("finished")].toBool());
   }
 
   void lstm_model_captions_without_maps() {

@@ -20,9 +20,6 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QListWidget>
@@ -330,7 +327,7 @@ QStringList CaptionTab::captionTexts() const {
 }
 
 int CaptionTab::wordCount() const {
-  return caption_ < static_cast<int>(results_.size()) ? static_cast<int>(results_[static_cast<size_t>(caption_)].words.size()) : 0;
+  return caption_ < static_cast<int>(results_.size()) ? static_cast<int>(results_[static_cast<size_t>(caption_)].words().size()) : 0;
 }
 
 void CaptionTab::showResults() {
@@ -345,7 +342,7 @@ void CaptionTab::showResults() {
     delete item;
   }
   for (int i = 0; i < wordCount(); ++i) {
-    const auto& w = results_[static_cast<size_t>(caption_)].words[static_cast<size_t>(i)];
+    const auto& w = results_[static_cast<size_t>(caption_)].tokens[static_cast<size_t>(i)];
     auto* b = new QPushButton(QStringLiteral("%1\n%2%").arg(QString::fromStdString(w.word)).arg(std::exp(w.log_prob) * 100, 0, 'f', 0), words_box_);
     b->setCheckable(true);
     b->setToolTip(tr("p = %1").arg(std::exp(w.log_prob), 0, 'f', 3));
@@ -356,7 +353,7 @@ void CaptionTab::showResults() {
   // Strip of every word's map.
   if (wordCount() > 0 && service_->model_attends() && !image_.isNull()) {
     std::vector<StripWord> words;
-    for (const auto& w : results_[static_cast<size_t>(caption_)].words) words.push_back({w.word, w.attention});
+    for (const auto& w : results_[static_cast<size_t>(caption_)].words()) words.push_back({w.word, w.attention});
     const QImage strip = to_qimage(attention_strip(to_bgr(image_), words, 110, opacity_->value() / 100.0));
     strip_->setPixmap(QPixmap::fromImage(strip));
     strip_->resize(strip.size());
@@ -375,7 +372,7 @@ void CaptionTab::selectWord(int index) {
 QImage CaptionTab::overlayFor(int word) const {
   if (image_.isNull()) return {};
   if (word < 0 || word >= wordCount()) return image_;
-  const auto& map = results_[static_cast<size_t>(caption_)].words[static_cast<size_t>(word)].attention;
+  const auto& map = results_[static_cast<size_t>(caption_)].tokens[static_cast<size_t>(word)].attention;
   if (map.empty()) return image_;
   QImage out = to_qimage(overlay_attention(to_bgr(image_), map, opacity_->value() / 100.0));
   if (grid_lines_->isChecked()) {
@@ -409,37 +406,23 @@ void CaptionTab::showWord() {
                               "map to show. Train an attention model to see where it looks."));
   else if (wordCount() > 0)
     heatmap_note_->setText(tr("Where the model looked for “%1” (← → to step through the words)")
-                               .arg(QString::fromStdString(results_[static_cast<size_t>(caption_)].words[static_cast<size_t>(word_)].word)));
+                               .arg(QString::fromStdString(results_[static_cast<size_t>(caption_)].tokens[static_cast<size_t>(word_)].word)));
   else heatmap_note_->clear();
 }
 
 bool CaptionTab::exportStrip(const QString& path) const {
   if (wordCount() == 0 || image_.isNull()) return false;
   std::vector<StripWord> words;
-  for (const auto& w : results_[static_cast<size_t>(caption_)].words) words.push_back({w.word, w.attention});
+  for (const auto& w : results_[static_cast<size_t>(caption_)].words()) words.push_back({w.word, w.attention});
   return to_qimage(attention_strip(to_bgr(image_), words, 160, opacity_->value() / 100.0)).save(path);
 }
 
 bool CaptionTab::exportJson(const QString& path) const {
-  QJsonArray captions;
-  for (const auto& r : results_) {
-    QJsonArray words;
-    for (const auto& w : r.words) {
-      QJsonArray map;
-      for (float a : w.attention) map.append(a);
-      QJsonObject word{{QStringLiteral("word"), QString::fromStdString(w.word)}, {QStringLiteral("log_prob"), w.log_prob}};
-      if (!w.attention.empty()) word.insert(QStringLiteral("attention"), map);
-      words.append(word);
-    }
-    captions.append(QJsonObject{{QStringLiteral("text"), QString::fromStdString(r.text)},
-                                {QStringLiteral("log_prob"), r.log_prob},
-                                {QStringLiteral("tokens"), words}});
-  }
   QFile file(path);
   if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
   const QString image = current_ >= 0 ? images_[current_] : QString();
-  file.write(QJsonDocument(QJsonObject{{QStringLiteral("image"), image}, {QStringLiteral("captions"), captions}}).toJson());
-  return true;
+  const std::string json = captions_to_json(results_, image.toStdString());
+  return file.write(json.data(), static_cast<qint64>(json.size())) == static_cast<qint64>(json.size());
 }
 
 void CaptionTab::saveSettings() const {

@@ -1,12 +1,14 @@
 #include "core/infer/caption_service.h"
-#include "core/infer/model_input.h"
 
 #include <torch/csrc/autograd/grad_mode.h>
+
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
 #include <mutex>
 
+#include "core/infer/model_input.h"
 #include "core/model/decoding.h"
 #include "core/train/checkpoint.h"
 #include "core/util/errors.h"
@@ -52,11 +54,6 @@ std::string CaptionService::model_summary() const {
          std::to_string(impl_->checkpoint->vocab.size()) + ", step " + std::to_string(impl_->checkpoint->state.step);
 }
 
-void CaptionService::forget_images() {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->features.clear();
-}
-
 std::vector<CaptionResult> CaptionService::caption(const std::string& image_path, const CaptionRequest& request) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (!impl_->checkpoint) throw ConfigError("no model loaded: train one or open a run folder");
@@ -77,16 +74,35 @@ std::vector<CaptionResult> CaptionService::caption(const std::string& image_path
   options.max_len = request.max_len;
   options.seed = request.seed;
   std::vector<CaptionResult> out;
-  for (const auto& c : decode(model, impl_->checkpoint->vocab, it->second, options)) {
-    CaptionResult r;
-    r.text = c.text();
-    r.log_prob = c.log_prob;
-    r.finished = c.finished;
-    for (const auto& t : c.tokens)
-      if (t.id != Vocabulary::kEnd) r.words.push_back({t.word, t.log_prob, t.attention});
-    out.push_back(std::move(r));
-  }
+  for (const auto& c : decode(model, impl_->checkpoint->vocab, it->second, options)) out.push_back(caption_result(c));
   return out;
+}
+
+std::vector<CaptionWord> CaptionResult::words() const {
+  return {tokens.begin(), tokens.end() - (finished && !tokens.empty() ? 1 : 0)};
+}
+
+CaptionResult caption_result(const DecodedCaption& caption) {
+  CaptionResult r;
+  r.text = caption.text();
+  r.log_prob = caption.log_prob;
+  r.finished = caption.finished;
+  for (const auto& t : caption.tokens) r.tokens.push_back({t.word, t.log_prob, t.attention});
+  return r;
+}
+
+std::string captions_to_json(const std::vector<CaptionResult>& captions, const std::string& image) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : captions) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& t : c.tokens) {
+      nlohmann::json token = {{"word", t.word}, {"log_prob", t.log_prob}};
+      if (!t.attention.empty()) token["attention"] = t.attention;
+      tokens.push_back(token);
+    }
+    list.push_back({{"text", c.text}, {"log_prob", c.log_prob}, {"finished", c.finished}, {"tokens", tokens}});
+  }
+  return nlohmann::json{{"image", image}, {"captions", list}}.dump(2);
 }
 
 }  // namespace captioner

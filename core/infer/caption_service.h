@@ -18,9 +18,18 @@ struct CaptionWord {
 struct CaptionResult {
   std::string text;
   double log_prob = 0;
-  bool finished = false;
-  std::vector<CaptionWord> words;  // without END
+  bool finished = false;          // ended with END rather than at the length limit
+  std::vector<CaptionWord> tokens;  // as generated: the last is END when finished
+  std::vector<CaptionWord> words() const;  // the caption's words: tokens without END
 };
+
+struct DecodedCaption;
+CaptionResult caption_result(const DecodedCaption& caption);
+
+// Captions as JSON, the one schema of `captioner caption --json` and the Caption tab's export:
+// {"image", "captions": [{"text", "log_prob", "finished", "tokens": [{"word", "log_prob",
+// "attention" (attention models only)}]}]}, pretty-printed.
+std::string captions_to_json(const std::vector<CaptionResult>& captions, const std::string& image);
 
 struct CaptionRequest {
   std::string mode = "greedy";  // greedy | sample | beam
@@ -49,7 +58,6 @@ class CaptionService {
 
   // Decodes (and encodes on first use) an image file. Throws DataError naming the file.
   std::vector<CaptionResult> caption(const std::string& image_path, const CaptionRequest& request);
-  void forget_images();  // drops the cached features
 
  private:
   struct Impl;

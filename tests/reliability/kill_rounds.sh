@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Crash-safety measurement (not a test: its kill moments are random on purpose). Trains the same
+# Shapes run twice: once straight through, once killed with SIGKILL at a random moment of each
+# round (during feature extraction, training or a checkpoint write) and resumed, ROUNDS times,
+# then left to finish. Passes when every resume started cleanly and the killed run ends exactly
+# where the straight one does: the same feature cache bytes, the same losses at every step and the
+# same weights (the checkpoint's weight checksum).
+#   tests/reliability/kill_rounds.sh CAPTIONER [ROUNDS] [WORK_DIR]
+set -euo pipefail
+captioner="$(realpath "$1")"
+rounds="${2:-20}"
+work="${3:-$(mktemp -d)}"
+mkdir -p "$work"
+train=(train --model attention --layer mixed5 --steps 200 --batch-size 32 --val-every 20 --checkpoint-every 10
+       --log-every 1000 --threads 1)
+
+"$captioner" shapes --out "$work/straight-data" --count 300 --seed 3 >/dev/null
+cp -r "$work/straight-data" "$work/killed-data"
+"$captioner" "${train[@]}" --data "$work/straight-data" --out "$work/straight" >/dev/null
+
+# Before the first checkpoint a run folder holds no run yet: start it again instead of resuming.
+start_or_resume() {
+  local resume=()
+  [[ -f "$work/killed/checkpoint.pt" ]] && resume=(--resume)
+  "$captioner" "${train[@]}" --data "$work/killed-data" --out "$work/killed" "${resume[@]}" \
+    >>"$work/killed.log" 2>&1
+}
+
+killed=0 finished_early=0
+for ((round = 1; round <= rounds; round++)); do
+  start_or_resume &
+  pid=$!
+  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 + 5.5 * r / 32767 }')"
+  if pkill -KILL -P "$pid" -f "captioner" 2>/dev/null; then
+    wait "$pid" || true
+    killed=$((killed + 1))
+  else
+    wait "$pid"  # it ended before the kill: it must have ended well
+    finished_early=$((finished_early + 1))
+  fi
+done
+start_or_resume  # to the end
+
+weights() { unzip -p "$1" '*/data.pkl' | strings | grep -o '"weights_fnv1a":"[0-9a-f]*"'; }
+status=0
+for f in "$work"/straight-data/features*/*.npy; do
+  cmp -s "$f" "$work/killed-data/${f#"$work/straight-data/"}" || { echo "differs: ${f#"$work/"}"; status=1; }
+done
+# step, train_loss, val_loss and lr; the other columns are timings.
+columns() { cut -d, -f1-3,5 "$1"; }
+if ! diff <(columns "$work/straight/history.csv") <(columns "$work/killed/history.csv") >/dev/null; then
+  echo "differs: history.csv"; status=1
+fi
+[[ "$(weights "$work/straight/checkpoint.pt")" == "$(weights "$work/killed/checkpoint.pt")" ]] || { echo "differs: weights"; status=1; }
+echo "rounds: $rounds, killed: $killed, ended before the kill: $finished_early; work folder: $work"
+[[ $status == 0 ]] && echo "the killed run ended identical to the straight one" || echo "FAILED"
+exit $status
