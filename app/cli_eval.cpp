@@ -83,12 +83,12 @@ Command add_eval_command(CLI::App& app) {
     std::string pooled = !a->features.empty() ? a->features : dataset.features_path;
     // Features of the layer the model was trained on, in that layer's cache.
     const GridLayer layer = trained_grid_layer(path, checkpoint.config);
-    const DatasetImages where = locate_images(dataset, a->images, a->cache, data_root, layer);
+    const DatasetImages where = locate_dataset_images(dataset, a->images, a->cache, data_root, layer);
     if (pooled.empty()) {
       if (where.image_dir.empty())
         throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
       Encoder encoder = load_encoder_for_model(path, checkpoint.config, a->encoder, resolve_device("auto"));
-      pooled = extract_dataset_features(dataset, where, encoder);
+      pooled = extract_with_console_progress(dataset, where, encoder);
     }
     std::string feature_file = pooled;
     if (model.input() == FeatureInput::Grid) {

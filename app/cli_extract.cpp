@@ -6,6 +6,7 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "core/util/duration.h"
 #include "core/util/runtime.h"
 #include "core/vision/encoder.h"
 #include "core/vision/feature_cache.h"

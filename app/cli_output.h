@@ -12,7 +12,6 @@
 namespace captioner::cli {
 
 // "1h02m", "3m20s", "12s".
-std::string format_duration(double seconds);
 
 // Prints training progress to stdout (every `every` steps and at validations) and messages to
 // stderr. The first Ctrl-C asks the trainer to stop (it saves a checkpoint); the second kills.

@@ -94,12 +94,12 @@ Command add_train_command(CLI::App& app) {
                           grid_layer_name(saved) + " features");
       layer = saved;
     }
-    const DatasetImages where = locate_images(dataset, args->images, args->cache, args->out, layer);
+    const DatasetImages where = locate_dataset_images(dataset, args->images, args->cache, args->out, layer);
     if (!args->images.empty() && !args->config.features_path.empty()) throw ConfigError("give either --images or --features");
     if (!where.image_dir.empty() && args->config.features_path.empty()) {
       configure_threads(args->config.threads);
-      Encoder encoder = load_encoder_or_default(args->encoder, layer);
-      args->config.features_path = extract_dataset_features(dataset, where, encoder);
+      Encoder encoder = load_encoder_at_layer(args->encoder, layer, resolve_device("auto"));
+      args->config.features_path = extract_with_console_progress(dataset, where, encoder);
     } else if (!args->config.features_path.empty()) {
       for (const auto& line : drop_images_without_features(args->config.features_path, dataset))
         std::cerr << "warning: " << args->config.features_path << ": left out " << line << '\n';

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "model_reference.h"
 #include "test_support.h"
 
 using namespace captioner;
@@ -37,7 +38,7 @@ struct Fixture {
   void train_step() {
     model->train();
     optimizer->zero_grad();
-    auto out = model->logits(model->hidden_states(features, tokens)).sum();
+    auto out = test::logits(*model, test::hidden_states(*model, features, tokens)).sum();
     out.backward();
     optimizer->step();
     ++state.step;
@@ -57,7 +58,7 @@ struct Fixture {
     auto net = std::dynamic_pointer_cast<CaptionNetImpl>(model);
     if (!net) throw std::runtime_error("not an LSTM model");
     net->eval();
-    return net->logits(net->hidden_states(features, tokens));
+    return test::logits(*net, test::hidden_states(*net, features, tokens));
   }
 };
 
@@ -95,7 +96,7 @@ class TestCheckpoint : public QObject {
     loaded.model->train();
     optimizer.zero_grad();
     auto net = std::dynamic_pointer_cast<CaptionNetImpl>(loaded.model);
-    net->logits(net->hidden_states(f.features, f.tokens)).sum().backward();
+    test::logits(*net, test::hidden_states(*net, f.features, f.tokens)).sum().backward();
     optimizer.step();
     QVERIFY(torch::allclose(f.outputs(f.model), f.outputs(loaded.model), 1e-6, 1e-7));
   }

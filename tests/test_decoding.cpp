@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "model_reference.h"
+
 using namespace captioner;
 
 namespace {
@@ -220,8 +222,8 @@ class TestDecoding : public QObject {
     for (const auto& t : caption.tokens) ids.push_back(t.id);
     torch::NoGradGuard no_grad;
     const auto tokens = torch::tensor(ids, torch::kInt64).unsqueeze(0);
-    const auto hidden = net->hidden_states(features.unsqueeze(0), tokens.index({torch::indexing::Slice(), torch::indexing::Slice(0, -1)}));
-    const auto lp = torch::log_softmax(net->logits(hidden), -1)[0];
+    const auto hidden = test::hidden_states(*net, features.unsqueeze(0), tokens.index({torch::indexing::Slice(), torch::indexing::Slice(0, -1)}));
+    const auto lp = torch::log_softmax(test::logits(*net, hidden), -1)[0];
     for (size_t i = 0; i < caption.tokens.size(); ++i)
       QVERIFY(std::abs(lp[static_cast<int64_t>(i)][ids[i + 1]].item<float>() - caption.tokens[i].log_prob) < 1e-5);
   }

@@ -77,7 +77,7 @@ class TestGuiTraining : public QObject {
     QTest::qWait(300);
     QCOMPARE(tab.plot()->trainPointCount(), paused_at);
 
-    tab.resumeTraining();
+    tab.unpause();
     QVERIFY(wait_for([&] { return tab.plot()->trainPointCount() > paused_at; }, 10000));
     QCOMPARE(tab.state(), QStringLiteral("running"));
 

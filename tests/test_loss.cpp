@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "model_reference.h"
+
 using namespace captioner;
 
 class TestLoss : public QObject {
@@ -17,13 +19,13 @@ class TestLoss : public QObject {
     // Two positions with uniform logits over 4 words and one PAD position.
     const auto logits = torch::zeros({1, 3, 4});
     const auto targets = torch::tensor({{1, 2, 0}}, torch::kInt64);
-    QVERIFY(std::abs(masked_cross_entropy(logits, targets, 0).item<double>() - std::log(4.0)) < 1e-6);
+    QVERIFY(std::abs(test::masked_cross_entropy(logits, targets, 0).item<double>() - std::log(4.0)) < 1e-6);
     // One confident position: logits (ln 3, 0, 0, 0) -> p(target 0) = 3/6.
     auto l2 = torch::zeros({1, 1, 4});
     l2[0][0][1] = std::log(3.0);
-    QVERIFY(std::abs(masked_cross_entropy(l2, torch::tensor({{1}}, torch::kInt64), 0).item<double>() - std::log(2.0)) < 1e-6);
+    QVERIFY(std::abs(test::masked_cross_entropy(l2, torch::tensor({{1}}, torch::kInt64), 0).item<double>() - std::log(2.0)) < 1e-6);
     // No real tokens: zero, not NaN.
-    QCOMPARE(masked_cross_entropy(logits, torch::zeros({1, 3}, torch::kInt64), 0).item<double>(), 0.0);
+    QCOMPARE(test::masked_cross_entropy(logits, torch::zeros({1, 3}, torch::kInt64), 0).item<double>(), 0.0);
   }
   void is_unchanged_when_logits_at_pad_positions_change() {
     torch::manual_seed(0);
@@ -31,17 +33,17 @@ class TestLoss : public QObject {
     auto targets = torch::randint(1, 11, {4, 7}, torch::kInt64);
     targets.index_put_({0, torch::indexing::Slice(3, torch::indexing::None)}, Vocabulary::kPad);
     targets.index_put_({2, torch::indexing::Slice(5, torch::indexing::None)}, Vocabulary::kPad);
-    const double before = masked_cross_entropy(logits, targets, Vocabulary::kPad).item<double>();
+    const double before = test::masked_cross_entropy(logits, targets, Vocabulary::kPad).item<double>();
     auto changed = logits.clone();
     const auto pad = targets.eq(Vocabulary::kPad).unsqueeze(-1).expand_as(changed);
     changed.masked_fill_(pad, 1e4);  // wild values at PAD positions only
-    QCOMPARE(masked_cross_entropy(changed, targets, Vocabulary::kPad).item<double>(), before);
+    QCOMPARE(test::masked_cross_entropy(changed, targets, Vocabulary::kPad).item<double>(), before);
     // ... while changing a real position does change it.
     changed[1][0] += torch::randn({11});
-    QVERIFY(masked_cross_entropy(changed, targets, Vocabulary::kPad).item<double>() != before);
+    QVERIFY(test::masked_cross_entropy(changed, targets, Vocabulary::kPad).item<double>() != before);
     // And PAD positions get no gradient.
     auto leaf = logits.clone().requires_grad_(true);
-    masked_cross_entropy(leaf, targets, Vocabulary::kPad).backward();
+    test::masked_cross_entropy(leaf, targets, Vocabulary::kPad).backward();
     QCOMPARE(leaf.grad().masked_select(pad).abs().sum().item<double>(), 0.0);
   }
   void model_loss_equals_masked_loss_over_all_logits() {
@@ -62,7 +64,7 @@ class TestLoss : public QObject {
     using torch::indexing::Slice;
     const auto inputs = tokens.index({Slice(), Slice(0, -1)});
     const auto targets = tokens.index({Slice(), Slice(1, torch::indexing::None)});
-    const auto full = masked_cross_entropy(net->logits(net->hidden_states(features, inputs)), targets, Vocabulary::kPad);
+    const auto full = test::masked_cross_entropy(test::logits(*net, test::hidden_states(*net, features, inputs)), targets, Vocabulary::kPad);
     const auto fast = caption_loss(*net, features, tokens, Vocabulary::kPad);
     QCOMPARE(fast.tokens, int64_t{3 + 5 + 5});
     QVERIFY(torch::allclose(fast.loss, full, 1e-6, 1e-6));

@@ -19,7 +19,7 @@ class TestProjection : public QObject {
       auto w2 = w1.detach().clone().requires_grad_(true);
       auto b2 = b1.detach().clone().requires_grad_(true);
       const auto g = torch::randn({n, v});
-      const auto y1 = vocab_projection(x1, w1, b1);
+      const auto y1 = fast_linear(x1, w1, b1);
       const auto y2 = torch::nn::functional::linear(x2, w2, b2);
       QVERIFY(torch::allclose(y1, y2, 1e-4, 1e-4));
       (y1 * g).sum().backward();
@@ -56,7 +56,7 @@ class TestProjection : public QObject {
     const auto w = torch::randn({9, 6});
     const auto b = torch::randn({9});
     const auto before = b.clone();
-    vocab_projection(x, w, b);
+    fast_linear(x, w, b);
     projected_cross_entropy(x, w, b, torch::tensor({3}, torch::kInt64));
     QVERIFY(torch::equal(b, before));
   }
@@ -65,7 +65,7 @@ class TestProjection : public QObject {
     const auto x = torch::randn({8, 20}).t();  // [20, 8], transposed view
     const auto w = torch::randn({30, 8});
     const auto b = torch::randn({30});
-    QVERIFY(torch::allclose(vocab_projection(x, w, b), torch::nn::functional::linear(x, w, b), 1e-4, 1e-4));
+    QVERIFY(torch::allclose(fast_linear(x, w, b), torch::nn::functional::linear(x, w, b), 1e-4, 1e-4));
   }
   void reports_whether_the_fast_path_is_used() {
     qInfo("oneDNN projection %s", fast_projection_available(torch::zeros({2, 2})) ? "on" : "off (torch::linear)");
@@ -79,7 +79,7 @@ class TestProjection : public QObject {
     const auto x = torch::randn({4, 6}, torch::requires_grad());
     const auto w = torch::randn({9, 6}, torch::requires_grad());
     const auto b = torch::randn({9}, torch::requires_grad());
-    const auto logits = vocab_projection(x, w, b);
+    const auto logits = fast_linear(x, w, b);
     const auto loss = projected_cross_entropy(x, w, b, torch::tensor({1, 2, 3, 4}, torch::kInt64));
     QVERIFY2(logits.grad_fn()->name().find("Projection") != std::string::npos, logits.grad_fn()->name().c_str());
     QVERIFY2(loss.grad_fn()->name().find("ProjectedCrossEntropy") != std::string::npos, loss.grad_fn()->name().c_str());

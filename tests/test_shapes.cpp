@@ -182,8 +182,10 @@ class TestShapes : public QObject {
   void names_pairs_colour_with_its_shape() {
     const auto pairs = named_objects(tokenize("a small red circle to the left of a large blue square"));
     QCOMPARE(pairs.size(), size_t(2));
-    QCOMPARE(pairs[0], (std::pair<std::string, std::string>{"red", "circle"}));
-    QCOMPARE(pairs[1], (std::pair<std::string, std::string>{"blue", "square"}));
+    QCOMPARE(pairs[0].color + " " + pairs[0].shape, std::string("red circle"));
+    QCOMPARE(pairs[0].token, size_t(3));
+    QCOMPARE(pairs[1].color + " " + pairs[1].shape, std::string("blue square"));
+    QCOMPARE(pairs[1].token, size_t(11));
     const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}}, {"square", "blue", "large", {100, 100, 99, 99}}};
     QVERIFY(names_exactly(tokenize("a large blue square and a small red circle"), truth));
     QVERIFY(!names_exactly(tokenize("a small red circle"), truth));                         // one missing

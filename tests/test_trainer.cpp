@@ -206,7 +206,7 @@ class TestTrainer : public QObject {
     const int64_t paused_at = recorder.step;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     QCOMPARE(recorder.step.load(), paused_at);  // no step while paused
-    trainer.control().request_resume();
+    trainer.control().request_unpause();
     QVERIFY(wait_for([&] { return recorder.step > paused_at + 2; }));
     trainer.control().request_stop();
     const TrainResult result = worker.join();

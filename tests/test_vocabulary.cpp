@@ -55,11 +55,6 @@ class TestVocabulary : public QObject {
     QCOMPARE(cut, (std::vector<int64_t>{Vocabulary::kStart, v.id("a"), v.id("red")}));
     QCOMPARE(v.encode({"a"}, 3).back(), Vocabulary::kEnd);
   }
-  void decode_stops_at_end_and_skips_start_and_pad() {
-    const auto v = build({{"a", "red", "car"}}, 1);
-    QCOMPARE(v.decode({Vocabulary::kStart, v.id("a"), Vocabulary::kPad, v.id("car"), Vocabulary::kEnd, v.id("red")}),
-             (std::vector<std::string>{"a", "car"}));
-  }
   void round_trips_through_word_list() {
     const auto v = build({{"x", "y"}, {"y"}}, 1);
     QCOMPARE(Vocabulary::from_words(v.words()), v);

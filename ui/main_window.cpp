@@ -238,7 +238,6 @@ void MainWindow::about() {
 }
 
 void MainWindow::showError(const QString& text) {
-  last_error_ = text;
   qWarning("%s", qPrintable(text));
   banner_->setText(text);
   banner_->setVisible(true);

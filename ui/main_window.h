@@ -21,7 +21,6 @@ class MainWindow : public QMainWindow {
   TrainingTab* trainingTab() const { return training_; }
   CaptionTab* captionTab() const { return caption_; }
   QTabWidget* tabs() const { return tabs_; }
-  QString lastError() const { return last_error_; }
   // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
   void openBuiltInShapes(int count = 1000);
   static QString builtInShapesDir();
@@ -38,7 +37,6 @@ class MainWindow : public QMainWindow {
   TrainingTab* training_;
   CaptionTab* caption_;
   QLabel* banner_;
-  QString last_error_;
 };
 
 }  // namespace captioner::ui

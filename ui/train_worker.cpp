@@ -57,17 +57,17 @@ class BatchingObserver : public TrainObserver {
   TrainStatus status_;
 };
 
-// Features for a dataset of image files: extracted into DATASET/features (Shapes, Karpathy
-// folders) and unreadable images dropped; datasets with their own features are left as they are.
+// Features for a dataset of image files, extracted into the cache locate_dataset_images names,
+// unreadable images dropped; datasets with their own features are left as they are.
 void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::string& image_dir, GridLayer layer,
                       const std::string& run_dir, TrainWorker& worker, const std::atomic<bool>& cancel) {
   if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
   if (!image_dir.empty()) dataset.image_root = image_dir;
-  if (dataset.images.empty() || !std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file))
-    throw DataError(dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file,
-                    "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
-  Encoder encoder = load_encoder(find_default_encoder());
-  use_grid_layer(encoder, layer);
+  const DatasetImages where = locate_dataset_images(dataset, image_dir, "", run_dir, layer);
+  const std::string first = dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file;
+  if (where.image_dir.empty() || !std::filesystem::exists(first))
+    throw DataError(first, "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
+  Encoder encoder = load_encoder_at_layer("", layer);
   class Progress : public ExtractObserver {
    public:
     explicit Progress(TrainWorker& w) : w_(w) {}
@@ -77,10 +77,7 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
    private:
     TrainWorker& w_;
   } progress(worker);
-  // The cache lives beside the images for datasets that carry them (Shapes), in the run folder
-  // otherwise, so a user's image folder is never written to.
-  const std::string cache = (image_dir.empty() ? dataset.image_root : run_dir) + "/" + feature_cache_name(layer);
-  const DatasetExtraction x = extract_dataset_features(encoder, dataset, dataset.image_root, cache, &progress, &cancel);
+  const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress, &cancel);
   if (x.result.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
   for (const auto& failed : x.result.failed)
     Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(failed.second)));
@@ -100,9 +97,9 @@ void TrainWorker::pause() {
   if (trainer_) trainer_->control().request_pause();
 }
 
-void TrainWorker::resume() {
+void TrainWorker::unpause() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (trainer_) trainer_->control().request_resume();
+  if (trainer_) trainer_->control().request_unpause();
 }
 
 void TrainWorker::stop() {

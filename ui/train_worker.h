@@ -49,7 +49,7 @@ class TrainWorker : public QObject {
   ~TrainWorker() override;
   // Thread-safe: may be called from the GUI thread while run() works.
   void pause();
-  void resume();
+  void unpause();
   void stop();
 
  public Q_SLOTS:

@@ -1,6 +1,7 @@
 // Core headers (LibTorch) before Qt headers.
 #include "core/data/dataset.h"
 #include "core/data/vocabulary.h"
+#include "core/util/duration.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
 
@@ -37,14 +38,6 @@
 namespace captioner::ui {
 
 namespace {
-
-QString duration(double seconds) {
-  if (!(seconds >= 0) || std::isinf(seconds)) return QStringLiteral("–");
-  const auto s = static_cast<qint64>(seconds);
-  if (s >= 3600) return QStringLiteral("%1h%2m").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
-  if (s >= 60) return QStringLiteral("%1m%2s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-  return QStringLiteral("%1s").arg(s);
-}
 
 QSpinBox* spin(int lo, int hi, int value, const QString& tip, QWidget* parent) {
   auto* s = new QSpinBox(parent);
@@ -126,12 +119,12 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   start_ = new QPushButton(tr("&Train"), this);
   start_->setToolTip(tr("Start a new run on this dataset"));
   pause_ = new QPushButton(tr("&Pause"), this);
-  resume_ = new QPushButton(tr("&Resume"), this);
+  unpause_ = new QPushButton(tr("&Resume"), this);
   stop_ = new QPushButton(tr("&Stop"), this);
   stop_->setToolTip(tr("Stop after the current step; the run is saved and can be resumed"));
   connect(start_, &QPushButton::clicked, this, &TrainingTab::start);
   connect(pause_, &QPushButton::clicked, this, &TrainingTab::pause);
-  connect(resume_, &QPushButton::clicked, this, &TrainingTab::resumeTraining);
+  connect(unpause_, &QPushButton::clicked, this, &TrainingTab::unpause);
   connect(stop_, &QPushButton::clicked, this, &TrainingTab::stop);
   resume_run_ = new QPushButton(tr("Resume a saved run…"), this);
   resume_run_->setToolTip(tr("Continue a run folder where it stopped, on this dataset"));
@@ -144,7 +137,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
     resumeRun(dir);
   });
   auto* buttons = new QHBoxLayout;
-  for (auto* b : {start_, pause_, resume_, stop_}) buttons->addWidget(b);
+  for (auto* b : {start_, pause_, unpause_, stop_}) buttons->addWidget(b);
 
   progress_ = new QProgressBar(this);
   status_ = new QLabel(tr("Ready"), this);
@@ -205,7 +198,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
     progress_->setRange(0, static_cast<int>(total));
     progress_->setValue(static_cast<int>(done));
     status_->setText(tr("Extracting image features (once per dataset): %1 / %2 images, %3 images/s, ETA %4   (Stop cancels)")
-                         .arg(done).arg(total).arg(rate, 0, 'f', 1).arg(duration(eta)));
+                         .arg(done).arg(total).arg(rate, 0, 'f', 1).arg(QString::fromStdString(format_duration(eta))));
   }, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::message, this, [this](const QString& text) { log_->appendPlainText(text); },
           Qt::QueuedConnection);
@@ -330,7 +323,7 @@ void TrainingTab::resumeRun(const QString& run_dir) {
 }
 
 void TrainingTab::pause() { worker_->pause(); }
-void TrainingTab::resumeTraining() { worker_->resume(); }
+void TrainingTab::unpause() { worker_->unpause(); }
 void TrainingTab::stop() { worker_->stop(); }
 
 void TrainingTab::onStatus(const TrainStatus& s) {
@@ -340,7 +333,7 @@ void TrainingTab::onStatus(const TrainStatus& s) {
                        .arg(s.step)
                        .arg(s.total)
                        .arg(s.captions_per_s, 0, 'f', 0)
-                       .arg(duration(s.eta_s))
+                       .arg(QString::fromStdString(format_duration(s.eta_s)))
                        .arg(s.lr, 0, 'g', 3)
                        .arg(std::isnan(s.best_val) ? QStringLiteral("–") : QString::number(s.best_val, 'f', 4)));
   if (!s.samples.isEmpty()) {
@@ -362,7 +355,7 @@ void TrainingTab::updateButtons() {
   start_->setEnabled(!busy && !dataset_.isEmpty());
   resume_run_->setEnabled(!busy && !dataset_.isEmpty());
   pause_->setEnabled(state_ == QLatin1String("running"));
-  resume_->setEnabled(state_ == QLatin1String("paused"));
+  unpause_->setEnabled(state_ == QLatin1String("paused"));
   stop_->setEnabled(busy);
   layers_->setEnabled(!busy && kind_->currentData().toString() == QLatin1String("lstm"));
   for (QWidget* w : std::initializer_list<QWidget*>{kind_, layer_, hidden_, embed_, dropout_, batch_, lr_, max_len_, min_count_,

@@ -44,7 +44,7 @@ class TrainingTab : public QWidget {
   // Continues the run saved in `run_dir` on the current dataset (its settings come from the run).
   void resumeRun(const QString& run_dir);
   void pause();
-  void resumeTraining();
+  void unpause();
   void stop();
 
  Q_SIGNALS:
@@ -82,7 +82,7 @@ class TrainingTab : public QWidget {
   QPushButton* resume_run_;
   QPushButton* start_;
   QPushButton* pause_;
-  QPushButton* resume_;
+  QPushButton* unpause_;
   QPushButton* stop_;
   QProgressBar* progress_;
   QLabel* status_;

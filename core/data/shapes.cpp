@@ -335,15 +335,15 @@ ShapesAnnotations read_shapes_annotations(const std::string& dataset_json) {
   return annotations;
 }
 
-std::vector<std::pair<std::string, std::string>> named_objects(const std::vector<std::string>& tokens) {
+std::vector<NamedObject> named_objects(const std::vector<std::string>& tokens) {
   const std::set<std::string> shapes(shape_names().begin(), shape_names().end());
   const std::set<std::string> colors(color_names().begin(), color_names().end());
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<NamedObject> out;
   std::string colour;
-  for (const auto& t : tokens) {
-    if (colors.count(t)) colour = t;
-    if (shapes.count(t)) {
-      out.emplace_back(colour, t);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (colors.count(tokens[i])) colour = tokens[i];
+    if (shapes.count(tokens[i])) {
+      out.push_back({colour, tokens[i], i});
       colour.clear();
     }
   }

@@ -63,8 +63,14 @@ struct ShapesAnnotations {
 // Karpathy file without objects. Throws DataError naming the file on malformed objects.
 ShapesAnnotations read_shapes_annotations(const std::string& dataset_json);
 
-// The (colour, shape) pairs a caption names: each shape word paired with the last colour word
-// since the previous shape word ("" when there is none).
-std::vector<std::pair<std::string, std::string>> named_objects(const std::vector<std::string>& tokens);
+// The objects a caption names: each shape word paired with the last colour word since the
+// previous shape word ("" when there is none). The one reading of a caption's objects, for
+// content accuracy and the pointing game.
+struct NamedObject {
+  std::string color;
+  std::string shape;
+  size_t token = 0;  // index of the shape word in the tokens
+};
+std::vector<NamedObject> named_objects(const std::vector<std::string>& tokens);
 
 }  // namespace captioner

@@ -74,14 +74,4 @@ std::vector<int64_t> Vocabulary::encode(const TokenizedCaption& caption, int max
   return ids;
 }
 
-std::vector<std::string> Vocabulary::decode(const std::vector<int64_t>& ids) const {
-  std::vector<std::string> out;
-  for (int64_t id : ids) {
-    if (id == kEnd) break;
-    if (id == kStart || id == kPad) continue;
-    out.push_back(word(id));
-  }
-  return out;
-}
-
 }  // namespace captioner

@@ -38,8 +38,6 @@ class Vocabulary {
   // START + ids + END, truncated to max_len tokens in all (max_len <= 0: no limit).
   // A truncated caption keeps START and loses its tail, END included.
   std::vector<int64_t> encode(const TokenizedCaption& caption, int max_len) const;
-  // Words up to the first END; START and PAD are skipped.
-  std::vector<std::string> decode(const std::vector<int64_t>& ids) const;
 
   bool operator==(const Vocabulary& other) const { return words_ == other.words_; }
 

@@ -12,26 +12,23 @@ namespace captioner {
 
 bool names_exactly(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects) {
   std::set<std::pair<std::string, std::string>> named, truth;
-  for (const auto& pair : named_objects(words)) named.insert(pair);
+  for (const auto& n : named_objects(words)) named.emplace(n.color, n.shape);
   for (const auto& o : objects) truth.emplace(o.color, o.shape);
   return named == truth;
 }
 
 void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size,
                         Pointing& score) {
-  const std::set<std::string> shapes(shape_names().begin(), shape_names().end());
-  const std::set<std::string> colours(color_names().begin(), color_names().end());
-  std::string colour;
   auto inside = [](const ShapeObject& o, double x, double y) {
     return x >= o.bbox[0] && x < o.bbox[0] + o.bbox[2] && y >= o.bbox[1] && y < o.bbox[1] + o.bbox[3];
   };
-  for (const auto& token : caption.tokens) {
-    if (colours.count(token.word)) colour = token.word;
-    if (!shapes.count(token.word)) continue;
+  std::vector<std::string> words;
+  for (const auto& token : caption.tokens) words.push_back(token.word);
+  for (const auto& named : named_objects(words)) {
+    const DecodedToken& token = caption.tokens[named.token];
     std::vector<const ShapeObject*> matches;
     for (const auto& o : objects)
-      if (o.shape == token.word && (colour.empty() || o.color == colour)) matches.push_back(&o);
-    colour.clear();
+      if (o.shape == named.shape && (named.color.empty() || o.color == named.color)) matches.push_back(&o);
     if (matches.empty() || token.attention.empty()) continue;
     const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(token.attention.size()))));
     const double cell = static_cast<double>(image_size) / side;

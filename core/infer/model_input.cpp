@@ -18,8 +18,7 @@ Encoder load_encoder_for_model(const std::string& model_path, const TrainConfig&
     throw DataError(model_path, "was trained on features of an unknown encoder (such as the notebook's image_codes.npy), "
                                 "so it cannot encode new images; use rows of its own feature file (--features), or "
                                 "train on features from `captioner extract`");
-  Encoder encoder = load_encoder(encoder_path.empty() ? find_default_encoder() : encoder_path, device);
-  use_grid_layer(encoder, trained_grid_layer(model_path, config));
+  Encoder encoder = load_encoder_at_layer(encoder_path, trained_grid_layer(model_path, config), device);
   if (encoder.id != trained_with)
     throw DataError(model_path, "was trained on features of encoder " + trained_with + ", but the encoder in use is " +
                                     encoder.id + "; pass the matching --encoder");

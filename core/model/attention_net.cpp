@@ -56,7 +56,7 @@ DecoderState AttentionNetImpl::start(const torch::Tensor& raw_grid) {
   const auto grid = cell_norm(raw_grid);
   const auto mean = grid.mean(1);
   // [B * cells, feature_dim] x [feature_dim, a]: the model's largest product, on the fast GEMM.
-  const auto flat = vocab_projection(grid.reshape({-1, grid.size(2)}), cell_proj->weight, cell_proj->bias);
+  const auto flat = fast_linear(grid.reshape({-1, grid.size(2)}), cell_proj->weight, cell_proj->bias);
   // Linear, not rectified: a ReLU could zero every cell but the interesting ones, and the context
   // would then name the object without the weights ever pointing at it.
   const auto cells = flat.view({grid.size(0), grid.size(1), -1});
@@ -72,7 +72,7 @@ torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& 
   const auto [weights, context] = attend(h, word, state.tensors[2].first, state.tensors[3].first);
   std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
   state.attention = weights;
-  return vocab_projection(output_input(h, context), output->weight, output->bias);
+  return fast_linear(output_input(h, context), output->weight, output->bias);
 }
 
 TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) {

@@ -1,10 +1,10 @@
 #pragma once
 // Soft-attention decoder in the style of Show, Attend and Tell, over the encoder's 8x8 grid.
-// Each grid cell (2048-d, layer-normalised: the encoder's grid is sparse and small, about 96 %
-// zeros with a standard deviation near 0.06 on Shapes) is projected once per image to
-// attention_dim (linearly); at every step
-// additive attention scores the cells against a query, a sigmoid gate of the previous hidden
-// state scales the attended context, and the LSTM cell reads [word embedding, context]. h0/c0
+// Each grid cell (feature_dim wide: 2048 on the mixed10 grid, 768 on mixed5; layer-normalised:
+// the encoder's grid is sparse and small, mostly zeros with a small spread) is projected once per
+// image to attention_dim (linearly); at every step additive attention scores the cells against
+// a query, a sigmoid gate of the previous hidden state scales the attended context, and the LSTM
+// cell reads [word embedding, context]. h0/c0
 // come from the mean grid vector. The query is the previous hidden state plus, with
 // word_in_query (the default), the embedding of the word just read: in Show, Attend and Tell the
 // query is the state from before that word, so after "red" the map for the next word is chosen
@@ -41,7 +41,7 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
   const ModelConfig& config() const override { return config_; }
 
-  torch::nn::LayerNorm cell_norm{nullptr};              // each 2048-d cell to zero mean, unit variance
+  torch::nn::LayerNorm cell_norm{nullptr};              // each cell to zero mean, unit variance
   torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
   torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
   torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention

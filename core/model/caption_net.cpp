@@ -9,7 +9,7 @@ namespace captioner {
 namespace nn = torch::nn;
 
 CaptionNetImpl::CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id)
-    : config_(config), vocab_size_(vocab_size) {
+    : config_(config) {
   // One h0/c0 slice per LSTM layer, all from the same image vector.
   cnn_h0 = register_module("cnn_h0", nn::Linear(config.feature_dim, config.hidden * config.layers));
   cnn_c0 = register_module("cnn_c0", nn::Linear(config.feature_dim, config.hidden * config.layers));
@@ -36,16 +36,9 @@ torch::Tensor CaptionNetImpl::run_layers(torch::Tensor x, const torch::Tensor& h
     if (layer > 0) x = dropout(x);
     const std::vector<torch::Tensor> w(weights.begin() + 4 * layer, weights.begin() + 4 * (layer + 1));
     const std::vector<torch::Tensor> hx{h0.narrow(0, layer, 1), c0.narrow(0, layer, 1)};
-    x = std::get<0>(batch_sizes.defined()
-                        ? torch::lstm(x, batch_sizes, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false)
-                        : torch::lstm(x, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false, /*batch_first=*/true));
+    x = std::get<0>(torch::lstm(x, batch_sizes, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false));
   }
   return x;
-}
-
-torch::Tensor CaptionNetImpl::hidden_states(const torch::Tensor& features, const torch::Tensor& tokens) {
-  const auto [h0, c0] = initial_state(features);
-  return dropout(run_layers(dropout(embedding(tokens)), h0, c0, {}));
 }
 
 std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features,
@@ -72,7 +65,7 @@ TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, co
 }
 
 torch::Tensor CaptionNetImpl::logits(const torch::Tensor& hidden) {
-  if (hidden.dim() == 2) return vocab_projection(hidden, output->weight, output->bias);
+  if (hidden.dim() == 2) return fast_linear(hidden, output->weight, output->bias);
   return output(hidden);
 }
 

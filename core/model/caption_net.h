@@ -15,8 +15,25 @@ namespace captioner {
 struct CaptionNetImpl : CaptionModelImpl {
   CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
 
-  // LSTM outputs for teacher forcing: features [B, F], input tokens [B, T] -> [B, T, hidden].
-  torch::Tensor hidden_states(const torch::Tensor& features, const torch::Tensor& tokens);
+  TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) override;
+  torch::nn::Linear& output_layer() override { return output; }
+  FeatureInput input() const override { return FeatureInput::Pooled; }
+  DecoderState start(const torch::Tensor& features) override;
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
+
+  const ModelConfig& config() const override { return config_; }
+
+  torch::nn::Linear cnn_h0{nullptr}, cnn_c0{nullptr};
+  torch::nn::Embedding embedding{nullptr};
+  torch::nn::LSTM lstm{nullptr};
+  torch::nn::Linear output{nullptr};
+
+ private:
+  std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
+  // The LSTM one layer at a time over packed data (with its batch_sizes), so that dropout between
+  // layers draws from the model's generator; h0/c0 [layers, B, hidden] in packed order.
+  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
+                           const torch::Tensor& batch_sizes);
   // Teacher forcing on whole captions [B, T] (START ... END PAD ...), computed only where the
   // next token is real: the LSTM runs on packed sequences, so PAD positions cost nothing.
   // Returns the hidden states [N, hidden] and their next tokens [N], N = real targets, in the
@@ -26,28 +43,7 @@ struct CaptionNetImpl : CaptionModelImpl {
   // Vocabulary logits for any [..., hidden] tensor.
   torch::Tensor logits(const torch::Tensor& hidden);
 
-  TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) override;
-  torch::nn::Linear& output_layer() override { return output; }
-  FeatureInput input() const override { return FeatureInput::Pooled; }
-  DecoderState start(const torch::Tensor& features) override;
-  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
-
-  const ModelConfig& config() const override { return config_; }
-  int64_t vocab_size() const { return vocab_size_; }
-
-  torch::nn::Linear cnn_h0{nullptr}, cnn_c0{nullptr};
-  torch::nn::Embedding embedding{nullptr};
-  torch::nn::LSTM lstm{nullptr};
-  torch::nn::Linear output{nullptr};
-
- private:
-  std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
-  // The LSTM one layer at a time, so that dropout between layers draws from the model's generator.
-  // x is [B, T, embed], or packed data with its batch_sizes; h0/c0 [layers, B, hidden].
-  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
-                           const torch::Tensor& batch_sizes);
   ModelConfig config_;
-  int64_t vocab_size_;
 };
 TORCH_MODULE(CaptionNet);
 

@@ -6,10 +6,6 @@
 
 namespace captioner {
 
-// logits [..., V] predict targets [...]; positions whose target is pad_id do not count.
-// Returns the mean over the counted positions (0 when there are none).
-torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, int64_t pad_id);
-
 struct CaptionLoss {
   torch::Tensor loss;           // scalar to minimise: cross_entropy plus the model's regulariser
   torch::Tensor cross_entropy;  // scalar, mean over real tokens (what is reported as the loss)
@@ -17,8 +13,9 @@ struct CaptionLoss {
 };
 
 // Teacher-forced loss of `tokens` [B, T] (START ... END PAD ...) given the model's features.
-// Same value as masked_cross_entropy over all logits, but the vocabulary projection, by far the
-// costliest layer, is computed only at real (non-PAD) target positions.
+// The mean over real tokens of the cross-entropy of all logits (the notebook's masked loss), but
+// the vocabulary projection, by far the costliest layer, is computed only at real (non-PAD)
+// target positions.
 CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
                          int64_t pad_id);
 

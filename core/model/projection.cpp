@@ -108,7 +108,7 @@ torch::Tensor projected_cross_entropy(const torch::Tensor& hidden, const torch::
   if (fast_projection_available(hidden) && weight.scalar_type() == torch::kFloat32 && bias.defined() && hidden.size(0) > 0)
     return ProjectedCrossEntropy::apply(hidden, weight, bias, targets);
 #endif
-  return torch::nn::functional::cross_entropy(vocab_projection(hidden, weight, bias), targets);
+  return torch::nn::functional::cross_entropy(fast_linear(hidden, weight, bias), targets);
 }
 
 bool fast_projection_available(const torch::Tensor& hidden) {
@@ -120,7 +120,7 @@ bool fast_projection_available(const torch::Tensor& hidden) {
 #endif
 }
 
-torch::Tensor vocab_projection(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias) {
+torch::Tensor fast_linear(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias) {
 #ifdef CAPTIONER_HAVE_DNNL
   if (fast_projection_available(hidden) && weight.scalar_type() == torch::kFloat32 && bias.defined() && hidden.size(0) > 0)
     return Projection::apply(hidden, weight, bias);

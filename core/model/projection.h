@@ -1,21 +1,17 @@
 #pragma once
-// The vocabulary projection (hidden -> logits), the costliest layer of every captioning model:
-// 3 x 2*N*hidden*vocab FLOPs per training step. On CPU it runs on oneDNN's GEMM when the build
-// has oneDNN (the library LibTorch itself uses): OpenBLAS falls back to a generic SSE kernel on
-// processors it does not recognise, which was 3-4x slower here. Elsewhere it is torch::linear.
+// The models' linear layers on a fast GEMM. The vocabulary projection (hidden -> logits) is the
+// costliest layer of every captioning model (3 x 2*N*hidden*vocab FLOPs per training step), and
+// the attention model's per-step and per-cell layers run through the same product. On CPU it runs
+// on oneDNN's GEMM when the build has oneDNN (the library LibTorch itself uses): OpenBLAS falls
+// back to a generic SSE kernel on processors it does not recognise, which was 3-4x slower here.
+// Elsewhere it is torch::linear.
 #include <torch/types.h>
 
 namespace captioner {
 
-// hidden [N, H], weight [V, H], bias [V] -> logits [N, V]; differentiable in all three (a
-// gradient is computed only for the inputs that need one).
-torch::Tensor vocab_projection(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias);
-
-// The same product for any other 2-D linear layer the models run per step or per grid cell
-// (x [N, in], weight [out, in], bias [out]), for the same reason.
-inline torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  return vocab_projection(x, weight, bias);
-}
+// x [N, in], weight [out, in], bias [out] (or undefined) -> [N, out]; differentiable in all
+// three (a gradient is computed only for the inputs that need one).
+torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // Mean cross-entropy of softmax(hidden W^T + b) against `targets` [N], in one differentiable
 // step. With oneDNN the logits buffer is turned into the gradient in place, so the [N, vocab]
@@ -23,7 +19,7 @@ inline torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& we
 torch::Tensor projected_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias,
                                       const torch::Tensor& targets);
 
-// Whether vocab_projection can use oneDNN for these tensors.
+// Whether fast_linear can use oneDNN for these tensors.
 bool fast_projection_available(const torch::Tensor& hidden);
 
 }  // namespace captioner

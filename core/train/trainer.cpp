@@ -39,7 +39,7 @@ void TrainControl::request_pause() {
   pause_ = true;
 }
 
-void TrainControl::request_resume() {
+void TrainControl::request_unpause() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     pause_ = false;
@@ -378,7 +378,6 @@ TrainResult Trainer::run(TrainObserver* observer) {
       p.val_loss = std::numeric_limits<double>::quiet_NaN();
       p.captions_per_s = static_cast<double>(images.size()) / step_time_ema;
       p.lr = lr;
-      p.epoch = d.sampler->epoch();
       p.skipped_updates = skipped_updates;
       if (d.state.step % d.config.val_every == 0 || d.state.step == d.config.steps) {
         const auto val_start = Clock::now();
@@ -420,6 +419,5 @@ const DatasetSplit& Trainer::split() const { return impl_->split; }
 const History& Trainer::history() const { return impl_->state.history; }
 int64_t Trainer::step() const { return impl_->state.step; }
 CaptionModel Trainer::model() const { return impl_->model; }
-std::string Trainer::run_dir() const { return impl_->run_dir; }
 
 }  // namespace captioner

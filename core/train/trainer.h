@@ -1,6 +1,7 @@
 #pragma once
 // Training loop for the captioning models: Adam, gradient clipping, step learning-rate decay,
-// validation on a fixed subset, atomic checkpoints, pause/resume/stop from any thread.
+// validation on a fixed subset, atomic checkpoints, pause / unpause / stop from any thread.
+// "Resume" always means continuing a saved run (Trainer::resume, `train --resume`).
 // Plain C++: the GUI and the CLI both watch it through TrainObserver.
 #include <atomic>
 #include <condition_variable>
@@ -32,7 +33,6 @@ struct TrainProgress {
   double eta_s = 0;
   double elapsed_s = 0;
   double lr = 0;
-  int64_t epoch = 0;
   int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
   // At validation steps: greedy captions of a few fixed validation images ("key: caption").
   std::vector<std::string> samples;
@@ -52,7 +52,7 @@ class TrainObserver {
 class TrainControl {
  public:
   void request_pause();
-  void request_resume();
+  void request_unpause();
   void request_stop();
   bool stop_requested() const { return stop_.load(); }
   bool pause_requested() const;
@@ -94,7 +94,6 @@ class Trainer {
   const History& history() const;
   int64_t step() const;
   CaptionModel model() const;
-  std::string run_dir() const;
 
  private:
   Trainer();

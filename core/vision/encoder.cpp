@@ -209,6 +209,12 @@ std::string find_default_encoder() {
 namespace {
 }  // namespace
 
+Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device) {
+  Encoder encoder = load_encoder(path.empty() ? find_default_encoder() : path, device);
+  use_grid_layer(encoder, layer);
+  return encoder;
+}
+
 void use_grid_layer(Encoder& encoder, GridLayer layer) {
   encoder.net->set_grid_layer(layer);
   encoder.id = encoder.id.substr(0, encoder.id.find('/'));

@@ -39,6 +39,9 @@ std::string save_encoder(const std::string& path, InceptionV3& net, const std::s
 // Reads an encoder weight file; throws DataError naming it when it is missing or not one.
 Encoder load_encoder(const std::string& path, const torch::Device& device = torch::kCPU);
 
+// The encoder at `path` (empty: the installed one, find_default_encoder), returning `layer`'s grid.
+Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device = torch::kCPU);
+
 // Where the product looks for the default encoder, in order: $CAPTIONER_ENCODER, then
 // <executable dir>/../share/captioner/inception_v3_nsfwjs.pt, then
 // $XDG_DATA_HOME (or ~/.local/share)/captioner/inception_v3_nsfwjs.pt.

@@ -243,7 +243,27 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
     kept.push_back(std::move(dataset.images[i]));
   }
   dataset.images = std::move(kept);
+  if (dataset.images.empty() && !out.result.cancelled) throw DataError(image_dir, "none of the dataset's images could be read");
   return out;
+}
+
+DatasetImages locate_dataset_images(const CaptionDataset& dataset, const std::string& image_dir, const std::string& cache,
+                                    const std::string& run_dir, GridLayer layer) {
+  DatasetImages where;
+  if (dataset.format == DatasetFormat::Handout) {
+    if (!image_dir.empty()) throw ConfigError("an image folder is for COCO or Karpathy data; a handout folder has its features");
+    return where;
+  }
+  if (!image_dir.empty()) {
+    where.image_dir = image_dir;
+    where.cache = cache.empty() ? run_dir + "/" + feature_cache_name(layer) : cache;
+    return where;
+  }
+  if (!dataset.images.empty() && std::filesystem::exists(dataset.image_root + "/" + dataset.images.front().file)) {
+    where.image_dir = dataset.image_root;
+    where.cache = cache.empty() ? dataset.image_root + "/" + feature_cache_name(layer) : cache;
+  }
+  return where;
 }
 
 namespace {

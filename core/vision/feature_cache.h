@@ -76,6 +76,19 @@ ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>&
                                const ExtractOptions& options, ExtractObserver* observer = nullptr,
                                const std::atomic<bool>* cancel = nullptr);
 
+// Where a dataset's images are and where their feature cache goes. With `image_dir` (the user
+// named the folder) the cache goes in `run_dir`, so a user's image folder is never written to;
+// without it, a dataset whose JSON lists images beside it (Shapes) is used in place and caches
+// beside them. The cache folder's name depends on the layer (feature_cache_name); `cache`, when
+// given, overrides it. image_dir is empty when the dataset has no image files here (a handout
+// folder has its features; refused with ConfigError when `image_dir` is given for one).
+struct DatasetImages {
+  std::string image_dir;  // where the dataset's image paths are relative to; empty: no image files
+  std::string cache;      // feature cache folder
+};
+DatasetImages locate_dataset_images(const CaptionDataset& dataset, const std::string& image_dir, const std::string& cache,
+                                    const std::string& run_dir, GridLayer layer);
+
 struct DatasetExtraction {
   ExtractResult result;  // as extract_features reports it
   std::string pooled;    // the cache's pooled feature file
@@ -83,6 +96,7 @@ struct DatasetExtraction {
 // Encodes every image of `dataset` (files image_dir/record.file) into the cache at `cache`, then
 // keeps only the images that were encoded, each with feature_row = its position in the dataset
 // file (the cache's row). Whoever calls reports result.failed and decides what a cancel means.
+// Throws DataError naming image_dir when no image could be read.
 DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
                                            const std::string& cache, ExtractObserver* observer = nullptr,
                                            const std::atomic<bool>* cancel = nullptr);

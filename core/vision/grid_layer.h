@@ -12,8 +12,8 @@ namespace captioner {
 //    image's cell (r, c): the mean of 4x4 bilinear samples of the 17x17 map taken where that
 //    cell's pixels are (see mixed5_cell_sampling_grid). In nsfwjs's network the blocks after
 //    mixed5 were fine-tuned to NSFW classes and keep little colour; mixed5 still has ImageNet
-//    weights: on Shapes scenes a linear probe reads an object's colour from the cell under it
-//    99.6 % of the time there, 68 % from mixed10 (tests/reference/layer_probe.py).
+//    weights, and an object's colour can be read from the cell under it far more often there
+//    (README, "Which encoder layer"; tests/reference/layer_probe.py).
 // Geometry: the valid (unpadded) convolutions and poolings of the stem and of Mixed_6a put the
 // centre of 17x17 position p at input pixel 16 p + 21 (of 0..298) and mixed10's cell q at
 // 32 q + 37, so the network's own grids span pixels 21..277 and 37..261, not the whole image.

@@ -220,7 +220,8 @@ InceptionV3Impl::InceptionV3Impl(const InceptionOptions& options) : options_(opt
 EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   auto x = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
   if (options_.transform_input) {
-    // torchvision's transform_input: from ImageNet-normalised input to the [-1, 1] range.
+    // torchvision's transform_input, the same per-channel affine map (torchvision documents it
+    // for ImageNet-normalised input); here it maps the network's [0, 1] input.
     const auto mean = torch::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
     const auto stdev = torch::tensor({0.229, 0.224, 0.225}, x.options()).view({1, 3, 1, 1});
     x = x * (stdev / 0.5) + (mean - 0.5) / 0.5;
