@@ -68,7 +68,7 @@ MarkedGrids marked_grids(int64_t n, uint64_t seed) {
 
 class TestAttention : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void teacher_forcing_matches_step_decoding_data() {
     QTest::addColumn<bool>("word_in_query");
     QTest::addColumn<bool>("context_to_output");

@@ -37,7 +37,7 @@ Vocabulary vocab_of(const CaptionDataset& ds) {
 
 class TestBatcher : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void layout_is_start_words_end_then_pad() {
     const auto ds = make_dataset(4, 3);
     const auto vocab = vocab_of(ds);

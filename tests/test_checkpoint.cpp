@@ -69,7 +69,7 @@ class TestCheckpoint : public QObject {
   QTemporaryDir dir_;
   std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
 
- private slots:
+ private Q_SLOTS:
   void save_then_load_gives_identical_outputs_and_state() {
     torch::manual_seed(0);
     Fixture f;

@@ -49,7 +49,7 @@ class TestCli : public QObject {
   QString data_;
   QString path(const QString& name) { return dir_.path() + "/" + name; }
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     data_ = path("data");
     SyntheticOptions o;

@@ -19,7 +19,7 @@ class TestDatasets : public QObject {
     return d;
   }
 
- private slots:
+ private Q_SLOTS:
   void reads_handout_folder() {
     const auto d = handout("ok", std::vector<float>(6, 1.0f), 3, R"([["a dog .", "a brown dog"], ["A Cat"]])");
     const auto ds = read_dataset(d);

@@ -113,7 +113,7 @@ Vocabulary ten_words() {
 
 class TestDecoding : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void greedy_takes_the_argmax_and_stops_at_end() {
     FakeModel model(2);
     DecodeOptions o;

@@ -18,7 +18,7 @@ class TestEncoder : public QObject {
   Q_OBJECT
   Encoder encoder_;
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     // CI builds the encoder file from the npm package (packaging/quickstart.sh); its absence is a failure.
     encoder_ = load_encoder(find_default_encoder());

@@ -49,7 +49,7 @@ class TestExtract : public QObject {
     return out;
   }
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     encoder_ = load_encoder(find_default_encoder());
     const std::string img = path("images");

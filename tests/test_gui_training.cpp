@@ -9,7 +9,7 @@
 #include <QTimer>
 #include <QtTest/QtTest>
 
-#include <qcustomplot.h>
+#include "ui/qcustomplot_include.h"
 
 #include "ui/loss_plot.h"
 #include "ui/train_worker.h"
@@ -60,7 +60,7 @@ class TestGuiTraining : public QObject {
     });
 
     tab.start();
-    QVERIFY(wait_for([&] { return tab.state() == QLatin1String("running"); }, 60000));
+    QVERIFY(wait_for([&] { return tab.state() == ui::RunState::Running; }, 60000));
     clock.start();
     ticker.start();
     QVERIFY(wait_for([&] { return tab.plot()->valPointCount() >= 3; }, 60000));
@@ -71,7 +71,7 @@ class TestGuiTraining : public QObject {
     QVERIFY(tab.plot()->trainPointCount() >= 15);
 
     tab.pause();
-    QVERIFY(wait_for([&] { return tab.state() == QLatin1String("paused"); }, 10000));
+    QVERIFY(wait_for([&] { return tab.state() == ui::RunState::Paused; }, 10000));
     QTest::qWait(200);  // points already queued may still arrive; then nothing moves
     const int paused_at = tab.plot()->trainPointCount();
     QTest::qWait(300);
@@ -79,12 +79,12 @@ class TestGuiTraining : public QObject {
 
     tab.unpause();
     QVERIFY(wait_for([&] { return tab.plot()->trainPointCount() > paused_at; }, 10000));
-    QCOMPARE(tab.state(), QStringLiteral("running"));
+    QVERIFY(tab.state() == ui::RunState::Running);
 
     QSignalSpy finished(&tab, &ui::TrainingTab::trainingFinished);
     tab.stop();
     QVERIFY(wait_for([&] { return finished.count() == 1; }, 30000));
-    QCOMPARE(tab.state(), QStringLiteral("stopped"));
+    QVERIFY(tab.state() == ui::RunState::Stopped);
     QVERIFY(tab.plot()->trainPointCount() < 400);
     QVERIFY(QFileInfo::exists(tab.lastRunDir() + "/checkpoint.pt"));
     const QString csv = dir_.path() + "/loss.csv";

@@ -33,7 +33,7 @@ cv::Mat pattern(int width, int height) {
 
 class TestImages : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void decodes_every_format_to_rgb() {
     const cv::Mat bgr = pattern(32, 24);
     for (const char* ext : {".png", ".bmp", ".tiff", ".webp", ".jpg"}) {

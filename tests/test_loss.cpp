@@ -14,7 +14,7 @@ using namespace captioner;
 
 class TestLoss : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void matches_hand_computed_value() {
     // Two positions with uniform logits over 4 words and one PAD position.
     const auto logits = torch::zeros({1, 3, 4});

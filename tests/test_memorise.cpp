@@ -13,7 +13,7 @@ using namespace captioner;
 
 class TestMemorise : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void greedy_decoding_returns_the_training_captions() {
     QTemporaryDir dir;
     const std::vector<std::string> adjectives = {"red", "small", "old", "happy"};

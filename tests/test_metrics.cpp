@@ -29,7 +29,7 @@ bool near(double a, double b, double tol = 1e-6) { return std::abs(a - b) <= tol
 
 class TestMetrics : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void ptb_tokenization_drops_punctuation_and_splits_clitics() {
     QCOMPARE(ptb_tokenize("A man's hat, isn't it?"), (Tokens{"a", "man", "'s", "hat", "is", "n't", "it"}));
     QCOMPARE(ptb_tokenize("  Two (small) dogs... \"playing\"!  "), (Tokens{"two", "small", "dogs", "playing"}));

@@ -59,7 +59,7 @@ class TestNpy : public QObject {
     return path;
   }
 
- private slots:
+ private Q_SLOTS:
   void reads_little_endian_float32() {
     const auto a = NpyArray::open(file("f4.npy", npy_bytes("<f4", false, "(2, 3)", raw<float>({1, 2, 3, 4, 5, 6}))));
     QCOMPARE(a.rows(), int64_t{2});

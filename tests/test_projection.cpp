@@ -8,7 +8,7 @@ using namespace captioner;
 
 class TestProjection : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void matches_linear_in_value_and_gradients() {
     torch::manual_seed(4);
     for (const auto& [n, h, v] : {std::tuple<int64_t, int64_t, int64_t>{37, 16, 101}, {1, 3, 5}, {300, 64, 1000}}) {

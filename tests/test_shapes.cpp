@@ -44,7 +44,7 @@ DecodedCaption caption_with_maps(const std::vector<std::string>& words, const st
 
 class TestShapes : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void scenes_are_deterministic_per_seed_and_index() {
     const auto o = small_options();
     const auto a = render_scene(7, 12, o), b = render_scene(7, 12, o), c = render_scene(8, 12, o);

@@ -17,7 +17,7 @@ CaptionDataset dataset_of(int n) {
 
 class TestSplit : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void parts_are_disjoint_and_cover_all_images() {
     const auto s = split_images(dataset_of(1000), 0.1, 0.05, 42);
     QCOMPARE(s.val.size(), size_t{100});

@@ -7,7 +7,7 @@ using Tokens = std::vector<std::string>;
 
 class TestTokenizer : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void lowercases_and_splits_punctuation() {
     QCOMPARE(tokenize("A Man riding a Horse, on the beach."),
              (Tokens{"a", "man", "riding", "a", "horse", ",", "on", "the", "beach", "."}));

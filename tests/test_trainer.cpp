@@ -98,7 +98,7 @@ class TestTrainer : public QObject {
   std::string data_;
   std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     data_ = path("data");
     SyntheticOptions o;

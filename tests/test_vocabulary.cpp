@@ -17,7 +17,7 @@ Vocabulary build(const std::vector<TokenizedCaption>& captions, int min_count) {
 
 class TestVocabulary : public QObject {
   Q_OBJECT
- private slots:
+ private Q_SLOTS:
   void special_tokens_come_first() {
     const Vocabulary v;
     QCOMPARE(v.size(), int64_t{4});

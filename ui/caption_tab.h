@@ -1,35 +1,33 @@
 #pragma once
-// The Caption tab: drop, paste or open images; choose greedy, sampled (temperature) or beam
-// decoding; read the captions word by word with each word's probability, and for attention
-// models see the selected word's 8x8 map over the image, step through the words or play them,
-// and export the strip of all maps and the captions as JSON.
+// The Caption tab: drop, paste or open images (ImageList); choose greedy, sampled (temperature)
+// or beam decoding (DecodingControls); read the captions word by word with each word's
+// probability (WordBar), and for attention models see the selected word's 8x8 map over the image,
+// step through the words or play them (HeatmapView); export the strip of all maps and the
+// captions as JSON.
 #include <QImage>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
 
 #include <memory>
-#include <string>
 #include <vector>
 
-class QCheckBox;
-class QComboBox;
-class QDoubleSpinBox;
-class QHBoxLayout;
 class QLabel;
 class QListWidget;
 class QMimeData;
-class QPushButton;
-class QSlider;
-class QSpinBox;
-class QTimer;
 
 namespace captioner {
 class CaptionService;
 struct CaptionResult;
+struct CaptionWord;
 }  // namespace captioner
 
 namespace captioner::ui {
+
+class DecodingControls;
+class HeatmapView;
+class ImageList;
+class WordBar;
 
 class CaptionTab : public QWidget {
   Q_OBJECT
@@ -73,17 +71,17 @@ class CaptionTab : public QWidget {
   void keyPressEvent(QKeyEvent* event) override;
 
  private:
-  void showImage(int index);
+  void buildLayout();
+  void showImage(const QString& path);
   void recaption();
   void showResults();
   void showWord();
-  QImage overlayFor(int word) const;
-  void requestFromControls();
+  std::vector<CaptionWord> shownWords() const;
+  QString note() const;
 
   std::unique_ptr<CaptionService> service_;
   QString model_path_;
-  QStringList images_;
-  int current_ = -1;
+  QString image_path_;
   QImage image_;
   std::vector<CaptionResult> results_;
   int caption_ = 0;
@@ -91,22 +89,11 @@ class CaptionTab : public QWidget {
   quint64 next_seed_;
 
   QLabel* model_label_;
-  QListWidget* thumbnails_;
-  QComboBox* mode_;
-  QSlider* temperature_slider_;
-  QDoubleSpinBox* temperature_;
-  QSpinBox* beam_;
-  QSpinBox* samples_;
+  ImageList* images_;
+  DecodingControls* decoding_;
   QListWidget* captions_;
-  QWidget* words_box_;
-  QHBoxLayout* words_layout_;
-  QLabel* heatmap_;
-  QLabel* heatmap_note_;
-  QSlider* opacity_;
-  QCheckBox* grid_lines_;
-  QPushButton* play_;
-  QTimer* play_timer_;
-  QLabel* strip_;
+  WordBar* words_;
+  HeatmapView* heatmap_;
 };
 
 }  // namespace captioner::ui

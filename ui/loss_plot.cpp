@@ -1,6 +1,6 @@
 #include "ui/loss_plot.h"
 
-#include <qcustomplot.h>
+#include "ui/qcustomplot_include.h"
 
 #include <QCheckBox>
 #include <QComboBox>

@@ -1,4 +1,3 @@
-// Core headers (LibTorch, OpenCV) before Qt headers.
 #include "core/data/dataset.h"
 #include "core/data/shapes.h"
 #include "core/util/runtime.h"
@@ -65,8 +64,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt")) && caption_->loadModel(run_dir))
       statusBar()->showMessage(tr("The Caption tab now uses the model just trained"), 8000);
   });
-  connect(training_, &TrainingTab::stateChanged, this, [this](const QString& state) {
-    statusBar()->showMessage(tr("Training: %1").arg(state));
+  connect(training_, &TrainingTab::stateChanged, this, [this](RunState state) {
+    statusBar()->showMessage(tr("Training: %1").arg(run_state_name(state)));
   });
   buildMenus();
 

@@ -1,4 +1,3 @@
-// LibTorch-using core headers first: Qt's `slots` macro must not precede them.
 #include "core/data/dataset.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
@@ -16,7 +15,31 @@
 
 namespace captioner::ui {
 
+QString run_state_name(RunState state) {
+  switch (state) {
+    case RunState::Idle: return QStringLiteral("idle");
+    case RunState::Preparing: return QStringLiteral("preparing");
+    case RunState::Running: return QStringLiteral("running");
+    case RunState::Paused: return QStringLiteral("paused");
+    case RunState::Stopped: return QStringLiteral("stopped");
+    case RunState::Finished: return QStringLiteral("finished");
+    case RunState::Failed: return QStringLiteral("failed");
+  }
+  return QString();
+}
+
 namespace {
+
+RunState run_state(TrainerState state) {
+  switch (state) {
+    case TrainerState::Running: return RunState::Running;
+    case TrainerState::Paused: return RunState::Paused;
+    case TrainerState::Stopped: return RunState::Stopped;
+    case TrainerState::Finished: return RunState::Finished;
+    case TrainerState::Failed: return RunState::Failed;
+  }
+  return RunState::Failed;
+}
 
 // Collects progress on the training thread and emits it at most every `interval_ms`.
 class BatchingObserver : public TrainObserver {
@@ -39,7 +62,7 @@ class BatchingObserver : public TrainObserver {
   }
   void on_state(TrainerState state) override {
     flush();
-    Q_EMIT worker_.stateChanged(QString::fromLatin1(state_name(state)));
+    Q_EMIT worker_.stateChanged(run_state(state));
   }
   void on_message(const std::string& text) override { Q_EMIT worker_.message(QString::fromStdString(text)); }
   void flush() {
@@ -117,7 +140,7 @@ void TrainWorker::run(const TrainRequest& request) {
   }
   const std::string run_dir = request.run_dir.toStdString();
   try {
-    Q_EMIT stateChanged(QStringLiteral("preparing"));
+    Q_EMIT stateChanged(RunState::Preparing);
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
     // A resumed run keeps the layer its features came from.
@@ -151,7 +174,7 @@ void TrainWorker::run(const TrainRequest& request) {
     const TrainResult result = trainer->run(&observer);
     Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), request.run_dir);
   } catch (const std::exception& e) {
-    Q_EMIT stateChanged(QStringLiteral("failed"));
+    Q_EMIT stateChanged(RunState::Failed);
     Q_EMIT finished(false, QString::fromStdString(e.what()), request.run_dir);
   }
 }

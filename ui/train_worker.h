@@ -2,7 +2,7 @@
 // The training thread's side of the bridge: a worker object moved to a QThread. It runs the core
 // Trainer, and hands progress to the GUI only through queued signals, batched so a fast run
 // cannot flood the event loop. Widgets never see the trainer; the trainer never sees widgets.
-// No LibTorch in this header (Qt's keywords break its headers).
+// No LibTorch in this header: the widgets that include it compile without it.
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -19,6 +19,14 @@ class Trainer;
 }
 
 namespace captioner::ui {
+
+// Where a run is, as the Training tab shows it: Preparing (reading the data, extracting features)
+// before the trainer's own states.
+enum class RunState { Idle, Preparing, Running, Paused, Stopped, Finished, Failed };
+QString run_state_name(RunState state);  // "idle", "preparing", "running", ...
+inline bool is_active(RunState state) {
+  return state == RunState::Preparing || state == RunState::Running || state == RunState::Paused;
+}
 
 struct TrainPoint {
   qint64 step = 0;
@@ -58,7 +66,7 @@ class TrainWorker : public QObject {
  Q_SIGNALS:
   void points(const QVector<captioner::ui::TrainPoint>& batch);
   void status(const captioner::ui::TrainStatus& status);
-  void stateChanged(const QString& state);  // running | paused | stopped | finished | failed
+  void stateChanged(captioner::ui::RunState state);
   void message(const QString& text);
   void extraction(qint64 done, qint64 total, double images_per_s, double eta_s);
   void finished(bool ok, const QString& error, const QString& run_dir);
@@ -72,6 +80,7 @@ class TrainWorker : public QObject {
 
 }  // namespace captioner::ui
 
+Q_DECLARE_METATYPE(captioner::ui::RunState)
 Q_DECLARE_METATYPE(captioner::ui::TrainPoint)
 Q_DECLARE_METATYPE(captioner::ui::TrainStatus)
 Q_DECLARE_METATYPE(captioner::ui::TrainRequest)

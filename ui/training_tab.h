@@ -1,25 +1,23 @@
 #pragma once
-// The Training tab: dataset, model and hyper-parameters, Start / Pause / Resume / Stop, live
-// loss curves, status line and the current captions of a few fixed validation images.
+// The Training tab: the dataset, the form (TrainingForm), the run controls (RunControls), live
+// loss curves (LossPlot), a status line and the current captions of a few fixed validation
+// images. It owns the training thread and talks to its worker through queued signals only.
 #include <QString>
 #include <QWidget>
 
-class QComboBox;
-class QDoubleSpinBox;
+#include "ui/train_worker.h"
+
 class QLabel;
 class QListWidget;
 class QPlainTextEdit;
 class QProgressBar;
-class QPushButton;
-class QSpinBox;
 class QThread;
 
 namespace captioner::ui {
 
 class LossPlot;
-class TrainWorker;
-struct TrainStatus;
-struct TrainRequest;
+class RunControls;
+class TrainingForm;
 
 class TrainingTab : public QWidget {
   Q_OBJECT
@@ -30,11 +28,11 @@ class TrainingTab : public QWidget {
   // image_dir: the folder of a COCO / Karpathy file's images when they are not beside it.
   void setDataset(const QString& path, const QString& image_dir = QString());
   QString dataset() const { return dataset_; }
-  bool isTraining() const;
+  bool isTraining() const { return is_active(state_); }
   // Asks the trainer to stop (it saves a checkpoint) and waits for the thread.
   void stopAndWait();
   LossPlot* plot() const { return plot_; }
-  QString state() const { return state_; }
+  RunState state() const { return state_; }
   QString lastRunDir() const { return last_run_; }
   void saveSettings() const;
   void loadSettings();
@@ -49,41 +47,29 @@ class TrainingTab : public QWidget {
 
  Q_SIGNALS:
   void trainingFinished(const QString& run_dir, bool ok);
-  void stateChanged(const QString& state);
+  void stateChanged(captioner::ui::RunState state);
   void errorOccurred(const QString& text);
   void requestRun(const captioner::ui::TrainRequest& request);
 
  private:
+  QWidget* buildDatasetBox();
+  void buildLayout();
+  void startWorker();
+  void launch(const TrainRequest& request, const QString& log_line);
   void onStatus(const TrainStatus& status);
-  void onState(const QString& state);
-  void updateButtons();
+  void onExtraction(qint64 done, qint64 total, double images_per_s, double eta_s);
+  void onFinished(bool ok, const QString& error, const QString& run_dir);
+  void onState(RunState state);
   void describeDataset();
 
   QString dataset_;
   QString image_dir_;
   QString last_run_;
-  QString state_ = QStringLiteral("idle");
+  RunState state_ = RunState::Idle;
   QLabel* dataset_label_;
   QLabel* dataset_info_;
-  QComboBox* kind_;
-  QComboBox* layer_;
-  QSpinBox* hidden_;
-  QSpinBox* embed_;
-  QSpinBox* layers_;
-  QDoubleSpinBox* dropout_;
-  QSpinBox* batch_;
-  QDoubleSpinBox* lr_;
-  QSpinBox* max_len_;
-  QSpinBox* min_count_;
-  QSpinBox* val_every_;
-  QSpinBox* steps_;
-  QSpinBox* threads_;
-  QComboBox* device_;
-  QPushButton* resume_run_;
-  QPushButton* start_;
-  QPushButton* pause_;
-  QPushButton* unpause_;
-  QPushButton* stop_;
+  TrainingForm* form_;
+  RunControls* controls_;
   QProgressBar* progress_;
   QLabel* status_;
   QListWidget* samples_;

@@ -1,0 +1,163 @@
+#include "ui/heatmap_view.h"
+
+#include <QCheckBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSlider>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+
+#include "core/infer/attention_overlay.h"
+
+namespace captioner::ui {
+
+namespace {
+
+cv::Mat to_bgr(const QImage& image) {
+  const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
+  cv::Mat view(rgb.height(), rgb.width(), CV_8UC3, const_cast<uchar*>(rgb.constBits()), static_cast<size_t>(rgb.bytesPerLine()));
+  cv::Mat bgr;
+  cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+QImage to_qimage(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step), QImage::Format_RGB888).copy();
+}
+
+std::vector<StripWord> strip_words(const std::vector<CaptionWord>& words) {
+  std::vector<StripWord> out;
+  for (const auto& w : words) out.push_back({w.word, w.attention});
+  return out;
+}
+
+}  // namespace
+
+HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
+  heatmap_ = new QLabel(this);
+  heatmap_->setMinimumSize(320, 320);
+  heatmap_->setAlignment(Qt::AlignCenter);
+  heatmap_->setAccessibleName(tr("Image with the selected word's attention"));
+  note_label_ = new QLabel(this);
+  note_label_->setWordWrap(true);
+  opacity_ = new QSlider(Qt::Horizontal, this);
+  opacity_->setRange(0, 100);
+  opacity_->setValue(70);
+  opacity_->setAccessibleName(tr("Heatmap opacity"));
+  opacity_->setToolTip(tr("Heatmap opacity"));
+  grid_lines_ = new QCheckBox(tr("Grid lines"), this);
+  grid_lines_->setToolTip(tr("Show the 8×8 cells the model attends over"));
+  play_ = new QPushButton(tr("▶ Play"), this);
+  play_->setAccessibleName(tr("Play the sentence word by word"));
+  play_timer_ = new QTimer(this);
+  play_timer_->setInterval(700);
+  strip_ = new QLabel(this);
+  auto* strip_scroll = new QScrollArea(this);
+  strip_scroll->setWidget(strip_);
+  strip_scroll->setFixedHeight(150);
+
+  connect(opacity_, &QSlider::valueChanged, this, [this] {
+    updateStrip();
+    updateView();
+  });
+  connect(grid_lines_, &QCheckBox::toggled, this, &HeatmapView::updateView);
+  connect(play_, &QPushButton::clicked, this, [this] {
+    if (play_timer_->isActive()) return stopPlaying();
+    Q_EMIT playStarted();
+    play_timer_->start();
+    play_->setText(tr("■ Stop"));
+  });
+  connect(play_timer_, &QTimer::timeout, this, &HeatmapView::playStep);
+
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(new QLabel(tr("Opacity"), this));
+  controls->addWidget(opacity_, 1);
+  controls->addWidget(grid_lines_);
+  controls->addWidget(play_);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(heatmap_, 1);
+  layout->addWidget(note_label_);
+  layout->addLayout(controls);
+  layout->addWidget(strip_scroll);
+  updateView();
+}
+
+void HeatmapView::show(const QImage& image, const std::vector<CaptionWord>& words, int word, const QString& note) {
+  const bool new_words = image.cacheKey() != image_.cacheKey() || words.size() != words_.size() ||
+                         !std::equal(words.begin(), words.end(), words_.begin(), [](const CaptionWord& a, const CaptionWord& b) {
+                           return a.word == b.word && a.attention == b.attention;
+                         });
+  image_ = image;
+  words_ = words;
+  word_ = word;
+  note_ = note;
+  if (new_words) updateStrip();
+  updateView();
+}
+
+void HeatmapView::stopPlaying() {
+  play_timer_->stop();
+  play_->setText(tr("▶ Play"));
+}
+
+QImage HeatmapView::overlay() const { return overlayFor(word_); }
+
+QImage HeatmapView::overlayFor(int word) const {
+  if (image_.isNull()) return {};
+  if (word < 0 || word >= static_cast<int>(words_.size())) return image_;
+  const auto& map = words_[static_cast<size_t>(word)].attention;
+  if (map.empty()) return image_;
+  QImage out = to_qimage(overlay_attention(to_bgr(image_), map, opacity_->value() / 100.0));
+  if (grid_lines_->isChecked()) {
+    QPainter p(&out);
+    p.setPen(QPen(QColor(255, 255, 255, 120), 1));
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(map.size()))));
+    for (int i = 1; i < side; ++i) {
+      p.drawLine(out.width() * i / side, 0, out.width() * i / side, out.height());
+      p.drawLine(0, out.height() * i / side, out.width(), out.height() * i / side);
+    }
+  }
+  return out;
+}
+
+void HeatmapView::updateStrip() {
+  const bool attends = !words_.empty() && !words_.front().attention.empty();
+  if (!attends || image_.isNull()) {
+    strip_->clear();
+    return;
+  }
+  const QImage strip = to_qimage(attention_strip(to_bgr(image_), strip_words(words_), 110, opacity_->value() / 100.0));
+  strip_->setPixmap(QPixmap::fromImage(strip));
+  strip_->resize(strip.size());
+}
+
+void HeatmapView::updateView() {
+  note_label_->setText(note_);
+  if (image_.isNull()) {
+    heatmap_->setText(tr("Drop images here, paste one (Ctrl+V), or open them from the File menu."));
+    return;
+  }
+  heatmap_->setPixmap(QPixmap::fromImage(overlay().scaled(heatmap_->size().boundedTo(QSize(640, 640)).expandedTo(QSize(320, 320)),
+                                                          Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+}
+
+bool HeatmapView::exportStrip(const QString& path) const {
+  if (words_.empty() || image_.isNull()) return false;
+  return to_qimage(attention_strip(to_bgr(image_), strip_words(words_), 160, opacity_->value() / 100.0)).save(path);
+}
+
+SettingsTable HeatmapView::settings() const {
+  return {{QStringLiteral("opacity"), opacity_}, {QStringLiteral("grid"), grid_lines_}};
+}
+
+}  // namespace captioner::ui

@@ -1,0 +1,134 @@
+#include "ui/training_form.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QSpinBox>
+#include <QStandardItemModel>
+
+#include <algorithm>
+
+#include "core/util/runtime.h"
+
+namespace captioner::ui {
+
+namespace {
+
+QSpinBox* spin(int lo, int hi, int value, const QString& tip, QWidget* parent) {
+  auto* s = new QSpinBox(parent);
+  s->setRange(lo, hi);
+  s->setValue(value);
+  s->setToolTip(tip);
+  return s;
+}
+
+QDoubleSpinBox* real(double lo, double hi, double step, int decimals, double value, const QString& tip, QWidget* parent) {
+  auto* s = new QDoubleSpinBox(parent);
+  s->setDecimals(decimals);
+  s->setRange(lo, hi);
+  s->setSingleStep(step);
+  s->setValue(value);
+  s->setToolTip(tip);
+  return s;
+}
+
+}  // namespace
+
+TrainingForm::TrainingForm(QWidget* parent) : QGroupBox(tr("Model and training"), parent) {
+  const TrainConfig defaults;
+  auto* form = new QFormLayout(this);
+  addModelFields(form, defaults);
+  addTrainingFields(form, defaults);
+  connect(kind_, &QComboBox::currentIndexChanged, this, [this] { setLocked(locked_); });
+  connect(layer_, &QComboBox::currentIndexChanged, this, &TrainingForm::layerChanged);
+  connect(min_count_, &QSpinBox::valueChanged, this, &TrainingForm::minCountChanged);
+  setLocked(false);
+}
+
+void TrainingForm::addModelFields(QFormLayout* form, const TrainConfig& defaults) {
+  kind_ = new QComboBox(this);
+  kind_->addItem(tr("Attention (looks at the 8×8 grid)"), QStringLiteral("attention"));
+  kind_->addItem(tr("LSTM (image vector only)"), QStringLiteral("lstm"));
+  kind_->setToolTip(tr("The attention model shows where it looks for every word"));
+  layer_ = new QComboBox(this);
+  layer_->addItem(tr("mixed10 (standard 8×8×2048 grid)"), QStringLiteral("mixed10"));
+  layer_->addItem(tr("mixed5 (8×8×768, sees colour)"), QStringLiteral("mixed5"));
+  layer_->setToolTip(tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled weights' layers after mixed5 "
+                        "were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably"));
+  hidden_ = spin(8, 4096, static_cast<int>(defaults.model.hidden), tr("LSTM hidden size"), this);
+  embed_ = spin(8, 4096, static_cast<int>(defaults.model.embed), tr("Word embedding size"), this);
+  layers_ = spin(1, 8, 1, tr("LSTM layers (the attention model has one)"), this);
+  dropout_ = real(0, 0.9, 0.05, 2, 0.2, tr("Dropout on embeddings and hidden states"), this);
+  form->addRow(tr("Model"), kind_);
+  form->addRow(tr("Encoder layer"), layer_);
+  form->addRow(tr("Hidden size"), hidden_);
+  form->addRow(tr("Embedding size"), embed_);
+  form->addRow(tr("Layers"), layers_);
+  form->addRow(tr("Dropout"), dropout_);
+}
+
+void TrainingForm::addTrainingFields(QFormLayout* form, const TrainConfig& defaults) {
+  batch_ = spin(1, 4096, 64, tr("Distinct images per batch, one random caption each"), this);
+  lr_ = real(1e-5, 1.0, 1e-4, 5, 2e-3, tr("Adam learning rate"), this);
+  max_len_ = spin(3, 200, 22, tr("Tokens per caption, START and END included"), this);
+  min_count_ = spin(1, 1000, static_cast<int>(defaults.min_count), tr("Vocabulary: words seen at least this often"), this);
+  val_every_ = spin(1, 100000, 50, tr("Steps between validations"), this);
+  steps_ = spin(1, 10000000, 1500, tr("Training steps"), this);
+  threads_ = spin(0, 256, 0, tr("CPU threads (0 = all cores)"), this);
+  device_ = new QComboBox(this);
+  device_->addItem(tr("CPU"), QStringLiteral("cpu"));
+  device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+  const bool cuda = cuda_available();
+  if (!cuda) qobject_cast<QStandardItemModel*>(device_->model())->item(1)->setEnabled(false);
+  device_->setCurrentIndex(cuda ? 1 : 0);
+  device_->setToolTip(cuda ? tr("Where training runs") : tr("This build of LibTorch has no CUDA, or no GPU was found"));
+  form->addRow(tr("Batch size"), batch_);
+  form->addRow(tr("Learning rate"), lr_);
+  form->addRow(tr("Max length"), max_len_);
+  form->addRow(tr("Min word count"), min_count_);
+  form->addRow(tr("Validate every"), val_every_);
+  form->addRow(tr("Steps"), steps_);
+  form->addRow(tr("Device"), device_);
+  form->addRow(tr("CPU threads"), threads_);
+}
+
+void TrainingForm::fill(TrainConfig& c) const {
+  c.model.kind = kind_->currentData().toString().toStdString();
+  c.model.hidden = hidden_->value();
+  c.model.embed = embed_->value();
+  c.model.layers = c.model.kind == "attention" ? 1 : layers_->value();
+  c.model.dropout = dropout_->value();
+  c.batch_size = batch_->value();
+  c.lr = lr_->value();
+  c.max_len = max_len_->value();
+  c.min_count = min_count_->value();
+  c.val_every = val_every_->value();
+  c.val_batches = 4;
+  c.steps = steps_->value();
+  c.checkpoint_every = std::max(100, steps_->value() / 10);
+  c.threads = threads_->value();
+  c.device = device_->currentData().toString().toStdString();
+}
+
+QString TrainingForm::layer() const { return layer_->currentData().toString(); }
+int TrainingForm::minCount() const { return min_count_->value(); }
+
+void TrainingForm::setLocked(bool locked) {
+  locked_ = locked;
+  for (QWidget* w : std::initializer_list<QWidget*>{kind_, layer_, hidden_, embed_, dropout_, batch_, lr_, max_len_,
+                                                    min_count_, val_every_, steps_, threads_, device_})
+    w->setEnabled(!locked);
+  layers_->setEnabled(!locked && kind_->currentData().toString() == QLatin1String("lstm"));
+}
+
+SettingsTable TrainingForm::settings() const {
+  return {{QStringLiteral("kind"), kind_},       {QStringLiteral("layer"), layer_},
+          {QStringLiteral("hidden"), hidden_},   {QStringLiteral("embed"), embed_},
+          {QStringLiteral("layers"), layers_},   {QStringLiteral("dropout"), dropout_},
+          {QStringLiteral("batch"), batch_},     {QStringLiteral("lr"), lr_},
+          {QStringLiteral("max_len"), max_len_}, {QStringLiteral("min_count"), min_count_},
+          {QStringLiteral("val_every"), val_every_}, {QStringLiteral("steps"), steps_},
+          {QStringLiteral("threads"), threads_}};
+}
+
+}  // namespace captioner::ui
