@@ -56,12 +56,8 @@ void write_attention_strip(const std::string& dir, const std::string& image_path
   std::cerr << "attention: " << out << '\n';
 }
 
-}  // namespace
-
-Command add_caption_command(CLI::App& app) {
-  auto a = std::make_shared<CaptionArgs>();
+void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
   DecodeOptions& d = a->decode;
-  auto* cmd = app.add_subcommand("caption", "Caption image files, or rows of a feature file, with a trained model");
   cmd->add_option("images", a->images, "Image files to caption");
   cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
   cmd->add_option("--encoder", a->encoder, "Encoder weight file for image files (default: the installed one)");
@@ -85,72 +81,103 @@ Command add_caption_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 
-  return [a, cmd]() -> int {
-    configure_threads(a->threads);
-    const torch::Device device = resolve_device(a->device);
-    const std::string path = std::filesystem::is_directory(a->model) ? checkpoint_path(a->model) : a->model;
-    LoadedCheckpoint checkpoint = load_checkpoint(path, device);
-    CaptionModelImpl& model = *checkpoint.model;
-    DecodeOptions options = a->decode;
-    options.mode = parse_mode(a->mode);
-    const bool grid_model = model.input() == FeatureInput::Grid;
-    if (!a->attention_png.empty()) {
-      if (!grid_model) {
-        std::cerr << "note: " << path << " is an LSTM model without attention; --attention-png writes nothing\n";
-        a->attention_png.clear();
-      } else {
-        std::error_code ec;
-        std::filesystem::create_directories(a->attention_png, ec);
-        if (ec) throw DataError(a->attention_png, "cannot create folder: " + ec.message());
-      }
-    }
-    auto caption = [&](const torch::Tensor& image_features, const std::string& key) {
-      const auto captions = decode(model, checkpoint.vocab, image_features.to(device), options);
-      if (a->json) {
-        std::vector<CaptionResult> results;
-        for (const auto& c : captions) results.push_back(caption_result(c));
-        std::cout << captions_to_json(results, key) << '\n';
-      }
-      else {
-        if (a->images.size() > 1) std::cout << key << ":\n";
-        print_captions(captions);
-      }
-      return captions;
-    };
+}
 
-    if (a->images.empty()) {
-      if (a->features.empty()) throw ConfigError("give image files, or --features FILE --index I");
-      if (cmd->count("--index") == 0) throw ConfigError("--features needs --index");
-      const FeatureTable table = FeatureTable::open(a->features);
-      const size_t wanted_dims = grid_model ? 2 : 1;
-      if (table.row_shape().size() != wanted_dims)
-        throw DataError(a->features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") +
-                                         "; the model expects " + (grid_model ? "grids [cells, features]" : "vectors [features]"));
-      if (table.dim() != checkpoint.config.model.feature_dim)
-        throw DataError(a->features, "rows have " + std::to_string(table.dim()) + " features; the model expects " +
-                                         std::to_string(checkpoint.config.model.feature_dim));
-      if (a->index < 0 || a->index >= table.rows())
-        throw DataError(a->features, "has no row " + std::to_string(a->index) + " (it has " + std::to_string(table.rows()) + ")");
-      caption(table.gather({a->index}), a->features + "#" + std::to_string(a->index));
-      return 0;
-    }
+// A loaded model that decodes features and prints the captions (as text or JSON).
+struct Captioner {
+  const CaptionArgs& args;
+  torch::Device device;
+  std::string path;  // the checkpoint
+  LoadedCheckpoint checkpoint;
+  DecodeOptions options;
 
-    Encoder encoder = load_encoder_for_model(path, checkpoint.config, a->encoder, device);
-    int failures = 0;
-    torch::NoGradGuard no_grad;
-    for (const auto& image : a->images) {
-      try {
-        const auto rgb = load_image_rgb(image);
-        const auto encoded = encoder.net->forward(inception_input(rgb).unsqueeze(0).to(device));
-        const auto captions = caption(model_input(encoded, model.input()), image);
-        if (!a->attention_png.empty()) write_attention_strip(a->attention_png, image, rgb, captions.front());
-      } catch (const DataError& e) {
-        std::cerr << "error: " << e.what() << '\n';  // one bad image never stops the others
-        ++failures;
-      }
+  bool attends() const { return checkpoint.model->input() == FeatureInput::Grid; }
+
+  std::vector<DecodedCaption> caption(const torch::Tensor& image_features, const std::string& key) const {
+    const auto captions = decode(*checkpoint.model, checkpoint.vocab, image_features.to(device), options);
+    if (args.json) {
+      std::vector<CaptionResult> results;
+      for (const auto& c : captions) results.push_back(caption_result(c));
+      std::cout << captions_to_json(results, key) << '\n';
+    } else {
+      if (args.images.size() > 1) std::cout << key << ":\n";
+      print_captions(captions);
     }
-    return failures == 0 ? 0 : 1;
-  };
+    return captions;
+  }
+};
+
+// `captioner caption --features F --index I`: the row of a feature file, checked against the model.
+int caption_feature_row(const CaptionArgs& a, const Captioner& captioner, bool index_given) {
+  if (a.features.empty()) throw ConfigError("give image files, or --features FILE --index I");
+  if (!index_given) throw ConfigError("--features needs --index");
+  const FeatureTable table = FeatureTable::open(a.features);
+  const bool grid_model = captioner.attends();
+  const size_t wanted_dims = grid_model ? 2 : 1;
+  if (table.row_shape().size() != wanted_dims)
+    throw DataError(a.features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") +
+                                    "; the model expects " + (grid_model ? "grids [cells, features]" : "vectors [features]"));
+  const int64_t wanted_dim = captioner.checkpoint.config.model.feature_dim;
+  if (table.dim() != wanted_dim)
+    throw DataError(a.features, "rows have " + std::to_string(table.dim()) + " features; the model expects " +
+                                    std::to_string(wanted_dim));
+  if (a.index < 0 || a.index >= table.rows())
+    throw DataError(a.features, "has no row " + std::to_string(a.index) + " (it has " + std::to_string(table.rows()) + ")");
+  captioner.caption(table.gather({a.index}), a.features + "#" + std::to_string(a.index));
+  return 0;
+}
+
+// `captioner caption IMAGE...`: each image encoded and captioned; a bad image is reported and
+// the others carry on (exit 1 when any failed).
+int caption_image_files(const CaptionArgs& a, const Captioner& captioner, const std::string& attention_png) {
+  Encoder encoder = load_encoder_for_model(captioner.path, captioner.checkpoint.config, a.encoder, captioner.device);
+  int failures = 0;
+  torch::NoGradGuard no_grad;
+  for (const auto& image : a.images) {
+    try {
+      const auto rgb = load_image_rgb(image);
+      const auto encoded = encoder.net->forward(inception_input(rgb).unsqueeze(0).to(captioner.device));
+      const auto captions = captioner.caption(model_input(encoded, captioner.checkpoint.model->input()), image);
+      if (!attention_png.empty()) write_attention_strip(attention_png, image, rgb, captions.front());
+    } catch (const DataError& e) {
+      std::cerr << "error: " << e.what() << '\n';
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+// The folder for --attention-png, created; empty when the model has no attention to draw.
+std::string attention_folder(const CaptionArgs& a, const Captioner& captioner) {
+  if (a.attention_png.empty()) return "";
+  if (!captioner.attends()) {
+    std::cerr << "note: " << captioner.path << " is an LSTM model without attention; --attention-png writes nothing\n";
+    return "";
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(a.attention_png, ec);
+  if (ec) throw DataError(a.attention_png, "cannot create folder: " + ec.message());
+  return a.attention_png;
+}
+
+int run_caption(const CaptionArgs& a, bool index_given) {
+  configure_threads(a.threads);
+  const torch::Device device = resolve_device(a.device);
+  const std::string path = std::filesystem::is_directory(a.model) ? checkpoint_path(a.model) : a.model;
+  Captioner captioner{a, device, path, load_checkpoint(path, device), a.decode};
+  captioner.options.mode = parse_mode(a.mode);
+  const std::string attention_png = attention_folder(a, captioner);
+  if (a.images.empty()) return caption_feature_row(a, captioner, index_given);
+  return caption_image_files(a, captioner, attention_png);
+}
+
+}  // namespace
+
+Command add_caption_command(CLI::App& app) {
+  auto a = std::make_shared<CaptionArgs>();
+  auto* cmd = app.add_subcommand("caption", "Caption image files, or rows of a feature file, with a trained model");
+  add_caption_options(cmd, a.get());
+  return [a, cmd]() -> int { return run_caption(*a, cmd->count("--index") > 0); };
 }
 
 }  // namespace captioner::cli

@@ -48,13 +48,7 @@ Split parse_split(const std::string& name) {
   return Split::Unassigned;  // "all"
 }
 
-
-}  // namespace
-
-Command add_eval_command(CLI::App& app) {
-  auto a = std::make_shared<EvalArgs>();
-  auto* cmd = app.add_subcommand("eval", "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D; on Shapes also "
-                                         "content accuracy and the attention pointing game)");
+void add_eval_options(CLI::App* cmd, EvalArgs* a) {
   cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
   cmd->add_option("--data", a->data, "Shapes folder, COCO captions JSON, Karpathy JSON or handout folder")->required();
   cmd->add_option("--split", a->split, "Split to evaluate: train, val, test, or all")
@@ -70,96 +64,116 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print the report as JSON");
   cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+}
 
-  return [a]() -> int {
-    configure_threads(a->threads);
-    const torch::Device device = resolve_device(a->device);
-    const std::string path = std::filesystem::is_directory(a->model) ? checkpoint_path(a->model) : a->model;
-    LoadedCheckpoint checkpoint = load_checkpoint(path, device);
-    CaptionModelImpl& model = *checkpoint.model;
+// The features the model reads for `dataset`, extracted first when the dataset has none yet: of
+// the layer the model was trained on, in that layer's cache.
+FeatureTable eval_features(const EvalArgs& a, const std::string& model_path, const LoadedCheckpoint& checkpoint,
+                           CaptionDataset& dataset) {
+  const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
+  std::string pooled = !a.features.empty() ? a.features : dataset.features_path;
+  const GridLayer layer = trained_grid_layer(model_path, checkpoint.config);
+  const DatasetImages where = locate_dataset_images(dataset, a.images, a.cache, data_root, layer);
+  if (pooled.empty()) {
+    if (where.image_dir.empty()) throw DataError(a.data, "has no image files here; pass --images DIR (or --features FILE)");
+    Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, a.encoder, resolve_device("auto"));
+    pooled = extract_with_console_progress(dataset, where, encoder);
+  }
+  std::string feature_file = pooled;
+  if (checkpoint.model->input() == FeatureInput::Grid) {
+    feature_file = grid_features_path(pooled);
+    if (feature_file.empty())
+      throw DataError(pooled, "has no 8x8 grid beside it; the attention model needs a feature cache folder");
+  }
+  FeatureTable features = FeatureTable::open(feature_file);
+  if (features.dim() != checkpoint.config.model.feature_dim)
+    throw DataError(feature_file, "rows have " + std::to_string(features.dim()) + " features; the model expects " +
+                                      std::to_string(checkpoint.config.model.feature_dim));
+  return features;
+}
 
-    CaptionDataset dataset = read_dataset(a->data);
-    const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
-    std::string pooled = !a->features.empty() ? a->features : dataset.features_path;
-    // Features of the layer the model was trained on, in that layer's cache.
-    const GridLayer layer = trained_grid_layer(path, checkpoint.config);
-    const DatasetImages where = locate_dataset_images(dataset, a->images, a->cache, data_root, layer);
-    if (pooled.empty()) {
-      if (where.image_dir.empty())
-        throw DataError(a->data, "has no image files here; pass --images DIR (or --features FILE)");
-      Encoder encoder = load_encoder_for_model(path, checkpoint.config, a->encoder, resolve_device("auto"));
-      pooled = extract_with_console_progress(dataset, where, encoder);
-    }
-    std::string feature_file = pooled;
-    if (model.input() == FeatureInput::Grid) {
-      feature_file = grid_features_path(pooled);
-      if (feature_file.empty())
-        throw DataError(pooled, "has no 8x8 grid beside it; the attention model needs a feature cache folder");
-    }
-    const FeatureTable features = FeatureTable::open(feature_file);
-    if (features.dim() != checkpoint.config.model.feature_dim)
-      throw DataError(feature_file, "rows have " + std::to_string(features.dim()) + " features; the model expects " +
-                                        std::to_string(checkpoint.config.model.feature_dim));
+std::vector<int64_t> images_of_split(const EvalArgs& a, const CaptionDataset& dataset) {
+  const Split wanted = parse_split(a.split);
+  std::vector<int64_t> images;
+  for (size_t i = 0; i < dataset.images.size(); ++i)
+    if (a.split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
+  if (images.empty())
+    throw DataError(a.data, "has no images in the " + a.split + " split" +
+                                (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+  return images;
+}
 
-    const Split wanted = parse_split(a->split);
-    std::vector<int64_t> images;
-    for (size_t i = 0; i < dataset.images.size(); ++i)
-      if (a->split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
-    if (images.empty())
-      throw DataError(a->data, "has no images in the " + a->split + " split" +
-                                   (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+void print_json(const EvalArgs& a, const EvalReport& r, const std::string& decoding) {
+  nlohmann::json j = scores_to_json(r.scores);
+  j["images"] = r.images;
+  j["split"] = a.split;
+  j["decoding"] = decoding;
+  j["mean_log_prob"] = r.mean_log_prob;
+  if (r.has_objects) {
+    j["content_accuracy"] = r.content_accuracy;
+    j["pointing"] = r.pointing.words ? nlohmann::json(r.pointing.rate()) : nlohmann::json(nullptr);
+    j["pointing_centre_baseline"] = r.pointing.words ? nlohmann::json(r.pointing.centre_rate()) : nlohmann::json(nullptr);
+    j["pointing_words"] = r.pointing.words;
+  }
+  std::cout << j.dump(2) << '\n';
+}
 
-    ShapesAnnotations shapes;
-    if (dataset.format == DatasetFormat::Karpathy) shapes = read_shapes_annotations(dataset.source);
+void print_text(const EvalArgs& a, const EvalReport& r, const std::string& decoding, const std::string& model_kind) {
+  std::printf("%lld images (%s split), %s decoding, model %s\n", static_cast<long long>(r.images), a.split.c_str(),
+              decoding.c_str(), model_kind.c_str());
+  std::printf("BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr-D %.4f\n", r.scores.bleu[0],
+              r.scores.bleu[1], r.scores.bleu[2], r.scores.bleu[3], r.scores.rouge_l, r.scores.cider_d);
+  std::printf("mean log-probability per word %.4f\n", r.mean_log_prob);
+  if (!r.has_objects) return;
+  std::printf("content accuracy %.4f\n", r.content_accuracy);
+  if (r.pointing.words)
+    std::printf("pointing game %.4f (centre-cell baseline %.4f) over %lld shape words\n", r.pointing.rate(),
+                r.pointing.centre_rate(), static_cast<long long>(r.pointing.words));
+  else
+    std::printf("pointing game: no attention maps (an LSTM model) or no shape words to check\n");
+}
 
-    DecodeOptions options;
-    options.mode = a->beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
-    options.beam_width = a->beam;
-    options.length_penalty = a->length_penalty;
-    options.max_len = a->max_len;
-    const EvalReport r = evaluate(model, checkpoint.vocab, dataset, images, features, &shapes, options, device,
-                                  [](int64_t done, int64_t total) {
-                                    if (done % 100 == 0 || done == total)
-                                      std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done),
-                                                   static_cast<long long>(total));
-                                  });
+int run_eval(const EvalArgs& a) {
+  configure_threads(a.threads);
+  const torch::Device device = resolve_device(a.device);
+  const std::string path = std::filesystem::is_directory(a.model) ? checkpoint_path(a.model) : a.model;
+  LoadedCheckpoint checkpoint = load_checkpoint(path, device);
+  CaptionDataset dataset = read_dataset(a.data);
+  const FeatureTable features = eval_features(a, path, checkpoint, dataset);
+  const std::vector<int64_t> images = images_of_split(a, dataset);
+  ShapesAnnotations shapes;
+  if (dataset.format == DatasetFormat::Karpathy) shapes = read_shapes_annotations(dataset.source);
 
-    if (!a->results.empty()) {
-      std::vector<std::pair<std::string, std::string>> results;
-      for (const auto& e : r.per_image) results.emplace_back(dataset.images[static_cast<size_t>(e.image)].id, e.caption);
-      write_results(a->results, results);
-    }
-    const std::string decoding = a->beam > 1 ? "beam " + std::to_string(a->beam) : std::string("greedy");
-    if (a->json) {
-      nlohmann::json j = scores_to_json(r.scores);
-      j["images"] = r.images;
-      j["split"] = a->split;
-      j["decoding"] = decoding;
-      j["mean_log_prob"] = r.mean_log_prob;
-      if (r.has_objects) {
-        j["content_accuracy"] = r.content_accuracy;
-        j["pointing"] = r.pointing.words ? nlohmann::json(r.pointing.rate()) : nlohmann::json(nullptr);
-        j["pointing_centre_baseline"] = r.pointing.words ? nlohmann::json(r.pointing.centre_rate()) : nlohmann::json(nullptr);
-        j["pointing_words"] = r.pointing.words;
-      }
-      std::cout << j.dump(2) << '\n';
-      return 0;
-    }
-    std::printf("%lld images (%s split), %s decoding, model %s\n", static_cast<long long>(r.images), a->split.c_str(),
-                decoding.c_str(), checkpoint.config.model.kind.c_str());
-    std::printf("BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr-D %.4f\n", r.scores.bleu[0],
-                r.scores.bleu[1], r.scores.bleu[2], r.scores.bleu[3], r.scores.rouge_l, r.scores.cider_d);
-    std::printf("mean log-probability per word %.4f\n", r.mean_log_prob);
-    if (r.has_objects) {
-      std::printf("content accuracy %.4f\n", r.content_accuracy);
-      if (r.pointing.words)
-        std::printf("pointing game %.4f (centre-cell baseline %.4f) over %lld shape words\n", r.pointing.rate(),
-                    r.pointing.centre_rate(), static_cast<long long>(r.pointing.words));
-      else
-        std::printf("pointing game: no attention maps (an LSTM model) or no shape words to check\n");
-    }
-    return 0;
-  };
+  DecodeOptions options;
+  options.mode = a.beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
+  options.beam_width = a.beam;
+  options.length_penalty = a.length_penalty;
+  options.max_len = a.max_len;
+  const EvalReport r = evaluate(*checkpoint.model, checkpoint.vocab, dataset, images, features, &shapes, options, device,
+                                [](int64_t done, int64_t total) {
+                                  if (done % 100 == 0 || done == total)
+                                    std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done),
+                                                 static_cast<long long>(total));
+                                });
+  if (!a.results.empty()) {
+    std::vector<std::pair<std::string, std::string>> results;
+    for (const auto& e : r.per_image) results.emplace_back(dataset.images[static_cast<size_t>(e.image)].id, e.caption);
+    write_results(a.results, results);
+  }
+  const std::string decoding = a.beam > 1 ? "beam " + std::to_string(a.beam) : std::string("greedy");
+  if (a.json) print_json(a, r, decoding);
+  else print_text(a, r, decoding, checkpoint.config.model.kind);
+  return 0;
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D; on Shapes also "
+                                         "content accuracy and the attention pointing game)");
+  add_eval_options(cmd, a.get());
+  return [a]() -> int { return run_eval(*a); };
 }
 
 }  // namespace captioner::cli

@@ -32,12 +32,9 @@ struct TrainArgs {
   TrainConfig config;
 };
 
-}  // namespace
-
-Command add_train_command(CLI::App& app) {
-  auto args = std::make_shared<TrainArgs>();
+// Where the data comes from: the dataset, its images, features and cache, the run folder.
+void add_data_options(CLI::App* cmd, TrainArgs* args) {
   TrainConfig& c = args->config;
-  auto* cmd = app.add_subcommand("train", "Train a captioning model on a dataset");
   cmd->add_option("--data", args->data, "Shapes or handout folder, COCO captions JSON or Karpathy JSON")->required();
   cmd->add_option("--out", args->out, "Run folder: checkpoint.pt and history.csv are kept here")->required();
   cmd->add_option("--features", c.features_path, "Feature .npy for COCO/Karpathy data (one row per image, file order)");
@@ -48,6 +45,11 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--layer", args->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers nsfwjs fine-tuned; see the README)")
       ->check(CLI::IsMember({"mixed10", "mixed5"}))->capture_default_str();
   cmd->add_flag("--resume", args->resume, "Continue the run saved in --out (only --steps may change)");
+}
+
+// The model and its training: every TrainConfig field, with its default.
+void add_training_options(CLI::App* cmd, TrainArgs* args) {
+  TrainConfig& c = args->config;
   cmd->add_option("--model", c.model.kind, "lstm (image vector -> LSTM state) or attention (soft attention over the 8x8 grid)")
       ->check(CLI::IsMember({"lstm", "attention"}))->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps")->capture_default_str();
@@ -78,56 +80,73 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps")->capture_default_str();
 
-  return [args, cmd]() -> int {
-    const bool steps_given = cmd->count("--steps") > 0;
-    const std::string checkpoint = checkpoint_path(args->out);
-    // Both refusals come before any feature extraction, which can take hours.
-    if (args->resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
-    if (!args->resume && std::filesystem::exists(checkpoint))
-      throw DataError(args->out, "already holds a run; pass --resume to continue it or choose another --out");
-    CaptionDataset dataset = read_dataset(args->data);
-    GridLayer layer = parse_grid_layer(args->layer);
-    if (args->resume) {  // a resumed run keeps its features' layer
-      const GridLayer saved = run_grid_layer(args->out);
-      if (cmd->count("--layer") > 0 && saved != layer)
-        throw ConfigError("--layer " + args->layer + ": the run in " + args->out + " was trained on " +
-                          grid_layer_name(saved) + " features");
-      layer = saved;
-    }
-    const DatasetImages where = locate_dataset_images(dataset, args->images, args->cache, args->out, layer);
-    if (!args->images.empty() && !args->config.features_path.empty()) throw ConfigError("give either --images or --features");
-    if (!where.image_dir.empty() && args->config.features_path.empty()) {
-      configure_threads(args->config.threads);
-      Encoder encoder = load_encoder_at_layer(args->encoder, layer, resolve_device("auto"));
-      args->config.features_path = extract_with_console_progress(dataset, where, encoder);
-    } else if (!args->config.features_path.empty()) {
-      for (const auto& line : drop_images_without_features(args->config.features_path, dataset))
-        std::cerr << "warning: " << args->config.features_path << ": left out " << line << '\n';
-    }
-    std::unique_ptr<Trainer> trainer;
-    if (args->resume) {
-      trainer = Trainer::resume(args->out, std::move(dataset), steps_given ? args->config.steps : 0);
-      std::cerr << "resuming " << args->out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
-    } else {
-      trainer = std::make_unique<Trainer>(args->config, std::move(dataset), args->out);
-    }
-    const BlasCheck blas = check_blas_speed();
-    if (blas.slow) std::cerr << "warning: " << blas.advice << '\n';
+}
 
-    ConsoleTrainObserver observer(trainer->control(), args->log_every);
-    const TrainResult result = trainer->run(&observer);
-    switch (result.state) {
-      case TrainerState::Finished:
-        std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
-        return 0;
-      case TrainerState::Stopped:  // only Ctrl-C stops a run here: exit as an interrupted program does
-        std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
-        return 130;
-      default:
-        std::cerr << "error: training failed: " << result.error << '\n';
-        return 1;
-    }
-  };
+// The dataset with its features ready: extracted into the cache first when it has image files,
+// or read from --features with the images whose rows hold none left out (saying which).
+CaptionDataset prepare_data(TrainArgs& a, bool layer_given) {
+  CaptionDataset dataset = read_dataset(a.data);
+  GridLayer layer = parse_grid_layer(a.layer);
+  if (a.resume) {  // a resumed run keeps its features' layer
+    const GridLayer saved = run_grid_layer(a.out);
+    if (layer_given && saved != layer)
+      throw ConfigError("--layer " + a.layer + ": the run in " + a.out + " was trained on " +
+                        grid_layer_name(saved) + " features");
+    layer = saved;
+  }
+  const DatasetImages where = locate_dataset_images(dataset, a.images, a.cache, a.out, layer);
+  if (!a.images.empty() && !a.config.features_path.empty()) throw ConfigError("give either --images or --features");
+  if (!where.image_dir.empty() && a.config.features_path.empty()) {
+    configure_threads(a.config.threads);
+    Encoder encoder = load_encoder_at_layer(a.encoder, layer, resolve_device("auto"));
+    a.config.features_path = extract_with_console_progress(dataset, where, encoder);
+  } else if (!a.config.features_path.empty()) {
+    for (const auto& line : drop_images_without_features(a.config.features_path, dataset))
+      std::cerr << "warning: " << a.config.features_path << ": left out " << line << '\n';
+  }
+  return dataset;
+}
+
+int run_training(TrainArgs& a, bool steps_given, bool layer_given) {
+  const std::string checkpoint = checkpoint_path(a.out);
+  // Both refusals come before any feature extraction, which can take hours.
+  if (a.resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
+  if (!a.resume && std::filesystem::exists(checkpoint))
+    throw DataError(a.out, "already holds a run; pass --resume to continue it or choose another --out");
+  CaptionDataset dataset = prepare_data(a, layer_given);
+  std::unique_ptr<Trainer> trainer;
+  if (a.resume) {
+    trainer = Trainer::resume(a.out, std::move(dataset), steps_given ? a.config.steps : 0);
+    std::cerr << "resuming " << a.out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
+  } else {
+    trainer = std::make_unique<Trainer>(a.config, std::move(dataset), a.out);
+  }
+  const BlasCheck blas = check_blas_speed();
+  if (blas.slow) std::cerr << "warning: " << blas.advice << '\n';
+
+  ConsoleTrainObserver observer(trainer->control(), a.log_every);
+  const TrainResult result = trainer->run(&observer);
+  switch (result.state) {
+    case TrainerState::Finished:
+      std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
+      return 0;
+    case TrainerState::Stopped:  // only Ctrl-C stops a run here: exit as an interrupted program does
+      std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
+      return 130;
+    default:
+      std::cerr << "error: training failed: " << result.error << '\n';
+      return 1;
+  }
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train a captioning model on a dataset");
+  add_data_options(cmd, args.get());
+  add_training_options(cmd, args.get());
+  return [args, cmd]() -> int { return run_training(*args, cmd->count("--steps") > 0, cmd->count("--layer") > 0); };
 }
 
 }  // namespace captioner::cli

@@ -21,6 +21,28 @@
 namespace captioner::ui {
 
 LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
+  setUpGraphs();
+  setUpHover();
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addLayout(buildControls());
+  layout->addWidget(plot_, 1);
+
+  replot_timer_ = new QTimer(this);
+  replot_timer_->setSingleShot(true);
+  replot_timer_->setInterval(40);
+  connect(replot_timer_, &QTimer::timeout, this, [this] {
+    if (!dirty_) return;
+    dirty_ = false;
+    if (!user_zoomed_) {
+      plot_->rescaleAxes();
+      plot_->yAxis->scaleRange(1.05, plot_->yAxis->range().center());
+    }
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+  });
+}
+
+void LossPlot::setUpGraphs() {
   plot_->setNotAntialiasedElements(QCP::aeAll);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   plot_->legend->setVisible(true);
@@ -39,7 +61,9 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   val_graph_->setName(tr("validation"));
   val_graph_->setPen(QPen(QColor(220, 110, 20), 2));
   val_graph_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+}
 
+void LossPlot::setUpHover() {
   // The tracer and its readout live on their own layer so hovering replots only that layer.
   plot_->addLayer(QStringLiteral("hover"), nullptr, QCustomPlot::limAbove);
   plot_->layer(QStringLiteral("hover"))->setMode(QCPLayer::lmBuffered);
@@ -57,7 +81,9 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   connect(plot_, &QCustomPlot::mouseMove, this, &LossPlot::onMouseMove);
   connect(plot_, &QCustomPlot::mouseWheel, this, [this] { user_zoomed_ = true; });
   connect(plot_, &QCustomPlot::mousePress, this, [this] { user_zoomed_ = true; });
+}
 
+QHBoxLayout* LossPlot::buildControls() {
   log_y_ = new QCheckBox(tr("Log scale"), this);
   log_y_->setToolTip(tr("Logarithmic loss axis"));
   connect(log_y_, &QCheckBox::toggled, this, &LossPlot::setLogY);
@@ -84,23 +110,7 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   controls->addWidget(new QLabel(tr("Smoothing"), this));
   controls->addWidget(smoothing_, 1);
   controls->addWidget(reset);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addLayout(controls);
-  layout->addWidget(plot_, 1);
-
-  replot_timer_ = new QTimer(this);
-  replot_timer_->setSingleShot(true);
-  replot_timer_->setInterval(40);
-  connect(replot_timer_, &QTimer::timeout, this, [this] {
-    if (!dirty_) return;
-    dirty_ = false;
-    if (!user_zoomed_) {
-      plot_->rescaleAxes();
-      plot_->yAxis->scaleRange(1.05, plot_->yAxis->range().center());
-    }
-    plot_->replot(QCustomPlot::rpQueuedReplot);
-  });
+  return controls;
 }
 
 double LossPlot::smoothing() const { return smoothing_->value() / 1000.0; }

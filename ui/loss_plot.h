@@ -11,6 +11,7 @@ class QCPGraph;
 class QCPItemTracer;
 class QCPItemText;
 class QCheckBox;
+class QHBoxLayout;
 class QComboBox;
 class QSlider;
 class QLabel;
@@ -39,6 +40,9 @@ class LossPlot : public QWidget {
   QCustomPlot* plot() const { return plot_; }
 
  private:
+  void setUpGraphs();
+  void setUpHover();
+  QHBoxLayout* buildControls();
   void rebuild();
   void scheduleReplot();
   void onMouseMove(QMouseEvent* event);

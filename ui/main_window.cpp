@@ -29,6 +29,7 @@
 #include <QVBoxLayout>
 
 #include <atomic>
+#include <functional>
 
 #include "ui/caption_tab.h"
 #include "ui/loss_plot.h"
@@ -125,87 +126,12 @@ void MainWindow::openBuiltInShapes(int count) {
 
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
-  QAction* open_dataset = file->addAction(tr("Open &dataset…"), this, [this] {
-    QSettings s;
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open a dataset (dataset.json, COCO captions JSON, or "
-                                                               "captions_tokenized.json of a handout folder)"),
-                                                      s.value(QStringLiteral("folders/dataset")).toString(),
-                                                      tr("Datasets (*.json)"));
-    if (path.isEmpty()) return;
-    s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
-    const QFileInfo info(path);
-    // A handout folder or a folder with its dataset.json is opened as the folder.
-    if (info.fileName() == QLatin1String("captions_tokenized.json")) {
-      training_->setDataset(info.absolutePath());
-    } else {
-      // A COCO / Karpathy file whose images are not beside it: ask where they are.
-      QString image_dir;
-      try {
-        const CaptionDataset ds = read_dataset(path.toStdString());
-        if (!ds.images.empty() && !QFileInfo::exists(QString::fromStdString(ds.image_root + "/" + ds.images.front().file))) {
-          image_dir = QFileDialog::getExistingDirectory(this, tr("Folder with this dataset's images"),
-                                                        s.value(QStringLiteral("folders/images")).toString());
-          if (image_dir.isEmpty()) return;
-          s.setValue(QStringLiteral("folders/images"), image_dir);
-        }
-      } catch (const std::exception&) {
-        // read again by the tab, which reports the problem
-      }
-      training_->setDataset(info.fileName() == QLatin1String("dataset.json") && image_dir.isEmpty() ? info.absolutePath() : path,
-                            image_dir);
-    }
-    tabs_->setCurrentWidget(training_);
-  });
-  open_dataset->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  file->addAction(tr("Open &dataset…"), this, &MainWindow::openDataset)->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
   file->addAction(tr("Open built-in &Shapes"), this, [this] { openBuiltInShapes(); });
-  file->addAction(tr("Open &model…"), this, [this] {
-    QSettings s;
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
-                                                      s.value(QStringLiteral("folders/model")).toString(),
-                                                      tr("Checkpoints (*.pt)"));
-    if (path.isEmpty()) return;
-    s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
-    if (caption_->loadModel(path)) tabs_->setCurrentWidget(caption_);
-  });
-  QAction* open_images = file->addAction(tr("&Open images…"), this, [this] {
-    QSettings s;
-    const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), s.value(QStringLiteral("folders/images")).toString(),
-                                                            tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
-    if (paths.isEmpty()) return;
-    s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
-    caption_->addImages(paths);
-    tabs_->setCurrentWidget(caption_);
-  });
-  open_images->setShortcut(QKeySequence::Open);
-  file->addAction(tr("Save model &as…"), this, [this] {
-    const QString run = training_->lastRunDir().isEmpty() ? caption_->modelPath() : training_->lastRunDir();
-    const QString source = QFileInfo(run).isDir() ? run + QStringLiteral("/checkpoint.pt") : run;
-    if (!QFileInfo::exists(source)) {
-      showError(tr("There is no model to save yet: train one first."));
-      return;
-    }
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save model as"), QStringLiteral("model.pt"), tr("Checkpoints (*.pt)"));
-    if (path.isEmpty()) return;
-    QFile::remove(path);
-    if (!QFile::copy(source, path)) showError(tr("%1: cannot write the model there").arg(path));
-  })->setShortcut(QKeySequence::SaveAs);
-  QMenu* export_menu = file->addMenu(tr("&Export"));
-  export_menu->addAction(tr("Loss curves as &PNG…"), this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"));
-    if (!path.isEmpty() && !training_->plot()->exportPng(path)) showError(tr("%1: cannot write the image").arg(path));
-  });
-  export_menu->addAction(tr("Loss curves as &CSV…"), this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the loss history"), QStringLiteral("loss.csv"), tr("CSV (*.csv)"));
-    if (!path.isEmpty() && !training_->plot()->exportCsv(path)) showError(tr("%1: cannot write the file").arg(path));
-  });
-  export_menu->addAction(tr("Attention &strip as PNG…"), this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the attention strip"), QStringLiteral("attention.png"), tr("PNG (*.png)"));
-    if (!path.isEmpty() && !caption_->exportStrip(path)) showError(tr("%1: nothing to export, or the file cannot be written").arg(path));
-  });
-  export_menu->addAction(tr("Captions and maps as &JSON…"), this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export the captions"), QStringLiteral("captions.json"), tr("JSON (*.json)"));
-    if (!path.isEmpty() && !caption_->exportJson(path)) showError(tr("%1: cannot write the file").arg(path));
-  });
+  file->addAction(tr("Open &model…"), this, &MainWindow::openModel);
+  file->addAction(tr("&Open images…"), this, &MainWindow::openImages)->setShortcut(QKeySequence::Open);
+  file->addAction(tr("Save model &as…"), this, &MainWindow::saveModelAs)->setShortcut(QKeySequence::SaveAs);
+  buildExportMenu(file->addMenu(tr("&Export")));
   file->addSeparator();
   file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
@@ -225,6 +151,90 @@ void MainWindow::buildMenus() {
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About Captioner"), this, &MainWindow::about);
+}
+
+void MainWindow::buildExportMenu(QMenu* menu) {
+  // Asks for a file and writes it with `write`; says so when that fails.
+  auto add = [this, menu](const QString& label, const QString& title, const QString& name, const QString& filter,
+                          const QString& failure, std::function<bool(const QString&)> write) {
+    menu->addAction(label, this, [=] {
+      const QString path = QFileDialog::getSaveFileName(this, title, name, filter);
+      if (!path.isEmpty() && !write(path)) showError(failure.arg(path));
+    });
+  };
+  add(tr("Loss curves as &PNG…"), tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"),
+      tr("%1: cannot write the image"), [this](const QString& p) { return training_->plot()->exportPng(p); });
+  add(tr("Loss curves as &CSV…"), tr("Export the loss history"), QStringLiteral("loss.csv"), tr("CSV (*.csv)"),
+      tr("%1: cannot write the file"), [this](const QString& p) { return training_->plot()->exportCsv(p); });
+  add(tr("Attention &strip as PNG…"), tr("Export the attention strip"), QStringLiteral("attention.png"), tr("PNG (*.png)"),
+      tr("%1: nothing to export, or the file cannot be written"), [this](const QString& p) { return caption_->exportStrip(p); });
+  add(tr("Captions and maps as &JSON…"), tr("Export the captions"), QStringLiteral("captions.json"), tr("JSON (*.json)"),
+      tr("%1: cannot write the file"), [this](const QString& p) { return caption_->exportJson(p); });
+}
+
+void MainWindow::openDataset() {
+  QSettings s;
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open a dataset (dataset.json, COCO captions JSON, or "
+                                                             "captions_tokenized.json of a handout folder)"),
+                                                    s.value(QStringLiteral("folders/dataset")).toString(),
+                                                    tr("Datasets (*.json)"));
+  if (path.isEmpty()) return;
+  s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
+  const QFileInfo info(path);
+  // A handout folder or a folder with its dataset.json is opened as the folder.
+  if (info.fileName() == QLatin1String("captions_tokenized.json")) {
+    training_->setDataset(info.absolutePath());
+  } else {
+    // A COCO / Karpathy file whose images are not beside it: ask where they are.
+    QString image_dir;
+    try {
+      const CaptionDataset ds = read_dataset(path.toStdString());
+      if (!ds.images.empty() && !QFileInfo::exists(QString::fromStdString(ds.image_root + "/" + ds.images.front().file))) {
+        image_dir = QFileDialog::getExistingDirectory(this, tr("Folder with this dataset's images"),
+                                                      s.value(QStringLiteral("folders/images")).toString());
+        if (image_dir.isEmpty()) return;
+        s.setValue(QStringLiteral("folders/images"), image_dir);
+      }
+    } catch (const std::exception&) {
+      // read again by the tab, which reports the problem
+    }
+    training_->setDataset(info.fileName() == QLatin1String("dataset.json") && image_dir.isEmpty() ? info.absolutePath() : path,
+                          image_dir);
+  }
+  tabs_->setCurrentWidget(training_);
+}
+
+void MainWindow::openModel() {
+  QSettings s;
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
+                                                    s.value(QStringLiteral("folders/model")).toString(),
+                                                    tr("Checkpoints (*.pt)"));
+  if (path.isEmpty()) return;
+  s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
+  if (caption_->loadModel(path)) tabs_->setCurrentWidget(caption_);
+}
+
+void MainWindow::openImages() {
+  QSettings s;
+  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), s.value(QStringLiteral("folders/images")).toString(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
+  if (paths.isEmpty()) return;
+  s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
+  caption_->addImages(paths);
+  tabs_->setCurrentWidget(caption_);
+}
+
+void MainWindow::saveModelAs() {
+  const QString run = training_->lastRunDir().isEmpty() ? caption_->modelPath() : training_->lastRunDir();
+  const QString source = QFileInfo(run).isDir() ? run + QStringLiteral("/checkpoint.pt") : run;
+  if (!QFileInfo::exists(source)) {
+    showError(tr("There is no model to save yet: train one first."));
+    return;
+  }
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save model as"), QStringLiteral("model.pt"), tr("Checkpoints (*.pt)"));
+  if (path.isEmpty()) return;
+  QFile::remove(path);
+  if (!QFile::copy(source, path)) showError(tr("%1: cannot write the model there").arg(path));
 }
 
 void MainWindow::about() {

@@ -5,6 +5,7 @@
 #include <QMainWindow>
 
 class QLabel;
+class QMenu;
 class QTabWidget;
 
 namespace captioner::ui {
@@ -30,6 +31,11 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  void buildExportMenu(QMenu* menu);
+  void openDataset();
+  void openModel();
+  void openImages();
+  void saveModelAs();
   void showError(const QString& text);
   void about();
 

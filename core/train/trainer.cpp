@@ -120,6 +120,35 @@ std::vector<const TokenizedCaption*> captions_of(const CaptionDataset& dataset, 
   return out;
 }
 
+// The observer's messages and states, when there is an observer.
+struct RunLog {
+  TrainObserver* observer;
+  void message(const std::string& text) const {
+    if (observer) observer->on_message(text);
+  }
+  void state(TrainerState s) const {
+    if (observer) observer->on_state(s);
+  }
+};
+
+// What one training step did: its loss and learning rate, or why the run must stop.
+struct StepResult {
+  double loss = 0;
+  double lr = 0;
+  size_t images = 0;
+  std::string failure;
+};
+
+// Running totals of a run: time, the throughput's moving average, the last saved step, updates
+// skipped for a non-finite gradient.
+struct RunCounters {
+  double elapsed = 0;
+  double step_time_ema = 0;
+  int64_t last_saved = 0;
+  int64_t skipped = 0;
+  int64_t consecutive_skips = 0;
+};
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -217,6 +246,83 @@ struct Trainer::Impl {
     for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   }
 
+  // Honours a pause request (blocking until unpaused); false when the run is to stop.
+  bool wait_if_paused(const RunLog& log) {
+    if (control.pause_requested()) {
+      log.state(TrainerState::Paused);
+      if (!control.wait_while_paused()) return false;
+      log.state(TrainerState::Running);
+    }
+    return !control.stop_requested();
+  }
+
+  // One optimisation step on a fresh batch. A non-finite loss fails the run; a non-finite
+  // gradient skips the update (the norm is taken before clipping, with max norm infinity when
+  // clipping is off), since it would put NaN into the weights and from there into a checkpoint.
+  StepResult train_step(RunCounters& counters, const RunLog& log) {
+    StepResult out;
+    const auto images = sampler->next(config.batch_size);
+    Batch batch = make_batch(images, *captions, *features, caption_rng);
+    out.images = images.size();
+    out.lr = lr_at(state.step);
+    set_lr(out.lr);
+    optimizer->zero_grad();
+    const auto loss = caption_loss(*model, batch.features.to(device), batch.tokens.to(device), Vocabulary::kPad);
+    out.loss = loss.cross_entropy.item<double>();
+    if (!std::isfinite(out.loss) || !std::isfinite(loss.loss.item<double>())) {
+      out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, images, counters.last_saved > 0);
+      return out;
+    }
+    loss.loss.backward();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(
+        model->parameters(), config.grad_clip > 0 ? config.grad_clip : std::numeric_limits<double>::infinity());
+    if (std::isfinite(grad_norm)) {
+      optimizer->step();
+      counters.consecutive_skips = 0;
+    } else {
+      optimizer->zero_grad();
+      ++counters.skipped;
+      log.message("step " + std::to_string(state.step + 1) + ": the gradient is not finite; update skipped (" +
+                  std::to_string(counters.skipped) + " so far)");
+      if (++counters.consecutive_skips >= kMaxConsecutiveSkips) {
+        out.failure = "the gradient was not finite for " + std::to_string(counters.consecutive_skips) +
+                      " steps in a row, up to step " + std::to_string(state.step + 1) +
+                      "; lower the learning rate or check the data";
+        return out;
+      }
+    }
+    ++state.step;
+    return out;
+  }
+
+  // The progress of the step just taken, validated when it is a validation step, and kept in
+  // the history. Validation time counts in the elapsed time, not in the throughput.
+  TrainProgress record_step(const StepResult& step, std::chrono::steady_clock::duration took, RunCounters& counters) {
+    const double step_time = std::chrono::duration<double>(took).count();
+    counters.step_time_ema = counters.step_time_ema == 0 ? step_time : 0.9 * counters.step_time_ema + 0.1 * step_time;
+    TrainProgress p;
+    p.step = state.step;
+    p.total_steps = config.steps;
+    p.train_loss = step.loss;
+    p.val_loss = std::numeric_limits<double>::quiet_NaN();
+    p.captions_per_s = static_cast<double>(step.images) / counters.step_time_ema;
+    p.lr = step.lr;
+    p.skipped_updates = counters.skipped;
+    if (state.step % config.val_every == 0 || state.step == config.steps) {
+      const auto val_start = std::chrono::steady_clock::now();
+      p.val_loss = validate();
+      p.validated = !std::isnan(p.val_loss);
+      if (p.validated) p.samples = sample_captions();
+      counters.elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - val_start).count();
+    }
+    counters.elapsed += step_time;
+    p.elapsed_s = counters.elapsed;
+    p.eta_s = static_cast<double>(config.steps - state.step) * counters.step_time_ema;
+    state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s});
+    p.best_val_loss = state.history.best_val_loss();
+    return p;
+  }
+
   void save(TrainObserver* observer) {
     state.sampler_state = sampler->state();
     state.caption_rng_state = caption_rng.state();
@@ -302,104 +408,37 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
 
 TrainResult Trainer::run(TrainObserver* observer) {
   Impl& d = *impl_;
-  using Clock = std::chrono::steady_clock;
   configure_threads(d.config.threads);
-  auto notify_state = [&](TrainerState s) {
-    if (observer) observer->on_state(s);
-  };
-  auto message = [&](const std::string& text) {
-    if (observer) observer->on_message(text);
-  };
-  for (const auto& w : d.dataset.warnings) message(w);
-  message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
-          std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()));
-  if (d.val_batches.empty()) message("no validation images: validation loss will not be reported");
+  RunLog log{observer};
+  for (const auto& w : d.dataset.warnings) log.message(w);
+  log.message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
+              std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()));
+  if (d.val_batches.empty()) log.message("no validation images: validation loss will not be reported");
 
   TrainResult result;
-  double elapsed = d.state.history.rows.empty() ? 0.0 : d.state.history.rows.back().elapsed_s;
-  double step_time_ema = 0;
-  int64_t last_saved = d.state.step;
-  int64_t skipped_updates = 0, consecutive_skips = 0;
+  RunCounters counters;
+  counters.elapsed = d.state.history.rows.empty() ? 0.0 : d.state.history.rows.back().elapsed_s;
+  counters.last_saved = d.state.step;
   d.model->train();
-  notify_state(TrainerState::Running);
+  log.state(TrainerState::Running);
   try {
-    while (d.state.step < d.config.steps) {
-      if (d.control.pause_requested()) {
-        notify_state(TrainerState::Paused);
-        if (!d.control.wait_while_paused()) break;
-        notify_state(TrainerState::Running);
-      }
-      if (d.control.stop_requested()) break;
-      const auto start = Clock::now();
-
-      const auto images = d.sampler->next(d.config.batch_size);
-      Batch batch = make_batch(images, *d.captions, *d.features, d.caption_rng);
-      const auto features = batch.features.to(d.device);
-      const auto tokens = batch.tokens.to(d.device);
-      const double lr = d.lr_at(d.state.step);
-      d.set_lr(lr);
-      d.optimizer->zero_grad();
-      const auto loss = caption_loss(*d.model, features, tokens, Vocabulary::kPad);
-      const double loss_value = loss.cross_entropy.item<double>();
-      if (!std::isfinite(loss_value) || !std::isfinite(loss.loss.item<double>())) {
+    while (d.state.step < d.config.steps && d.wait_if_paused(log)) {
+      const auto start = std::chrono::steady_clock::now();
+      const StepResult step = d.train_step(counters, log);
+      if (!step.failure.empty()) {
         result.state = TrainerState::Failed;
-        result.error = non_finite_loss_message(loss_value, d.state.step + 1, batch.features, images, last_saved > 0);
+        result.error = step.failure;
         break;
       }
-      loss.loss.backward();
-      // The norm before clipping (max norm infinity when clipping is off). A non-finite gradient
-      // would put NaN into the weights, and from there into a checkpoint: skip that update.
-      const double grad_norm = torch::nn::utils::clip_grad_norm_(
-          d.model->parameters(), d.config.grad_clip > 0 ? d.config.grad_clip : std::numeric_limits<double>::infinity());
-      if (std::isfinite(grad_norm)) {
-        d.optimizer->step();
-        consecutive_skips = 0;
-      } else {
-        d.optimizer->zero_grad();
-        ++skipped_updates;
-        message("step " + std::to_string(d.state.step + 1) + ": the gradient is not finite; update skipped (" +
-                std::to_string(skipped_updates) + " so far)");
-        if (++consecutive_skips >= kMaxConsecutiveSkips) {
-          result.state = TrainerState::Failed;
-          result.error = "the gradient was not finite for " + std::to_string(consecutive_skips) +
-                         " steps in a row, up to step " + std::to_string(d.state.step + 1) +
-                         "; lower the learning rate or check the data";
-          break;
-        }
-      }
-      ++d.state.step;
-
-      const double step_time = std::chrono::duration<double>(Clock::now() - start).count();
-      step_time_ema = step_time_ema == 0 ? step_time : 0.9 * step_time_ema + 0.1 * step_time;
-      TrainProgress p;
-      p.step = d.state.step;
-      p.total_steps = d.config.steps;
-      p.train_loss = loss_value;
-      p.val_loss = std::numeric_limits<double>::quiet_NaN();
-      p.captions_per_s = static_cast<double>(images.size()) / step_time_ema;
-      p.lr = lr;
-      p.skipped_updates = skipped_updates;
-      if (d.state.step % d.config.val_every == 0 || d.state.step == d.config.steps) {
-        const auto val_start = Clock::now();
-        p.val_loss = d.validate();
-        p.validated = !std::isnan(p.val_loss);
-        if (p.validated) p.samples = d.sample_captions();
-        elapsed += std::chrono::duration<double>(Clock::now() - val_start).count();
-      }
-      elapsed += step_time;
-      p.elapsed_s = elapsed;
-      p.eta_s = static_cast<double>(d.config.steps - d.state.step) * step_time_ema;
-      d.state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s});
-      p.best_val_loss = d.state.history.best_val_loss();
+      const TrainProgress p = d.record_step(step, std::chrono::steady_clock::now() - start, counters);
       if (observer) observer->on_progress(p);
-
       if (d.state.step % d.config.checkpoint_every == 0 || d.state.step == d.config.steps) {
         d.save(observer);
-        last_saved = d.state.step;
+        counters.last_saved = d.state.step;
       }
     }
     if (result.state != TrainerState::Failed) {
-      if (d.state.step != last_saved) d.save(observer);
+      if (d.state.step != counters.last_saved) d.save(observer);
       result.state = d.state.step >= d.config.steps ? TrainerState::Finished : TrainerState::Stopped;
     }
   } catch (const std::exception& e) {
@@ -407,8 +446,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
     result.error = e.what();
   }
   result.step = d.state.step;
-  if (!result.error.empty()) message(result.error);
-  notify_state(result.state);
+  if (!result.error.empty()) log.message(result.error);
+  log.state(result.state);
   return result;
 }
 

@@ -369,162 +369,240 @@ CacheStatus read_cache_status(const CacheFiles& files) {
   return status;
 }
 
-ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
-                               const ExtractOptions& options, ExtractObserver* observer, const std::atomic<bool>* cancel) {
-  const CacheFiles files = cache_files(out, options.pooled_only);
-  if (files.pooled == out + "/pooled.npy") {
-    std::error_code ec;
-    fs::create_directories(out, ec);
-    if (ec) throw DataError(out, "cannot create cache folder: " + ec.message());
-  }
-  const auto n = static_cast<int64_t>(images.size());
-  std::string list_text;
-  for (const auto& p : images) list_text += escape_line(p) + "\n";
+namespace {
 
-  CacheStatus status;
-  if (fs::exists(files.list)) {
-    status = read_cache_status(files);
-    if (status.images != images)
-      throw DataError(files.list, "this cache was made for another list of images; choose another output");
-    if (!status.encoder_id.empty() && status.encoder_id != encoder.id)
-      throw DataError(files.journal, "this cache holds features of encoder " + status.encoder_id + ", not " + encoder.id +
-                                         "; delete its folder to extract it again, or choose another output");
-  } else {
-    write_file_atomically(files.list, list_text);
-    status.images = images;
-    status.state.assign(images.size(), 0);
-    status.reasons.assign(images.size(), "");
+// One extraction into a cache: opens (or checks) the cache, plans what is left, decodes on worker
+// threads, encodes and writes in batches, and logs each batch after its rows are synced.
+class Extraction {
+ public:
+  Extraction(Encoder& encoder, const std::vector<std::string>& images, const std::string& out, const ExtractOptions& options,
+             ExtractObserver* observer, const std::atomic<bool>* cancel)
+      : encoder_(encoder), images_(images), options_(options), observer_(observer), cancel_(cancel),
+        files_(cache_files(out, options.pooled_only)), n_(static_cast<int64_t>(images.size())),
+        channels_(grid_channels(encoder.net->grid_layer())),
+        queue_(static_cast<size_t>(std::max<int64_t>(options.batch_size, 1) * 2)) {
+    open_cache(out);
+    open_rows();
+    open_journal();
+    plan();
   }
-  const int64_t c = grid_channels(encoder.net->grid_layer());
-  // A .npy output is written under its partial name until every row is done (see CacheFiles).
-  const bool complete_before = !files.partial.empty() && fs::exists(files.pooled) && !fs::exists(files.partial);
-  const std::string pooled_path = files.partial.empty() || complete_before ? files.pooled : files.partial;
-  RowFile pooled(pooled_path, "<f4", {n, c}, c * 4);
-  std::unique_ptr<RowFile> grid;
-  if (!files.grid.empty()) grid = std::make_unique<RowFile>(files.grid, "<f2", std::vector<int64_t>{n, 64, c}, 64 * c * 2);
-  if (fs::exists(files.journal)) {
-    // A run killed mid-line leaves a torn last line: cut it, or the next line would be appended to it.
-    const std::string text = read_file(files.journal);
-    if (!text.empty() && text.back() != '\n') {
-      const size_t last_newline = text.find_last_of('\n');
-      fs::resize_file(files.journal, last_newline == std::string::npos ? 0 : last_newline + 1);
+
+  ExtractResult run() {
+    start_decoders();
+    try {
+      encode_all();
+    } catch (...) {
+      stop_decoders();
+      throw;
     }
+    stop_decoders();
+    return finish();
   }
-  std::ofstream journal(files.journal, std::ios::app);
-  if (!journal) throw DataError(files.journal, "cannot open for appending");
-  if (status.encoder_id.empty()) journal << "encoder " << encoder.id << "\n" << std::flush;
 
-  ExtractResult result;
-  // A row whose image file changed since it was written is stale: encode that image again.
-  for (size_t i = 0; i < status.state.size(); ++i) {
-    if (status.state[i] == 1 && row_is_stale(status, i)) {
-      status.state[i] = 0;
-      result.refreshed.push_back(images[i]);
+ private:
+  bool cancelled() const { return cancel_ && cancel_->load(); }
+
+  void open_cache(const std::string& out) {
+    if (files_.pooled == out + "/pooled.npy") {
+      std::error_code ec;
+      fs::create_directories(out, ec);
+      if (ec) throw DataError(out, "cannot create cache folder: " + ec.message());
     }
+    if (fs::exists(files_.list)) {
+      status_ = read_cache_status(files_);
+      if (status_.images != images_)
+        throw DataError(files_.list, "this cache was made for another list of images; choose another output");
+      if (!status_.encoder_id.empty() && status_.encoder_id != encoder_.id)
+        throw DataError(files_.journal, "this cache holds features of encoder " + status_.encoder_id + ", not " +
+                                            encoder_.id + "; delete its folder to extract it again, or choose another output");
+      return;
+    }
+    std::string list_text;
+    for (const auto& p : images_) list_text += escape_line(p) + "\n";
+    write_file_atomically(files_.list, list_text);
+    status_.images = images_;
+    status_.state.assign(images_.size(), 0);
+    status_.reasons.assign(images_.size(), "");
   }
-  std::vector<int64_t> todo;
-  for (int64_t i = 0; i < n; ++i) {
-    if (status.state[static_cast<size_t>(i)] == 0) todo.push_back(i);
-    else ++result.skipped;
-  }
-  ExtractProgress progress;
-  progress.total = n;
-  progress.done = n - static_cast<int64_t>(todo.size());
-  for (int64_t i = 0; i < n; ++i) progress.failed += status.state[static_cast<size_t>(i)] == 2;
 
-  DecodeQueue queue(static_cast<size_t>(std::max<int64_t>(options.batch_size, 1) * 2));
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  const int worker_count = std::max(options.workers, 1);
-  for (int w = 0; w < worker_count; ++w) queue.add_producer();
-  for (int w = 0; w < worker_count; ++w) {
-    workers.emplace_back([&] {
-      for (size_t k; (k = next.fetch_add(1)) < todo.size();) {
-        if (cancel && cancel->load()) break;
-        Decoded item{todo[k], {}, {}, file_identity(images[static_cast<size_t>(todo[k])])};
-        try {
-          item.input = inception_input(load_image_rgb(images[static_cast<size_t>(todo[k])], options.limits));
-        } catch (const std::exception& e) {
-          item.error = e.what();
-          std::replace(item.error.begin(), item.error.end(), '\n', ' ');
-        }
-        if (!queue.push(std::move(item))) break;
+  void open_rows() {
+    // A .npy output is written under its partial name until every row is done (see CacheFiles).
+    const bool complete_before = !files_.partial.empty() && fs::exists(files_.pooled) && !fs::exists(files_.partial);
+    pooled_path_ = files_.partial.empty() || complete_before ? files_.pooled : files_.partial;
+    pooled_ = std::make_unique<RowFile>(pooled_path_, "<f4", std::vector<int64_t>{n_, channels_}, channels_ * 4);
+    if (!files_.grid.empty())
+      grid_ = std::make_unique<RowFile>(files_.grid, "<f2", std::vector<int64_t>{n_, 64, channels_}, 64 * channels_ * 2);
+  }
+
+  void open_journal() {
+    if (fs::exists(files_.journal)) {
+      // A run killed mid-line leaves a torn last line: cut it, or the next line would be appended to it.
+      const std::string text = read_file(files_.journal);
+      if (!text.empty() && text.back() != '\n') {
+        const size_t last_newline = text.find_last_of('\n');
+        fs::resize_file(files_.journal, last_newline == std::string::npos ? 0 : last_newline + 1);
       }
-      queue.producer_done();
-    });
+    }
+    journal_.open(files_.journal, std::ios::app);
+    if (!journal_) throw DataError(files_.journal, "cannot open for appending");
+    if (status_.encoder_id.empty()) journal_ << "encoder " << encoder_.id << "\n" << std::flush;
   }
 
-  torch::NoGradGuard no_grad;
-  const auto device = encoder.net->parameters().front().device();
-  const auto start = std::chrono::steady_clock::now();
-  int64_t this_run = 0;
-  std::vector<Decoded> batch;
-  auto flush = [&] {
+  void plan() {
+    // A row whose image file changed since it was written is stale: encode that image again.
+    for (size_t i = 0; i < status_.state.size(); ++i) {
+      if (status_.state[i] == 1 && row_is_stale(status_, i)) {
+        status_.state[i] = 0;
+        result_.refreshed.push_back(images_[i]);
+      }
+    }
+    for (int64_t i = 0; i < n_; ++i) {
+      if (status_.state[static_cast<size_t>(i)] == 0) todo_.push_back(i);
+      else ++result_.skipped;
+      progress_.failed += status_.state[static_cast<size_t>(i)] == 2;
+    }
+    progress_.total = n_;
+    progress_.done = n_ - static_cast<int64_t>(todo_.size());
+  }
+
+  void start_decoders() {
+    const int count = std::max(options_.workers, 1);
+    for (int w = 0; w < count; ++w) queue_.add_producer();
+    for (int w = 0; w < count; ++w) workers_.emplace_back([this] { decode(); });
+  }
+
+  // A decoding thread: takes the next image until none is left, the run is cancelled or the
+  // queue is closed.
+  void decode() {
+    for (size_t k; (k = next_.fetch_add(1)) < todo_.size();) {
+      if (cancelled()) break;
+      const std::string& path = images_[static_cast<size_t>(todo_[k])];
+      Decoded item{todo_[k], {}, {}, file_identity(path)};
+      try {
+        item.input = inception_input(load_image_rgb(path, options_.limits));
+      } catch (const std::exception& e) {
+        item.error = e.what();
+        std::replace(item.error.begin(), item.error.end(), '\n', ' ');
+      }
+      if (!queue_.push(std::move(item))) break;
+    }
+    queue_.producer_done();
+  }
+
+  void stop_decoders() {
+    queue_.close();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  void encode_all() {
+    start_ = std::chrono::steady_clock::now();
+    torch::NoGradGuard no_grad;
+    std::vector<Decoded> batch;
+    while (auto item = queue_.pop()) {
+      batch.push_back(std::move(*item));
+      if (static_cast<int64_t>(batch.size()) >= options_.batch_size) encode_batch(batch);
+      if (cancelled()) break;
+    }
+    if (!cancelled() && !batch.empty()) encode_batch(batch);
+  }
+
+  void encode_batch(std::vector<Decoded>& batch) {
+    write_rows(batch);
+    kill_point("extract-synced");  // rows on disk, the journal does not list them yet
+    log_batch(batch);
+    kill_point("extract-logged");
+    report(static_cast<int64_t>(batch.size()));
+    batch.clear();
+  }
+
+  // Encodes the readable images of a batch and writes their rows, synced.
+  void write_rows(const std::vector<Decoded>& batch) {
     std::vector<torch::Tensor> inputs;
     for (const auto& d : batch)
       if (d.input.defined()) inputs.push_back(d.input);
-    if (!inputs.empty()) {
-      const auto encoded = encoder.net->forward(torch::stack(inputs).to(device));
-      const auto pooled_rows = encoded.pooled.to(torch::kCPU).contiguous();
-      const auto grid_rows = grid ? encoded.grid.permute({0, 2, 3, 1}).reshape({-1, 64, c}).to(torch::kCPU, torch::kHalf).contiguous()
-                                  : torch::Tensor();
-      size_t k = 0;
-      for (const auto& d : batch) {
-        if (!d.input.defined()) continue;
-        pooled.write_row(d.index, pooled_rows[static_cast<int64_t>(k)].data_ptr());
-        if (grid) grid->write_row(d.index, grid_rows[static_cast<int64_t>(k)].data_ptr());
-        ++k;
-      }
-      pooled.sync();
-      if (grid) grid->sync();
-    }
-    kill_point("extract-synced");  // rows on disk, the journal does not list them yet
+    if (inputs.empty()) return;
+    const auto device = encoder_.net->parameters().front().device();
+    const auto encoded = encoder_.net->forward(torch::stack(inputs).to(device));
+    const auto pooled_rows = encoded.pooled.to(torch::kCPU).contiguous();
+    const auto grid_rows =
+        grid_ ? encoded.grid.permute({0, 2, 3, 1}).reshape({-1, 64, channels_}).to(torch::kCPU, torch::kHalf).contiguous()
+              : torch::Tensor();
+    int64_t k = 0;
     for (const auto& d : batch) {
-      if (d.input.defined()) {
-        journal << d.index << " ok " << d.identity.size << ' ' << d.identity.mtime_ns << '\n';
-        ++result.encoded;
-      } else {
-        journal << d.index << " failed " << d.error << "\n";
-        ++progress.failed;
-        if (observer) observer->on_bad_image(images[static_cast<size_t>(d.index)], d.error);
-      }
+      if (!d.input.defined()) continue;
+      pooled_->write_row(d.index, pooled_rows[k].data_ptr());
+      if (grid_) grid_->write_row(d.index, grid_rows[k].data_ptr());
+      ++k;
     }
-    journal.flush();
-    if (!journal) throw DataError(files.journal, "cannot append progress");
-    kill_point("extract-logged");
-    this_run += static_cast<int64_t>(batch.size());
-    progress.done += static_cast<int64_t>(batch.size());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    progress.images_per_s = seconds > 0 ? static_cast<double>(this_run) / seconds : 0;
-    progress.eta_s = progress.images_per_s > 0 ? static_cast<double>(n - progress.done) / progress.images_per_s : 0;
-    if (observer) observer->on_progress(progress);
-    batch.clear();
-  };
-  try {
-    while (auto item = queue.pop()) {
-      batch.push_back(std::move(*item));
-      if (static_cast<int64_t>(batch.size()) >= options.batch_size) flush();
-      if (cancel && cancel->load()) break;
-    }
-    if (!(cancel && cancel->load()) && !batch.empty()) flush();
-  } catch (...) {
-    queue.close();
-    for (auto& w : workers) w.join();
-    throw;
-  }
-  queue.close();
-  for (auto& w : workers) w.join();
-  result.cancelled = cancel && cancel->load() && progress.done < n;
-  if (pooled_path != files.pooled && progress.done == n) {
-    std::error_code ec;
-    fs::rename(pooled_path, files.pooled, ec);
-    if (ec) throw DataError(files.pooled, "cannot rename the finished " + pooled_path + ": " + ec.message());
+    pooled_->sync();
+    if (grid_) grid_->sync();
   }
 
-  const CacheStatus final_status = read_cache_status(files);
-  for (size_t i = 0; i < images.size(); ++i)
-    if (final_status.state[i] == 2) result.failed.emplace_back(images[i], final_status.reasons[i]);
-  return result;
+  void log_batch(const std::vector<Decoded>& batch) {
+    for (const auto& d : batch) {
+      if (d.input.defined()) {
+        journal_ << d.index << " ok " << d.identity.size << ' ' << d.identity.mtime_ns << '\n';
+        ++result_.encoded;
+      } else {
+        journal_ << d.index << " failed " << d.error << "\n";
+        ++progress_.failed;
+        if (observer_) observer_->on_bad_image(images_[static_cast<size_t>(d.index)], d.error);
+      }
+    }
+    journal_.flush();
+    if (!journal_) throw DataError(files_.journal, "cannot append progress");
+  }
+
+  void report(int64_t batch_size) {
+    this_run_ += batch_size;
+    progress_.done += batch_size;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    progress_.images_per_s = seconds > 0 ? static_cast<double>(this_run_) / seconds : 0;
+    progress_.eta_s = progress_.images_per_s > 0 ? static_cast<double>(n_ - progress_.done) / progress_.images_per_s : 0;
+    if (observer_) observer_->on_progress(progress_);
+  }
+
+  ExtractResult finish() {
+    result_.cancelled = cancelled() && progress_.done < n_;
+    if (pooled_path_ != files_.pooled && progress_.done == n_) {
+      std::error_code ec;
+      fs::rename(pooled_path_, files_.pooled, ec);
+      if (ec) throw DataError(files_.pooled, "cannot rename the finished " + pooled_path_ + ": " + ec.message());
+    }
+    const CacheStatus final_status = read_cache_status(files_);
+    for (size_t i = 0; i < images_.size(); ++i)
+      if (final_status.state[i] == 2) result_.failed.emplace_back(images_[i], final_status.reasons[i]);
+    return result_;
+  }
+
+  Encoder& encoder_;
+  const std::vector<std::string>& images_;
+  const ExtractOptions& options_;
+  ExtractObserver* observer_;
+  const std::atomic<bool>* cancel_;
+  const CacheFiles files_;
+  const int64_t n_;
+  const int64_t channels_;
+  CacheStatus status_;
+  std::string pooled_path_;
+  std::unique_ptr<RowFile> pooled_, grid_;
+  std::ofstream journal_;
+  ExtractResult result_;
+  ExtractProgress progress_;
+  std::vector<int64_t> todo_;
+  DecodeQueue queue_;
+  std::atomic<size_t> next_{0};
+  std::vector<std::thread> workers_;
+  std::chrono::steady_clock::time_point start_;
+  int64_t this_run_ = 0;
+};
+
+}  // namespace
+
+ExtractResult extract_features(Encoder& encoder, const std::vector<std::string>& images, const std::string& out,
+                               const ExtractOptions& options, ExtractObserver* observer, const std::atomic<bool>* cancel) {
+  return Extraction(encoder, images, out, options, observer, cancel).run();
 }
 
 FeatureTable open_dataset_features(const CaptionDataset& dataset, const std::string& pooled_path, bool grid) {
