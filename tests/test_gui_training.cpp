@@ -91,7 +91,12 @@ class TestGuiTraining : public QObject {
     QVERIFY(tab.plot()->exportCsv(csv));
     QFile f(csv);
     QVERIFY(f.open(QIODevice::ReadOnly));
-    QCOMPARE(f.readAll().count('\n'), tab.plot()->trainPointCount() + 1);
+    const QByteArray exported = f.readAll();
+    QCOMPARE(exported.count('\n'), tab.plot()->trainPointCount() + 1);
+    // The run's own history format: what the plot received is what the run saved.
+    QFile saved(tab.lastRunDir() + "/history.csv");
+    QVERIFY(saved.open(QIODevice::ReadOnly));
+    QCOMPARE(exported, saved.readAll());
   }
 
   // The smoothed curve is a debiased moving average: a constant loss stays constant from the

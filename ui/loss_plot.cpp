@@ -10,7 +10,6 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSlider>
-#include <QTextStream>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -137,6 +136,7 @@ void LossPlot::append(const QVector<TrainPoint>& points) {
   for (const auto& p : points) {
     ema_ = a * ema_ + (1 - a) * p.train_loss;
     decay_ *= a;
+    history_.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s});
     steps_ << static_cast<double>(p.step);
     times_ << p.elapsed_s;
     train_ << p.train_loss;
@@ -182,6 +182,7 @@ void LossPlot::clear() {
   tracer_->setGraph(nullptr);
   tracer_->setVisible(false);
   readout_->setVisible(false);
+  history_.rows.clear();
   steps_.clear();
   times_.clear();
   train_.clear();
@@ -234,15 +235,8 @@ void LossPlot::onMouseMove(QMouseEvent* event) {
 bool LossPlot::exportCsv(const QString& path) const {
   QFile file(path);
   if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
-  QTextStream out(&file);
-  out << "step,elapsed_s,train_loss,val_loss\n";
-  int v = 0;
-  for (int i = 0; i < train_.size(); ++i) {
-    out << static_cast<qint64>(steps_[i]) << ',' << times_[i] << ',' << train_[i] << ',';
-    if (v < val_steps_.size() && val_steps_[v] == steps_[i]) out << val_[v++];
-    out << '\n';
-  }
-  return out.status() == QTextStream::Ok;
+  const std::string csv = history_.to_csv();
+  return file.write(csv.data(), static_cast<qint64>(csv.size())) == static_cast<qint64>(csv.size());
 }
 
 bool LossPlot::exportPng(const QString& path) { return plot_->savePng(path, 0, 0, 1.0); }

@@ -6,6 +6,8 @@
 #include <QVector>
 #include <QWidget>
 
+#include "core/train/history.h"
+
 class QCustomPlot;
 class QCPGraph;
 class QCPItemTracer;
@@ -58,6 +60,7 @@ class LossPlot : public QWidget {
   QSlider* smoothing_;
   QTimer* replot_timer_;
   QVector<double> steps_, times_, train_, val_steps_, val_times_, val_;
+  History history_;  // every point received, for the CSV export (the run's history.csv format)
   double ema_ = 0;   // biased moving average; shown divided by (1 - a^n), as TensorBoard does,
   double decay_ = 1; // so the first points are not dragged towards zero or the first loss
   bool dirty_ = false;

@@ -46,7 +46,7 @@ class BatchingObserver : public TrainObserver {
  public:
   BatchingObserver(TrainWorker& worker, int interval_ms) : worker_(worker), interval_ms_(interval_ms) { clock_.start(); }
   void on_progress(const TrainProgress& p) override {
-    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan("")});
+    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan(""), p.captions_per_s, p.lr});
     status_.step = p.step;
     status_.total = p.total_steps;
     status_.captions_per_s = p.captions_per_s;
@@ -167,7 +167,8 @@ void TrainWorker::run(const TrainRequest& request) {
     }
     if (request.resume) {  // the curves so far, from the run's saved history
       QVector<TrainPoint> past;
-      for (const auto& r : trainer->history().rows) past.push_back({r.step, r.elapsed_s, r.train_loss, r.val_loss});
+      for (const auto& r : trainer->history().rows)
+        past.push_back({r.step, r.elapsed_s, r.train_loss, r.val_loss, r.captions_per_s, r.lr});
       if (!past.isEmpty()) Q_EMIT points(past);
     }
     BatchingObserver observer(*this, 50);

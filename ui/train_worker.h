@@ -28,11 +28,14 @@ inline bool is_active(RunState state) {
   return state == RunState::Preparing || state == RunState::Running || state == RunState::Paused;
 }
 
+// One row of a run's history as the plot receives it (HistoryRow's fields).
 struct TrainPoint {
   qint64 step = 0;
   double elapsed_s = 0;
   double train_loss = 0;
   double val_loss = 0;  // NaN when no validation ran at this step
+  double captions_per_s = 0;
+  double lr = 0;
 };
 
 struct TrainStatus {
