@@ -188,36 +188,39 @@ PerImageScore rouge_l(const std::vector<std::vector<Tokens>>& references, const 
   return result;
 }
 
-PerImageScore cider_d(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& candidates) {
-  check_sizes(references, candidates);
-  constexpr int kN = 4;
-  constexpr double kSigma = 6.0;
-  // Document frequency: in how many images' reference sets each n-gram occurs.
-  std::map<Tokens, double> document_frequency;
-  std::vector<std::vector<NgramCounts>> ref_counts(references.size());
-  for (size_t i = 0; i < references.size(); ++i) {
-    std::set<Tokens> seen;
-    for (const auto& ref : references[i]) {
-      ref_counts[i].push_back(count_ngrams(ref, kN));
-      for (const auto& [gram, count] : ref_counts[i].back()) seen.insert(gram);
-    }
-    for (const auto& gram : seen) document_frequency[gram] += 1;
-  }
-  const double log_images = std::log(static_cast<double>(references.size()));
+namespace {
 
-  struct Vector {
-    std::array<std::map<Tokens, double>, kN> weights;
-    std::array<double, kN> norm{};
-    double length = 0;
-  };
-  auto to_vector = [&](const NgramCounts& counts) {
-    Vector v;
+constexpr int kCiderN = 4;
+constexpr double kCiderSigma = 6.0;
+
+// A caption's tf-idf vector per n-gram order, with its norms and its length.
+struct CiderVector {
+  std::array<std::map<Tokens, double>, kCiderN> weights;
+  std::array<double, kCiderN> norm{};
+  double length = 0;
+};
+
+// The idf of CIDEr-D: in how many images' reference sets each n-gram occurs.
+class CiderIdf {
+ public:
+  explicit CiderIdf(const std::vector<std::vector<NgramCounts>>& ref_counts)
+      : log_images_(std::log(static_cast<double>(ref_counts.size()))) {
+    for (const auto& image : ref_counts) {
+      std::set<Tokens> seen;
+      for (const auto& counts : image)
+        for (const auto& [gram, count] : counts) seen.insert(gram);
+      for (const auto& gram : seen) document_frequency_[gram] += 1;
+    }
+  }
+
+  CiderVector vector(const NgramCounts& counts) const {
+    CiderVector v;
     for (const auto& [gram, tf] : counts) {
-      auto it = document_frequency.find(gram);
+      auto it = document_frequency_.find(gram);
       // An n-gram absent from every reference set gets the largest idf (df clamped to 1).
-      const double df = std::log(std::max(1.0, it == document_frequency.end() ? 0.0 : it->second));
+      const double df = std::log(std::max(1.0, it == document_frequency_.end() ? 0.0 : it->second));
       const size_t n = gram.size() - 1;
-      const double w = tf * (log_images - df);
+      const double w = tf * (log_images_ - df);
       v.weights[n][gram] = w;
       v.norm[n] += w * w;
       // The toolkit's length is the number of bigrams (its `n == 1` test on a 0-based index),
@@ -226,29 +229,49 @@ PerImageScore cider_d(const std::vector<std::vector<Tokens>>& references, const 
     }
     for (auto& x : v.norm) x = std::sqrt(x);
     return v;
-  };
+  }
 
+ private:
+  std::map<Tokens, double> document_frequency_;
+  double log_images_;
+};
+
+// Per n-gram order: the clipped cosine of a candidate and one reference, times the Gaussian
+// length penalty.
+std::array<double, kCiderN> cider_similarity(const CiderVector& hyp, const CiderVector& ref) {
+  std::array<double, kCiderN> out{};
+  const double delta = hyp.length - ref.length;
+  for (size_t n = 0; n < kCiderN; ++n) {
+    double value = 0;
+    for (const auto& [gram, w] : hyp.weights[n]) {
+      auto it = ref.weights[n].find(gram);
+      if (it != ref.weights[n].end()) value += std::min(w, it->second) * it->second;  // clipped (the "-D")
+    }
+    if (hyp.norm[n] != 0 && ref.norm[n] != 0) value /= hyp.norm[n] * ref.norm[n];
+    out[n] = value * std::exp(-(delta * delta) / (2 * kCiderSigma * kCiderSigma));
+  }
+  return out;
+}
+
+}  // namespace
+
+PerImageScore cider_d(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& candidates) {
+  check_sizes(references, candidates);
+  std::vector<std::vector<NgramCounts>> ref_counts(references.size());
+  for (size_t i = 0; i < references.size(); ++i)
+    for (const auto& ref : references[i]) ref_counts[i].push_back(count_ngrams(ref, kCiderN));
+  const CiderIdf idf(ref_counts);
   PerImageScore result;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    const Vector hyp = to_vector(count_ngrams(candidates[i], kN));
-    std::array<double, kN> total{};
+    const CiderVector hyp = idf.vector(count_ngrams(candidates[i], kCiderN));
+    std::array<double, kCiderN> total{};
     for (const auto& counts : ref_counts[i]) {
-      const Vector ref = to_vector(counts);
-      const double delta = hyp.length - ref.length;
-      for (size_t n = 0; n < kN; ++n) {
-        double value = 0;
-        for (const auto& [gram, w] : hyp.weights[n]) {
-          auto it = ref.weights[n].find(gram);
-          if (it != ref.weights[n].end()) value += std::min(w, it->second) * it->second;  // clipped (the "-D")
-        }
-        if (hyp.norm[n] != 0 && ref.norm[n] != 0) value /= hyp.norm[n] * ref.norm[n];
-        value *= std::exp(-(delta * delta) / (2 * kSigma * kSigma));
-        total[n] += value;
-      }
+      const auto similarity = cider_similarity(hyp, idf.vector(counts));
+      for (size_t n = 0; n < kCiderN; ++n) total[n] += similarity[n];
     }
     double mean = 0;
     for (double t : total) mean += t;
-    mean /= kN;
+    mean /= kCiderN;
     result.per_image.push_back(mean / static_cast<double>(ref_counts[i].size()) * 10.0);
   }
   for (double s : result.per_image) result.corpus += s;

@@ -169,6 +169,34 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
   return out;
 }
 
+namespace {
+
+// The model the saved configuration makes, with the saved weights, each checked: the shape the
+// configuration gives it (LibTorch's load replaces a tensor whatever its shape), finite values,
+// and all of them against the checksum saved with them (when the file has one).
+void load_weights(LoadedCheckpoint& loaded, const std::string& checksum, const std::string& path) {
+  loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  torch::serialize::InputArchive model_archive;
+  loaded.archive->read("model", model_archive);
+  loaded.model->load(model_archive);
+  const auto params = loaded.model->named_parameters();
+  for (const auto& [name, shape] : expected) {
+    const auto* t = params.find(name);
+    if (t == nullptr || t->sizes().vec() != shape)
+      throw CheckpointError(path, "weight " + name + " is " + (t ? shape_text(t->sizes()) : "missing") +
+                                      " but the saved configuration (vocabulary " + std::to_string(loaded.vocab.size()) +
+                                      ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " +
+                                      shape_text(shape));
+    if (!torch::isfinite(*t).all().item<bool>()) throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
+  }
+  if (!checksum.empty() && checksum != weights_checksum(*loaded.model))
+    throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
+}
+
+}  // namespace
+
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
   const std::string bytes = [&] {
     try {
@@ -201,26 +229,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     torch::Tensor rng;
     if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
 
-    loaded.model = make_caption_model(loaded.config.model, loaded.vocab.size(), Vocabulary::kPad);
-    // LibTorch's load replaces a tensor whatever its shape: compare with what the configuration makes.
-    std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-    for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
-    torch::serialize::InputArchive model_archive;
-    loaded.archive->read("model", model_archive);
-    loaded.model->load(model_archive);
-    const auto params = loaded.model->named_parameters();
-    for (const auto& [name, shape] : expected) {
-      const auto* t = params.find(name);
-      if (t == nullptr || t->sizes().vec() != shape)
-        throw CheckpointError(path, "weight " + name + " is " + (t ? shape_text(t->sizes()) : "missing") +
-                                        " but the saved configuration (vocabulary " + std::to_string(loaded.vocab.size()) +
-                                        ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " +
-                                        shape_text(shape));
-      if (!torch::isfinite(*t).all().item<bool>())
-        throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
-    }
-    if (!meta.weights_checksum.empty() && meta.weights_checksum != weights_checksum(*loaded.model))
-      throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
+    load_weights(loaded, meta.weights_checksum, path);
     loaded.model->to(device);
     loaded.model->eval();
     torch::serialize::InputArchive probe;
