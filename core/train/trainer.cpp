@@ -24,16 +24,6 @@
 
 namespace captioner {
 
-const char* state_name(TrainerState state) {
-  switch (state) {
-    case TrainerState::Running: return "running";
-    case TrainerState::Paused: return "paused";
-    case TrainerState::Stopped: return "stopped";
-    case TrainerState::Finished: return "finished";
-    default: return "failed";
-  }
-}
-
 void TrainControl::request_pause() {
   std::lock_guard<std::mutex> lock(mutex_);
   pause_ = true;

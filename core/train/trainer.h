@@ -20,7 +20,6 @@
 namespace captioner {
 
 enum class TrainerState { Running, Paused, Stopped, Finished, Failed };
-const char* state_name(TrainerState state);
 
 struct TrainProgress {
   int64_t step = 0;
