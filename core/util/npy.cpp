@@ -39,9 +39,10 @@ bool host_is_little_endian() {
 // so no header (up to kMaxHeader bytes) can exhaust the stack or wrap a size.
 constexpr size_t kMaxHeader = 1 << 20;
 // A row (the array without its first dimension) the product reads is at most a 64-cell grid of
-// 2048 floats (512 KiB); a reader allocates a row at a time, so a bigger row is refused even
-// when the array has no rows and so no data.
-constexpr uint64_t kMaxRowBytes = uint64_t{1} << 30;
+// 2048 values; readers allocate a row at a time, as float32 whatever the file's dtype, so a row
+// of more values than this (256 MiB as float32) is refused, even when the array has no rows and
+// so no data.
+constexpr int64_t kMaxRowValues = int64_t{1} << 26;
 
 struct NpyHeader {
   std::string descr;
@@ -241,9 +242,9 @@ NpyArray NpyArray::open(const std::string& path) {
         (i > 0 && __builtin_mul_overflow(array.row_size_, array.shape_[i], &array.row_size_)))
       throw DataError(path, "shape " + shape_text(array.shape_) + " is too large to address");
   }
-  if (static_cast<uint64_t>(array.row_size_) > kMaxRowBytes / static_cast<uint64_t>(array.item_size_))
-    throw DataError(path, "shape " + shape_text(array.shape_) + " has rows of more than " +
-                              std::to_string(kMaxRowBytes >> 20) + " MiB");
+  if (array.row_size_ > kMaxRowValues)
+    throw DataError(path, "shape " + shape_text(array.shape_) + " has rows of " + std::to_string(array.row_size_) +
+                              " values; at most " + std::to_string(kMaxRowValues) + " are supported");
   const uint64_t have = map->size - header_start - header_len;
   if (have < need)
     throw DataError(path, "truncated: header promises " + std::to_string(need) + " bytes of data, file has " +
