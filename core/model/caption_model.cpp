@@ -5,6 +5,7 @@
 #include <torch/nn/modules/rnn.h>
 
 #include <cmath>
+#include <stdexcept>
 
 #include "core/model/attention_net.h"
 #include "core/model/caption_net.h"
@@ -41,7 +42,9 @@ void initialise(torch::nn::Module& model, at::Generator& generator) {
 torch::Tensor CaptionModelImpl::dropout(const torch::Tensor& x) const {
   const double p = config().dropout;
   if (!is_training() || p <= 0) return x;
-  auto keep = torch::empty(x.sizes(), torch::kFloat).bernoulli_(1 - p, generator_.defined() ? c10::optional<at::Generator>(generator_) : c10::nullopt);
+  const c10::optional<at::Generator> generator =
+      generator_.defined() ? c10::optional<at::Generator>(generator_) : c10::nullopt;
+  const auto keep = torch::empty(x.sizes(), torch::kFloat).bernoulli_(1 - p, generator);
   return x * keep.to(x.device(), x.scalar_type()).div_(1 - p);
 }
 
