@@ -202,6 +202,22 @@ class TestDecoding : public QObject {
     o.temperature = 0;
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, decode(model, fake_vocab(), torch::zeros({4}), o));
   }
+  // START, PAD and UNK never appear in a caption, even from a model that prefers them, in every
+  // mode (sampling at a high temperature drew START mid-caption).
+  void special_tokens_are_never_chosen() {
+    FakeModel model;
+    model.probs = {0.3, 0.3, 0.3, 0.02, 0.05, 0.02, 0.01};
+    for (const DecodeMode mode : {DecodeMode::Greedy, DecodeMode::Sample, DecodeMode::Beam}) {
+      DecodeOptions o;
+      o.mode = mode;
+      o.temperature = 5;
+      o.samples = 200;
+      o.beam_width = 3;
+      o.max_len = 8;
+      for (const auto& caption : decode(model, fake_vocab(), torch::zeros({4}), o))
+        for (const auto& token : caption.tokens) QVERIFY2(token.id > Vocabulary::kStart, token.word.c_str());
+    }
+  }
   void step_decoding_agrees_with_teacher_forcing() {
     torch::manual_seed(3);
     ModelConfig config;

@@ -70,6 +70,14 @@ void append(DecodedCaption& caption, int64_t id, const Vocabulary& vocab, float 
   if (id == Vocabulary::kEnd) caption.finished = true;
 }
 
+// Scores [n, V] with START, PAD and UNK made impossible: a caption never contains them, whatever
+// the model's distribution says (sampling at a high temperature drew START mid-caption). Only the
+// choice is restricted; the log-probabilities reported stay the model's own.
+torch::Tensor without_special_tokens(const torch::Tensor& scores) {
+  const auto special = torch::tensor({Vocabulary::kPad, Vocabulary::kUnk, Vocabulary::kStart}, torch::kInt64);
+  return scores.index_fill(1, special, -std::numeric_limits<float>::infinity());
+}
+
 torch::Tensor cpu_attention(const DecoderState& state) {
   return state.attention.defined() ? state.attention.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 }
@@ -92,9 +100,9 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     const auto log_probs = torch::log_softmax(logits, -1);
     torch::Tensor next;
     if (greedy) {
-      next = logits.argmax(-1);
+      next = without_special_tokens(logits).argmax(-1);
     } else {
-      auto scaled = logits / options.temperature;
+      auto scaled = without_special_tokens(logits) / options.temperature;
       if (options.top_k > 0 && options.top_k < scaled.size(1)) {
         const auto kth = std::get<0>(scaled.topk(options.top_k, 1)).select(1, options.top_k - 1).unsqueeze(1);
         scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
@@ -131,7 +139,8 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     const int64_t vocab_size = log_probs.size(1);
     std::vector<double> base;
     for (const auto& h : live) base.push_back(h.log_prob);
-    const auto totals = log_probs + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
+    const auto totals =
+        without_special_tokens(log_probs) + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
     const int64_t k = std::min<int64_t>(2 * width, totals.numel());
     const auto best = std::get<1>(totals.flatten().topk(k));
     const auto* index = best.data_ptr<int64_t>();
