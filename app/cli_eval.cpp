@@ -79,16 +79,12 @@ FeatureTable eval_features(const EvalArgs& a, const std::string& model_path, con
     Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, a.encoder, resolve_device("auto"));
     pooled = extract_with_console_progress(dataset, where, encoder);
   }
-  std::string feature_file = pooled;
-  if (checkpoint.model->input() == FeatureInput::Grid) {
-    feature_file = grid_features_path(pooled);
-    if (feature_file.empty())
-      throw DataError(pooled, "has no 8x8 grid beside it; the attention model needs a feature cache folder");
-  }
-  FeatureTable features = FeatureTable::open(feature_file);
+  const bool grid = checkpoint.model->input() == FeatureInput::Grid;
+  FeatureTable features = open_dataset_features(dataset, pooled, grid);
   if (features.dim() != checkpoint.config.model.feature_dim)
-    throw DataError(feature_file, "rows have " + std::to_string(features.dim()) + " features; the model expects " +
-                                      std::to_string(checkpoint.config.model.feature_dim));
+    throw DataError(grid ? grid_features_path(pooled) : pooled,
+                    "rows have " + std::to_string(features.dim()) + " features; the model expects " +
+                        std::to_string(checkpoint.config.model.feature_dim));
   return features;
 }
 
