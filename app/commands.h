@@ -19,5 +19,6 @@ Command add_extract_command(CLI::App& app);
 Command add_shapes_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
 
 }  // namespace captioner::cli

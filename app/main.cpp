@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       {"shapes", captioner::cli::add_shapes_command(app)},
       {"score", captioner::cli::add_score_command(app)},
       {"eval", captioner::cli::add_eval_command(app)},
+      {"serve", captioner::cli::add_serve_command(app)},
   };
   CLI11_PARSE(app, argc, argv);
 

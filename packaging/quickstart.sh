@@ -31,8 +31,10 @@ packages=(
   libcli11-dev                     # command-line parsing
   qt6-base-dev                     # Qt 6: the desktop app (Widgets) and the Qt Test suite
   libqcustomplot-dev libqcustomplot2.1-qt6  # the live loss plot
+  libcpp-httplib-dev pkg-config    # HTTP for `captioner serve` (pkg-config: its compile definitions)
 )
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
+[[ "$mode" == test ]] && packages+=(chromium)  # the service's web page under test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
 [[ "$mode" == fuzz || "$mode" == sanitize || "$mode" == threads ]] && packages+=(libclang-rt-14-dev)  # libFuzzer, sanitizer runtimes
@@ -137,6 +139,9 @@ case "$mode" in
     CAPTIONER_SCREENSHOTS="$out" exec xvfb-run -a -s "-screen 0 1400x900x24" ctest -L screenshots --output-on-failure "$@"
     ;;
   test)
+    browser_tests="$build/tests/browser"   # the page test's driver, playwright-core, from npm
+    [[ -d "$browser_tests/node_modules/playwright-core" || ! -f "$browser_tests/package.json" ]] ||
+      (cd "$browser_tests" && npm ci --silent --no-audit --no-fund)
     cd "$build"
     exec ctest -LE slow --output-on-failure -j "$jobs" "$@"
     ;;

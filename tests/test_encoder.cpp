@@ -1,6 +1,7 @@
 // The Inception-v3 encoder: parity with nsfwjs itself (reference outputs produced by TensorFlow.js,
 // see tests/reference), BN folding, weight import errors.
 #include "core/util/atomic_file.h"
+#include "core/util/base64.h"
 #include "core/util/errors.h"
 #include "core/vision/encoder.h"
 #include "core/vision/image_io.h"

@@ -65,6 +65,13 @@ std::vector<CaptionResult> CaptionService::caption(const std::string& image_path
     const auto encoded = impl_->encoder.net->forward(inception_input(rgb).unsqueeze(0).to(impl_->device));
     it = impl_->features.emplace(image_path, model_input(encoded, model.input())).first;
   }
+  std::vector<CaptionResult> out;
+  for (const auto& c : decode(model, impl_->checkpoint->vocab, it->second, decode_options(request)))
+    out.push_back(caption_result(c));
+  return out;
+}
+
+DecodeOptions decode_options(const CaptionRequest& request) {
   DecodeOptions options;
   options.mode = parse_mode(request.mode);
   options.temperature = request.temperature;
@@ -73,9 +80,7 @@ std::vector<CaptionResult> CaptionService::caption(const std::string& image_path
   options.beam_width = request.beam_width;
   options.max_len = request.max_len;
   options.seed = request.seed;
-  std::vector<CaptionResult> out;
-  for (const auto& c : decode(model, impl_->checkpoint->vocab, it->second, options)) out.push_back(caption_result(c));
-  return out;
+  return options;
 }
 
 std::vector<CaptionWord> CaptionResult::words() const {

@@ -41,6 +41,10 @@ struct CaptionRequest {
   uint64_t seed = 0;
 };
 
+struct DecodeOptions;
+// The decoder's options for a request; throws std::invalid_argument for an unknown mode.
+DecodeOptions decode_options(const CaptionRequest& request);
+
 class CaptionService {
  public:
   CaptionService();

@@ -6,38 +6,10 @@
 #include <regex>
 
 #include "core/util/atomic_file.h"
+#include "core/util/base64.h"
 #include "core/util/errors.h"
 
 namespace captioner {
-
-std::string decode_base64(const std::string& text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t buffer = 0;
-  int bits = 0;
-  size_t i = 0;
-  for (; i < text.size() && text[i] != '='; ++i) {
-    const int v = value(text[i]);
-    if (v < 0) throw std::invalid_argument("invalid base64 character at offset " + std::to_string(i));
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  for (; i < text.size(); ++i)
-    if (text[i] != '=') throw std::invalid_argument("base64 data after padding");
-  return out;
-}
 
 namespace {
 

@@ -19,7 +19,5 @@ struct NamedTensor {
 // `model_dir` holds model.min.js and its shards. Throws DataError naming the file at fault.
 std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir);
 
-// Standard base64 (RFC 4648) to bytes; throws std::invalid_argument on bad input.
-std::string decode_base64(const std::string& text);
 
 }  // namespace captioner

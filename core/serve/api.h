@@ -1,0 +1,93 @@
+#pragma once
+// The service's wire formats, apart from any HTTP code: OpenAI's chat completions (images as
+// data URLs), Hugging Face's image-to-text answer, the model list and the error object. Pure
+// functions of strings, so every request shape is tested without a socket.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/infer/caption_service.h"
+
+namespace captioner {
+
+// A request the service refuses: the HTTP status and OpenAI's error fields.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string type, std::string code, const std::string& message)
+      : std::runtime_error(message), status(status), type(std::move(type)), code(std::move(code)) {}
+  int status;
+  std::string type;  // invalid_request_error, authentication_error, ...
+  std::string code;  // a short machine-readable reason: no_image, bad_base64, ...
+};
+ApiError bad_request(const std::string& code, const std::string& message);
+
+// {"error": {"message", "type", "code"}}: OpenAI's error shape.
+std::string error_json(const std::string& message, const std::string& type, const std::string& code);
+
+// Limits on what one request may ask for.
+struct RequestLimits {
+  int max_choices = 16;   // n, samples, beam width
+  int max_tokens = 100;
+};
+
+// How a caller's decoding parameters become a CaptionRequest, one rule for both endpoints:
+// temperature absent or 0 is greedy, or beam search when a beam width or n > 1 asks for several
+// captions; temperature > 0 samples n captions. Out-of-range values are refused (ApiError 400).
+struct DecodingParams {
+  double temperature = 0;
+  int n = 1;
+  int beam_width = 0;  // 0: not asked
+  int top_k = 0;
+  int max_tokens = 20;
+  int64_t seed = -1;   // -1: a fresh seed per request
+};
+CaptionRequest caption_request(const DecodingParams& params, const RequestLimits& limits = {});
+
+struct ChatRequest {
+  std::string image;  // the image's bytes (decoded from its data URL)
+  DecodingParams params;
+  bool stream = false;
+};
+
+// Parses a chat-completions body. The image is the last image_url part of the messages (a
+// conversation that carries earlier images is captioned on its newest); only data: URLs with
+// base64 data are accepted, as the service fetches nothing. Text parts are read past: the model
+// captions, it does not follow instructions. Throws ApiError 400 naming what is wrong.
+ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits = {});
+
+// The data of a "data:<type>;base64,<data>" URL. Throws ApiError 400.
+std::string decode_data_url(const std::string& url);
+// An image sent as base64 (decode_base64's strict rule). Throws ApiError 400.
+std::string decode_image_base64(const std::string& text);
+
+struct ModelCard {
+  std::string id;
+  int64_t created = 0;  // Unix time of the checkpoint
+  bool attends = false;
+  int64_t prompt_tokens = 1;  // what the decoder reads per image: 64 grid cells, or 1 vector
+};
+
+// OpenAI's chat.completion object: one choice per caption, finish_reason "stop" when the caption
+// ended with END and "length" when it ran out of tokens; usage counts generated tokens (END
+// included) and the image as model.prompt_tokens.
+std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model,
+                               const std::string& id, int64_t created);
+// The same answer as server-sent events (chat.completion.chunk objects, a word per chunk, then
+// "data: [DONE]").
+std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model,
+                                 const std::string& id, int64_t created);
+
+// Hugging Face's image-to-text answer, [{"generated_text": ...}, ...] a caption each; with
+// `words`, each entry also lists its words with their probability and (attention models) the
+// word's weights over the grid cells, row-major.
+std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words);
+
+// OpenAI's model list: {"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}.
+std::string models_json(const ModelCard& model);
+
+// Constant-time comparison of a presented secret with the expected one (the time does not
+// depend on where they first differ).
+bool same_secret(const std::string& presented, const std::string& expected);
+
+}  // namespace captioner

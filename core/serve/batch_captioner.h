@@ -1,0 +1,68 @@
+#pragma once
+// Captions for many concurrent callers, computed in batches: each caller's image is decoded on
+// the caller's thread (at most kDecodeSlots at a time, bounding the memory full-size images take),
+// then queued; one model thread takes up to max_batch queued images, waiting at most max_wait_ms
+// after the first for others to join, encodes them as one batch and decodes each caption. Plain
+// C++ types only in this header.
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/infer/caption_service.h"
+#include "core/vision/image_io.h"
+
+namespace captioner {
+
+struct BatchOptions {
+  int max_batch = 8;
+  int max_wait_ms = 10;
+  int max_queue = 64;       // images waiting or being captioned; more are refused (QueueFull)
+  int timeout_ms = 60'000;  // a caller's longest wait for its captions (RequestTimeout)
+  std::string device = "auto";
+  ImageLimits limits;
+};
+
+class QueueFull : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+class RequestTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct BatchStats {
+  int64_t batches = 0;
+  int64_t images = 0;   // captioned; mean batch size: images / batches
+  int64_t pending = 0;  // now being decoded, waiting, or being captioned
+};
+
+class BatchCaptioner {
+ public:
+  // Loads the run folder or checkpoint and its encoder (encoder_path, or the installed one);
+  // throws CheckpointError / DataError / ConfigError as the Caption tab's loading does.
+  BatchCaptioner(const std::string& model_path, const std::string& encoder_path, const BatchOptions& options);
+  // Answers what is queued, then stops the model thread.
+  ~BatchCaptioner();
+  BatchCaptioner(const BatchCaptioner&) = delete;
+  BatchCaptioner& operator=(const BatchCaptioner&) = delete;
+
+  // The captions of an image given as its file's bytes; thread-safe, blocks until answered.
+  // Throws DataError (naming `name`) for an image that cannot be read, QueueFull, RequestTimeout.
+  std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const CaptionRequest& request);
+
+  bool attends() const;
+  std::string checkpoint() const;  // the checkpoint file loaded
+  std::string summary() const;     // as CaptionService::model_summary
+  BatchStats stats() const;
+
+  static constexpr int kDecodeSlots = 2;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace captioner

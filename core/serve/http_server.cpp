@@ -1,0 +1,345 @@
+#include "core/serve/http_server.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <mutex>
+#include <thread>
+
+#include "core/serve/web_assets.h"
+#include "core/util/errors.h"
+
+namespace captioner {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+constexpr int kSocketIdleSeconds = 10;
+const std::vector<std::string> kApiPaths = {"/v1/chat/completions", "/v1/models", "/caption", "/healthz"};
+
+std::string error_type(int status) {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 404: return "not_found_error";
+    case 405: return "method_not_allowed";
+    case 413: return "request_too_large";
+    case 503: return "server_busy";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+  }
+}
+
+void set_error(Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(error_json(e.what(), e.type, e.code), "application/json");
+}
+
+// The model's name for clients: its run folder's name (or the checkpoint's file name).
+ModelCard model_card(const BatchCaptioner& captioner) {
+  namespace fs = std::filesystem;
+  const fs::path file = captioner.checkpoint();
+  const fs::path folder = file.parent_path();
+  ModelCard card;
+  card.id = folder.filename().empty() ? file.stem().string() : folder.filename().string();
+  std::error_code ec;
+  const auto written = fs::last_write_time(file, ec);
+  if (!ec)
+    card.created = std::chrono::duration_cast<std::chrono::seconds>(
+                       (written - fs::file_time_type::clock::now() + std::chrono::system_clock::now()).time_since_epoch())
+                       .count();
+  card.attends = captioner.attends();
+  card.prompt_tokens = card.attends ? 64 : 1;
+  return card;
+}
+
+int query_int(const Request& req, const char* name, int fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size() || n < -(1LL << 31) || n > (1LL << 31))
+    throw bad_request(std::string("bad_") + name, std::string(name) + " must be an integer, not '" + v + "'");
+  return static_cast<int>(n);
+}
+
+double query_double(const Request& req, const char* name, double fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size()) throw bad_request(std::string("bad_") + name, std::string(name) + " must be a number, not '" + v + "'");
+  return x;
+}
+
+// The image of a /caption request: multipart's first file, JSON {"inputs": base64 or data URL}
+// (Hugging Face's JSON form), or the body's bytes.
+std::string caption_image(const Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.rfind("multipart/form-data", 0) == 0) {
+    for (const auto& [name, file] : req.files)
+      if (!file.content.empty()) return file.content;
+    throw bad_request("no_image", "the multipart form carries no file");
+  }
+  if (type.rfind("application/json", 0) == 0) {
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) throw bad_request("bad_json", "the request body is not a JSON object");
+    const auto inputs = body.find("inputs");
+    if (inputs == body.end() || !inputs->is_string()) throw bad_request("no_image", "a JSON body needs \"inputs\": the image in base64");
+    const std::string& s = inputs->get_ref<const std::string&>();
+    return s.rfind("data:", 0) == 0 ? decode_data_url(s) : decode_image_base64(s);
+  }
+  if (req.body.empty())
+    throw bad_request("no_image", "no image: send its bytes as the body (Content-Type: image/...) or as multipart/form-data");
+  return req.body;
+}
+
+}  // namespace
+
+struct CaptionServer::Impl {
+  ServeConfig config;
+  std::unique_ptr<BatchCaptioner> captioner;
+  ModelCard card;
+  httplib::Server http;
+  int port = 0;
+  std::atomic<uint64_t> served{0};
+  std::mutex state_mutex;  // run() and stop() from different threads
+  bool stop_requested = false;
+  bool listening = false;
+
+  void log(const std::string& line) const {
+    if (config.log) config.log(line);
+    else std::cerr << line << '\n';
+  }
+
+  // Runs `handler`, turning every failure into an error answer: the server never stops for one.
+  template <typename Fn>
+  void answer(Response& res, Fn&& handler) {
+    try {
+      handler();
+    } catch (const ApiError& e) {
+      set_error(res, e);
+    } catch (const DataError& e) {
+      set_error(res, ApiError(400, "invalid_request_error", "bad_image", e.what()));
+    } catch (const QueueFull& e) {
+      set_error(res, ApiError(503, "server_busy", "queue_full", e.what()));
+      res.set_header("Retry-After", "1");
+    } catch (const RequestTimeout& e) {
+      set_error(res, ApiError(503, "server_busy", "timeout", e.what()));
+      res.set_header("Retry-After", "1");
+    } catch (const std::exception& e) {
+      set_error(res, ApiError(500, "server_error", "internal_error", std::string("the model failed: ") + e.what()));
+    }
+  }
+
+  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const DecodingParams& params) {
+    auto captions = captioner->caption(image, name, caption_request(params, config.limits));
+    // Beam search keeps its width of captions; the caller asked for n.
+    if (static_cast<int>(captions.size()) > params.n) captions.resize(static_cast<size_t>(params.n));
+    ++served;
+    return captions;
+  }
+
+  std::string completion_id() {
+    static thread_local std::mt19937_64 random{std::random_device{}()};
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(random()));
+    return std::string("chatcmpl-") + hex;
+  }
+
+  void routes();
+};
+
+CaptionServer::CaptionServer(ServeConfig config) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  if (config.max_body_mb < 1 || config.timeout_s < 1) throw ConfigError("serve: --max-body-mb and --timeout must be at least 1");
+  config.batching.timeout_ms = config.timeout_s * 1000;
+  m.config = std::move(config);
+  m.captioner = std::make_unique<BatchCaptioner>(m.config.model, m.config.encoder, m.config.batching);
+  m.card = model_card(*m.captioner);
+  m.routes();
+}
+
+CaptionServer::~CaptionServer() = default;
+
+void CaptionServer::Impl::routes() {
+  // Each queued request holds a thread while it waits for the model; the spare threads answer
+  // requests beyond the queue (503) and health checks without waiting.
+  const size_t threads = static_cast<size_t>(config.batching.max_queue) + 8;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(static_cast<size_t>(config.max_body_mb) << 20);
+  // A client silent this long in the middle of a request or an answer is dropped: a slow upload
+  // goes on, a stalled one does not hold a thread.
+  http.set_read_timeout(kSocketIdleSeconds);
+  http.set_write_timeout(kSocketIdleSeconds);
+  http.set_keep_alive_timeout(5);
+  // SO_REUSEADDR alone: httplib's default adds SO_REUSEPORT, with which a second server on a
+  // port in use starts without error and silently shares its connections.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
+  http.set_pre_routing_handler([this](const Request& req, Response& res) {
+    const bool api = std::find(kApiPaths.begin(), kApiPaths.end(), req.path) != kApiPaths.end();
+    if (config.token.empty() || !api || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string scheme = "Bearer ";
+    if (auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0 &&
+        same_secret(auth.substr(scheme.size()), config.token))
+      return httplib::Server::HandlerResponse::Unhandled;
+    set_error(res, ApiError(401, "authentication_error", "invalid_token",
+                            auth.empty() ? "this server needs a token: send Authorization: Bearer <token>"
+                                         : "the token is not this server's"));
+    res.set_header("WWW-Authenticate", "Bearer");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // Every answer of 400 or more is logged here, whoever made it; httplib's own (a malformed
+  // request, a body over the limit, an unknown path) get OpenAI's error shape too.
+  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
+    if (res.body.empty()) {
+      std::string message = "the request is malformed";
+      if (res.status == 404) message = "no such endpoint: " + req.method + " " + req.path;
+      if (res.status == 413)
+        message = "the request body is too large: the limit is " + std::to_string(config.max_body_mb) +
+                  " MB, and 8 KB for a form-urlencoded body (send images as image/*, JSON or multipart/form-data)";
+      res.set_content(error_json(message, error_type(res.status), std::to_string(res.status)), "application/json");
+    }
+    const auto error = nlohmann::json::parse(res.body, nullptr, false);
+    std::string reason = res.body;
+    if (!error.is_discarded() && error.contains("error") && error["error"].contains("message"))
+      reason = error["error"]["message"].get<std::string>();
+    log("serve: " + std::to_string(res.status) + " " + req.method + " " + req.path + " from " + req.remote_addr + ": " + reason);
+    return httplib::Server::HandlerResponse::Unhandled;
+  }));
+  http.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+    set_error(res, ApiError(500, "server_error", "internal_error", "the request failed inside the server"));
+  });
+
+  http.Post("/v1/chat/completions", [this](const Request& req, Response& res) {
+    answer(res, [&] {
+      const ChatRequest chat = parse_chat_request(req.body, config.limits);
+      const auto captions = caption(chat.image, "image_url", chat.params);
+      const int64_t created = std::time(nullptr);
+      if (chat.stream)
+        res.set_content(chat_response_events(captions, card, completion_id(), created), "text/event-stream");
+      else
+        res.set_content(chat_response_json(captions, card, completion_id(), created), "application/json");
+    });
+  });
+  http.Post("/caption", [this](const Request& req, Response& res) {
+    answer(res, [&] {
+      DecodingParams p;
+      p.temperature = query_double(req, "temperature", 0);
+      p.n = query_int(req, "n", 1);
+      p.beam_width = query_int(req, "beam_width", 0);
+      p.top_k = query_int(req, "top_k", 0);
+      p.max_tokens = query_int(req, "max_tokens", p.max_tokens);
+      p.seed = query_int(req, "seed", -1);
+      const bool words = query_int(req, "attention", 0) != 0;
+      caption_request(p, config.limits);  // refuses bad values before the image is decoded
+      res.set_content(caption_response_json(caption(caption_image(req), "image", p), words), "application/json");
+    });
+  });
+  http.Get("/v1/models", [this](const Request&, Response& res) { res.set_content(models_json(card), "application/json"); });
+  http.Get("/healthz", [this](const Request&, Response& res) {
+    const BatchStats stats = captioner->stats();
+    res.set_content(nlohmann::json{{"status", "ok"}, {"model", card.id}, {"pending", stats.pending},
+                                   {"captioned", stats.images}, {"batches", stats.batches}}
+                        .dump(),
+                    "application/json");
+  });
+  for (const auto& asset : web_assets())
+    http.Get(asset.path, [&asset](const Request&, Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_content(asset.data, asset.content_type.c_str());
+    });
+
+  // A known path with the wrong method: 405 naming the right one, not 404.
+  const std::map<std::string, std::string> allowed = {
+      {"/v1/chat/completions", "POST"}, {"/caption", "POST"}, {"/v1/models", "GET"}, {"/healthz", "GET"}};
+  for (const auto& [path, method] : allowed) {
+    auto refuse = [path = path, method = method](const Request& req, Response& res) {
+      res.set_header("Allow", method);
+      set_error(res, ApiError(405, "method_not_allowed", "method_not_allowed",
+                              req.method + " is not allowed on " + path + "; use " + method));
+    };
+    if (method != "GET") http.Get(path, refuse);
+    if (method != "POST") http.Post(path, refuse);
+    http.Put(path, refuse);
+    http.Patch(path, refuse);
+    http.Delete(path, refuse);
+  }
+}
+
+int CaptionServer::bind() {
+  Impl& m = *impl_;
+  const std::string where = m.config.host + ":" + std::to_string(m.config.port);
+  if (m.config.port < 0 || m.config.port > 65535) throw ConfigError("serve: port " + std::to_string(m.config.port) + " is not a port");
+  if (m.config.port == 0) {
+    m.port = m.http.bind_to_any_port(m.config.host);
+    if (m.port < 0) throw ConfigError("serve: cannot listen on " + m.config.host + " (not an address of this machine?)");
+  } else {
+    if (!m.http.bind_to_port(m.config.host, m.config.port))
+      throw ConfigError("serve: cannot listen on " + where + " (port in use, or not an address of this machine)");
+    m.port = m.config.port;
+  }
+  return m.port;
+}
+
+void CaptionServer::run() {
+  Impl& m = *impl_;
+  if (m.port == 0) bind();
+  {
+    std::lock_guard<std::mutex> lock(m.state_mutex);
+    if (m.stop_requested) return;
+    m.listening = true;
+  }
+  m.http.listen_after_bind();
+  std::lock_guard<std::mutex> lock(m.state_mutex);
+  m.listening = false;
+}
+
+void CaptionServer::stop() {
+  Impl& m = *impl_;
+  std::unique_lock<std::mutex> lock(m.state_mutex);
+  m.stop_requested = true;
+  // httplib ignores a stop that comes before its loop runs: wait for the loop (or its end).
+  while (m.listening && !m.http.is_running()) {
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
+  }
+  if (m.listening) m.http.stop();
+}
+
+std::string CaptionServer::address() const {
+  const std::string& host = impl_->config.host;
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(impl_->port) + "/";
+}
+
+const ModelCard& CaptionServer::model() const { return impl_->card; }
+const BatchCaptioner& CaptionServer::captioner() const { return *impl_->captioner; }
+
+}  // namespace captioner

@@ -1,0 +1,416 @@
+// `captioner serve` driven over loopback as its clients would: each endpoint's shape, answers
+// equal to `captioner caption`, concurrent clients, every kind of bad request, the token, a full
+// queue, SIGTERM, and the web page in headless Chromium. Each server is its own process.
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+Run run(const QStringList& args, int timeout_ms = 300000) {
+  QProcess p;
+  p.start(QStringLiteral(CAPTIONER_EXE), args);
+  Run r;
+  if (!p.waitForFinished(timeout_ms)) {
+    p.kill();
+    p.waitForFinished();
+    r.err = "timed out";
+    return r;
+  }
+  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+  r.out = p.readAllStandardOutput().toStdString();
+  r.err = p.readAllStandardError().toStdString();
+  return r;
+}
+
+std::string read_file(const QString& path) {
+  std::ifstream in(path.toStdString(), std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string base64(const std::string& bytes) { return QByteArray::fromStdString(bytes).toBase64().toStdString(); }
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A `captioner serve` process on a free port.
+class Server {
+ public:
+  Server(const QString& model, const QStringList& options) : log_file_(new QTemporaryFile) {
+    log_file_->open();
+    process_.setStandardErrorFile(log_file_->fileName());
+    process_.start(QStringLiteral(CAPTIONER_EXE), QStringList{"serve", "--model", model, "--port", "0"} + options);
+    QByteArray out;
+    while (!out.contains('\n') && process_.waitForReadyRead(120000)) out += process_.readAllStandardOutput();
+    const int at = out.indexOf("http://127.0.0.1:");
+    if (at >= 0) port_ = out.mid(at + 17).split('/').first().toInt();
+  }
+  ~Server() {
+    if (process_.state() != QProcess::NotRunning) {
+      process_.terminate();
+      if (!process_.waitForFinished(30000)) process_.kill();
+      process_.waitForFinished();
+    }
+  }
+  int port() const { return port_; }
+  std::unique_ptr<httplib::Client> client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_read_timeout(120);
+    return c;
+  }
+  QProcess& process() { return process_; }
+  // The server's log so far: it writes each line before it answers the request.
+  std::string log() const { return read_file(log_file_->fileName()); }
+  // Polls /healthz until `field` reaches `value` (or a minute passes).
+  bool wait_for(const char* field, int64_t value) {
+    for (int i = 0; i < 6000; ++i) {
+      const auto r = client()->Get("/healthz");
+      if (r && json::parse(r->body)[field].get<int64_t>() == value) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+ private:
+  std::unique_ptr<QTemporaryFile> log_file_;
+  QProcess process_;
+  int port_ = 0;
+};
+
+std::string chat_body(const std::string& image, const json& extra = json::object()) {
+  json body = {{"model", "captioner"},
+               {"messages", json::array({{{"role", "user"},
+                                          {"content", json::array({{{"type", "text"}, {"text", "Describe the picture."}},
+                                                                   {{"type", "image_url"},
+                                                                    {"image_url", {{"url", "data:image/png;base64," + base64(image)}}}}})}}})}};
+  body.update(extra);
+  return body.dump();
+}
+
+// The greedy caption of `image` through /caption, or the error body.
+std::string caption_text(httplib::Client& client, const std::string& image) {
+  const auto r = client.Post("/caption", image, "image/png");
+  if (!r) return "no answer: " + httplib::to_string(r.error());
+  if (r->status != 200) return "status " + std::to_string(r->status) + ": " + r->body;
+  return json::parse(r->body)[0]["generated_text"].get<std::string>();
+}
+
+}  // namespace
+
+class TestServe : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString model_;
+  std::vector<std::string> images_;    // PNG bytes of distinct scenes
+  std::vector<std::string> expected_;  // `captioner caption`'s greedy caption of each
+  QString first_image_;
+  std::unique_ptr<Server> server_;     // default settings but a 2 MB body limit
+
+  QString path(const QString& name) const { return dir_.path() + "/" + name; }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    const QString data = path("shapes");
+    QCOMPARE(run({"shapes", "--out", data, "--count", "24", "--seed", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"}).code, 0);
+    model_ = path("run");
+    const auto t = run({"train", "--data", data, "--out", model_, "--model", "attention", "--layer", "mixed5", "--steps", "30",
+                        "--batch-size", "8", "--val-every", "30"});
+    QVERIFY2(t.code == 0, t.err.c_str());
+    const QStringList files = QDir(data + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
+    QVERIFY(files.size() >= 6);
+    first_image_ = data + "/images/" + files[0];
+    for (int i = 0; i < 6; ++i) {
+      const QString file = data + "/images/" + files[i];
+      images_.push_back(read_file(file));
+      const auto c = run({"caption", "--json", "--model", model_, file});
+      QVERIFY2(c.code == 0, c.err.c_str());
+      expected_.push_back(json::parse(c.out)["captions"][0]["text"].get<std::string>());
+    }
+    server_ = std::make_unique<Server>(model_, QStringList{"--max-body-mb", "2"});
+    QVERIFY2(server_->port() > 0, server_->log().c_str());
+  }
+
+  void endpoints_answer_in_their_shapes() {
+    auto c = server_->client();
+    auto r = c->Get("/healthz");
+    QVERIFY(r && r->status == 200);
+    QCOMPARE(json::parse(r->body)["model"].get<std::string>(), std::string("run"));
+    r = c->Get("/v1/models");
+    QVERIFY(r && r->status == 200);
+    const auto models = json::parse(r->body);
+    QCOMPARE(models["object"].get<std::string>(), std::string("list"));
+    QCOMPARE(models["data"][0]["id"].get<std::string>(), std::string("run"));
+    QCOMPARE(models["data"][0]["object"].get<std::string>(), std::string("model"));
+
+    r = c->Post("/v1/chat/completions", chat_body(images_[0]), "application/json");
+    QVERIFY(r && r->status == 200);
+    QVERIFY(contains(r->get_header_value("Content-Type"), "application/json"));
+    const auto chat = json::parse(r->body);
+    QCOMPARE(chat["object"].get<std::string>(), std::string("chat.completion"));
+    QVERIFY(chat["id"].get<std::string>().rfind("chatcmpl-", 0) == 0);
+    QCOMPARE(chat["model"].get<std::string>(), std::string("run"));
+    QCOMPARE(chat["choices"].size(), size_t{1});
+    QCOMPARE(chat["choices"][0]["message"]["role"].get<std::string>(), std::string("assistant"));
+    QVERIFY(chat["choices"][0]["finish_reason"] == "stop" || chat["choices"][0]["finish_reason"] == "length");
+    QVERIFY(chat["usage"]["completion_tokens"].get<int>() >= 1);
+
+    // Several sampled captions, and beam search's best n.
+    r = c->Post("/v1/chat/completions", chat_body(images_[0], {{"temperature", 1.5}, {"n", 3}, {"seed", 4}}), "application/json");
+    QVERIFY(r && r->status == 200);
+    QCOMPARE(json::parse(r->body)["choices"].size(), size_t{3});
+    r = c->Post("/caption?beam_width=4&n=2", images_[0], "image/png");
+    QVERIFY(r && r->status == 200);
+    QCOMPARE(json::parse(r->body).size(), size_t{2});
+
+    // Server-sent events join to the same text.
+    r = c->Post("/v1/chat/completions", chat_body(images_[0], {{"stream", true}}), "application/json");
+    QVERIFY(r && r->status == 200);
+    QVERIFY(contains(r->get_header_value("Content-Type"), "text/event-stream"));
+    QVERIFY(contains(r->body, "data: [DONE]"));
+    std::string streamed;
+    for (size_t at = 0; (at = r->body.find("data: {", at)) != std::string::npos; ++at) {
+      const auto delta = json::parse(r->body.substr(at + 6, r->body.find("\n\n", at) - at - 6))["choices"][0]["delta"];
+      if (delta.contains("content")) streamed += delta["content"].get<std::string>();
+    }
+    QCOMPARE(streamed, expected_[0]);
+
+    // Each word with its probability and its 8x8 map.
+    r = c->Post("/caption?attention=1", images_[0], "image/png");
+    QVERIFY(r && r->status == 200);
+    const auto words = json::parse(r->body)[0]["words"];
+    QVERIFY(!words.empty());
+    for (const auto& w : words) {
+      QCOMPARE(w["attention"].size(), size_t{64});
+      QVERIFY(w["probability"].get<double>() > 0 && w["probability"].get<double>() <= 1);
+    }
+
+    // The web page and its files, built into the binary.
+    r = c->Get("/");
+    QVERIFY(r && r->status == 200);
+    QVERIFY(contains(r->get_header_value("Content-Type"), "text/html"));
+    QVERIFY(contains(r->body, "<script src=\"/app.js\">"));
+    for (const char* file : {"/app.js", "/style.css"}) {
+      r = c->Get(file);
+      QVERIFY2(r && r->status == 200 && !r->body.empty(), file);
+    }
+  }
+
+  // Greedy answers are `captioner caption`'s, whichever way the image is sent.
+  void greedy_answers_equal_the_cli() {
+    auto c = server_->client();
+    for (size_t i = 0; i < images_.size(); ++i) {
+      QCOMPARE(caption_text(*c, images_[i]), expected_[i]);
+      const auto chat = c->Post("/v1/chat/completions", chat_body(images_[i]), "application/json");
+      QVERIFY(chat && chat->status == 200);
+      QCOMPARE(json::parse(chat->body)["choices"][0]["message"]["content"].get<std::string>(), expected_[i]);
+    }
+    const httplib::MultipartFormDataItems form = {{"file", images_[1], "scene.png", "image/png"}};
+    const auto multipart = c->Post("/caption", form);
+    QVERIFY(multipart && multipart->status == 200);
+    QCOMPARE(json::parse(multipart->body)[0]["generated_text"].get<std::string>(), expected_[1]);
+    const auto hf_json = c->Post("/caption", json{{"inputs", base64(images_[2])}}.dump(), "application/json");
+    QVERIFY(hf_json && hf_json->status == 200);
+    QCOMPARE(json::parse(hf_json->body)[0]["generated_text"].get<std::string>(), expected_[2]);
+  }
+
+  // Requests batched together each get their own image's caption.
+  void concurrent_clients_get_their_own_answers() {
+    Server batching(model_, {"--max-batch", "8", "--max-wait-ms", "2000"});
+    QVERIFY2(batching.port() > 0, batching.log().c_str());
+    const int clients = 8;
+    std::vector<std::string> answers(clients);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < clients; ++i)
+      threads.emplace_back([&, i] { answers[i] = caption_text(*batching.client(), images_[i % images_.size()]); });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < clients; ++i) QCOMPARE(answers[i], expected_[i % images_.size()]);
+    const auto health = json::parse(batching.client()->Get("/healthz")->body);
+    QCOMPARE(health["captioned"].get<int>(), clients);
+    QVERIFY2(health["batches"].get<int>() < clients, health.dump().c_str());  // some were encoded together
+  }
+
+  void two_hundred_requests_at_concurrency_8_all_succeed() {
+    std::atomic<int> next{0}, failures{0};
+    std::vector<std::string> wrong;
+    std::mutex wrong_mutex;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+      threads.emplace_back([&] {
+        auto c = server_->client();
+        for (int i; (i = next++) < 200;) {
+          const size_t image = static_cast<size_t>(i) % images_.size();
+          const std::string got = caption_text(*c, images_[image]);
+          if (got != expected_[image]) {
+            ++failures;
+            std::lock_guard<std::mutex> lock(wrong_mutex);
+            wrong.push_back(got);
+          }
+        }
+      });
+    for (auto& t : threads) t.join();
+    QVERIFY2(failures == 0, (std::to_string(failures) + " failures, e.g. " + (wrong.empty() ? "" : wrong[0])).c_str());
+  }
+
+  // Every bad request gets a 4xx in OpenAI's error shape, a log line, and the server carries on.
+  void bad_requests_get_4xx_and_the_server_carries_on() {
+    std::string jpeg_cut;  // a JPEG without its end: libjpeg would fill the rest with grey
+    {
+      const std::string png = images_[0];
+      const QImage image = QImage::fromData(QByteArray::fromStdString(png));
+      QByteArray bytes;
+      QBuffer buffer(&bytes);
+      QVERIFY(image.save(&buffer, "JPG"));
+      jpeg_cut = bytes.left(bytes.size() / 2).toStdString();
+    }
+    std::string bomb = images_[0];  // a PNG header claiming 30000 x 30000 pixels
+    for (int i : {16, 20}) bomb.replace(static_cast<size_t>(i), 4, std::string("\x00\x00\x75\x30", 4));
+
+    struct Case {
+      const char* name;
+      const char* method;
+      std::string path, body, type;
+      int status;
+    };
+    const std::string chat = "/v1/chat/completions";
+    const std::vector<Case> cases = {
+        {"not JSON", "POST", chat, "{not json", "application/json", 400},
+        {"JSON not an object", "POST", chat, "[1,2]", "application/json", 400},
+        {"no messages", "POST", chat, "{\"model\": \"x\"}", "application/json", 400},
+        {"no image", "POST", chat, json{{"messages", {{{"role", "user"}, {"content", "hello"}}}}}.dump(), "application/json", 400},
+        {"remote image URL", "POST", chat,
+         json{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "http://example.com/a.png"}}}}}}}}}}.dump(),
+         "application/json", 400},
+        {"bad base64", "POST", chat,
+         json{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,%%%%"}}}}}}}}}}.dump(),
+         "application/json", 400},
+        {"not an image", "POST", chat, chat_body("this is text, not a picture"), "application/json", 400},
+        {"truncated PNG", "POST", "/caption", images_[0].substr(0, images_[0].size() / 2), "image/png", 400},
+        {"truncated JPEG", "POST", "/caption", jpeg_cut, "image/jpeg", 400},
+        {"too many pixels", "POST", "/caption", bomb, "image/png", 400},
+        {"empty body", "POST", "/caption", "", "image/png", 400},
+        {"bad parameter", "POST", "/caption?n=0", images_[0], "image/png", 400},
+        {"bad number", "POST", "/caption?temperature=warm", images_[0], "image/png", 400},
+        {"n too large", "POST", chat, chat_body(images_[0], {{"n", 1000}}), "application/json", 400},
+        {"body over the limit", "POST", "/caption", std::string(3 << 20, 'x'), "image/png", 413},
+        {"wrong method", "GET", chat, "", "", 405},
+        {"wrong method", "DELETE", "/caption", "", "", 405},
+        {"unknown path", "GET", "/v2/nothing", "", "", 404},
+        {"unknown path", "POST", "/v1/completions", "{}", "application/json", 404},
+    };
+    for (const auto& k : cases) {
+      auto c = server_->client();
+      httplib::Result r = std::string(k.method) == "GET"      ? c->Get(k.path)
+                          : std::string(k.method) == "DELETE" ? c->Delete(k.path)
+                                                              : c->Post(k.path, k.body, k.type);
+      const std::string what = std::string(k.name) + " (" + k.method + " " + k.path + ")";
+      QVERIFY2(r, (what + ": no answer").c_str());
+      QVERIFY2(r->status == k.status, (what + ": status " + std::to_string(r->status) + " " + r->body).c_str());
+      const auto error = json::parse(r->body, nullptr, false);
+      QVERIFY2(!error.is_discarded() && error["error"]["message"].is_string() && error["error"]["type"].is_string() &&
+                   error["error"].contains("code"),
+               (what + ": " + r->body).c_str());
+      const std::string logged = " " + std::to_string(k.status) + " " + k.method + " " + k.path.substr(0, k.path.find('?'));
+      QVERIFY2(contains(server_->log(), logged),
+               (what + ": not logged").c_str());
+    }
+    QCOMPARE(caption_text(*server_->client(), images_[3]), expected_[3]);  // still serving
+    QCOMPARE(server_->process().state(), QProcess::Running);
+  }
+
+  void token_is_required_when_set() {
+    Server guarded(model_, {"--token", "open-sesame"});
+    QVERIFY2(guarded.port() > 0, guarded.log().c_str());
+    auto c = guarded.client();
+    auto r = c->Post("/caption", images_[0], "image/png");
+    QVERIFY(r && r->status == 401);
+    QCOMPARE(r->get_header_value("WWW-Authenticate"), std::string("Bearer"));
+    QCOMPARE(json::parse(r->body)["error"]["type"].get<std::string>(), std::string("authentication_error"));
+    c->set_bearer_token_auth("open-sesamE");
+    QCOMPARE(c->Get("/v1/models")->status, 401);
+    c->set_bearer_token_auth("open-sesame");
+    QCOMPARE(caption_text(*c, images_[0]), expected_[0]);
+    QCOMPARE(c->Get("/v1/models")->status, 200);
+    auto anonymous = guarded.client();  // health checks and the page need no token
+    QCOMPARE(anonymous->Get("/healthz")->status, 200);
+    QCOMPARE(anonymous->Get("/")->status, 200);
+  }
+
+  void a_full_queue_answers_503() {
+    Server small(model_, {"--max-queue", "1", "--max-wait-ms", "3000"});
+    QVERIFY2(small.port() > 0, small.log().c_str());
+    std::string first;
+    std::thread waiting([&] { first = caption_text(*small.client(), images_[0]); });
+    QVERIFY(small.wait_for("pending", 1));  // the first request holds the only place
+    const auto r = small.client()->Post("/caption", images_[1], "image/png");
+    waiting.join();
+    QVERIFY(r);
+    QCOMPARE(r->status, 503);
+    QCOMPARE(r->get_header_value("Retry-After"), std::string("1"));
+    QCOMPARE(json::parse(r->body)["error"]["code"].get<std::string>(), std::string("queue_full"));
+    QCOMPARE(first, expected_[0]);
+  }
+
+  void sigterm_answers_requests_in_flight_then_exits_0() {
+    Server stopping(model_, {"--max-wait-ms", "3000"});
+    QVERIFY2(stopping.port() > 0, stopping.log().c_str());
+    std::string answer;
+    std::thread in_flight([&] { answer = caption_text(*stopping.client(), images_[2]); });
+    QVERIFY(stopping.wait_for("pending", 1));
+    stopping.process().terminate();
+    QVERIFY(stopping.process().waitForFinished(30000));
+    in_flight.join();
+    QCOMPARE(answer, expected_[2]);
+    QCOMPARE(stopping.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(stopping.process().exitCode(), 0);
+    QVERIFY2(contains(stopping.log(), "SIGTERM"), stopping.log().c_str());
+  }
+
+  void bad_starts_are_refused_clearly() {
+    const auto missing = run({"serve", "--model", path("no_such_run"), "--port", "0"});
+    QCOMPARE(missing.code, 1);
+    QVERIFY2(contains(missing.err, "no_such_run"), missing.err.c_str());
+    const auto taken = run({"serve", "--model", model_, "--port", QString::number(server_->port())}, 60000);
+    QCOMPARE(taken.code, 1);
+    QVERIFY2(contains(taken.err, "cannot listen on 127.0.0.1:" + std::to_string(server_->port())), taken.err.c_str());
+  }
+
+  // The page in Debian's Chromium: upload an image, the caption appears, a word shows its map.
+  void page_captions_an_image_in_headless_chromium() {
+#ifndef CAPTIONER_PAGE_TEST
+    QSKIP("Chromium or Node.js was not found when the build was configured (packaging/quickstart.sh test installs them)");
+#else
+    const QString dir = QStringLiteral(CAPTIONER_PAGE_TEST);
+    if (!QFileInfo::exists(dir + "/node_modules/playwright-core"))
+      QFAIL(qPrintable("playwright-core is not installed: run npm ci in " + dir));
+    QStringList args = {dir + "/page_test.js", QString("http://127.0.0.1:%1/").arg(server_->port()), first_image_,
+                        QString::fromStdString(expected_[0])};
+    const QString shots = qEnvironmentVariable("CAPTIONER_SCREENSHOTS");
+    if (!shots.isEmpty()) args << shots + "/web-page.png";
+    QProcess node;
+    node.start("node", args);
+    QVERIFY(node.waitForFinished(120000));
+    const QString output = node.readAllStandardOutput() + node.readAllStandardError();
+    QVERIFY2(node.exitStatus() == QProcess::NormalExit && node.exitCode() == 0, qPrintable(output));
+#endif
+  }
+};
+
+QTEST_MAIN(TestServe)
+#include "test_serve.moc"
