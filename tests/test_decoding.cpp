@@ -7,6 +7,7 @@
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <set>
 
 #include "model_reference.h"
 
@@ -280,6 +281,31 @@ class TestDecoding : public QObject {
           QCOMPARE(beam.front().tokens[t].attention.size(), greedy.tokens[t].attention.size());
         }
       }
+    }
+  }
+
+  // Several images decoded as one batch get the captions each gets alone.
+  void greedy_batch_equals_each_image_alone() {
+    const auto vocab = ten_words();
+    for (const std::string kind : {"lstm", "attention"}) {
+      const auto model = random_model(kind, vocab.size(), 5);
+      std::vector<torch::Tensor> images;
+      // Strong inputs, so that the images get different captions from a random model.
+      for (uint64_t image = 0; image < 12; ++image) images.push_back(image_for(kind, 200 + image) * 8);
+      const auto batch = decode_greedy_batch(*model, vocab, torch::cat(images), 9);
+      QCOMPARE(batch.size(), images.size());
+      DecodeOptions o;
+      o.max_len = 9;
+      std::set<std::string> distinct;
+      for (size_t i = 0; i < images.size(); ++i) {
+        const auto alone = decode(*model, vocab, images[i], o).front();
+        QCOMPARE(batch[i].text(), alone.text());
+        QCOMPARE(batch[i].finished, alone.finished);
+        QVERIFY(std::abs(batch[i].log_prob - alone.log_prob) < 1e-4);
+        QCOMPARE(batch[i].tokens.front().attention.size(), alone.tokens.front().attention.size());
+        distinct.insert(alone.text());
+      }
+      QVERIFY2(distinct.size() > 1, (kind + ": the images should get different captions, or the test shows nothing").c_str());
     }
   }
 

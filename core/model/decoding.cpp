@@ -82,11 +82,15 @@ torch::Tensor cpu_attention(const DecoderState& state) {
   return state.attention.defined() ? state.attention.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 }
 
-std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+bool is_greedy(const DecodeOptions& options) {
+  return options.mode == DecodeMode::Greedy || options.temperature < kGreedyTemperature;
+}
+
+// One caption per row of `image` ([n, ...]: n samples of one image, or n images), word by word.
+std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary& vocab, const torch::Tensor& image,
                                              const DecodeOptions& options) {
-  const bool greedy = options.mode == DecodeMode::Greedy || options.temperature < kGreedyTemperature;
-  const int64_t n = greedy ? 1 : std::max(options.samples, 1);
-  const auto image = batch_of(features, n);
+  const bool greedy = is_greedy(options);
+  const int64_t n = image.size(0);
   DecoderState state = model.start(image);
   const auto device = image.device();
   auto previous = torch::full({n}, Vocabulary::kStart, torch::TensorOptions(torch::kInt64).device(device));
@@ -186,6 +190,16 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
   if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
   torch::NoGradGuard no_grad;
   if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);
+  return greedy_or_sample(model, vocab, batch_of(features, is_greedy(options) ? 1 : std::max(options.samples, 1)), options);
+}
+
+std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                                int max_len) {
+  if (max_len < 1) throw std::invalid_argument("max_len must be at least 1");
+  if (features.dim() < 2 || features.size(0) < 1) throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
+  torch::NoGradGuard no_grad;
+  DecodeOptions options;
+  options.max_len = max_len;
   return greedy_or_sample(model, vocab, features, options);
 }
 

@@ -56,4 +56,11 @@ struct DecodedCaption {
 std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
                                    const DecodeOptions& options);
 
+// Greedy captions of several images at once (features [images, ...]), one per image: the
+// caption decode() gives each image alone, computed as one batch (a server's throughput). Batched
+// matrix products may round differently in the last bit, so a near-tie between two words could
+// in principle resolve otherwise than for the image alone.
+std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                                int max_len);
+
 }  // namespace captioner

@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -173,16 +174,32 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
     for (auto& job : batch) job->promise.set_exception(std::current_exception());
     return;
   }
+  // Greedy requests of the same length limit are decoded together, the others one by one.
+  std::map<int, std::vector<size_t>> greedy;  // max_len -> jobs
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& job = *batch[i];
     try {
+      const DecodeOptions options = decode_options(job.request);
+      if (options.mode == DecodeMode::Greedy) {
+        greedy[options.max_len].push_back(i);
+        continue;
+      }
       std::vector<CaptionResult> results;
-      for (const auto& c :
-           decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), decode_options(job.request)))
+      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), options))
         results.push_back(caption_result(c));
       job.promise.set_value(std::move(results));
     } catch (...) {
       job.promise.set_exception(std::current_exception());
+    }
+  }
+  for (const auto& [max_len, jobs] : greedy) {
+    try {
+      std::vector<int64_t> rows(jobs.begin(), jobs.end());
+      const auto captions = decode_greedy_batch(model, checkpoint->vocab,
+                                                features.index_select(0, torch::tensor(rows).to(features.device())), max_len);
+      for (size_t k = 0; k < jobs.size(); ++k) batch[jobs[k]]->promise.set_value({caption_result(captions[k])});
+    } catch (...) {
+      for (size_t i : jobs) batch[i]->promise.set_exception(std::current_exception());
     }
   }
 }

@@ -1,0 +1,136 @@
+// The caption service's throughput (a benchmark, not a test):
+//   bench_serve RUN_DIR IMAGE_DIR [--requests N] [--threads T] [--max-batch B] [--max-wait-ms W]
+// First times `captioner extract`'s work on the images of IMAGE_DIR (decode on worker threads,
+// batched encoding at the model's layer, cache writes); then serves RUN_DIR on loopback
+// (`captioner serve`'s server, in this process) and drives POST /caption with 1, 4 and 16
+// concurrent clients, N requests each, over the same images held in memory. Prints one JSON line
+// per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction.
+#include <httplib.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/infer/model_input.h"
+#include "core/serve/http_server.h"
+#include "core/train/checkpoint.h"
+#include "core/util/runtime.h"
+#include "core/vision/feature_cache.h"
+
+using namespace captioner;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+double extraction_images_per_s(const std::string& run, const std::vector<std::string>& images) {
+  const std::string checkpoint = checkpoint_path(run);
+  const LoadedCheckpoint model = load_checkpoint(checkpoint, torch::kCPU);
+  Encoder encoder = load_encoder_for_model(checkpoint, model.config, "", torch::kCPU);
+  const auto out = std::filesystem::temp_directory_path() / ("bench-serve-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  ExtractOptions options;  // `captioner extract`'s defaults
+  const auto start = Clock::now();
+  const auto r = extract_features(encoder, images, out.string(), options);
+  const double s = seconds_since(start);
+  std::filesystem::remove_all(out);
+  return static_cast<double>(r.encoded) / s;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_serve RUN_DIR IMAGE_DIR [--requests N] [--threads T] [--max-batch B] [--max-wait-ms W]\n");
+    return 2;
+  }
+  const std::string run = argv[1];
+  int requests = 64, threads = 0;
+  ServeConfig config;
+  config.model = run;
+  config.port = 0;
+  config.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const int value = std::stoi(argv[i + 1]);
+    if (flag == "--requests") requests = value;
+    else if (flag == "--threads") threads = value;
+    else if (flag == "--max-batch") config.batching.max_batch = value;
+    else if (flag == "--max-wait-ms") config.batching.max_wait_ms = value;
+  }
+  configure_threads(threads);
+  const auto images = list_images(argv[2]);
+  if (images.empty()) {
+    std::fprintf(stderr, "no images in %s\n", argv[2]);
+    return 1;
+  }
+  const double extract = extraction_images_per_s(run, images);
+  std::printf("{\"phase\": \"extract\", \"images\": %zu, \"threads\": %d, \"images_per_s\": %.2f}\n", images.size(),
+              at::get_num_threads(), extract);
+  std::fflush(stdout);
+
+  std::vector<std::string> bytes;
+  for (const auto& image : images) bytes.push_back(read_bytes(image));
+  CaptionServer server(config);
+  const int port = server.bind();
+  std::thread serving([&] { server.run(); });
+  for (int clients : {1, 4, 16}) {
+    {  // warm-up: one request per client
+      httplib::Client c("127.0.0.1", port);
+      for (int i = 0; i < clients; ++i) c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
+    }
+    const BatchStats before = server.captioner().stats();
+    std::atomic<int> next{0}, failures{0};
+    std::vector<double> latencies;
+    std::mutex mutex;
+    std::vector<std::thread> pool;
+    const auto start = Clock::now();
+    for (int t = 0; t < clients; ++t)
+      pool.emplace_back([&] {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(300);
+        c.set_tcp_nodelay(true);
+        for (int i; (i = next++) < requests;) {
+          const auto sent = Clock::now();
+          const auto r = c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
+          const double ms = seconds_since(sent) * 1000;
+          if (!r || r->status != 200) ++failures;
+          std::lock_guard<std::mutex> lock(mutex);
+          latencies.push_back(ms);
+        }
+      });
+    for (auto& t : pool) t.join();
+    const double s = seconds_since(start);
+    const BatchStats after = server.captioner().stats();
+    const double rate = requests / s;
+    std::printf("{\"phase\": \"serve\", \"clients\": %d, \"requests\": %d, \"failures\": %d, \"requests_per_s\": %.2f, "
+                "\"p50_ms\": %.1f, \"p99_ms\": %.1f, \"mean_batch\": %.2f, \"ratio_to_extract\": %.2f}\n",
+                clients, requests, failures.load(), rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                static_cast<double>(after.images - before.images) / std::max<int64_t>(1, after.batches - before.batches),
+                rate / extract);
+    std::fflush(stdout);
+  }
+  server.stop();
+  serving.join();
+  return 0;
+}
