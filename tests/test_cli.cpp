@@ -14,30 +14,14 @@
 #include <csignal>
 #include <sstream>
 
+#include "cli_support.h"
+
 using namespace captioner;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-Run run(const QStringList& args, int timeout_ms = 300000) {
-  QProcess p;
-  p.start(QStringLiteral(CAPTIONER_EXE), args);
-  Run r;
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "timed out";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;  // -2: crashed
-  r.out = p.readAllStandardOutput().toStdString();
-  r.err = p.readAllStandardError().toStdString();
-  return r;
-}
+using test::Run;
+using test::run;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

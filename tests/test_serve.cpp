@@ -16,30 +16,14 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_support.h"
+
 using nlohmann::json;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-Run run(const QStringList& args, int timeout_ms = 300000) {
-  QProcess p;
-  p.start(QStringLiteral(CAPTIONER_EXE), args);
-  Run r;
-  if (!p.waitForFinished(timeout_ms)) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "timed out";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = p.readAllStandardOutput().toStdString();
-  r.err = p.readAllStandardError().toStdString();
-  return r;
-}
+using captioner::test::Run;
+using captioner::test::run;
 
 std::string read_file(const QString& path) {
   std::ifstream in(path.toStdString(), std::ios::binary);
@@ -127,12 +111,10 @@ class TestServe : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
+    std::string error;
+    model_ = captioner::test::train_small_shapes_model(dir_.path(), &error);
+    QVERIFY2(!model_.isEmpty(), error.c_str());
     const QString data = path("shapes");
-    QCOMPARE(run({"shapes", "--out", data, "--count", "24", "--seed", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"}).code, 0);
-    model_ = path("run");
-    const auto t = run({"train", "--data", data, "--out", model_, "--model", "attention", "--layer", "mixed5", "--steps", "30",
-                        "--batch-size", "8", "--val-every", "30"});
-    QVERIFY2(t.code == 0, t.err.c_str());
     const QStringList files = QDir(data + "/images").entryList({"*.png"}, QDir::Files, QDir::Name);
     QVERIFY(files.size() >= 6);
     first_image_ = data + "/images/" + files[0];

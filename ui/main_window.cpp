@@ -33,6 +33,7 @@
 
 #include "ui/caption_tab.h"
 #include "ui/loss_plot.h"
+#include "ui/serve_controller.h"
 #include "ui/training_tab.h"
 
 namespace captioner::ui {
@@ -67,6 +68,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   });
   connect(training_, &TrainingTab::stateChanged, this, [this](RunState state) {
     statusBar()->showMessage(tr("Training: %1").arg(run_state_name(state)));
+  });
+  serve_ = new ServeController(this);
+  serving_label_ = new QLabel(this);
+  serving_label_->setOpenExternalLinks(true);
+  serving_label_->setVisible(false);
+  statusBar()->addPermanentWidget(serving_label_);
+  connect(serve_, &ServeController::started, this, [this](const QString& address) {
+    serving_label_->setText(tr("Serving at <a href=\"%1\">%1</a>").arg(address));
+    serving_label_->setToolTip(tr("OpenAI chat completions at %1v1/chat/completions, image bytes at %1caption, "
+                                  "a web page at %1").arg(address));
+    serving_label_->setVisible(true);
+    serve_action_->setText(tr("Stop &serving"));
+    serve_action_->setEnabled(true);
+  });
+  connect(serve_, &ServeController::failed, this, [this](const QString& message) {
+    showError(tr("Could not serve the model: %1").arg(message));
+  });
+  connect(serve_, &ServeController::stopped, this, [this] {
+    serving_label_->setVisible(false);
+    serve_action_->setText(tr("&Serve this model over HTTP"));
+    serve_action_->setEnabled(true);
   });
   buildMenus();
 
@@ -132,6 +154,7 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Open images…"), this, &MainWindow::openImages)->setShortcut(QKeySequence::Open);
   file->addAction(tr("Save model &as…"), this, &MainWindow::saveModelAs)->setShortcut(QKeySequence::SaveAs);
   buildExportMenu(file->addMenu(tr("&Export")));
+  serve_action_ = file->addAction(tr("&Serve this model over HTTP"), this, &MainWindow::toggleServing);
   file->addSeparator();
   file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
@@ -212,6 +235,22 @@ void MainWindow::openModel() {
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
   if (caption_->loadModel(path)) tabs_->setCurrentWidget(caption_);
+}
+
+void MainWindow::toggleServing() {
+  if (serve_->isServing()) {
+    serve_action_->setEnabled(false);  // until the requests in flight are answered
+    serve_->stop();
+    return;
+  }
+  const QString model = caption_->modelPath();
+  if (model.isEmpty()) {
+    showError(tr("There is no model to serve yet: train one, or open one with File > Open model."));
+    return;
+  }
+  serve_action_->setEnabled(false);  // until the model is loaded and the port bound
+  statusBar()->showMessage(tr("Loading %1 for serving…").arg(model));
+  serve_->start(model);
 }
 
 void MainWindow::openImages() {

@@ -4,6 +4,7 @@
 // built-in Shapes data generated on first launch.
 #include <QMainWindow>
 
+class QAction;
 class QLabel;
 class QMenu;
 class QTabWidget;
@@ -11,6 +12,7 @@ class QTabWidget;
 namespace captioner::ui {
 
 class CaptionTab;
+class ServeController;
 class TrainingTab;
 
 class MainWindow : public QMainWindow {
@@ -22,6 +24,10 @@ class MainWindow : public QMainWindow {
   TrainingTab* trainingTab() const { return training_; }
   CaptionTab* captionTab() const { return caption_; }
   QTabWidget* tabs() const { return tabs_; }
+  ServeController* serveController() const { return serve_; }
+  QLabel* servingLabel() const { return serving_label_; }
+  // File > Serve this model: starts the service for the Caption tab's model, or stops it.
+  void toggleServing();
   // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
   void openBuiltInShapes(int count = 1000);
   static QString builtInShapesDir();
@@ -43,6 +49,9 @@ class MainWindow : public QMainWindow {
   TrainingTab* training_;
   CaptionTab* caption_;
   QLabel* banner_;
+  ServeController* serve_;
+  QAction* serve_action_ = nullptr;
+  QLabel* serving_label_;  // the address being served, in the status bar
 };
 
 }  // namespace captioner::ui

@@ -295,7 +295,7 @@ void CaptionServer::Impl::routes() {
   }
 }
 
-int CaptionServer::bind() {
+int CaptionServer::bind(bool fallback_to_any) {
   Impl& m = *impl_;
   const std::string where = m.config.host + ":" + std::to_string(m.config.port);
   if (m.config.port < 0 || m.config.port > 65535) throw ConfigError("serve: port " + std::to_string(m.config.port) + " is not a port");
@@ -303,9 +303,13 @@ int CaptionServer::bind() {
     m.port = m.http.bind_to_any_port(m.config.host);
     if (m.port < 0) throw ConfigError("serve: cannot listen on " + m.config.host + " (not an address of this machine?)");
   } else {
-    if (!m.http.bind_to_port(m.config.host, m.config.port))
+    if (m.http.bind_to_port(m.config.host, m.config.port)) {
+      m.port = m.config.port;
+    } else if (fallback_to_any && (m.port = m.http.bind_to_any_port(m.config.host)) > 0) {
+      m.log("serve: port " + std::to_string(m.config.port) + " is in use; listening on " + std::to_string(m.port));
+    } else {
       throw ConfigError("serve: cannot listen on " + where + " (port in use, or not an address of this machine)");
-    m.port = m.config.port;
+    }
   }
   return m.port;
 }

@@ -39,7 +39,8 @@ class CaptionServer {
   CaptionServer& operator=(const CaptionServer&) = delete;
 
   // Binds the address and returns the port; throws ConfigError naming host:port when it cannot.
-  int bind();
+  // With fallback_to_any, a configured port that is taken gives way to any free one.
+  int bind(bool fallback_to_any = false);
   // Serves until stop(); returns once the requests in flight are answered.
   void run();
   // From any thread (a signal-waiting thread, the GUI): stop accepting, then drain.

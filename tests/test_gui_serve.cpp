@@ -1,0 +1,122 @@
+// File > Serve this model: the desktop app starts `captioner serve`'s server for the Caption
+// tab's model off the GUI thread, shows its address, answers over HTTP, and stops.
+#include "gui_support.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <QApplication>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest/QtTest>
+
+#include <fstream>
+
+#include "ui/caption_tab.h"
+#include "ui/main_window.h"
+#include "ui/serve_controller.h"
+
+using namespace captioner;
+
+namespace {
+
+// Host and port of an address like http://127.0.0.1:8080/.
+std::pair<std::string, int> host_port(const QString& address) {
+  const QUrl url(address);
+  return {url.host().toStdString(), url.port()};
+}
+
+std::string read_bytes(const QString& path) {
+  std::ifstream in(path.toStdString(), std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+class TestGuiServe : public QObject {
+  Q_OBJECT
+  QTemporaryDir dir_;
+  QString shapes_, run_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    const std::string root = dir_.path().toStdString();
+    shapes_ = QString::fromStdString(test::make_shapes_with_features(root, 12));
+    run_ = QString::fromStdString(test::train_small_model(shapes_.toStdString(), root + "/att", "attention", 10));
+  }
+
+  void serving_without_a_model_says_so() {
+    ui::MainWindow window;
+    window.toggleServing();
+    QVERIFY(!window.serveController()->isServing());
+    bool said = false;  // in the error banner
+    for (auto* label : window.findChildren<QLabel*>())
+      said = said || (label->isVisibleTo(&window) && label->text().contains("no model to serve"));
+    QVERIFY(said);
+  }
+
+  void the_served_model_answers_and_stops() {
+    ui::MainWindow window;
+    QVERIFY(window.captionTab()->loadModel(run_));
+    QSignalSpy started(window.serveController(), &ui::ServeController::started);
+    window.toggleServing();
+    QVERIFY(started.wait(120000));
+    const QString address = started.at(0).at(0).toString();
+    QVERIFY2(address.startsWith("http://127.0.0.1:"), qPrintable(address));
+    QVERIFY(window.servingLabel()->isVisibleTo(&window));
+    QVERIFY(window.servingLabel()->text().contains(address));
+
+    const auto [host, port] = host_port(address);
+    httplib::Client client(host, port);
+    client.set_read_timeout(120);
+    const auto health = client.Get("/healthz");
+    QVERIFY(health && health->status == 200);
+    QCOMPARE(nlohmann::json::parse(health->body)["model"].get<std::string>(), std::string("att"));
+    const auto caption = client.Post("/caption", read_bytes(shapes_ + "/images/000001.png"), "image/png");
+    QVERIFY(caption && caption->status == 200);
+    QVERIFY(!nlohmann::json::parse(caption->body)[0]["generated_text"].get<std::string>().empty());
+
+    QSignalSpy stopped(window.serveController(), &ui::ServeController::stopped);
+    window.toggleServing();
+    QVERIFY(stopped.wait(60000));
+    QVERIFY(!window.serveController()->isServing());
+    QVERIFY(!window.servingLabel()->isVisibleTo(&window));
+    httplib::Client after(host, port);
+    QVERIFY(!after.Get("/healthz"));  // nothing listens any more
+  }
+
+  // Two servers at once: the second finds the preferred port taken and takes another.
+  void a_taken_port_gives_way_to_a_free_one() {
+    ui::ServeController first, second;
+    QSignalSpy first_started(&first, &ui::ServeController::started);
+    QSignalSpy second_started(&second, &ui::ServeController::started);
+    first.start(run_);
+    QVERIFY(first_started.wait(120000));
+    second.start(run_, host_port(first.address()).second);
+    QVERIFY(second_started.wait(120000));
+    QVERIFY(first.address() != second.address());
+    for (auto* server : {&first, &second}) {
+      const auto [host, port] = host_port(server->address());
+      httplib::Client client(host, port);
+      const auto r = client.Get("/healthz");
+      QVERIFY(r && r->status == 200);
+    }
+  }
+
+  void a_model_that_cannot_load_is_reported() {
+    ui::ServeController controller;
+    QSignalSpy failed(&controller, &ui::ServeController::failed);
+    QSignalSpy stopped(&controller, &ui::ServeController::stopped);
+    controller.start(dir_.path() + "/no_such_run");
+    QVERIFY(failed.wait(60000));
+    QVERIFY(failed.at(0).at(0).toString().contains("no_such_run"));
+    QVERIFY(stopped.count() == 1 || stopped.wait(60000));
+    QVERIFY(!controller.isServing());
+  }
+};
+
+QTEST_MAIN(TestGuiServe)
+#include "test_gui_serve.moc"
