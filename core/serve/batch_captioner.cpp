@@ -2,6 +2,7 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -9,7 +10,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "core/infer/model_input.h"
 #include "core/model/decoding.h"
@@ -25,11 +25,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Job {
-  torch::Tensor input;  // encoder input [3, 299, 299]
+  const std::string* image = nullptr;  // the file's bytes, the caller's (it waits for the answer)
+  std::string name;
   CaptionRequest request;
   Clock::time_point queued_at;
   std::promise<std::vector<CaptionResult>> promise;
-  std::atomic<bool> abandoned{false};  // its caller stopped waiting
+  bool taken = false;  // by the model loop (under the mutex)
 };
 
 }  // namespace
@@ -42,16 +43,12 @@ struct BatchCaptioner::Impl {
   Encoder encoder;
 
   std::mutex mutex;
-  std::condition_variable queued;     // a job arrived, or stopping
-  std::condition_variable slot_free;  // a decode slot was given back
+  std::condition_variable queued;  // a job arrived, or stopping
   std::deque<std::shared_ptr<Job>> queue;
-  int64_t pending = 0;  // queued, being decoded or being captioned
-  int decoding = 0;
+  int64_t pending = 0;  // queued or being captioned
   bool stopping = false;
   BatchStats stats;
-  std::thread model_thread;
 
-  void run();
   void caption_batch(std::vector<std::shared_ptr<Job>>& batch);
 };
 
@@ -65,16 +62,16 @@ BatchCaptioner::BatchCaptioner(const std::string& model_path, const std::string&
   m.checkpoint_file = std::filesystem::is_directory(model_path) ? checkpoint_path(model_path) : model_path;
   m.checkpoint = std::make_unique<LoadedCheckpoint>(load_checkpoint(m.checkpoint_file, m.device));
   m.encoder = load_encoder_for_model(m.checkpoint_file, m.checkpoint->config, encoder_path, m.device);
-  m.model_thread = std::thread([&m] { m.run(); });
 }
 
-BatchCaptioner::~BatchCaptioner() {
+BatchCaptioner::~BatchCaptioner() = default;
+
+void BatchCaptioner::stop() {
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->stopping = true;
   }
   impl_->queued.notify_all();
-  impl_->model_thread.join();
 }
 
 bool BatchCaptioner::attends() const { return impl_->checkpoint->model->input() == FeatureInput::Grid; }
@@ -98,66 +95,57 @@ std::vector<CaptionResult> BatchCaptioner::caption(const std::string& image_byte
   Impl& m = *impl_;
   decode_options(request);  // an unknown mode is refused here, not in the model thread
   auto job = std::make_shared<Job>();
+  job->image = &image_bytes;
+  job->name = name;
   job->request = request;
-  {
-    std::unique_lock<std::mutex> lock(m.mutex);
-    if (m.pending >= m.options.max_queue)
-      throw QueueFull("the server is busy: " + std::to_string(m.pending) + " images are waiting; try again shortly");
-    ++m.pending;
-    m.slot_free.wait(lock, [&] { return m.decoding < kDecodeSlots; });
-    ++m.decoding;
-  }
-  try {
-    const auto rgb = decode_image_rgb(image_bytes, name, m.options.limits);
-    job->input = inception_input(rgb);
-  } catch (...) {
-    {
-      std::lock_guard<std::mutex> lock(m.mutex);
-      --m.decoding;
-      --m.pending;
-    }
-    m.slot_free.notify_one();
-    throw;
-  }
   auto answer = job->promise.get_future();
   {
     std::lock_guard<std::mutex> lock(m.mutex);
-    --m.decoding;
+    if (m.pending >= m.options.max_queue)
+      throw QueueFull("the server is busy: " + std::to_string(m.pending) + " images are waiting; try again shortly");
+    ++m.pending;
     job->queued_at = Clock::now();
     m.queue.push_back(job);
   }
-  m.slot_free.notify_one();
   m.queued.notify_all();
   if (answer.wait_for(std::chrono::milliseconds(m.options.timeout_ms)) != std::future_status::ready) {
-    job->abandoned = true;  // the model thread drops it if it has not started on it
-    throw RequestTimeout("no caption within " + std::to_string(m.options.timeout_ms) + " ms; the server is overloaded");
+    std::unique_lock<std::mutex> lock(m.mutex);
+    if (!job->taken) {  // still queued: withdrawn
+      m.queue.erase(std::find(m.queue.begin(), m.queue.end(), job));
+      --m.pending;
+      throw RequestTimeout("no caption within " + std::to_string(m.options.timeout_ms) + " ms; the server is overloaded");
+    }
+    // Being captioned: the image's bytes are in use, so the answer is awaited (one batch).
+    lock.unlock();
   }
   return answer.get();
 }
 
-void BatchCaptioner::Impl::run() {
+void BatchCaptioner::run() {
+  Impl& m = *impl_;
   for (;;) {
     std::vector<std::shared_ptr<Job>> batch;
     {
-      std::unique_lock<std::mutex> lock(mutex);
-      queued.wait(lock, [&] { return stopping || !queue.empty(); });
-      if (queue.empty()) return;  // stopping, and everything queued was answered
-      const auto deadline = queue.front()->queued_at + std::chrono::milliseconds(options.max_wait_ms);
-      queued.wait_until(lock, deadline,
-                        [&] { return stopping || static_cast<int>(queue.size()) >= options.max_batch; });
-      while (!queue.empty() && static_cast<int>(batch.size()) < options.max_batch) {
-        if (!queue.front()->abandoned) batch.push_back(queue.front());
-        else --pending;
-        queue.pop_front();
+      std::unique_lock<std::mutex> lock(m.mutex);
+      m.queued.wait(lock, [&] { return m.stopping || !m.queue.empty(); });
+      if (m.queue.empty()) return;  // stopping, and everything queued was answered
+      const auto deadline = m.queue.front()->queued_at + std::chrono::milliseconds(m.options.max_wait_ms);
+      m.queued.wait_until(lock, deadline,
+                          [&] { return m.stopping || static_cast<int>(m.queue.size()) >= m.options.max_batch; });
+      while (!m.queue.empty() && static_cast<int>(batch.size()) < m.options.max_batch) {
+        m.queue.front()->taken = true;
+        batch.push_back(m.queue.front());
+        m.queue.pop_front();
       }
     }
     if (batch.empty()) continue;
-    caption_batch(batch);
+    const auto taken = static_cast<int64_t>(batch.size());
+    m.caption_batch(batch);  // keeps the readable images
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      pending -= static_cast<int64_t>(batch.size());
-      ++stats.batches;
-      stats.images += static_cast<int64_t>(batch.size());
+      std::lock_guard<std::mutex> lock(m.mutex);
+      m.pending -= taken;
+      ++m.stats.batches;
+      m.stats.images += static_cast<int64_t>(batch.size());
     }
   }
 }
@@ -165,10 +153,22 @@ void BatchCaptioner::Impl::run() {
 void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batch) {
   torch::NoGradGuard no_grad;
   auto& model = *checkpoint->model;
+  // Images are decoded here rather than on the callers' threads: one full-size image in memory
+  // at a time, and LibTorch's resize runs at full speed on this thread (see run()).
+  std::vector<torch::Tensor> inputs;
+  std::vector<std::shared_ptr<Job>> readable;
+  for (auto& job : batch) {
+    try {
+      inputs.push_back(inception_input(decode_image_rgb(*job->image, job->name, options.limits)));
+      readable.push_back(job);
+    } catch (...) {
+      job->promise.set_exception(std::current_exception());
+    }
+  }
+  batch = std::move(readable);
+  if (batch.empty()) return;
   torch::Tensor features;
   try {
-    std::vector<torch::Tensor> inputs;
-    for (const auto& job : batch) inputs.push_back(job->input);
     features = model_input(encoder.net->forward(torch::stack(inputs).to(device)), model.input());
   } catch (...) {
     for (auto& job : batch) job->promise.set_exception(std::current_exception());

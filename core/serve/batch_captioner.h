@@ -1,9 +1,9 @@
 #pragma once
-// Captions for many concurrent callers, computed in batches: each caller's image is decoded on
-// the caller's thread (at most kDecodeSlots at a time, bounding the memory full-size images take),
-// then queued; one model thread takes up to max_batch queued images, waiting at most max_wait_ms
-// after the first for others to join, encodes them as one batch and decodes each caption. Plain
-// C++ types only in this header.
+// Captions for many concurrent callers, computed in batches: each caller's image bytes are
+// queued; the model loop (run(), on a thread of the owner's choosing) takes up to max_batch of
+// them, waiting at most max_wait_ms after the first for others to join, decodes the images one at
+// a time (so one full-size image is in memory at once), encodes them as one batch and decodes
+// their captions (greedy ones together). Plain C++ types only in this header.
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -35,8 +35,8 @@ class RequestTimeout : public std::runtime_error {
 
 struct BatchStats {
   int64_t batches = 0;
-  int64_t images = 0;   // captioned; mean batch size: images / batches
-  int64_t pending = 0;  // now being decoded, waiting, or being captioned
+  int64_t images = 0;   // captioned (unreadable ones aside); mean batch size: images / batches
+  int64_t pending = 0;  // waiting or being captioned
 };
 
 class BatchCaptioner {
@@ -44,12 +44,18 @@ class BatchCaptioner {
   // Loads the run folder or checkpoint and its encoder (encoder_path, or the installed one);
   // throws CheckpointError / DataError / ConfigError as the Caption tab's loading does.
   BatchCaptioner(const std::string& model_path, const std::string& encoder_path, const BatchOptions& options);
-  // Answers what is queued, then stops the model thread.
   ~BatchCaptioner();
+
+  // The model loop: captions what callers queue until stop(), then answers what is still queued
+  // and returns. LibTorch's CPU kernels ran about 1.5-2x slower here on a thread other than the
+  // process's first (Debian's LibTorch 1.13, OpenMP), so `captioner serve` runs it there.
+  void run();
+  void stop();  // from any thread
   BatchCaptioner(const BatchCaptioner&) = delete;
   BatchCaptioner& operator=(const BatchCaptioner&) = delete;
 
-  // The captions of an image given as its file's bytes; thread-safe, blocks until answered.
+  // The captions of an image given as its file's bytes; thread-safe, blocks until answered
+  // (by run(), on another thread).
   // Throws DataError (naming `name`) for an image that cannot be read, QueueFull, RequestTimeout.
   std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const CaptionRequest& request);
 
@@ -57,8 +63,6 @@ class BatchCaptioner {
   std::string checkpoint() const;  // the checkpoint file loaded
   std::string summary() const;     // as CaptionService::model_summary
   BatchStats stats() const;
-
-  static constexpr int kDecodeSlots = 2;
 
  private:
   struct Impl;

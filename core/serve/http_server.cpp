@@ -192,6 +192,7 @@ void CaptionServer::Impl::routes() {
   http.set_read_timeout(kSocketIdleSeconds);
   http.set_write_timeout(kSocketIdleSeconds);
   http.set_keep_alive_timeout(5);
+  http.set_keep_alive_max_count(100);
   // An answer goes out as headers then body: with Nagle's algorithm the body waits for the
   // client's delayed ACK of the headers (40 ms on Linux), more than a caption takes.
   http.set_tcp_nodelay(true);
@@ -322,7 +323,14 @@ void CaptionServer::run() {
     if (m.stop_requested) return;
     m.listening = true;
   }
-  m.http.listen_after_bind();
+  // HTTP on its own thread, the model on this one (see BatchCaptioner::run). Once the listener
+  // has answered its requests in flight, the model loop answers what is left and returns.
+  std::thread http_thread([&m] {
+    m.http.listen_after_bind();
+    m.captioner->stop();
+  });
+  m.captioner->run();
+  http_thread.join();
   std::lock_guard<std::mutex> lock(m.state_mutex);
   m.listening = false;
 }

@@ -41,7 +41,8 @@ class CaptionServer {
   // Binds the address and returns the port; throws ConfigError naming host:port when it cannot.
   // With fallback_to_any, a configured port that is taken gives way to any free one.
   int bind(bool fallback_to_any = false);
-  // Serves until stop(); returns once the requests in flight are answered.
+  // Serves until stop(); returns once the requests in flight are answered. The model runs on
+  // the calling thread, HTTP on threads of its own.
   void run();
   // From any thread (a signal-waiting thread, the GUI): stop accepting, then drain.
   void stop();

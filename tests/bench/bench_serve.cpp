@@ -1,10 +1,11 @@
 // The caption service's throughput (a benchmark, not a test):
-//   bench_serve RUN_DIR IMAGE_DIR [--requests N] [--threads T] [--max-batch B] [--max-wait-ms W]
+//   bench_serve RUN_DIR IMAGE_DIR [--requests N] [--rounds R] [--threads T] [--max-batch B] [--max-wait-ms W]
 // First times `captioner extract`'s work on the images of IMAGE_DIR (decode on worker threads,
 // batched encoding at the model's layer, cache writes); then serves RUN_DIR on loopback
 // (`captioner serve`'s server, in this process) and drives POST /caption with 1, 4 and 16
 // concurrent clients, N requests each, over the same images held in memory. Prints one JSON line
-// per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction.
+// per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction. R
+// rounds alternate both (a shared machine's speed drifts), then the median ratios.
 #include <httplib.h>
 
 #include <torch/torch.h>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string run = argv[1];
-  int requests = 64, threads = 0;
+  int requests = 64, threads = 0, rounds = 1;
   ServeConfig config;
   config.model = run;
   config.port = 0;
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
     const int value = std::stoi(argv[i + 1]);
     if (flag == "--requests") requests = value;
     else if (flag == "--threads") threads = value;
+    else if (flag == "--rounds") rounds = value;
     else if (flag == "--max-batch") config.batching.max_batch = value;
     else if (flag == "--max-wait-ms") config.batching.max_wait_ms = value;
   }
@@ -84,53 +87,70 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "no images in %s\n", argv[2]);
     return 1;
   }
-  const double extract = extraction_images_per_s(run, images);
-  std::printf("{\"phase\": \"extract\", \"images\": %zu, \"threads\": %d, \"images_per_s\": %.2f}\n", images.size(),
-              at::get_num_threads(), extract);
-  std::fflush(stdout);
-
   std::vector<std::string> bytes;
   for (const auto& image : images) bytes.push_back(read_bytes(image));
-  CaptionServer server(config);
-  const int port = server.bind();
-  std::thread serving([&] { server.run(); });
-  for (int clients : {1, 4, 16}) {
-    {  // warm-up: one request per client
-      httplib::Client c("127.0.0.1", port);
-      for (int i = 0; i < clients; ++i) c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
-    }
-    const BatchStats before = server.captioner().stats();
-    std::atomic<int> next{0}, failures{0};
-    std::vector<double> latencies;
-    std::mutex mutex;
-    std::vector<std::thread> pool;
-    const auto start = Clock::now();
-    for (int t = 0; t < clients; ++t)
-      pool.emplace_back([&] {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(300);
-        c.set_tcp_nodelay(true);
-        for (int i; (i = next++) < requests;) {
-          const auto sent = Clock::now();
-          const auto r = c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
-          const double ms = seconds_since(sent) * 1000;
-          if (!r || r->status != 200) ++failures;
-          std::lock_guard<std::mutex> lock(mutex);
-          latencies.push_back(ms);
-        }
-      });
-    for (auto& t : pool) t.join();
-    const double s = seconds_since(start);
-    const BatchStats after = server.captioner().stats();
-    const double rate = requests / s;
-    std::printf("{\"phase\": \"serve\", \"clients\": %d, \"requests\": %d, \"failures\": %d, \"requests_per_s\": %.2f, "
-                "\"p50_ms\": %.1f, \"p99_ms\": %.1f, \"mean_batch\": %.2f, \"ratio_to_extract\": %.2f}\n",
-                clients, requests, failures.load(), rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                static_cast<double>(after.images - before.images) / std::max<int64_t>(1, after.batches - before.batches),
-                rate / extract);
+  std::map<int, std::vector<double>> ratios;  // clients -> ratio to extraction, a round each
+  for (int round = 0; round < rounds; ++round) {
+    const double extract = extraction_images_per_s(run, images);
+    std::printf("{\"phase\": \"extract\", \"images\": %zu, \"threads\": %d, \"images_per_s\": %.2f}\n", images.size(),
+                at::get_num_threads(), extract);
     std::fflush(stdout);
+
+    CaptionServer server(config);
+    const int port = server.bind();
+    // The clients drive the server from a thread; the server's model runs on this one, as in
+    // `captioner serve`.
+    std::thread driver([&] {
+      for (int clients : {1, 4, 16}) {
+        {  // warm-up: one request per client
+          httplib::Client c("127.0.0.1", port);
+          for (int i = 0; i < clients; ++i) c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
+        }
+        const BatchStats before = server.captioner().stats();
+        std::atomic<int> next{0};
+        int failures = 0;
+        std::vector<double> latencies;
+        std::mutex mutex;
+        std::vector<std::thread> pool;
+        const auto start = Clock::now();
+        for (int t = 0; t < clients; ++t)
+          pool.emplace_back([&] {
+            httplib::Client c("127.0.0.1", port);
+            c.set_read_timeout(300);
+            c.set_tcp_nodelay(true);
+            for (int i; (i = next++) < requests;) {
+              const auto sent = Clock::now();
+              const auto r = c.Post("/caption", bytes[static_cast<size_t>(i) % bytes.size()], "image/png");
+              const double ms = seconds_since(sent) * 1000;
+              std::lock_guard<std::mutex> lock(mutex);
+              if (!r || r->status != 200) {
+                if (failures++ == 0)
+                  std::fprintf(stderr, "first failure: %s\n",
+                               r ? (std::to_string(r->status) + " " + r->body).c_str() : httplib::to_string(r.error()).c_str());
+              }
+              latencies.push_back(ms);
+            }
+          });
+        for (auto& t : pool) t.join();
+        const double s = seconds_since(start);
+        const BatchStats after = server.captioner().stats();
+        const double rate = requests / s;
+        std::printf("{\"phase\": \"serve\", \"clients\": %d, \"requests\": %d, \"failures\": %d, \"requests_per_s\": %.2f, "
+                    "\"p50_ms\": %.1f, \"p99_ms\": %.1f, \"mean_batch\": %.2f, \"ratio_to_extract\": %.2f}\n",
+                    clients, requests, failures, rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                    static_cast<double>(after.images - before.images) / std::max<int64_t>(1, after.batches - before.batches),
+                    rate / extract);
+        ratios[clients].push_back(rate / extract);
+        std::fflush(stdout);
+      }
+      server.stop();
+    });
+    server.run();
+    driver.join();
   }
-  server.stop();
-  serving.join();
+  for (const auto& [clients, r] : ratios)
+    std::printf("{\"summary\": \"median ratio to extraction\", \"clients\": %d, \"rounds\": %zu, \"median\": %.2f, "
+                "\"min\": %.2f, \"max\": %.2f}\n",
+                clients, r.size(), percentile(r, 0.5), *std::min_element(r.begin(), r.end()), *std::max_element(r.begin(), r.end()));
   return 0;
 }
