@@ -81,6 +81,7 @@ class TestApi : public QObject {
         {R"({"messages": [1]})", "bad_message"},
         {chat("describe this picture"), "no_image"},
         {chat(json::array({{{"type", "text"}, {"text", "hi"}}})), "no_image"},
+        {chat(json::array({{{"type", 5}, {"image_url", kUrl}}, 7, nullptr})), "no_image"},
         {chat(json::array({image_part("https://example.com/cat.jpg")})), "unsupported_image_url"},
         {chat(json::array({image_part("data:image/png,rawbytes")})), "bad_data_url"},
         {chat(json::array({image_part("data:image/png;base64")})), "bad_data_url"},

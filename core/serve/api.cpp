@@ -86,7 +86,9 @@ int64_t integer_field(const json& body, const char* name, int64_t fallback) {
 }
 
 const json* image_url_of(const json& part) {
-  if (!part.is_object() || part.value("type", "") != "image_url") return nullptr;
+  if (!part.is_object()) return nullptr;
+  const auto type = part.find("type");
+  if (type == part.end() || !type->is_string() || type->get_ref<const std::string&>() != "image_url") return nullptr;
   const auto it = part.find("image_url");
   if (it == part.end()) throw bad_request("bad_image_url", "an image_url part has no image_url field");
   if (it->is_string()) return &*it;  // some clients send the URL itself
