@@ -139,9 +139,12 @@ case "$mode" in
     CAPTIONER_SCREENSHOTS="$out" exec xvfb-run -a -s "-screen 0 1400x900x24" ctest -L screenshots --output-on-failure "$@"
     ;;
   test)
-    browser_tests="$build/tests/browser"   # the page test's driver, playwright-core, from npm
-    [[ -d "$browser_tests/node_modules/playwright-core" || ! -f "$browser_tests/package.json" ]] ||
+    # The page test's driver, playwright-core from npm, installed again whenever its lock changes.
+    browser_tests="$build/tests/browser"
+    if [[ -f "$browser_tests/package-lock.json" &&
+          ! "$browser_tests/node_modules/.package-lock.json" -nt "$browser_tests/package-lock.json" ]]; then
       (cd "$browser_tests" && npm ci --silent --no-audit --no-fund)
+    fi
     cd "$build"
     exec ctest -LE slow --output-on-failure -j "$jobs" "$@"
     ;;
