@@ -10,7 +10,8 @@
 #   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
 #            the unit tests under them
 #   threads  builds with ThreadSanitizer (build-tsan/) and runs the tests of the threaded parts:
-#            the trainer's pause / resume / stop, the desktop app's training worker, extraction
+#            the trainer's pause / resume / stop, the desktop app's training worker, extraction,
+#            the caption service (its queue, model loop and stop) run from the desktop app
 # BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
 set -euo pipefail
 
@@ -162,7 +163,7 @@ case "$mode" in
     cmake -S "$root" -B "$tsan_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
       -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread -gline-tables-only" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
-    threaded_tests=(test_trainer test_gui_training test_extract)
+    threaded_tests=(test_trainer test_gui_training test_extract test_gui_serve)
     cmake --build "$tsan_build" -j "$jobs" --target "${threaded_tests[@]}"
     status=0
     for t in "${threaded_tests[@]}"; do

@@ -48,10 +48,7 @@ bool CaptionService::model_attends() const {
 }
 
 std::string CaptionService::model_summary() const {
-  if (!impl_->checkpoint) return "no model";
-  const auto& c = impl_->checkpoint->config;
-  return c.model.kind + " model, hidden " + std::to_string(c.model.hidden) + ", vocabulary " +
-         std::to_string(impl_->checkpoint->vocab.size()) + ", step " + std::to_string(impl_->checkpoint->state.step);
+  return impl_->checkpoint ? impl_->checkpoint->summary() : "no model";
 }
 
 std::vector<CaptionResult> CaptionService::caption(const std::string& image_path, const CaptionRequest& request) {

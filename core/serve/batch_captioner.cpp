@@ -77,11 +77,7 @@ void BatchCaptioner::stop() {
 bool BatchCaptioner::attends() const { return impl_->checkpoint->model->input() == FeatureInput::Grid; }
 std::string BatchCaptioner::checkpoint() const { return impl_->checkpoint_file; }
 
-std::string BatchCaptioner::summary() const {
-  const auto& c = *impl_->checkpoint;
-  return c.config.model.kind + " model, hidden " + std::to_string(c.config.model.hidden) + ", vocabulary " +
-         std::to_string(c.vocab.size()) + ", step " + std::to_string(c.state.step);
-}
+std::string BatchCaptioner::summary() const { return impl_->checkpoint->summary(); }
 
 BatchStats BatchCaptioner::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);

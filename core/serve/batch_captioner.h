@@ -61,7 +61,7 @@ class BatchCaptioner {
 
   bool attends() const;
   std::string checkpoint() const;  // the checkpoint file loaded
-  std::string summary() const;     // as CaptionService::model_summary
+  std::string summary() const;     // LoadedCheckpoint::summary
   BatchStats stats() const;
 
  private:

@@ -5,14 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <random>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/serve/web_assets.h"
@@ -121,7 +120,6 @@ struct CaptionServer::Impl {
   ModelCard card;
   httplib::Server http;
   int port = 0;
-  std::atomic<uint64_t> served{0};
   std::mutex state_mutex;  // run() and stop() from different threads
   bool stop_requested = false;
   bool listening = false;
@@ -155,7 +153,6 @@ struct CaptionServer::Impl {
     auto captions = captioner->caption(image, name, caption_request(params, config.limits));
     // Beam search keeps its width of captions; the caller asked for n.
     if (static_cast<int>(captions.size()) > params.n) captions.resize(static_cast<size_t>(params.n));
-    ++served;
     return captions;
   }
 

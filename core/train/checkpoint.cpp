@@ -15,6 +15,11 @@
 
 namespace captioner {
 
+std::string LoadedCheckpoint::summary() const {
+  return config.model.kind + " model, hidden " + std::to_string(config.model.hidden) + ", vocabulary " +
+         std::to_string(vocab.size()) + ", step " + std::to_string(state.step);
+}
+
 namespace {
 
 constexpr const char* kFormat = "captioner-checkpoint";

@@ -44,6 +44,8 @@ struct LoadedCheckpoint {
   TrainingState state;
   bool has_optimizer = false;
   std::shared_ptr<torch::serialize::InputArchive> archive;  // for restore_optimizer
+  // "attention model, hidden 256, vocabulary 50, step 1500", for status lines and logs.
+  std::string summary() const;
 };
 
 // The metadata record inside a checkpoint.
