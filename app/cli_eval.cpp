@@ -110,6 +110,14 @@ void print_json(const EvalArgs& a, const EvalReport& r, const std::string& decod
     j["pointing"] = r.pointing.words ? nlohmann::json(r.pointing.rate()) : nlohmann::json(nullptr);
     j["pointing_centre_baseline"] = r.pointing.words ? nlohmann::json(r.pointing.centre_rate()) : nlohmann::json(nullptr);
     j["pointing_words"] = r.pointing.words;
+    const ObjectMentions& m = r.mentions;
+    auto rate = [](double x) { return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x); };
+    j["chair_i"] = rate(m.chair_i());
+    j["chair_s"] = rate(m.chair_s());
+    j["object_recall"] = rate(m.recall());
+    j["count_accuracy"] = rate(m.count_accuracy());
+    j["counting_captions"] = m.counting_captions;
+    j["repetition_rate"] = rate(m.repetition());
   }
   std::cout << j.dump(2) << '\n';
 }
@@ -122,6 +130,15 @@ void print_text(const EvalArgs& a, const EvalReport& r, const std::string& decod
   std::printf("mean log-probability per word %.4f\n", r.mean_log_prob);
   if (!r.has_objects) return;
   std::printf("content accuracy %.4f\n", r.content_accuracy);
+  const ObjectMentions& m = r.mentions;
+  std::printf("hallucination: CHAIR-i %.4f (%lld of %lld objects mentioned are not in the image), CHAIR-s %.4f\n",
+              m.chair_i(), static_cast<long long>(m.hallucinated), static_cast<long long>(m.mentioned), m.chair_s());
+  std::printf("object recall %.4f, repetition %.4f, ", m.recall(), m.repetition());
+  if (m.counting_captions)
+    std::printf("count accuracy %.4f (%lld captions give a number)\n", m.count_accuracy(),
+                static_cast<long long>(m.counting_captions));
+  else
+    std::printf("count accuracy: no caption gives a number\n");
   if (r.pointing.words)
     std::printf("pointing game %.4f (centre-cell baseline %.4f) over %lld shape words\n", r.pointing.rate(),
                 r.pointing.centre_rate(), static_cast<long long>(r.pointing.words));

@@ -336,9 +336,11 @@ class TestCli : public QObject {
                         "--results", path("results.json")});
     QVERIFY2(e.code == 0, e.err.c_str());
     const auto report = nlohmann::json::parse(e.out);
-    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "content_accuracy", "pointing_centre_baseline", "images"})
+    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "content_accuracy", "pointing_centre_baseline", "images",
+                            "chair_i", "chair_s", "object_recall", "count_accuracy", "counting_captions", "repetition_rate"})
       QVERIFY2(report.contains(key), key);
     QVERIFY(report["images"].get<int>() > 0);
+    QVERIFY(report["object_recall"].is_number());  // every test scene has objects
 
     const auto s = run({"score", "--references", data + "/dataset.json", "--results", path("results.json"), "--json"});
     QVERIFY2(s.code == 0, s.err.c_str());

@@ -9,6 +9,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
+
 #include "test_support.h"
 
 using namespace captioner;
@@ -191,6 +193,30 @@ class TestShapes : public QObject {
     QVERIFY(!names_exactly(tokenize("a small red circle"), truth));                         // one missing
     QVERIFY(!names_exactly(tokenize("a small green circle and a large blue square"), truth));  // wrong colour
     QVERIFY(!names_exactly(tokenize("a small red circle , a large blue square and a star"), truth));  // extra
+  }
+
+  // Hand-made captions of one scene (a red circle and a blue square) whose hallucination
+  // figures are known.
+  void object_mentions_measure_hallucination() {
+    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}}, {"square", "blue", "large", {100, 100, 99, 99}}};
+    ObjectMentions m;
+    count_object_mentions(tokenize("a large blue square and a small red circle"), truth, m);      // exact
+    count_object_mentions(tokenize("two shapes , a small red circle and a green star"), truth, m);  // 1 invented; count right
+    count_object_mentions(tokenize("three shapes , a blue square , a blue square and a white star"), truth, m);  // repeat, invention, wrong count
+    count_object_mentions(tokenize("a small circle"), truth, m);  // no colour: any circle matches
+    QCOMPARE(m.captions, int64_t{4});
+    QCOMPARE(m.mentioned, int64_t{2 + 2 + 2 + 1});  // distinct per caption
+    QCOMPARE(m.hallucinated, int64_t{0 + 1 + 1 + 0});
+    QCOMPARE(m.chair_i(), 2.0 / 7.0);
+    QCOMPARE(m.chair_s(), 2.0 / 4.0);
+    QCOMPARE(m.objects, int64_t{8});
+    QCOMPARE(m.recalled, int64_t{2 + 1 + 1 + 0});  // a colourless circle does not name the red circle
+    QCOMPARE(m.recall(), 4.0 / 8.0);
+    QCOMPARE(m.counting_captions, int64_t{2});
+    QCOMPARE(m.count_accuracy(), 0.5);
+    QCOMPARE(m.repetition(), 0.25);
+    ObjectMentions none;
+    QVERIFY(std::isnan(none.chair_i()) && std::isnan(none.count_accuracy()));
   }
 
   void pointing_game_scores_argmax_cells() {

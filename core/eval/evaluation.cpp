@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/data/tokenizer.h"
@@ -15,6 +16,44 @@ bool names_exactly(const std::vector<std::string>& words, const std::vector<Shap
   for (const auto& n : named_objects(words)) named.emplace(n.color, n.shape);
   for (const auto& o : objects) truth.emplace(o.color, o.shape);
   return named == truth;
+}
+
+void count_object_mentions(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects,
+                           ObjectMentions& score) {
+  using Pair = std::pair<std::string, std::string>;  // (colour, shape); colour empty: any colour
+  std::set<Pair> truth;
+  for (const auto& o : objects) truth.emplace(o.color, o.shape);
+  auto in_image = [&](const Pair& mention) {
+    for (const auto& t : truth)
+      if (t.second == mention.second && (mention.first.empty() || t.first == mention.first)) return true;
+    return false;
+  };
+  std::set<Pair> mentioned;
+  bool repeated = false;
+  for (const auto& n : named_objects(words)) repeated = !mentioned.emplace(n.color, n.shape).second || repeated;
+  int64_t hallucinated = 0;
+  for (const auto& m : mentioned) hallucinated += in_image(m) ? 0 : 1;
+  int64_t recalled = 0;
+  for (const auto& t : truth) recalled += mentioned.count(t) ? 1 : 0;
+
+  static const std::map<std::string, int64_t> numbers = {{"one", 1}, {"two", 2}, {"three", 3}, {"four", 4},
+                                                          {"five", 5}, {"six", 6}, {"seven", 7}, {"eight", 8}};
+  bool counts = false, right = true;
+  for (const auto& w : words)
+    if (const auto n = numbers.find(w); n != numbers.end()) {
+      counts = true;
+      right = right && n->second == static_cast<int64_t>(objects.size());
+    }
+
+  ++score.captions;
+  score.mentioned += static_cast<int64_t>(mentioned.size());
+  score.hallucinated += hallucinated;
+  score.hallucinating_captions += hallucinated > 0 ? 1 : 0;
+  score.objects += static_cast<int64_t>(truth.size());
+  score.recalled += recalled;
+  score.counting_captions += counts ? 1 : 0;
+  score.right_counts += counts && right ? 1 : 0;
+  score.repeating_captions += repeated ? 1 : 0;
 }
 
 void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size,
@@ -76,6 +115,7 @@ EvalReport evaluate(CaptionModelImpl& model, const Vocabulary& vocab, const Capt
       const auto& objects = row < shapes->objects.size() ? shapes->objects[row] : std::vector<ShapeObject>{};
       result.names_exactly = names_exactly(best.words(), objects);
       exact += result.names_exactly;
+      count_object_mentions(best.words(), objects, report.mentions);
       play_pointing_game(best, objects, shapes->image_size, report.pointing);
     }
     report.per_image.push_back(std::move(result));

@@ -22,6 +22,39 @@ namespace captioner {
 // Whether a caption names exactly the scene's set of (colour, shape) pairs.
 bool names_exactly(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects);
 
+// Object hallucination and its neighbours, over captions of scenes whose objects are known.
+// A caption's mentions are its (colour, shape) pairs (named_objects); a mention without a colour
+// matches any object of that shape.
+//   CHAIR-i  share of the distinct objects mentioned per caption that are not in the image, and
+//   CHAIR-s  share of captions with at least one such object (Rohrbach et al., EMNLP 2018);
+//   recall   share of the images' distinct objects that their caption names;
+//   count accuracy  among captions with a number word (two, three, ...), the share whose number
+//            is the image's object count;
+//   repetition  share of captions that name the same object twice.
+struct ObjectMentions {
+  int64_t captions = 0;
+  int64_t mentioned = 0;             // distinct objects mentioned, summed over captions
+  int64_t hallucinated = 0;          // of those, not in the image
+  int64_t hallucinating_captions = 0;
+  int64_t objects = 0;               // distinct objects in the images
+  int64_t recalled = 0;              // of those, named by the caption
+  int64_t counting_captions = 0;     // captions with a number word
+  int64_t right_counts = 0;
+  int64_t repeating_captions = 0;
+  double chair_i() const { return ratio(hallucinated, mentioned); }
+  double chair_s() const { return ratio(hallucinating_captions, captions); }
+  double recall() const { return ratio(recalled, objects); }
+  double count_accuracy() const { return ratio(right_counts, counting_captions); }
+  double repetition() const { return ratio(repeating_captions, captions); }
+
+ private:
+  static double ratio(int64_t a, int64_t b) {
+    return b ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
+  }
+};
+void count_object_mentions(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects,
+                           ObjectMentions& score);
+
 // The pointing game. For every shape word of a caption that matches an object (same shape and,
 // when the caption gives one, same colour), the word's attention argmax cell is a hit when its
 // centre lies inside a matching object's box. The baseline always points at the cell holding the
@@ -51,6 +84,7 @@ struct EvalReport {
   double mean_log_prob = 0;  // per generated token (END included), averaged over images
   bool has_objects = false;  // the rest is for Shapes data only
   double content_accuracy = std::numeric_limits<double>::quiet_NaN();
+  ObjectMentions mentions;
   Pointing pointing;
   std::vector<EvaluatedImage> per_image;
 };
