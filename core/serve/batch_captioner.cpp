@@ -175,13 +175,13 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& job = *batch[i];
     try {
-      const DecodeOptions options = decode_options(job.request);
-      if (options.mode == DecodeMode::Greedy) {
-        greedy[options.max_len].push_back(i);
+      const DecodeOptions decoding = decode_options(job.request);
+      if (decoding.mode == DecodeMode::Greedy) {
+        greedy[decoding.max_len].push_back(i);
         continue;
       }
       std::vector<CaptionResult> results;
-      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), options))
+      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), decoding))
         results.push_back(caption_result(c));
       job.promise.set_value(std::move(results));
     } catch (...) {
