@@ -34,6 +34,7 @@ struct EvalArgs {
   std::string features;
   std::string results;
   int beam = 1;
+  int no_repeat_ngram = 0;
   double length_penalty = 1.0;
   int max_len = 20;
   bool json = false;
@@ -56,6 +57,8 @@ void add_eval_options(CLI::App* cmd, EvalArgs* a) {
   cmd->add_option("--beam", a->beam, "Beam width (1 = greedy)")->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("--length-penalty", a->length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", a->max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--no-repeat-ngram", a->no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
+      ->check(CLI::Range(0, 20))->capture_default_str();
   cmd->add_option("--images", a->images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
   cmd->add_option("--cache", a->cache, "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
   cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
@@ -160,6 +163,7 @@ int run_eval(const EvalArgs& a) {
   DecodeOptions options;
   options.mode = a.beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
   options.beam_width = a.beam;
+  options.no_repeat_ngram = a.no_repeat_ngram;
   options.length_penalty = a.length_penalty;
   options.max_len = a.max_len;
   const EvalReport r = evaluate(*checkpoint.model, checkpoint.vocab, dataset, images, features, &shapes, options, device,

@@ -193,6 +193,36 @@ class TestDecoding : public QObject {
     QCOMPARE(min_tokens, size_t{1});
     QVERIFY(max_tokens > 4);
   }
+  // The fake model always prefers "a": with blocking, no caption repeats a sequence of n words.
+  void no_repeat_ngram_blocks_repeated_sequences() {
+    FakeModel model;
+    DecodeOptions o;
+    o.max_len = 12;
+    QCOMPARE(decode(model, fake_vocab(), torch::zeros({4}), o).front().text(), std::string("a a a a a a a a a a a a"));
+    o.no_repeat_ngram = 2;
+    QCOMPARE(decode(model, fake_vocab(), torch::zeros({4}), o).front().text(), std::string("a a b a"));
+    auto no_repeats = [](const DecodedCaption& c, int n) {
+      std::set<std::vector<int64_t>> seen;
+      for (size_t i = 0; i + n <= c.tokens.size(); ++i) {
+        std::vector<int64_t> gram;
+        for (int k = 0; k < n; ++k) gram.push_back(c.tokens[i + static_cast<size_t>(k)].id);
+        if (!seen.insert(gram).second) return false;
+      }
+      return true;
+    };
+    for (int n : {1, 2, 3}) {
+      o.no_repeat_ngram = n;
+      o.mode = DecodeMode::Beam;
+      o.beam_width = 3;
+      for (const auto& c : decode(model, fake_vocab(), torch::zeros({4}), o)) QVERIFY(no_repeats(c, n));
+      o.mode = DecodeMode::Sample;
+      o.samples = 50;
+      o.temperature = 2.0;
+      for (const auto& c : decode(model, fake_vocab(), torch::zeros({4}), o)) QVERIFY2(no_repeats(c, n), c.text().c_str());
+      o.mode = DecodeMode::Greedy;
+    }
+  }
+
   void bad_options_are_refused() {
     FakeModel model;
     DecodeOptions o;

@@ -78,6 +78,24 @@ torch::Tensor without_special_tokens(const torch::Tensor& scores) {
   return scores.index_fill(1, special, -std::numeric_limits<float>::infinity());
 }
 
+// With n > 0, makes impossible in `scores` ([rows, V], CPU) every word that would complete, in
+// row r's caption so far, a sequence of n words the caption already holds.
+void block_repeated_ngrams(torch::Tensor& scores, const std::vector<const DecodedCaption*>& captions, int n) {
+  if (n <= 0) return;
+  auto s = scores.accessor<float, 2>();
+  for (size_t r = 0; r < captions.size(); ++r) {
+    const auto& tokens = captions[r]->tokens;
+    const size_t len = tokens.size();
+    if (len + 1 < static_cast<size_t>(n)) continue;
+    const size_t context = static_cast<size_t>(n) - 1;  // the last n-1 words, which the next one would extend
+    for (size_t start = 0; start + context < len; ++start) {
+      bool same = true;
+      for (size_t k = 0; k < context && same; ++k) same = tokens[start + k].id == tokens[len - context + k].id;
+      if (same) s[static_cast<int64_t>(r)][tokens[start + context].id] = -std::numeric_limits<float>::infinity();
+    }
+  }
+}
+
 torch::Tensor cpu_attention(const DecoderState& state) {
   return state.attention.defined() ? state.attention.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 }
@@ -102,11 +120,17 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     const auto logits = model.step(previous, state).to(torch::kCPU, torch::kFloat32);  // [n, V]
     const auto maps = cpu_attention(state);
     const auto log_probs = torch::log_softmax(logits, -1);
+    auto allowed = without_special_tokens(logits);
+    if (options.no_repeat_ngram > 0) {
+      std::vector<const DecodedCaption*> rows;
+      for (const auto& c : captions) rows.push_back(&c);
+      block_repeated_ngrams(allowed, rows, options.no_repeat_ngram);
+    }
     torch::Tensor next;
     if (greedy) {
-      next = without_special_tokens(logits).argmax(-1);
+      next = allowed.argmax(-1);
     } else {
-      auto scaled = without_special_tokens(logits) / options.temperature;
+      auto scaled = allowed / options.temperature;
       if (options.top_k > 0 && options.top_k < scaled.size(1)) {
         const auto kth = std::get<0>(scaled.topk(options.top_k, 1)).select(1, options.top_k - 1).unsqueeze(1);
         scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
@@ -143,8 +167,13 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     const int64_t vocab_size = log_probs.size(1);
     std::vector<double> base;
     for (const auto& h : live) base.push_back(h.log_prob);
-    const auto totals =
-        without_special_tokens(log_probs) + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
+    auto allowed = without_special_tokens(log_probs);
+    if (options.no_repeat_ngram > 0) {
+      std::vector<const DecodedCaption*> rows;
+      for (const auto& h : live) rows.push_back(&h);
+      block_repeated_ngrams(allowed, rows, options.no_repeat_ngram);
+    }
+    const auto totals = allowed + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
     const int64_t k = std::min<int64_t>(2 * width, totals.numel());
     const auto best = std::get<1>(totals.flatten().topk(k));
     const auto* index = best.data_ptr<int64_t>();
@@ -187,6 +216,7 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
   if (options.mode == DecodeMode::Sample && !(options.temperature > 0))
     throw std::invalid_argument("temperature must be positive");
   if (options.top_k < 0) throw std::invalid_argument("top-k must be >= 0");
+  if (options.no_repeat_ngram < 0) throw std::invalid_argument("no-repeat n-gram size must be >= 0");
   if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
   torch::NoGradGuard no_grad;
   if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);

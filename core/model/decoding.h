@@ -28,6 +28,7 @@ struct DecodeOptions {
   double length_penalty = 1.0; // beam: rank by log p / length^alpha (1 = mean log-probability per word)
   int max_len = 20;            // generated tokens, END included
   uint64_t seed = 0;           // sampling: same seed, same captions
+  int no_repeat_ngram = 0;     // N > 0: no caption repeats a sequence of N words (0 = off)
 };
 
 constexpr double kGreedyTemperature = 1e-3;
