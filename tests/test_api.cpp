@@ -134,7 +134,7 @@ class TestApi : public QObject {
   }
 
   void chat_response_has_openais_shape() {
-    ModelCard model{"shapes-run", 1700000000, true, 64};
+    ModelCard model{"shapes-run", 1700000000, 64};
     const auto answer = json::parse(chat_response_json({result("a red disc", true, 3), result("a b c d", false, 4)}, model,
                                                        "chatcmpl-1", 1800000000));
     QCOMPARE(answer["object"].get<std::string>(), std::string("chat.completion"));
@@ -154,7 +154,7 @@ class TestApi : public QObject {
   }
 
   void streamed_chunks_join_to_the_answer() {
-    const std::string events = chat_response_events({result("a large red disc", true, 4)}, {"m", 0, false, 1}, "id", 5);
+    const std::string events = chat_response_events({result("a large red disc", true, 4)}, {"m", 0, 1}, "id", 5);
     QVERIFY(events.size() > 14 && events.compare(events.size() - 14, 14, "data: [DONE]\n\n") == 0);
     std::string text, finish;
     size_t chunks = 0;
@@ -183,7 +183,7 @@ class TestApi : public QObject {
   }
 
   void errors_have_openais_shape() {
-    const auto e = json::parse(error_json("no image", "invalid_request_error", "no_image"));
+    const auto e = json::parse(error_json(400, "no_image", "no image"));
     QCOMPARE(e["error"]["message"].get<std::string>(), std::string("no image"));
     QCOMPARE(e["error"]["type"].get<std::string>(), std::string("invalid_request_error"));
     QCOMPARE(e["error"]["code"].get<std::string>(), std::string("no_image"));

@@ -12,8 +12,7 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
-#include <fstream>
-
+#include "core/util/atomic_file.h"
 #include "ui/caption_tab.h"
 #include "ui/main_window.h"
 #include "ui/serve_controller.h"
@@ -26,11 +25,6 @@ namespace {
 std::pair<std::string, int> host_port(const QString& address) {
   const QUrl url(address);
   return {url.host().toStdString(), url.port()};
-}
-
-std::string read_bytes(const QString& path) {
-  std::ifstream in(path.toStdString(), std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace
@@ -75,7 +69,7 @@ class TestGuiServe : public QObject {
     const auto health = client.Get("/healthz");
     QVERIFY(health && health->status == 200);
     QCOMPARE(nlohmann::json::parse(health->body)["model"].get<std::string>(), std::string("att"));
-    const auto caption = client.Post("/caption", read_bytes(shapes_ + "/images/000001.png"), "image/png");
+    const auto caption = client.Post("/caption", read_file((shapes_ + "/images/000001.png").toStdString()), "image/png");
     QVERIFY(caption && caption->status == 200);
     QVERIFY(!nlohmann::json::parse(caption->body)[0]["generated_text"].get<std::string>().empty());
 

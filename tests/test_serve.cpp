@@ -10,13 +10,13 @@
 #include <QtTest/QtTest>
 
 #include <atomic>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
 
 #include "cli_support.h"
+#include "core/util/atomic_file.h"
 
 using nlohmann::json;
 
@@ -24,11 +24,6 @@ namespace {
 
 using captioner::test::Run;
 using captioner::test::run;
-
-std::string read_file(const QString& path) {
-  std::ifstream in(path.toStdString(), std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string base64(const std::string& bytes) { return QByteArray::fromStdString(bytes).toBase64().toStdString(); }
 
@@ -61,7 +56,7 @@ class Server {
   }
   QProcess& process() { return process_; }
   // The server's log so far: it writes each line before it answers the request.
-  std::string log() const { return read_file(log_file_->fileName()); }
+  std::string log() const { return captioner::read_file(log_file_->fileName().toStdString()); }
   // Polls /healthz until `field` reaches `value` (or a minute passes).
   bool wait_for(const char* field, int64_t value) {
     for (int i = 0; i < 6000; ++i) {
@@ -120,7 +115,7 @@ class TestServe : public QObject {
     first_image_ = data + "/images/" + files[0];
     for (int i = 0; i < 6; ++i) {
       const QString file = data + "/images/" + files[i];
-      images_.push_back(read_file(file));
+      images_.push_back(captioner::read_file(file.toStdString()));
       const auto c = run({"caption", "--json", "--model", model_, file});
       QVERIFY2(c.code == 0, c.err.c_str());
       expected_.push_back(json::parse(c.out)["captions"][0]["text"].get<std::string>());

@@ -80,11 +80,11 @@ torch::Tensor without_special_tokens(const torch::Tensor& scores) {
 
 // With n > 0, makes impossible in `scores` ([rows, V], CPU) every word that would complete, in
 // row r's caption so far, a sequence of n words the caption already holds.
-void block_repeated_ngrams(torch::Tensor& scores, const std::vector<const DecodedCaption*>& captions, int n) {
+void block_repeated_ngrams(torch::Tensor& scores, const std::vector<DecodedCaption>& captions, int n) {
   if (n <= 0) return;
   auto s = scores.accessor<float, 2>();
   for (size_t r = 0; r < captions.size(); ++r) {
-    const auto& tokens = captions[r]->tokens;
+    const auto& tokens = captions[r].tokens;
     const size_t len = tokens.size();
     if (len + 1 < static_cast<size_t>(n)) continue;
     const size_t context = static_cast<size_t>(n) - 1;  // the last n-1 words, which the next one would extend
@@ -121,11 +121,7 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     const auto maps = cpu_attention(state);
     const auto log_probs = torch::log_softmax(logits, -1);
     auto allowed = without_special_tokens(logits);
-    if (options.no_repeat_ngram > 0) {
-      std::vector<const DecodedCaption*> rows;
-      for (const auto& c : captions) rows.push_back(&c);
-      block_repeated_ngrams(allowed, rows, options.no_repeat_ngram);
-    }
+    block_repeated_ngrams(allowed, captions, options.no_repeat_ngram);
     torch::Tensor next;
     if (greedy) {
       next = allowed.argmax(-1);
@@ -168,11 +164,7 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     std::vector<double> base;
     for (const auto& h : live) base.push_back(h.log_prob);
     auto allowed = without_special_tokens(log_probs);
-    if (options.no_repeat_ngram > 0) {
-      std::vector<const DecodedCaption*> rows;
-      for (const auto& h : live) rows.push_back(&h);
-      block_repeated_ngrams(allowed, rows, options.no_repeat_ngram);
-    }
+    block_repeated_ngrams(allowed, live, options.no_repeat_ngram);
     const auto totals = allowed + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
     const int64_t k = std::min<int64_t>(2 * width, totals.numel());
     const auto best = std::get<1>(totals.flatten().topk(k));

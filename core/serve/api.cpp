@@ -14,12 +14,21 @@ namespace captioner {
 
 using nlohmann::json;
 
-ApiError bad_request(const std::string& code, const std::string& message) {
-  return ApiError(400, "invalid_request_error", code, message);
+ApiError bad_request(const std::string& code, const std::string& message) { return ApiError(400, code, message); }
+
+const char* error_type(int status) {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 404: return "not_found_error";
+    case 405: return "method_not_allowed";
+    case 413: return "request_too_large";
+    case 503: return "server_busy";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+  }
 }
 
-std::string error_json(const std::string& message, const std::string& type, const std::string& code) {
-  return json{{"error", {{"message", message}, {"type", type}, {"code", code}}}}.dump();
+std::string error_json(int status, const std::string& code, const std::string& message) {
+  return json{{"error", {{"message", message}, {"type", error_type(status)}, {"code", code}}}}.dump();
 }
 
 CaptionRequest caption_request(const DecodingParams& p, const RequestLimits& limits) {
@@ -130,7 +139,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     if (!s->is_boolean()) throw bad_request("bad_stream", "stream must be true or false");
     out.stream = s->get<bool>();
   }
-  caption_request(p, limits);  // refuses out-of-range values before the image is decoded
+  out.request = caption_request(p, limits);  // refuses out-of-range values before the image is decoded
   out.image = decode_data_url(url->get<std::string>());
   return out;
 }

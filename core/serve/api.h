@@ -11,19 +11,22 @@
 
 namespace captioner {
 
-// A request the service refuses: the HTTP status and OpenAI's error fields.
+// A request the service refuses: the HTTP status and OpenAI's error code.
 class ApiError : public std::runtime_error {
  public:
-  ApiError(int status, std::string type, std::string code, const std::string& message)
-      : std::runtime_error(message), status(status), type(std::move(type)), code(std::move(code)) {}
+  ApiError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status(status), code(std::move(code)) {}
   int status;
-  std::string type;  // invalid_request_error, authentication_error, ...
   std::string code;  // a short machine-readable reason: no_image, bad_base64, ...
 };
 ApiError bad_request(const std::string& code, const std::string& message);
 
-// {"error": {"message", "type", "code"}}: OpenAI's error shape.
-std::string error_json(const std::string& message, const std::string& type, const std::string& code);
+// OpenAI's error type for an HTTP status: invalid_request_error (4xx), authentication_error
+// (401), not_found_error, method_not_allowed, request_too_large, server_busy (503), server_error.
+const char* error_type(int status);
+
+// {"error": {"message", "type", "code"}}: OpenAI's error shape, the type from the status.
+std::string error_json(int status, const std::string& code, const std::string& message);
 
 // Limits on what one request may ask for.
 struct RequestLimits {
@@ -47,6 +50,7 @@ CaptionRequest caption_request(const DecodingParams& params, const RequestLimits
 struct ChatRequest {
   std::string image;  // the image's bytes (decoded from its data URL)
   DecodingParams params;
+  CaptionRequest request;  // caption_request(params)
   bool stream = false;
 };
 
@@ -64,7 +68,6 @@ std::string decode_image_base64(const std::string& text);
 struct ModelCard {
   std::string id;
   int64_t created = 0;  // Unix time of the checkpoint
-  bool attends = false;
   int64_t prompt_tokens = 1;  // what the decoder reads per image: 64 grid cells, or 1 vector
 };
 

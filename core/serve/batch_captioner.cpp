@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 struct Job {
   const std::string* image = nullptr;  // the file's bytes, the caller's (it waits for the answer)
   std::string name;
-  CaptionRequest request;
+  DecodeOptions decoding;
   Clock::time_point queued_at;
   std::promise<std::vector<CaptionResult>> promise;
   bool taken = false;  // by the model loop (under the mutex)
@@ -89,11 +89,10 @@ BatchStats BatchCaptioner::stats() const {
 std::vector<CaptionResult> BatchCaptioner::caption(const std::string& image_bytes, const std::string& name,
                                                    const CaptionRequest& request) {
   Impl& m = *impl_;
-  decode_options(request);  // an unknown mode is refused here, not in the model thread
   auto job = std::make_shared<Job>();
   job->image = &image_bytes;
   job->name = name;
-  job->request = request;
+  job->decoding = decode_options(request);  // an unknown mode is refused here, not in the model loop
   auto answer = job->promise.get_future();
   {
     std::lock_guard<std::mutex> lock(m.mutex);
@@ -174,14 +173,13 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
   std::map<int, std::vector<size_t>> greedy;  // max_len -> jobs
   for (size_t i = 0; i < batch.size(); ++i) {
     Job& job = *batch[i];
+    if (job.decoding.mode == DecodeMode::Greedy) {
+      greedy[job.decoding.max_len].push_back(i);
+      continue;
+    }
     try {
-      const DecodeOptions decoding = decode_options(job.request);
-      if (decoding.mode == DecodeMode::Greedy) {
-        greedy[decoding.max_len].push_back(i);
-        continue;
-      }
       std::vector<CaptionResult> results;
-      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), decoding))
+      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), job.decoding))
         results.push_back(caption_result(c));
       job.promise.set_value(std::move(results));
     } catch (...) {

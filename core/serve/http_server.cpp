@@ -27,20 +27,9 @@ using httplib::Response;
 constexpr int kSocketIdleSeconds = 10;
 const std::vector<std::string> kApiPaths = {"/v1/chat/completions", "/v1/models", "/caption", "/healthz"};
 
-std::string error_type(int status) {
-  switch (status) {
-    case 401: return "authentication_error";
-    case 404: return "not_found_error";
-    case 405: return "method_not_allowed";
-    case 413: return "request_too_large";
-    case 503: return "server_busy";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
-  }
-}
-
 void set_error(Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(error_json(e.what(), e.type, e.code), "application/json");
+  res.set_content(error_json(e.status, e.code, e.what()), "application/json");
 }
 
 // The model's name for clients: its run folder's name (or the checkpoint's file name).
@@ -56,8 +45,7 @@ ModelCard model_card(const BatchCaptioner& captioner) {
     card.created = std::chrono::duration_cast<std::chrono::seconds>(
                        (written - fs::file_time_type::clock::now() + std::chrono::system_clock::now()).time_since_epoch())
                        .count();
-  card.attends = captioner.attends();
-  card.prompt_tokens = card.attends ? 64 : 1;
+  card.prompt_tokens = captioner.attends() ? 64 : 1;
   return card;
 }
 
@@ -137,22 +125,22 @@ struct CaptionServer::Impl {
     } catch (const ApiError& e) {
       set_error(res, e);
     } catch (const DataError& e) {
-      set_error(res, ApiError(400, "invalid_request_error", "bad_image", e.what()));
+      set_error(res, ApiError(400, "bad_image", e.what()));
     } catch (const QueueFull& e) {
-      set_error(res, ApiError(503, "server_busy", "queue_full", e.what()));
+      set_error(res, ApiError(503, "queue_full", e.what()));
       res.set_header("Retry-After", "1");
     } catch (const RequestTimeout& e) {
-      set_error(res, ApiError(503, "server_busy", "timeout", e.what()));
+      set_error(res, ApiError(503, "timeout", e.what()));
       res.set_header("Retry-After", "1");
     } catch (const std::exception& e) {
-      set_error(res, ApiError(500, "server_error", "internal_error", std::string("the model failed: ") + e.what()));
+      set_error(res, ApiError(500, "internal_error", std::string("the model failed: ") + e.what()));
     }
   }
 
-  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const DecodingParams& params) {
-    auto captions = captioner->caption(image, name, caption_request(params, config.limits));
-    // Beam search keeps its width of captions; the caller asked for n.
-    if (static_cast<int>(captions.size()) > params.n) captions.resize(static_cast<size_t>(params.n));
+  // The first n captions: beam search keeps its width of them.
+  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const CaptionRequest& request, int n) {
+    auto captions = captioner->caption(image, name, request);
+    if (static_cast<int>(captions.size()) > n) captions.resize(static_cast<size_t>(n));
     return captions;
   }
 
@@ -208,7 +196,7 @@ void CaptionServer::Impl::routes() {
     if (auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0 &&
         same_secret(auth.substr(scheme.size()), config.token))
       return httplib::Server::HandlerResponse::Unhandled;
-    set_error(res, ApiError(401, "authentication_error", "invalid_token",
+    set_error(res, ApiError(401, "invalid_token",
                             auth.empty() ? "this server needs a token: send Authorization: Bearer <token>"
                                          : "the token is not this server's"));
     res.set_header("WWW-Authenticate", "Bearer");
@@ -224,7 +212,7 @@ void CaptionServer::Impl::routes() {
       if (res.status == 413)
         message = "the request body is too large: the limit is " + std::to_string(config.max_body_mb) +
                   " MB, and 8 KB for a form-urlencoded body (send images as image/*, JSON or multipart/form-data)";
-      res.set_content(error_json(message, error_type(res.status), std::to_string(res.status)), "application/json");
+      res.set_content(error_json(res.status, std::to_string(res.status), message), "application/json");
     }
     const auto error = nlohmann::json::parse(res.body, nullptr, false);
     std::string reason = res.body;
@@ -234,13 +222,13 @@ void CaptionServer::Impl::routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   }));
   http.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
-    set_error(res, ApiError(500, "server_error", "internal_error", "the request failed inside the server"));
+    set_error(res, ApiError(500, "internal_error", "the request failed inside the server"));
   });
 
   http.Post("/v1/chat/completions", [this](const Request& req, Response& res) {
     answer(res, [&] {
       const ChatRequest chat = parse_chat_request(req.body, config.limits);
-      const auto captions = caption(chat.image, "image_url", chat.params);
+      const auto captions = caption(chat.image, "image_url", chat.request, chat.params.n);
       const int64_t created = std::time(nullptr);
       if (chat.stream)
         res.set_content(chat_response_events(captions, card, completion_id(), created), "text/event-stream");
@@ -258,8 +246,8 @@ void CaptionServer::Impl::routes() {
       p.max_tokens = query_int(req, "max_tokens", p.max_tokens);
       p.seed = query_int(req, "seed", -1);
       const bool words = query_int(req, "attention", 0) != 0;
-      caption_request(p, config.limits);  // refuses bad values before the image is decoded
-      res.set_content(caption_response_json(caption(caption_image(req), "image", p), words), "application/json");
+      const CaptionRequest request = caption_request(p, config.limits);  // refused before the image is read
+      res.set_content(caption_response_json(caption(caption_image(req), "image", request, p.n), words), "application/json");
     });
   });
   http.Get("/v1/models", [this](const Request&, Response& res) { res.set_content(models_json(card), "application/json"); });
@@ -282,7 +270,7 @@ void CaptionServer::Impl::routes() {
   for (const auto& [path, method] : allowed) {
     auto refuse = [path = path, method = method](const Request& req, Response& res) {
       res.set_header("Allow", method);
-      set_error(res, ApiError(405, "method_not_allowed", "method_not_allowed",
+      set_error(res, ApiError(405, "method_not_allowed",
                               req.method + " is not allowed on " + path + "; use " + method));
     };
     if (method != "GET") http.Get(path, refuse);

@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -25,6 +24,7 @@
 #include "core/infer/model_input.h"
 #include "core/serve/http_server.h"
 #include "core/train/checkpoint.h"
+#include "core/util/atomic_file.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
 
@@ -34,11 +34,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 double extraction_images_per_s(const std::string& run, const std::vector<std::string>& images) {
   const std::string checkpoint = checkpoint_path(run);
@@ -88,7 +83,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> bytes;
-  for (const auto& image : images) bytes.push_back(read_bytes(image));
+  for (const auto& image : images) bytes.push_back(read_file(image));
   std::map<int, std::vector<double>> ratios;  // clients -> ratio to extraction, a round each
   for (int round = 0; round < rounds; ++round) {
     const double extract = extraction_images_per_s(run, images);
