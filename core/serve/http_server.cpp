@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -25,7 +24,9 @@ using httplib::Request;
 using httplib::Response;
 
 constexpr int kSocketIdleSeconds = 10;
-const std::vector<std::string> kApiPaths = {"/v1/chat/completions", "/v1/models", "/caption", "/healthz"};
+// The API's paths and the method each answers (the page's files aside).
+const std::map<std::string, std::string> kApiMethods = {
+    {"/v1/chat/completions", "POST"}, {"/caption", "POST"}, {"/v1/models", "GET"}, {"/healthz", "GET"}};
 
 void set_error(Response& res, const ApiError& e) {
   res.status = e.status;
@@ -189,7 +190,7 @@ void CaptionServer::Impl::routes() {
   });
 
   http.set_pre_routing_handler([this](const Request& req, Response& res) {
-    const bool api = std::find(kApiPaths.begin(), kApiPaths.end(), req.path) != kApiPaths.end();
+    const bool api = kApiMethods.count(req.path) > 0;
     if (config.token.empty() || !api || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string scheme = "Bearer ";
@@ -265,9 +266,7 @@ void CaptionServer::Impl::routes() {
     });
 
   // A known path with the wrong method: 405 naming the right one, not 404.
-  const std::map<std::string, std::string> allowed = {
-      {"/v1/chat/completions", "POST"}, {"/caption", "POST"}, {"/v1/models", "GET"}, {"/healthz", "GET"}};
-  for (const auto& [path, method] : allowed) {
+  for (const auto& [path, method] : kApiMethods) {
     auto refuse = [path = path, method = method](const Request& req, Response& res) {
       res.set_header("Allow", method);
       set_error(res, ApiError(405, "method_not_allowed",
