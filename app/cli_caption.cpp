@@ -37,22 +37,13 @@ struct CaptionArgs {
   int64_t threads = 0;
 };
 
-// The image as 8-bit BGR for drawing.
-cv::Mat to_bgr(const torch::Tensor& rgb) {
-  const auto c = rgb.contiguous();
-  cv::Mat view(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr<uint8_t>());
-  cv::Mat bgr;
-  cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
-  return bgr;
-}
-
 void write_attention_strip(const std::string& dir, const std::string& image_path, const torch::Tensor& rgb,
                            const DecodedCaption& caption) {
   std::vector<StripWord> words;
   for (const auto& t : caption.tokens)
     if (t.id != Vocabulary::kEnd) words.push_back({t.word, t.attention});
   const std::string out = dir + "/" + std::filesystem::path(image_path).stem().string() + ".attention.png";
-  if (!cv::imwrite(out, attention_strip(to_bgr(rgb), words))) throw DataError(out, "cannot write the attention strip");
+  if (!cv::imwrite(out, attention_strip(to_bgr_mat(rgb), words))) throw DataError(out, "cannot write the attention strip");
   std::cerr << "attention: " << out << '\n';
 }
 

@@ -5,6 +5,7 @@
 #include "core/vision/encoder.h"
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "cli_support.h"
+#include "test_support.h"
 
 using namespace captioner;
 
@@ -215,6 +217,32 @@ class TestCli : public QObject {
     const auto again = run({"shapes", "--out", shapes, "--count", "12", "--seed", "4"});
     QCOMPARE(again.code, 1);
     QVERIFY2(contains(again.err, "already holds a dataset"), again.err.c_str());
+  }
+
+  // Photos for backgrounds: a file that is not an image is named and left out, the rest is used
+  // and recorded; a folder with no readable image, or the classic style, is refused.
+  void shapes_draws_on_the_users_photos() {
+    const QString photos = path("photos");
+    QDir().mkpath(photos);
+    QVERIFY(cv::imwrite((photos + "/street.png").toStdString(), cv::Mat(200, 320, CV_8UC3, cv::Scalar(40, 120, 200))));
+    test::write_text((photos + "/broken.jpg").toStdString(), "not a jpeg");
+    const auto r = run({"shapes", "--out", path("on_photos"), "--count", "16", "--backgrounds", photos});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QVERIFY2(contains(r.err, "broken.jpg") && contains(r.err, "left out of the backgrounds"), r.err.c_str());
+    const auto doc = nlohmann::json::parse(read_file((path("on_photos") + "/dataset.json").toStdString()));
+    QCOMPARE(doc["style"].get<std::string>(), std::string("natural"));
+    QCOMPARE(doc["background_photos"], nlohmann::json::array({"street.png"}));
+
+    const QString none = path("no_photos");
+    QDir().mkpath(none);
+    test::write_text((none + "/broken.jpg").toStdString(), "not a jpeg");
+    const auto refused = run({"shapes", "--out", path("never"), "--count", "4", "--backgrounds", none});
+    QCOMPARE(refused.code, 1);
+    QVERIFY2(contains(refused.err, "no readable image to use as a background"), refused.err.c_str());
+    const auto classic = run({"shapes", "--out", path("never"), "--count", "4", "--style", "classic", "--backgrounds", photos});
+    QCOMPARE(classic.code, 1);
+    QVERIFY2(contains(classic.err, "--backgrounds needs --style natural"), classic.err.c_str());
+    QVERIFY(!QFileInfo::exists(path("never") + "/dataset.json"));
   }
 
   void a_model_trained_on_extracted_features_captions_image_files() {

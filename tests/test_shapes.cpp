@@ -1,10 +1,14 @@
 // The built-in Shapes dataset: deterministic scenes whose captions and boxes tell the truth,
 // and the measures that use them (what a caption names, where its attention points).
 #include "core/data/dataset.h"
+#include "core/data/scene_textures.h"
 #include "core/data/shapes.h"
 #include "core/data/tokenizer.h"
 #include "core/eval/evaluation.h"
 #include "core/util/atomic_file.h"
+#include "core/util/hash.h"
+
+#include <nlohmann/json.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -22,7 +26,22 @@ ShapesOptions small_options() {
   ShapesOptions o;
   o.count = 60;
   o.seed = 3;
+  o.style = "classic";
   return o;
+}
+
+ShapesOptions natural_options() {
+  auto o = small_options();
+  o.style = "natural";
+  return o;
+}
+
+// Hue in degrees, saturation and value in [0, 1] of the mean colour of the 5x5 pixels at `at`.
+cv::Vec3f mean_hsv(const cv::Mat& bgr, cv::Point2d at) {
+  const cv::Scalar mean = cv::mean(bgr(cv::Rect(static_cast<int>(at.x) - 2, static_cast<int>(at.y) - 2, 5, 5)));
+  cv::Mat pixel(1, 1, CV_32FC3, cv::Scalar(mean[0] / 255, mean[1] / 255, mean[2] / 255)), hsv;
+  cv::cvtColor(pixel, hsv, cv::COLOR_BGR2HSV);
+  return hsv.at<cv::Vec3f>(0, 0);
 }
 
 cv::Point2d centre(const ShapeObject& o) { return {o.bbox[0] + o.bbox[2] / 2.0, o.bbox[1] + o.bbox[3] / 2.0}; }
@@ -95,6 +114,96 @@ class TestShapes : public QObject {
     QVERIFY(colours.size() >= 6);
     QCOMPARE(sizes.size(), size_t(2));
     QCOMPARE(backgrounds.size(), size_t(4));
+  }
+
+  // The classic style must keep drawing the scenes its published results were measured on:
+  // FNV-1a hashes of three scenes recorded from the generator before the natural style existed.
+  void classic_style_draws_as_before() {
+    const auto o = small_options();
+    const uint64_t expected[] = {4710491088161714231ull, 3187206484803958888ull, 15375067751970556474ull};
+    for (int64_t i = 0; i < 3; ++i) {
+      const auto s = render_scene(4, i, o);
+      QVERIFY(s.image.isContinuous());
+      QCOMPARE(fnv1a(s.image.data, s.image.total() * s.image.elemSize()), expected[i]);
+    }
+  }
+
+  // Whatever the texture, clutter, light and compression, each object keeps its colour where its
+  // box says, the captions name exactly the objects, and every kind of background occurs.
+  void natural_scenes_keep_their_objects_visible() {
+    const auto o = natural_options();
+    const std::map<std::string, float> hues = {{"red", 0}, {"yellow", 57}, {"green", 116}, {"cyan", 183}, {"blue", 226}, {"magenta", 300}};
+    std::set<std::string> backgrounds;
+    int differs_from_classic = 0;
+    for (int64_t i = 0; i < 200; ++i) {
+      const auto s = render_scene(5, i, o);
+      backgrounds.insert(s.background);
+      QCOMPARE(s.image.rows, 299);
+      QCOMPARE(s.image.type(), CV_8UC3);
+      for (const auto& obj : s.objects) {
+        QVERIFY(obj.bbox[0] >= 0 && obj.bbox[1] >= 0 && obj.bbox[0] + obj.bbox[2] <= 299 && obj.bbox[1] + obj.bbox[3] <= 299);
+        const auto hsv = mean_hsv(s.image, centre(obj));
+        const std::string what = obj.color + " " + obj.shape + " in scene " + std::to_string(i) + " on " + s.background;
+        if (obj.color == "white") {
+          QVERIFY2(hsv[1] < 0.35f && hsv[2] > 0.6f, what.c_str());
+        } else {
+          const float off = std::abs(hsv[0] - hues.at(obj.color));
+          QVERIFY2(std::min(off, 360 - off) < 35 && hsv[1] > 0.45f, what.c_str());
+        }
+      }
+      for (const auto& caption : s.captions) QVERIFY2(names_exactly(tokenize(caption), s.objects), caption.c_str());
+      const bool textured = std::count(textured_background_kinds().begin(), textured_background_kinds().end(), s.background) > 0;
+      for (const auto& caption : s.captions)
+        if (caption.find(" background") != std::string::npos)
+          QVERIFY2((caption.find("textured") != std::string::npos) == textured, caption.c_str());
+      auto classic = small_options();
+      differs_from_classic += cv::norm(s.image, render_scene(5, i, classic).image, cv::NORM_INF) > 0;
+    }
+    for (const auto& kind : textured_background_kinds()) QVERIFY2(backgrounds.count(kind), kind.c_str());
+    for (const char* kind : {"plain", "gradient", "noise", "stripes"}) QVERIFY2(backgrounds.count(kind), kind);
+    QVERIFY(!backgrounds.count("photo"));  // no photos given
+    QCOMPARE(differs_from_classic, 200);
+  }
+
+  // Photos given as backgrounds fill about a quarter of the scenes, dimmed behind the objects.
+  void background_photos_fill_a_share_of_natural_scenes() {
+    auto o = natural_options();
+    auto photos = std::make_shared<std::vector<cv::Mat>>();
+    photos->emplace_back(360, 480, CV_8UC3, cv::Scalar(230, 230, 230));
+    photos->emplace_back(300, 300, CV_8UC3, cv::Scalar(210, 220, 230));
+    o.background_photos = photos;
+    int on_photos = 0;
+    for (int64_t i = 0; i < 400; ++i) {
+      const auto s = render_scene(6, i, o);
+      if (s.background != "photo") continue;
+      ++on_photos;
+      // The light photo, dimmed by 0.35-0.7 (plus at most 15), then lit by at most 1.12.
+      cv::Mat grey;
+      cv::cvtColor(s.image, grey, cv::COLOR_BGR2GRAY);
+      std::vector<uchar> values(grey.begin<uchar>(), grey.end<uchar>());
+      std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+      const int median = values[values.size() / 2];
+      QVERIFY2(median >= 55 && median <= 200, std::to_string(median).c_str());
+    }
+    QVERIFY2(on_photos >= 70 && on_photos <= 130, std::to_string(on_photos).c_str());  // 100 expected
+  }
+
+  void styles_are_recorded_and_checked() {
+    QTemporaryDir dir;
+    const std::string root = dir.path().toStdString();
+    auto o = natural_options();
+    o.count = 4;
+    o.background_photos = std::make_shared<std::vector<cv::Mat>>(1, cv::Mat(100, 100, CV_8UC3, cv::Scalar(90, 90, 90)));
+    o.background_names = {"street.jpg"};
+    write_shapes_dataset(root + "/natural", o);
+    const auto doc = nlohmann::json::parse(read_file(root + "/natural/dataset.json"));
+    QCOMPARE(doc["style"].get<std::string>(), std::string("natural"));
+    QCOMPARE(doc["background_photos"], nlohmann::json::array({"street.jpg"}));
+    o.style = "classic";
+    expect_error([&] { write_shapes_dataset(root + "/classic", o); }, {"background photos need the natural style"});
+    o.style = "photographic";
+    expect_error([&] { write_shapes_dataset(root + "/other", o); }, {"style must be classic or natural", "photographic"});
+    QVERIFY(!QFile::exists(QString::fromStdString(root + "/classic/dataset.json")));
   }
 
   void relations_match_the_geometry() {

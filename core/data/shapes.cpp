@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <set>
 
+#include "core/data/draw_random.h"
+#include "core/data/scene_textures.h"
 #include "core/data/tokenizer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -34,10 +36,10 @@ const std::vector<Colour>& colours() {
   return c;
 }
 
-double uniform(Rng& rng) { return static_cast<double>(rng.next() >> 11) * (1.0 / 9007199254740992.0); }
-int between(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1))); }
-template <typename T>
-const T& pick(Rng& rng, const std::vector<T>& v) { return v[static_cast<size_t>(rng.below(v.size()))]; }
+using draw::between;
+using draw::chance;
+using draw::pick;
+using draw::uniform;
 
 cv::Scalar jitter(Rng& rng, const cv::Scalar& c, int amount) {
   cv::Scalar out;
@@ -149,9 +151,17 @@ std::string location(const ShapeObject& o, int n) {
   return names[row][col];
 }
 
+// What captions call a background: every textured kind and a photo are "textured".
+std::string background_word(const std::string& kind) {
+  if (kind == "stripes") return "striped";
+  if (kind == "noise") return "noisy";
+  if (kind == "plain" || kind == "gradient") return kind;
+  return "textured";
+}
+
 std::vector<std::string> caption_candidates(const ShapesScene& s, int n, Rng& rng) {
   const auto& o = s.objects;
-  const std::string bg = s.background == "stripes" ? "striped" : (s.background == "noise" ? "noisy" : s.background);
+  const std::string bg = background_word(s.background);
   std::vector<std::string> out;
   if (o.size() == 1) {
     const std::string a = phrase(o[0]);
@@ -197,6 +207,11 @@ const std::vector<std::string>& shape_names() {
   return s;
 }
 
+const std::vector<std::string>& shapes_styles() {
+  static const std::vector<std::string> s = {"classic", "natural"};
+  return s;
+}
+
 const std::vector<std::string>& color_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
@@ -209,9 +224,17 @@ const std::vector<std::string>& color_names() {
 ShapesScene render_scene(uint64_t seed, int64_t index, const ShapesOptions& options) {
   Rng rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(index) * 0xBF58476D1CE4E5B9ull + 1);
   const int n = options.image_size;
+  const bool natural = options.style == "natural";
   ShapesScene scene;
   scene.image = cv::Mat(n, n, CV_8UC3);
-  scene.background = paint_background(rng, scene.image);
+  if (natural && chance(rng, 0.5)) {
+    static const std::vector<cv::Mat> kNoPhotos;
+    const auto& photos = options.background_photos ? *options.background_photos : kNoPhotos;
+    scene.background = paint_textured_background(rng, scene.image, photos, 0.5);
+  } else {
+    scene.background = paint_background(rng, scene.image);
+  }
+  if (natural && chance(rng, 0.75)) scatter_clutter(rng, scene.image);
 
   const int wanted = between(rng, 1, 3);
   const double scale = n / 299.0;
@@ -235,6 +258,7 @@ ShapesScene render_scene(uint64_t seed, int64_t index, const ShapesOptions& opti
     cv::fillPoly(scene.image, std::vector<std::vector<cv::Point>>{pts}, fill, cv::LINE_AA);
     scene.objects.push_back(o);
   }
+  if (natural && chance(rng, 0.8)) apply_camera_effects(rng, scene.image);
 
   auto candidates = caption_candidates(scene, n, rng);
   rng.shuffle(candidates);
@@ -249,6 +273,10 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
   if (options.image_size < 75) throw ConfigError("shapes: image size must be at least 75 pixels");
   if (!options.split.empty() && options.split != "train" && options.split != "val" && options.split != "test")
     throw ConfigError("shapes: split must be train, val or test");
+  if (std::find(shapes_styles().begin(), shapes_styles().end(), options.style) == shapes_styles().end())
+    throw ConfigError("shapes: style must be classic or natural, not '" + options.style + "'");
+  if (options.style != "natural" && options.background_photos && !options.background_photos->empty())
+    throw ConfigError("shapes: background photos need the natural style");
   // A folder with a dataset file holds a finished dataset (the file is written last): never
   // overwrite it, its images or the feature caches and runs made from them.
   if (std::filesystem::exists(dir + "/dataset.json"))
@@ -282,10 +310,12 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
                       {"background", scene.background}});
     if (progress && !progress(i + 1, options.count)) return;
   }
-  const nlohmann::json doc = {{"dataset", "shapes"},
-                              {"seed", options.seed},
-                              {"image_size", options.image_size},
-                              {"images", images}};
+  nlohmann::json doc = {{"dataset", "shapes"},
+                        {"seed", options.seed},
+                        {"style", options.style},
+                        {"image_size", options.image_size},
+                        {"images", images}};
+  if (!options.background_names.empty()) doc["background_photos"] = options.background_names;
   write_file_atomically(dir + "/dataset.json", doc.dump());
 }
 

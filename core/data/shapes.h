@@ -3,6 +3,12 @@
 // backgrounds, with captions that name every object (colour, size) and their spatial relations,
 // and the objects' boxes, so "where the model looks" can be checked against the truth.
 //
+// Two styles. "classic": plain, gradient, noise or stripes backgrounds and nothing else (the
+// first style, still drawn pixel for pixel as before). "natural" (the default): half of the
+// scenes on textured backgrounds (clouds, marble, wood, patchwork, or the user's photos), with
+// clutter the captions never mention, uneven light and camera artefacts on most of them, so a
+// model learns that only the six shapes are objects (see scene_textures.h).
+//
 // On disk: DIR/images/NNNNN.png and DIR/dataset.json in the Karpathy format, each image with an
 // extra `objects[{shape, color, size, bbox: [x, y, w, h]}]` (pixels) and its `background`.
 #include <opencv2/core/mat.hpp>
@@ -10,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,13 +33,14 @@ struct ShapeObject {
 
 struct ShapesScene {
   std::vector<ShapeObject> objects;
-  std::string background;  // plain, gradient, noise or stripes
+  std::string background;  // plain, gradient, noise, stripes, or a textured kind, or photo
   std::vector<std::string> captions;  // tokenized, space-separated
   cv::Mat image;                      // BGR, image_size x image_size
 };
 
 const std::vector<std::string>& shape_names();
 const std::vector<std::string>& color_names();
+const std::vector<std::string>& shapes_styles();  // classic, natural
 
 struct ShapesOptions {
   int64_t count = 5000;
@@ -42,6 +50,11 @@ struct ShapesOptions {
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   std::string split;  // when set (train, val or test), every image goes to this split
+  std::string style = "natural";  // one of shapes_styles()
+  // Natural style only: photos (BGR) that a share of the scenes use as background, and their
+  // names, recorded in dataset.json. The scenes depend on the photos and their order.
+  std::shared_ptr<const std::vector<cv::Mat>> background_photos;
+  std::vector<std::string> background_names;
 };
 
 // Scene `index` of the dataset seeded by `seed`: the same pair always gives the same scene,

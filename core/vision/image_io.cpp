@@ -135,6 +135,14 @@ torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits)
   return decode_image_rgb(read_image_file(path, limits), path, limits);
 }
 
+cv::Mat to_bgr_mat(const torch::Tensor& rgb) {
+  const auto c = rgb.contiguous();
+  const cv::Mat view(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
 torch::Tensor inception_input(const torch::Tensor& rgb) {
   namespace F = torch::nn::functional;
   constexpr int64_t kSide = 299;

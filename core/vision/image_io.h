@@ -2,6 +2,7 @@
 // Image files in, encoder input out. Decoding uses OpenCV (JPEG, PNG, BMP, TIFF, WebP);
 // grayscale and 16-bit images become 8-bit RGB, alpha is dropped, EXIF orientation is honoured.
 // Bad files are refused with DataError naming the file and the reason, never a crash.
+#include <opencv2/core/mat.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -25,6 +26,9 @@ std::string read_image_file(const std::string& path, const ImageLimits& limits =
 // RGB uint8 [H, W, 3].
 torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits = {});
 torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
+
+// An RGB uint8 [H, W, 3] image as an OpenCV BGR matrix (a copy), for drawing.
+cv::Mat to_bgr_mat(const torch::Tensor& rgb);
 
 // The encoder input the Inception weights expect: float [3, 299, 299] in [0, 1], bilinear
 // resize with align-corners semantics, no aspect-ratio preservation.

@@ -1,0 +1,32 @@
+#pragma once
+// The look of the "natural" Shapes style: backgrounds with the texture of the world (clouds,
+// marble, wood, a patchwork of dull regions, or a crop of a user's photo), clutter that captions
+// never mention (thin lines, blobs and rings smaller than half the smallest shape, short text),
+// and what a camera adds (uneven light, a colour cast, sensor noise, blur, JPEG artefacts).
+// Every draw comes from `rng`, so a scene stays a function of its seed and index.
+#include <opencv2/core/mat.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/util/random.h"
+
+namespace captioner {
+
+// The kinds paint_textured_background draws without photos.
+const std::vector<std::string>& textured_background_kinds();
+
+// Paints all of `img` (BGR, square): one of textured_background_kinds(), or, when `photos` is
+// not empty, with probability `photo_share`, a dimmed crop of one of them (BGR, any size).
+// Returns the kind: "photo" for a photo.
+std::string paint_textured_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos, double photo_share);
+
+// Draws 1-8 things that are not Shapes objects. Blobs and rings stay under 24 pixels across at
+// 299 pixels (half the smallest shape); lines are at most 3 pixels thick.
+void scatter_clutter(Rng& rng, cv::Mat& img);
+
+// Uneven light and a colour cast over the whole scene, then, each with some probability, sensor
+// noise, a slight blur and a JPEG round trip.
+void apply_camera_effects(Rng& rng, cv::Mat& img);
+
+}  // namespace captioner
