@@ -19,8 +19,8 @@ extern "C" void on_interrupt(int) {
 }
 }  // namespace
 
-ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every)
-    : control_(control), every_(std::max<int64_t>(every, 1)) {
+ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every, bool print)
+    : control_(control), every_(std::max<int64_t>(every, 1)), print_(print) {
   g_interrupted = 0;
   std::signal(SIGINT, on_interrupt);
 }
@@ -32,7 +32,7 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
     std::cerr << "interrupted: stopping after this step and saving a checkpoint (Ctrl-C again to kill)\n";
     control_.request_stop();
   }
-  if (p.step % every_ != 0 && !p.validated && p.step != p.total_steps) return;
+  if (!print_ || (p.step % every_ != 0 && !p.validated && p.step != p.total_steps)) return;
   char line[256];
   std::snprintf(line, sizeof line, "step %lld/%lld  train %.4f", static_cast<long long>(p.step),
                 static_cast<long long>(p.total_steps), p.train_loss);
@@ -49,10 +49,12 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
   std::cout.flush();
 }
 
-void ConsoleTrainObserver::on_message(const std::string& text) { std::cerr << text << '\n'; }
+void ConsoleTrainObserver::on_message(const std::string& text) {
+  if (print_) std::cerr << text << '\n';
+}
 
 void ConsoleTrainObserver::on_checkpoint(const std::string& path, int64_t step) {
-  std::cerr << "saved " << path << " at step " << step << '\n';
+  if (print_) std::cerr << "saved " << path << " at step " << step << '\n';
 }
 
 nlohmann::json scores_to_json(const CaptionScores& s) {

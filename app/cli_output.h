@@ -14,10 +14,11 @@ namespace captioner::cli {
 // "1h02m", "3m20s", "12s".
 
 // Prints training progress to stdout (every `every` steps and at validations) and messages to
-// stderr. The first Ctrl-C asks the trainer to stop (it saves a checkpoint); the second kills.
+// stderr, unless `print` is false (the quiet ranks of a distributed run). The first Ctrl-C asks
+// the trainer to stop (it saves a checkpoint); the second kills.
 class ConsoleTrainObserver : public TrainObserver {
  public:
-  ConsoleTrainObserver(TrainControl& control, int64_t every);
+  ConsoleTrainObserver(TrainControl& control, int64_t every, bool print = true);
   ~ConsoleTrainObserver() override;
   void on_progress(const TrainProgress& p) override;
   void on_message(const std::string& text) override;
@@ -26,6 +27,7 @@ class ConsoleTrainObserver : public TrainObserver {
  private:
   TrainControl& control_;
   int64_t every_;
+  bool print_;
 };
 
 // Captions with per-token log-probabilities and, for attention models, each word's map.

@@ -3,13 +3,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <iostream>
 
 #include "app/cli_data.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "app/local_ranks.h"
 #include "core/data/dataset.h"
 #include "core/train/checkpoint.h"
+#include "core/train/process_group.h"
 #include "core/train/trainer.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
@@ -30,6 +33,9 @@ struct TrainArgs {
   bool resume = false;
   int64_t log_every = 50;
   TrainConfig config;
+  DistributedOptions distributed;
+  int nproc = 1;
+  double timeout_s = 60;
 };
 
 // Where the data comes from: the dataset, its images, features and cache, the run folder.
@@ -79,6 +85,21 @@ void add_training_options(CLI::App* cmd, TrainArgs* args) {
   cmd->add_option("--device", c.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps")->capture_default_str();
+}
+
+// Distributed training: one rank of N, or N local ranks started from here.
+void add_distributed_options(CLI::App* cmd, TrainArgs* args) {
+  auto& d = args->distributed;
+  const std::string group = "Distributed";
+  cmd->add_option("--nproc", args->nproc, "Run N ranks on this machine (file rendezvous) and wait for them")
+      ->check(CLI::Range(1, 256))->group(group);
+  cmd->add_option("--world-size", d.world_size, "Ranks in the run (with --rank and --rendezvous: this process is one of them)")
+      ->check(CLI::Range(1, 65536))->capture_default_str()->group(group);
+  cmd->add_option("--rank", d.rank, "This process's rank, 0 to world size - 1 (rank 0 writes the run folder)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  cmd->add_option("--rendezvous", d.rendezvous, "tcp://HOST:PORT (rank 0 listens there) or file:///shared/path")->group(group);
+  cmd->add_option("--dist-timeout", args->timeout_s, "Seconds a rank waits for the others before it gives up with an error")
+      ->check(CLI::Range(1.0, 86400.0))->capture_default_str()->group(group);
 
 }
 
@@ -107,34 +128,78 @@ CaptionDataset prepare_data(TrainArgs& a, bool layer_given) {
   return dataset;
 }
 
+// The command line for the ranks --nproc starts: this one without --nproc, each rank with an
+// even share of the cores unless --threads says otherwise.
+std::vector<std::string> rank_arguments(const TrainArgs& a) {
+  std::vector<std::string> out;
+  const auto own = own_arguments();
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (own[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (own[i].rfind("--nproc=", 0) == 0) continue;
+    out.push_back(own[i]);
+  }
+  if (a.config.threads == 0) {
+    out.push_back("--threads");
+    out.push_back(std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(a.nproc))));
+  }
+  return out;
+}
+
 int run_training(TrainArgs& a, bool steps_given, bool layer_given) {
   const std::string checkpoint = checkpoint_path(a.out);
-  // Both refusals come before any feature extraction, which can take hours.
+  a.distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
+  const bool distributed = a.distributed.world_size > 1;
+  if (a.nproc > 1 && (distributed || !a.distributed.rendezvous.empty()))
+    throw ConfigError("give either --nproc or --world-size, --rank and --rendezvous");
+  if (distributed || a.nproc > 1) {
+    if (!distributed_available())
+      throw ConfigError("distributed training (--world-size, --nproc) needs a LibTorch with c10d and Gloo; this build has none");
+    a.distributed.validate();
+  }
+  // Both refusals come before any feature extraction, which can take hours. Ranks other than 0
+  // write nothing, so only rank 0 minds a finished run in the folder.
   if (a.resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
-  if (!a.resume && std::filesystem::exists(checkpoint))
+  if (!a.resume && std::filesystem::exists(checkpoint) && a.distributed.rank == 0)
     throw DataError(a.out, "already holds a run; pass --resume to continue it or choose another --out");
   CaptionDataset dataset = prepare_data(a, layer_given);
+  if (a.nproc > 1) {
+    // The features are extracted (above, once); the ranks find them in the cache.
+    std::cerr << "starting " << a.nproc << " ranks\n";
+    return run_local_ranks(a.nproc, rank_arguments(a), a.distributed.timeout);
+  }
+  std::unique_ptr<ProcessGroup> group;
+  if (distributed) group = connect_process_group(a.distributed);
   std::unique_ptr<Trainer> trainer;
   if (a.resume) {
-    trainer = Trainer::resume(a.out, std::move(dataset), steps_given ? a.config.steps : 0);
-    std::cerr << "resuming " << a.out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
+    trainer = Trainer::resume(a.out, std::move(dataset), steps_given ? a.config.steps : 0, group.get());
+    if (a.distributed.rank == 0)
+      std::cerr << "resuming " << a.out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
   } else {
-    trainer = std::make_unique<Trainer>(a.config, std::move(dataset), a.out);
+    trainer = std::make_unique<Trainer>(a.config, std::move(dataset), a.out, group.get());
   }
+  if (distributed && a.distributed.rank == 0)
+    std::cerr << "distributed: " << a.distributed.world_size << " ranks joined at " << a.distributed.rendezvous << '\n';
   const BlasCheck blas = check_blas_speed();
   if (blas.slow) std::cerr << "warning: " << blas.advice << '\n';
 
-  ConsoleTrainObserver observer(trainer->control(), a.log_every);
+  ConsoleTrainObserver observer(trainer->control(), a.log_every, a.distributed.rank == 0);
   const TrainResult result = trainer->run(&observer);
+  const bool speaks = a.distributed.rank == 0;
   switch (result.state) {
     case TrainerState::Finished:
-      std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
+      if (speaks) std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
       return 0;
     case TrainerState::Stopped:  // only Ctrl-C stops a run here: exit as an interrupted program does
-      std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
+      if (speaks) std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
       return 130;
     default:
-      std::cerr << "error: training failed: " << result.error << '\n';
+      // A distributed failure names its rank already.
+      std::cerr << "error: "
+                << (distributed && result.error.rfind("rank ", 0) != 0 ? "rank " + std::to_string(a.distributed.rank) + ": " : "")
+                << "training failed: " << result.error << '\n';
       return 1;
   }
 }
@@ -146,6 +211,7 @@ Command add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a captioning model on a dataset");
   add_data_options(cmd, args.get());
   add_training_options(cmd, args.get());
+  add_distributed_options(cmd, args.get());
   return [args, cmd]() -> int { return run_training(*args, cmd->count("--steps") > 0, cmd->count("--layer") > 0); };
 }
 

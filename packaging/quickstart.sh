@@ -25,6 +25,7 @@ jobs="${JOBS:-$(nproc)}"
 packages=(
   cmake ninja-build g++ clang      # build tools (clang: its precompiled headers halve the build)
   libtorch-dev                     # LibTorch (CPU): models, training, decoding
+  libgloo-dev                      # Gloo headers, which LibTorch's c10d (distributed training) includes
   libdnnl-dev                      # oneDNN headers: fast CPU GEMM for the vocabulary projection
   libopenblas0-openmp              # optimised BLAS for LibTorch (the default is the reference BLAS)
   libopencv-dev                    # image decoding (JPEG, PNG, BMP, TIFF, WebP, EXIF) and resizing

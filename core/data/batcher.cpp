@@ -76,18 +76,22 @@ void ImageSampler::restore(const std::string& state) {
 }
 
 Batch make_batch(const std::vector<int64_t>& images, const EncodedCaptions& captions, const FeatureTable& features,
-                 Rng& caption_rng) {
+                 Rng& caption_rng, size_t begin, size_t end) {
+  end = std::min(end, images.size());
+  if (begin > end) throw std::invalid_argument("make_batch: empty share of the batch");
   std::vector<const std::vector<int64_t>*> chosen;
   std::vector<int64_t> rows;
-  chosen.reserve(images.size());
-  rows.reserve(images.size());
-  for (int64_t image : images) {
-    rows.push_back(captions.feature_row(image));
-    const auto& options = captions.of(image);
-    chosen.push_back(&options[static_cast<size_t>(caption_rng.below(options.size()))]);
+  chosen.reserve(end - begin);
+  rows.reserve(end - begin);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& options = captions.of(images[i]);
+    const auto* caption = &options[static_cast<size_t>(caption_rng.below(options.size()))];
+    if (i < begin || i >= end) continue;
+    rows.push_back(captions.feature_row(images[i]));
+    chosen.push_back(caption);
   }
   Batch batch;
-  batch.images = images;
+  batch.images.assign(images.begin() + static_cast<std::ptrdiff_t>(begin), images.begin() + static_cast<std::ptrdiff_t>(end));
   batch.tokens = pad_sequences(chosen, Vocabulary::kPad);
   batch.features = features.gather(rows);
   return batch;

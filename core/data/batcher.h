@@ -53,7 +53,9 @@ struct Batch {
   std::vector<int64_t> images;  // dataset indices
 };
 
+// A caption is drawn for every image of `images` (so the generator moves on as for the whole
+// batch), but the batch holds only images [begin, end): one rank's share of a global batch.
 Batch make_batch(const std::vector<int64_t>& images, const EncodedCaptions& captions, const FeatureTable& features,
-                 Rng& caption_rng);
+                 Rng& caption_rng, size_t begin = 0, size_t end = static_cast<size_t>(-1));
 
 }  // namespace captioner

@@ -13,6 +13,7 @@
 
 #include "core/data/batcher.h"
 #include "core/data/feature_table.h"
+#include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
 #include "core/train/checkpoint.h"
@@ -127,7 +128,37 @@ struct StepResult {
   double lr = 0;
   size_t images = 0;
   std::string failure;
+  bool stopped = false;  // a rank asked to stop: no step was taken
 };
+
+// What the ranks of a distributed run must agree on, each as text: the model, the vocabulary,
+// the data, and the settings that shape the gradient and the schedule (not the device, thread
+// count or file paths, which may differ between machines).
+std::vector<std::pair<std::string, std::string>> agreement(const TrainConfig& config, const Vocabulary& vocab,
+                                                           const std::string& dataset_fingerprint) {
+  nlohmann::json model = config.model;
+  nlohmann::json recipe = config;
+  for (const char* local : {"model", "device", "threads", "features_path"}) recipe.erase(local);
+  uint64_t words = kFnvOffset;
+  for (const auto& w : vocab.words()) words = fnv1a(w.data(), w.size() + 1, words);
+  return {{"model", model.dump()},
+          {"vocabulary", std::to_string(vocab.size()) + " words, hash " + std::to_string(words)},
+          {"dataset", dataset_fingerprint},
+          {"training settings", recipe.dump()}};
+}
+
+// The first field where two JSON objects differ, as "key: a vs b"; the texts when not JSON.
+std::string first_difference(const std::string& a, const std::string& b) {
+  const auto ja = nlohmann::json::parse(a, nullptr, false), jb = nlohmann::json::parse(b, nullptr, false);
+  if (ja.is_object() && jb.is_object()) {
+    for (auto it = ja.begin(); it != ja.end(); ++it)
+      if (!jb.contains(it.key()) || jb[it.key()] != it.value())
+        return it.key() + " " + it.value().dump() + " vs " + (jb.contains(it.key()) ? jb[it.key()].dump() : "none");
+    for (auto it = jb.begin(); it != jb.end(); ++it)
+      if (!ja.contains(it.key())) return it.key() + " none vs " + it.value().dump();
+  }
+  return a + " vs " + b;
+}
 
 // Running totals of a run: time, the throughput's moving average, the last saved step, updates
 // skipped for a non-finite gradient.
@@ -160,6 +191,62 @@ struct Trainer::Impl {
   torch::Device device = torch::kCPU;
   std::vector<Batch> val_batches;     // fixed validation subset, on `device`
   std::vector<int64_t> sample_images; // validation images whose captions are shown
+  ProcessGroup* group = nullptr;      // distributed: this rank's group; null for one process
+  bool told_no_pause = false;
+
+  int rank() const { return group ? group->rank() : 0; }
+  int world_size() const { return group ? group->world_size() : 1; }
+  bool writes() const { return rank() == 0; }
+
+  // Refuses to start unless every rank has the same model, vocabulary, data and recipe, then
+  // gives every rank rank 0's weights. Ranks other than 0 draw their own dropout masks.
+  void join_group() {
+    if (!group) return;
+    for (const auto& [what, mine] : agreement(config, vocab, state.dataset_fingerprint)) {
+      const auto all = group->all_gather_text("agree/" + what, mine);
+      for (int r = 1; r < world_size(); ++r)
+        if (all[static_cast<size_t>(r)] != all[0])
+          throw ConfigError("rank " + std::to_string(r) + "'s " + what + " differs from rank 0's (" +
+                            first_difference(all[0], all[static_cast<size_t>(r)]) + "); every rank must train the same run");
+    }
+    if (config.batch_size < world_size() || static_cast<int64_t>(split.train.size()) < world_size())
+      throw ConfigError("a batch of " + std::to_string(config.batch_size) + " from " + std::to_string(split.train.size()) +
+                        " training images cannot be shared by " + std::to_string(world_size()) + " ranks");
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> weights;
+    for (const auto& p : model->parameters()) weights.push_back(p);
+    group->broadcast(weights, 0);
+    if (rank() > 0) generator.set_current_seed(config.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(rank())) ^
+                                               static_cast<uint64_t>(state.step));
+  }
+
+  // This rank's part [begin, end) of a global batch of n images.
+  std::pair<size_t, size_t> share_of(size_t n) const {
+    const auto r = static_cast<size_t>(rank()), w = static_cast<size_t>(world_size());
+    return {n * r / w, n * (r + 1) / w};
+  }
+
+  // Sums the gradients over the ranks, as one flat buffer (one collective per step). A
+  // parameter without a gradient on this rank contributes zeros, so every rank sends the same
+  // layout.
+  void all_reduce_gradients() {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : model->parameters()) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad());
+    }
+    std::vector<torch::Tensor> flat{torch::cat(grads.size() == 1 ? grads : [&] {
+      std::vector<torch::Tensor> views;
+      for (const auto& g : grads) views.push_back(g.reshape({-1}));
+      return views;
+    }())};
+    group->all_reduce_sum(flat);
+    int64_t at = 0;
+    for (auto& g : grads) {
+      g.copy_(flat[0].narrow(0, at, g.numel()).view_as(g));
+      at += g.numel();
+    }
+  }
 
   void prepare_data() {
     features = std::make_unique<FeatureTable>(open_features(dataset, config));
@@ -202,16 +289,23 @@ struct Trainer::Impl {
     torch::NoGradGuard no_grad;
     model->eval();
     double total = 0;
-    int64_t tokens = 0;
-    for (const auto& b : val_batches) {
+    double tokens = 0;
+    for (size_t i = static_cast<size_t>(rank()); i < val_batches.size(); i += static_cast<size_t>(world_size())) {
+      const auto& b = val_batches[i];
       std::vector<int64_t> rows;
       for (int64_t image : b.images) rows.push_back(captions->feature_row(image));
       const auto result = caption_loss(*model, features->gather(rows).to(device), b.tokens, Vocabulary::kPad);
       total += result.cross_entropy.item<double>() * static_cast<double>(result.tokens);
-      tokens += result.tokens;
+      tokens += static_cast<double>(result.tokens);
+    }
+    if (group) {
+      std::vector<torch::Tensor> sums{torch::tensor({total, tokens}, torch::kFloat64)};
+      group->all_reduce_sum(sums);
+      total = sums[0][0].item<double>();
+      tokens = sums[0][1].item<double>();
     }
     model->train();
-    return tokens == 0 ? std::numeric_limits<double>::quiet_NaN() : total / static_cast<double>(tokens);
+    return tokens == 0 ? std::numeric_limits<double>::quiet_NaN() : total / tokens;
   }
 
   std::vector<std::string> sample_captions() {
@@ -236,8 +330,15 @@ struct Trainer::Impl {
     for (auto& group : optimizer->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   }
 
-  // Honours a pause request (blocking until unpaused); false when the run is to stop.
+  // Honours a pause request (blocking until unpaused); false when the run is to stop. A rank of
+  // a distributed run cannot wait alone (the others would time out): it goes on, and its stop
+  // requests travel with the step's losses instead.
   bool wait_if_paused(const RunLog& log) {
+    if (group) {
+      if (control.pause_requested() && !told_no_pause) log.message("a distributed run cannot pause: stop it and resume it later");
+      told_no_pause = told_no_pause || control.pause_requested();
+      return true;
+    }
     if (control.pause_requested()) {
       log.state(TrainerState::Paused);
       if (!control.wait_while_paused()) return false;
@@ -252,18 +353,39 @@ struct Trainer::Impl {
   StepResult train_step(RunCounters& counters, const RunLog& log) {
     StepResult out;
     const auto images = sampler->next(config.batch_size);
-    Batch batch = make_batch(images, *captions, *features, caption_rng);
+    const auto [begin, end] = share_of(images.size());
+    Batch batch = make_batch(images, *captions, *features, caption_rng, begin, end);
     out.images = images.size();
     out.lr = lr_at(state.step);
     set_lr(out.lr);
     optimizer->zero_grad();
     const auto loss = caption_loss(*model, batch.features.to(device), batch.tokens.to(device), Vocabulary::kPad);
     out.loss = loss.cross_entropy.item<double>();
-    if (!std::isfinite(out.loss) || !std::isfinite(loss.loss.item<double>())) {
-      out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, images, counters.last_saved > 0);
+    torch::Tensor objective = loss.loss;
+    if (group) {
+      group->report_step(state.step + 1);
+      // The global mean over real tokens: this rank's sum over its tokens divided by everyone's
+      // tokens, plus its share of the regulariser (a mean over images).
+      std::vector<torch::Tensor> totals{torch::tensor(
+          {out.loss * static_cast<double>(loss.tokens), static_cast<double>(loss.tokens), control.stop_requested() ? 1.0 : 0.0},
+          torch::kFloat64)};
+      group->all_reduce_sum(totals);
+      if (totals[0][2].item<double>() > 0) {
+        out.stopped = true;
+        return out;
+      }
+      const double all_tokens = totals[0][1].item<double>();
+      out.loss = totals[0][0].item<double>() / all_tokens;
+      objective = loss.cross_entropy * (static_cast<double>(loss.tokens) / all_tokens);
+      if (!loss.loss.is_same(loss.cross_entropy))
+        objective = objective + (loss.loss - loss.cross_entropy) * (static_cast<double>(end - begin) / static_cast<double>(images.size()));
+    }
+    if (!std::isfinite(out.loss) || !std::isfinite(objective.item<double>())) {
+      out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, batch.images, counters.last_saved > 0);
       return out;
     }
-    loss.loss.backward();
+    objective.backward();
+    if (group) all_reduce_gradients();
     const double grad_norm = torch::nn::utils::clip_grad_norm_(
         model->parameters(), config.grad_clip > 0 ? config.grad_clip : std::numeric_limits<double>::infinity());
     if (std::isfinite(grad_norm)) {
@@ -302,7 +424,7 @@ struct Trainer::Impl {
       const auto val_start = std::chrono::steady_clock::now();
       p.val_loss = validate();
       p.validated = !std::isnan(p.val_loss);
-      if (p.validated) p.samples = sample_captions();
+      if (p.validated && writes()) p.samples = sample_captions();
       counters.elapsed += std::chrono::duration<double>(std::chrono::steady_clock::now() - val_start).count();
     }
     counters.elapsed += step_time;
@@ -314,6 +436,7 @@ struct Trainer::Impl {
   }
 
   void save(TrainObserver* observer) {
+    if (!writes()) return;
     state.sampler_state = sampler->state();
     state.caption_rng_state = caption_rng.state();
     {
@@ -336,14 +459,15 @@ struct Trainer::Impl {
 Trainer::Trainer() : impl_(std::make_unique<Impl>()) {}
 Trainer::~Trainer() = default;
 
-Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir) : Trainer() {
+Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir, ProcessGroup* group) : Trainer() {
   config.validate();
   Impl& d = *impl_;
   d.config = config;
   d.dataset = std::move(dataset);
   d.run_dir = run_dir;
+  d.group = group;
   std::error_code ec;
-  std::filesystem::create_directories(run_dir, ec);
+  if (d.writes()) std::filesystem::create_directories(run_dir, ec);
   if (ec) throw DataError(run_dir, "cannot create run folder: " + ec.message());
 
   d.split = split_images(d.dataset, config.val_fraction, 0.0, config.seed);
@@ -355,11 +479,13 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   d.prepare_data();
   d.build_model();
   d.build_validation();
+  d.join_group();
 }
 
-std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps) {
+std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps, ProcessGroup* group) {
   std::unique_ptr<Trainer> trainer(new Trainer());
   Impl& d = *trainer->impl_;
+  d.group = group;
   const std::string path = checkpoint_path(run_dir);
   LoadedCheckpoint saved = load_checkpoint(path);
   if (!saved.has_optimizer) throw CheckpointError(path, "is a model export without training state; it cannot be resumed");
@@ -393,6 +519,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.optimizer = std::make_unique<torch::optim::Adam>(d.model->parameters(), torch::optim::AdamOptions(d.config.lr));
   restore_optimizer(saved, *d.optimizer);
   d.build_validation();
+  d.join_group();
   return trainer;
 }
 
@@ -415,6 +542,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
     while (d.state.step < d.config.steps && d.wait_if_paused(log)) {
       const auto start = std::chrono::steady_clock::now();
       const StepResult step = d.train_step(counters, log);
+      if (step.stopped) break;
       if (!step.failure.empty()) {
         result.state = TrainerState::Failed;
         result.error = step.failure;
@@ -435,6 +563,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
     result.state = TrainerState::Failed;
     result.error = e.what();
   }
+  if (d.group && result.state == TrainerState::Failed) d.group->report_failure(result.error);
   result.step = d.state.step;
   if (!result.error.empty()) log.message(result.error);
   log.state(result.state);

@@ -3,6 +3,13 @@
 // validation on a fixed subset, atomic checkpoints, pause / unpause / stop from any thread.
 // "Resume" always means continuing a saved run (Trainer::resume, `train --resume`).
 // Plain C++: the GUI and the CLI both watch it through TrainObserver.
+//
+// Distributed (given a ProcessGroup): every rank draws the same global batch and trains on its
+// share of it; the loss is normalised by the global number of real tokens and the gradients are
+// summed over the ranks, so N ranks compute the gradient of the one-process run with the same
+// seed and batch size. Rank 0's weights are broadcast at the start, ranks refuse to start unless
+// their model, vocabulary, data and recipe agree, validation is sharded, a stop on any rank
+// stops all at the same step, and only rank 0 writes (history and checkpoints).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,6 +23,7 @@
 #include "core/model/caption_model.h"
 #include "core/model/config.h"
 #include "core/train/history.h"
+#include "core/train/process_group.h"
 
 namespace captioner {
 
@@ -74,10 +82,13 @@ struct TrainResult {
 class Trainer {
  public:
   // A new run in `run_dir` (created if needed): vocabulary and split come from `dataset`.
-  // Throws DataError / ConfigError for bad data or settings.
-  Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir);
-  // Continues the run saved in `run_dir`. steps > 0 changes the total number of steps.
-  static std::unique_ptr<Trainer> resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps = 0);
+  // Throws DataError / ConfigError for bad data or settings. `group` (not owned; it must outlive
+  // the trainer) makes this one rank of a distributed run; construction then waits for the others.
+  Trainer(const TrainConfig& config, CaptionDataset dataset, const std::string& run_dir, ProcessGroup* group = nullptr);
+  // Continues the run saved in `run_dir` (on every rank: a shared folder), with any world size.
+  // steps > 0 changes the total number of steps.
+  static std::unique_ptr<Trainer> resume(const std::string& run_dir, CaptionDataset dataset, int64_t steps = 0,
+                                         ProcessGroup* group = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

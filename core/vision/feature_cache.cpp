@@ -22,6 +22,7 @@
 
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
+#include "core/util/file_lock.h"
 #include "core/util/kill_point.h"
 #include "core/util/npy.h"
 
@@ -371,6 +372,15 @@ CacheStatus read_cache_status(const CacheFiles& files) {
 
 namespace {
 
+// The lock beside a cache: in its folder (made here, as open_cache would), or next to a single file.
+std::string lock_path(const std::string& out, const CacheFiles& files) {
+  if (files.pooled != out + "/pooled.npy") return files.pooled + ".lock";
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw DataError(out, "cannot create cache folder: " + ec.message());
+  return out + "/.lock";
+}
+
 // One extraction into a cache: opens (or checks) the cache, plans what is left, decodes on worker
 // threads, encodes and writes in batches, and logs each batch after its rows are synced.
 class Extraction {
@@ -378,7 +388,7 @@ class Extraction {
   Extraction(Encoder& encoder, const std::vector<std::string>& images, const std::string& out, const ExtractOptions& options,
              ExtractObserver* observer, const std::atomic<bool>* cancel)
       : encoder_(encoder), images_(images), options_(options), observer_(observer), cancel_(cancel),
-        files_(cache_files(out, options.pooled_only)), n_(static_cast<int64_t>(images.size())),
+        files_(cache_files(out, options.pooled_only)), lock_(lock_path(out, files_)), n_(static_cast<int64_t>(images.size())),
         channels_(grid_channels(encoder.net->grid_layer())),
         queue_(static_cast<size_t>(std::max<int64_t>(options.batch_size, 1) * 2)) {
     open_cache(out);
@@ -582,6 +592,7 @@ class Extraction {
   ExtractObserver* observer_;
   const std::atomic<bool>* cancel_;
   const CacheFiles files_;
+  FileLock lock_;  // one writer per cache: ranks of a distributed run may all start extracting
   const int64_t n_;
   const int64_t channels_;
   CacheStatus status_;

@@ -1,0 +1,122 @@
+#include "app/local_ranks.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <thread>
+
+#include "core/util/errors.h"
+
+extern char** environ;
+
+namespace captioner::cli {
+
+std::vector<std::string> own_arguments() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t at = 0; at < raw.size();) {
+    const size_t end = raw.find('\0', at);
+    args.push_back(raw.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  if (!args.empty()) args.erase(args.begin());
+  return args;
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
+  if (error != 0) throw ConfigError(std::string("cannot start a rank: ") + std::strerror(error));
+  return pid;
+}
+
+std::string exit_text(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
+  return "ended";
+}
+
+}  // namespace
+
+int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
+  // A fresh path: the file store must not hold a previous run's keys.
+  const std::string rendezvous = (std::filesystem::temp_directory_path() /
+                                  ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
+                                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
+                                     .string();
+  // Ctrl-C reaches the ranks (same process group); this process keeps waiting for them.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ignore, &previous);
+
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < nproc; ++r) {
+    std::vector<std::string> args = {"captioner"};
+    args.insert(args.end(), arguments.begin(), arguments.end());
+    for (const std::string& extra : {std::string("--world-size"), std::to_string(nproc), std::string("--rank"), std::to_string(r),
+                                     std::string("--rendezvous"), "file://" + rendezvous})
+      args.push_back(extra);
+    try {
+      ranks.push_back(spawn(args));
+    } catch (...) {
+      for (pid_t pid : ranks) ::kill(pid, SIGTERM);
+      for (pid_t pid : ranks) ::waitpid(pid, nullptr, 0);
+      sigaction(SIGINT, &previous, nullptr);
+      throw;
+    }
+  }
+  int code = 0;
+  size_t running = ranks.size();
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      const auto it = std::find(ranks.begin(), ranks.end(), pid);
+      if (it == ranks.end()) continue;
+      --running;
+      const int rank = static_cast<int>(it - ranks.begin());
+      *it = -1;
+      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (!ok) {
+        std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
+        if (code == 0) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (deadline == std::chrono::steady_clock::time_point::max())
+          deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(30);
+      }
+      continue;
+    }
+    if (pid < 0 && errno != EINTR) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      for (size_t r = 0; r < ranks.size(); ++r)
+        if (ranks[r] > 0) {
+          std::cerr << "rank " << r << " did not stop after the failure: terminating it\n";
+          ::kill(ranks[r], SIGTERM);
+        }
+      deadline = std::chrono::steady_clock::time_point::max();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  sigaction(SIGINT, &previous, nullptr);
+  std::error_code ec;
+  std::filesystem::remove(rendezvous, ec);
+  return code;
+}
+
+}  // namespace captioner::cli
