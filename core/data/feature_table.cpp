@@ -42,6 +42,9 @@ torch::Tensor FeatureTable::gather(const std::vector<int64_t>& rows) const {
   const int64_t row_size = npy_->row_size();
   // Native float16 rows (the grid cache) convert with ATen's vectorised copy: 10x the scalar loop.
   const bool half = npy_->descr().substr(1) == "f2" && npy_->native_byte_order() && !npy_->fortran_order();
+  // Rows read from an array of more than 1 GiB are released after the copy: a COCO-sized grid
+  // (31 GB) would otherwise stay mapped into the process as it is read, up to all of memory.
+  const bool release = npy_->mapped_bytes() > (size_t{1} << 30);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (half) {
       const auto source = torch::from_blob(const_cast<void*>(npy_->row_data(rows[i])), {row_size}, torch::kHalf);
@@ -49,6 +52,7 @@ torch::Tensor FeatureTable::gather(const std::vector<int64_t>& rows) const {
     } else {
       npy_->read_row(rows[i], dst + static_cast<int64_t>(i) * row_size);
     }
+    if (release) npy_->release_row(rows[i]);
   }
   return out;
 }

@@ -292,6 +292,18 @@ const void* NpyArray::row_data(int64_t row) const {
   return data_ + static_cast<uint64_t>(row) * static_cast<uint64_t>(row_size_) * static_cast<uint64_t>(item_size_);
 }
 
+size_t NpyArray::mapped_bytes() const { return map_ ? map_->size : 0; }
+
+void NpyArray::release_row(int64_t row) const {
+  if (fortran_order_ || row < 0 || row >= rows() || !map_ || !map_->addr) return;
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(row_data(row));
+  const auto end = begin + static_cast<uintptr_t>(row_size_) * static_cast<uintptr_t>(item_size_);
+  const uintptr_t first = begin / page * page, last = (end + page - 1) / page * page;
+  // A read-only shared mapping: the pages stay in the page cache, only our claim on them goes.
+  madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
   std::string dims;
   for (int64_t d : shape) dims += std::to_string(d) + ", ";

@@ -30,6 +30,11 @@ class NpyArray {
   // can convert whole rows with vectorised code.
   const void* row_data(int64_t row) const;
   bool native_byte_order() const { return !swap_bytes_; }
+  size_t mapped_bytes() const;
+  // Gives back this process's pages of row `row` (a hint; nothing is lost: a later read maps
+  // them again, from the page cache when they are still there), so that reading an array
+  // bigger than memory does not grow the process's resident size.
+  void release_row(int64_t row) const;
 
  private:
   struct Mapping;
