@@ -46,7 +46,7 @@ class BatchingObserver : public TrainObserver {
  public:
   BatchingObserver(TrainWorker& worker, int interval_ms) : worker_(worker), interval_ms_(interval_ms) { clock_.start(); }
   void on_progress(const TrainProgress& p) override {
-    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan(""), p.captions_per_s, p.lr});
+    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan(""), p.step_captions_per_s, p.lr});
     status_.step = p.step;
     status_.total = p.total_steps;
     status_.captions_per_s = p.captions_per_s;

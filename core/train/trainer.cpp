@@ -418,6 +418,7 @@ struct Trainer::Impl {
     p.train_loss = step.loss;
     p.val_loss = std::numeric_limits<double>::quiet_NaN();
     p.captions_per_s = static_cast<double>(step.images) / counters.step_time_ema;
+    p.step_captions_per_s = static_cast<double>(step.images) / step_time;
     p.lr = step.lr;
     p.skipped_updates = counters.skipped;
     if (state.step % config.val_every == 0 || state.step == config.steps) {
@@ -430,7 +431,9 @@ struct Trainer::Impl {
     counters.elapsed += step_time;
     p.elapsed_s = counters.elapsed;
     p.eta_s = static_cast<double>(config.steps - state.step) * counters.step_time_ema;
-    state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s});
+    // The history keeps each step's own throughput: the moving average still remembers the slow
+    // first steps twenty steps later.
+    state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.step_captions_per_s, p.lr, p.elapsed_s});
     p.best_val_loss = state.history.best_val_loss();
     return p;
   }

@@ -36,7 +36,8 @@ struct TrainProgress {
   double val_loss = 0;       // NaN unless `validated`
   bool validated = false;
   double best_val_loss = 0;  // NaN until the first validation
-  double captions_per_s = 0; // smoothed training throughput
+  double captions_per_s = 0; // smoothed training throughput (the display, the ETA)
+  double step_captions_per_s = 0;  // this step's own throughput (the history)
   double eta_s = 0;
   double elapsed_s = 0;
   double lr = 0;
