@@ -4,9 +4,14 @@
 
 namespace captioner {
 
+namespace {
+constexpr size_t kReleasedAbove = size_t{1} << 30;
+}  // namespace
+
 FeatureTable FeatureTable::open(const std::string& npy_path) {
   FeatureTable table;
   table.npy_ = NpyArray::open(npy_path);
+  if (table.npy_->mapped_bytes() > kReleasedAbove) table.npy_->read_rows_by_hand();
   const auto dims = table.npy_->shape().size();
   if (dims != 2 && dims != 3)
     throw DataError(npy_path, "expected a feature array [images, features] or [images, cells, features], found " +
@@ -42,9 +47,12 @@ torch::Tensor FeatureTable::gather(const std::vector<int64_t>& rows) const {
   const int64_t row_size = npy_->row_size();
   // Native float16 rows (the grid cache) convert with ATen's vectorised copy: 10x the scalar loop.
   const bool half = npy_->descr().substr(1) == "f2" && npy_->native_byte_order() && !npy_->fortran_order();
-  // Rows read from an array of more than 1 GiB are released after the copy: a COCO-sized grid
-  // (31 GB) would otherwise stay mapped into the process as it is read, up to all of memory.
-  const bool release = npy_->mapped_bytes() > (size_t{1} << 30);
+  // Rows of an array of more than 1 GiB are fetched together and released after the copy: a
+  // COCO-sized grid (31 GB) would otherwise stay mapped into the process as it is read, up to
+  // all of memory, and be read many times over by the kernel's read-ahead.
+  const bool release = npy_->mapped_bytes() > kReleasedAbove;
+  if (release)
+    for (int64_t row : rows) npy_->prefetch_row(row);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (half) {
       const auto source = torch::from_blob(const_cast<void*>(npy_->row_data(rows[i])), {row_size}, torch::kHalf);

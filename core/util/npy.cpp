@@ -294,6 +294,19 @@ const void* NpyArray::row_data(int64_t row) const {
 
 size_t NpyArray::mapped_bytes() const { return map_ ? map_->size : 0; }
 
+void NpyArray::read_rows_by_hand() const {
+  if (map_ && map_->addr) madvise(map_->addr, map_->size, MADV_RANDOM);
+}
+
+void NpyArray::prefetch_row(int64_t row) const {
+  if (fortran_order_ || row < 0 || row >= rows() || !map_ || !map_->addr) return;
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(row_data(row));
+  const auto end = begin + static_cast<uintptr_t>(row_size_) * static_cast<uintptr_t>(item_size_);
+  const uintptr_t first = begin / page * page, last = (end + page - 1) / page * page;
+  madvise(reinterpret_cast<void*>(first), last - first, MADV_WILLNEED);
+}
+
 void NpyArray::release_row(int64_t row) const {
   if (fortran_order_ || row < 0 || row >= rows() || !map_ || !map_->addr) return;
   static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
