@@ -9,6 +9,8 @@
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QDoubleSpinBox>
+#include <QSpinBox>
 #include <QtTest/QtTest>
 
 #include <set>
@@ -47,6 +49,23 @@ class TestGuiCaption : public QObject {
     QCOMPARE(texts.size(), 1);  // greedy
     QVERIFY2(!texts.front().isEmpty(), "empty caption");
     QVERIFY(tab.wordCount() > 0);
+  }
+
+  // Only what the mode reads can be changed: greedy reads none of the settings.
+  void settings_follow_the_decoding_mode() {
+    ui::CaptionTab tab;
+    auto* temperature = tab.findChild<QDoubleSpinBox*>(QStringLiteral("temperature"));
+    auto* samples = tab.findChild<QSpinBox*>(QStringLiteral("samples"));
+    auto* beam = tab.findChild<QSpinBox*>(QStringLiteral("beamWidth"));
+    QVERIFY(temperature && samples && beam);
+    const std::vector<std::tuple<QString, bool, bool>> modes = {
+        {"greedy", false, false}, {"sample", true, false}, {"beam", false, true}, {"greedy", false, false}};
+    for (const auto& [mode, sampling, beaming] : modes) {
+      tab.setMode(mode);
+      QCOMPARE(temperature->isEnabled(), sampling);
+      QCOMPARE(samples->isEnabled(), sampling);
+      QCOMPARE(beam->isEnabled(), beaming);
+    }
   }
 
   void temperature_changes_sampled_output() {

@@ -43,6 +43,7 @@ DecodingControls::DecodingControls(QWidget* parent) : QWidget(parent) {
     if (temperature_slider_->value() != v) temperature_slider_->setValue(v);
     if (mode_->currentData().toString() == QLatin1String("sample")) Q_EMIT changed();
   });
+  connect(mode_, &QComboBox::currentIndexChanged, this, &DecodingControls::enableForMode);
   connect(mode_, &QComboBox::currentIndexChanged, this, &DecodingControls::changed);
   connect(beam_, &QSpinBox::valueChanged, this, &DecodingControls::changed);
   connect(samples_, &QSpinBox::valueChanged, this, &DecodingControls::changed);
@@ -56,6 +57,21 @@ DecodingControls::DecodingControls(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Temperature"), t_row);
   form->addRow(tr("Beam width"), beam_);
   form->addRow(tr("Samples"), samples_);
+  temperature_->setObjectName(QStringLiteral("temperature"));
+  temperature_slider_->setObjectName(QStringLiteral("temperatureSlider"));
+  beam_->setObjectName(QStringLiteral("beamWidth"));
+  samples_->setObjectName(QStringLiteral("samples"));
+  enableForMode();
+}
+
+// Only the settings the chosen mode reads can be changed: greedy reads none of them.
+void DecodingControls::enableForMode() {
+  const QString mode = mode_->currentData().toString();
+  const bool sample = mode == QLatin1String("sample");
+  temperature_slider_->setEnabled(sample);
+  temperature_->setEnabled(sample);
+  samples_->setEnabled(sample);
+  beam_->setEnabled(mode == QLatin1String("beam"));
 }
 
 CaptionRequest DecodingControls::request() const {

@@ -29,6 +29,7 @@ class DecodingControls : public QWidget {
   void changed();
 
  private:
+  void enableForMode();
   QComboBox* mode_;
   QSlider* temperature_slider_;
   QDoubleSpinBox* temperature_;
