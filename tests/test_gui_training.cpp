@@ -4,6 +4,7 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -85,6 +86,9 @@ class TestGuiTraining : public QObject {
     tab.stop();
     QVERIFY(wait_for([&] { return finished.count() == 1; }, 30000));
     QVERIFY(tab.state() == ui::RunState::Stopped);
+    // Stopped: where it stopped, no rate or ETA any more.
+    const QString status = tab.findChild<QLabel*>(QStringLiteral("runStatus"))->text();
+    QVERIFY2(status.startsWith("Stopped at step ") && !status.contains("captions/s") && !status.contains("ETA"), qPrintable(status));
     QVERIFY(tab.plot()->trainPointCount() < 400);
     QVERIFY(QFileInfo::exists(tab.lastRunDir() + "/checkpoint.pt"));
     const QString csv = dir_.path() + "/loss.csv";

@@ -38,6 +38,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   controls_ = new RunControls(this);
   progress_ = new QProgressBar(this);
   status_ = new QLabel(tr("Ready"), this);
+  status_->setObjectName(QStringLiteral("runStatus"));
   samples_ = new QListWidget(this);
   samples_->setToolTip(tr("Greedy captions of fixed validation images, updated at every validation"));
   log_ = new QPlainTextEdit(this);
@@ -205,6 +206,7 @@ void TrainingTab::unpause() { worker_->unpause(); }
 void TrainingTab::stop() { worker_->stop(); }
 
 void TrainingTab::onStatus(const TrainStatus& s) {
+  last_status_ = s;
   progress_->setRange(0, static_cast<int>(s.total));
   progress_->setValue(static_cast<int>(s.step));
   status_->setText(tr("step %1 / %2   %3 captions/s   ETA %4   lr %5   best val %6")
@@ -243,8 +245,23 @@ void TrainingTab::onFinished(bool ok, const QString& error, const QString& run_d
 
 void TrainingTab::onState(RunState state) {
   state_ = state;
-  if (state == RunState::Preparing) status_->setText(tr("Preparing data (features are extracted once)…"));
+  if (state == RunState::Preparing) {
+    last_status_ = TrainStatus();
+    status_->setText(tr("Preparing data (features are extracted once)…"));
+  }
   if (state == RunState::Paused) status_->setText(status_->text() + tr("   (paused)"));
+  // A run that no longer runs has no rate and no ETA: where it ended and its best validation.
+  if (state == RunState::Stopped || state == RunState::Finished || state == RunState::Failed) {
+    const QString how = state == RunState::Stopped ? tr("Stopped") : state == RunState::Finished ? tr("Finished") : tr("Failed");
+    if (last_status_.total == 0)
+      status_->setText(how + tr(" before the first step"));
+    else
+      status_->setText(tr("%1 at step %2 / %3   best val %4")
+                           .arg(how)
+                           .arg(last_status_.step)
+                           .arg(last_status_.total)
+                           .arg(std::isnan(last_status_.best_val) ? QStringLiteral("–") : QString::number(last_status_.best_val, 'f', 4)));
+  }
   controls_->setState(state, !dataset_.isEmpty());
   form_->setLocked(isTraining());
   Q_EMIT stateChanged(state);

@@ -72,6 +72,7 @@ class TrainingTab : public QWidget {
   RunControls* controls_;
   QProgressBar* progress_;
   QLabel* status_;
+  TrainStatus last_status_;  // the latest progress, for the line shown once the run has ended
   QListWidget* samples_;
   QPlainTextEdit* log_;
   LossPlot* plot_;
