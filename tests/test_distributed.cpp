@@ -256,6 +256,14 @@ class TestDistributed : public QObject {
     QCOMPARE(b.state.history.rows.size(), size_t{6});
     const double apart = max_difference(weights_of(a.model), weights_of(b.model));
     QVERIFY2(apart < 1e-5, std::to_string(apart).c_str());
+    // A rank outside the world, or --nproc with --world-size, is refused before anything is written.
+    const auto outside = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_never")), "--rank", "3"});
+    QCOMPARE(outside.code, 1);
+    QVERIFY2(outside.err.find("rank 3 is outside the world of 1") != std::string::npos, outside.err.c_str());
+    const auto both = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_never")), "--nproc", "2", "--world-size", "2"});
+    QCOMPARE(both.code, 1);
+    QVERIFY2(both.err.find("give either --nproc or --world-size") != std::string::npos, both.err.c_str());
+    QVERIFY(!QFileInfo::exists(QString::fromStdString(path("cli_never"))));
   }
 
   // A rank that dies, or hangs, makes the other stop within its timeout with an error naming it;

@@ -147,7 +147,7 @@ std::vector<std::pair<std::string, std::string>> agreement(const TrainConfig& co
           {"training settings", recipe.dump()}};
 }
 
-// The first field where two JSON objects differ, as "key: a vs b"; the texts when not JSON.
+// The first field where two JSON objects differ, as "key a vs b"; both texts when not JSON.
 std::string first_difference(const std::string& a, const std::string& b) {
   const auto ja = nlohmann::json::parse(a, nullptr, false), jb = nlohmann::json::parse(b, nullptr, false);
   if (ja.is_object() && jb.is_object()) {
