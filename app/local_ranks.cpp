@@ -40,8 +40,17 @@ pid_t spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The ranks take Ctrl-C as usual, although this process ignores it while it waits for them.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  posix_spawnattr_setsigdefault(&attributes, &interrupt);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
+  const int error = posix_spawn(&pid, "/proc/self/exe", nullptr, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   if (error != 0) throw ConfigError(std::string("cannot start a rank: ") + std::strerror(error));
   return pid;
 }
@@ -94,8 +103,9 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
       const int rank = static_cast<int>(it - ranks.begin());
       *it = -1;
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      const bool stopped = WIFEXITED(status) && WEXITSTATUS(status) == 130;  // Ctrl-C: all stop together
       if (!ok) {
-        std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
+        if (!stopped) std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
         if (code == 0) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (deadline == std::chrono::steady_clock::time_point::max())
           deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(30);
