@@ -9,6 +9,7 @@
 #include <QApplication>
 #include <QLabel>
 #include <QSignalSpy>
+#include <QToolButton>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
@@ -50,6 +51,11 @@ class TestGuiServe : public QObject {
     for (auto* label : window.findChildren<QLabel*>())
       said = said || (label->isVisibleTo(&window) && label->text().contains("no model to serve"));
     QVERIFY(said);
+    // The banner goes away when dismissed.
+    auto* banner = window.findChild<QWidget*>(QStringLiteral("errorBanner"));
+    QVERIFY(banner && banner->isVisibleTo(&window));
+    window.findChild<QToolButton*>(QStringLiteral("dismissError"))->click();
+    QVERIFY(!banner->isVisibleTo(&window));
   }
 
   void the_served_model_answers_and_stops() {

@@ -13,6 +13,9 @@
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileDialog>
+#include <QFrame>
+#include <QHBoxLayout>
+#include <QToolButton>
 #include <QFile>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -47,15 +50,28 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(training_, tr("&Training"));
   tabs_->addTab(caption_, tr("&Caption"));
 
-  banner_ = new QLabel(this);
+  // The error banner: the message and a button that dismisses it.
+  banner_box_ = new QFrame(this);
+  banner_box_->setObjectName(QStringLiteral("errorBanner"));
+  banner_box_->setStyleSheet(QStringLiteral("#errorBanner { background: #fde2e1; border-radius: 3px; } QLabel { color: #611a15; }"));
+  banner_box_->setVisible(false);
+  banner_ = new QLabel(banner_box_);
   banner_->setWordWrap(true);
-  banner_->setStyleSheet(QStringLiteral("QLabel { background: #fde2e1; color: #611a15; padding: 6px; border-radius: 3px; }"));
-  banner_->setVisible(false);
   banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* dismiss = new QToolButton(banner_box_);
+  dismiss->setObjectName(QStringLiteral("dismissError"));
+  dismiss->setText(QStringLiteral("✕"));
+  dismiss->setAutoRaise(true);
+  dismiss->setToolTip(tr("Dismiss"));
+  connect(dismiss, &QToolButton::clicked, banner_box_, &QWidget::hide);
+  auto* banner_row = new QHBoxLayout(banner_box_);
+  banner_row->setContentsMargins(6, 4, 4, 4);
+  banner_row->addWidget(banner_, 1);
+  banner_row->addWidget(dismiss, 0, Qt::AlignTop);
   auto* central = new QWidget(this);
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(4, 4, 4, 4);
-  layout->addWidget(banner_);
+  layout->addWidget(banner_box_);
   layout->addWidget(tabs_, 1);
   setCentralWidget(central);
 
@@ -288,7 +304,7 @@ void MainWindow::about() {
 void MainWindow::showError(const QString& text) {
   qWarning("%s", qPrintable(text));
   banner_->setText(text);
-  banner_->setVisible(true);
+  banner_box_->setVisible(true);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

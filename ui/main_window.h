@@ -5,6 +5,7 @@
 #include <QMainWindow>
 
 class QAction;
+class QFrame;
 class QLabel;
 class QMenu;
 class QTabWidget;
@@ -48,6 +49,7 @@ class MainWindow : public QMainWindow {
   QTabWidget* tabs_;
   TrainingTab* training_;
   CaptionTab* caption_;
+  QFrame* banner_box_;
   QLabel* banner_;
   ServeController* serve_;
   QAction* serve_action_ = nullptr;
