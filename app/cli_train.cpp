@@ -155,8 +155,7 @@ int run_training(TrainArgs& a, bool steps_given, bool layer_given) {
   if (a.nproc > 1 && (distributed || !a.distributed.rendezvous.empty()))
     throw ConfigError("give either --nproc or --world-size, --rank and --rendezvous");
   a.distributed.validate();
-  if ((distributed || a.nproc > 1) && !distributed_available())
-    throw ConfigError("distributed training (--world-size, --nproc) needs a LibTorch with c10d and Gloo; this build has none");
+  if (distributed || a.nproc > 1) require_distributed();
   // Both refusals come before any feature extraction, which can take hours. Ranks other than 0
   // write nothing, so only rank 0 minds a finished run in the folder.
   if (a.resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");

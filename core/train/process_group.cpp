@@ -13,4 +13,9 @@ void DistributedOptions::validate() const {
   if (timeout.count() < 1000) throw ConfigError("the distributed timeout must be at least 1 s");
 }
 
+void require_distributed() {
+  if (!distributed_available())
+    throw ConfigError("distributed training (--world-size, --nproc) needs a LibTorch with c10d and Gloo; this build has none");
+}
+
 }  // namespace captioner

@@ -51,6 +51,8 @@ class ProcessGroup {
 
 // Whether this build can run distributed (LibTorch with c10d and Gloo).
 bool distributed_available();
+// Throws ConfigError saying why when it cannot.
+void require_distributed();
 
 // Joins the group: blocks until all `world_size` ranks have joined or `timeout` passed.
 // Throws ConfigError for a bad or unreachable rendezvous, a port in use, or a build without

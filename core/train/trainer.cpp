@@ -235,11 +235,9 @@ struct Trainer::Impl {
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       grads.push_back(p.grad());
     }
-    std::vector<torch::Tensor> flat{torch::cat(grads.size() == 1 ? grads : [&] {
-      std::vector<torch::Tensor> views;
-      for (const auto& g : grads) views.push_back(g.reshape({-1}));
-      return views;
-    }())};
+    std::vector<torch::Tensor> views;
+    for (const auto& g : grads) views.push_back(g.reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(views)};
     group->all_reduce_sum(flat);
     int64_t at = 0;
     for (auto& g : grads) {

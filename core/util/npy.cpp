@@ -298,24 +298,21 @@ void NpyArray::read_rows_by_hand() const {
   if (map_ && map_->addr) madvise(map_->addr, map_->size, MADV_RANDOM);
 }
 
-void NpyArray::prefetch_row(int64_t row) const {
+// Tells the kernel `advice` about the whole pages that hold row `row` (not for Fortran order,
+// whose rows are not contiguous).
+void NpyArray::advise_row(int64_t row, int advice) const {
   if (fortran_order_ || row < 0 || row >= rows() || !map_ || !map_->addr) return;
   static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(row_data(row));
   const auto end = begin + static_cast<uintptr_t>(row_size_) * static_cast<uintptr_t>(item_size_);
   const uintptr_t first = begin / page * page, last = (end + page - 1) / page * page;
-  madvise(reinterpret_cast<void*>(first), last - first, MADV_WILLNEED);
+  madvise(reinterpret_cast<void*>(first), last - first, advice);
 }
 
-void NpyArray::release_row(int64_t row) const {
-  if (fortran_order_ || row < 0 || row >= rows() || !map_ || !map_->addr) return;
-  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(row_data(row));
-  const auto end = begin + static_cast<uintptr_t>(row_size_) * static_cast<uintptr_t>(item_size_);
-  const uintptr_t first = begin / page * page, last = (end + page - 1) / page * page;
-  // A read-only shared mapping: the pages stay in the page cache, only our claim on them goes.
-  madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-}
+void NpyArray::prefetch_row(int64_t row) const { advise_row(row, MADV_WILLNEED); }
+
+// A read-only shared mapping: the pages stay in the page cache, only our claim on them goes.
+void NpyArray::release_row(int64_t row) const { advise_row(row, MADV_DONTNEED); }
 
 std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
   std::string dims;

@@ -42,6 +42,7 @@ class NpyArray {
   void prefetch_row(int64_t row) const;
 
  private:
+  void advise_row(int64_t row, int advice) const;
   struct Mapping;
   std::shared_ptr<const Mapping> map_;
   std::string path_;
