@@ -11,13 +11,15 @@
 
 namespace captioner::cli {
 
+void print_extraction_progress(const ExtractProgress& p) {
+  if (p.done == p.total || p.done % 200 < 8)
+    std::fprintf(stderr, "features: %lld/%lld images, %.1f images/s, ETA %s\n", static_cast<long long>(p.done),
+                 static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str());
+}
+
 std::string extract_with_console_progress(CaptionDataset& dataset, const DatasetImages& where, Encoder& encoder) {
   class Progress : public ExtractObserver {
-    void on_progress(const ExtractProgress& p) override {
-      if (p.done == p.total || p.done % 200 < 8)
-        std::fprintf(stderr, "features: %lld/%lld images, %.1f images/s, ETA %s\n", static_cast<long long>(p.done),
-                     static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str());
-    }
+    void on_progress(const ExtractProgress& p) override { print_extraction_progress(p); }
   } progress;
   const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress);
   for (const auto& failed : x.result.failed) std::cerr << "skipped image: " << failed.second << '\n';

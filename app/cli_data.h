@@ -8,6 +8,9 @@
 
 namespace captioner::cli {
 
+// One line on stderr every 200 images and at the end.
+void print_extraction_progress(const ExtractProgress& progress);
+
 // Encodes every image of `dataset` into the cache with progress on stderr (skipping what is
 // there already), drops the images that could not be read (saying why), and returns the cache's
 // pooled feature file. Throws DataError when no image could be read.

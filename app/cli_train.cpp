@@ -13,6 +13,7 @@
 #include "core/data/dataset.h"
 #include "core/train/checkpoint.h"
 #include "core/train/process_group.h"
+#include "core/train/recipe.h"
 #include "core/train/trainer.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
@@ -29,10 +30,11 @@ struct TrainArgs {
   std::string images;
   std::string cache;
   std::string encoder;
-  std::string layer = "mixed10";
+  std::string layer = kRecommendedLayerChoice;
+  std::string preset = "default";
   bool resume = false;
   int64_t log_every = 50;
-  TrainConfig config;
+  TrainConfig config = recommended_config();
   DistributedOptions distributed;
   int nproc = 1;
   double timeout_s = 60;
@@ -48,14 +50,26 @@ void add_data_options(CLI::App* cmd, TrainArgs* args) {
                                             "(a Shapes folder needs none)");
   cmd->add_option("--cache", args->cache, "Feature cache folder (default: RUN_DIR/features with --images, DATASET/features for Shapes; features-mixed5 for --layer mixed5)");
   cmd->add_option("--encoder", args->encoder, "Encoder weight file for --images (default: the installed one)");
-  cmd->add_option("--layer", args->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers nsfwjs fine-tuned; see the README)")
-      ->check(CLI::IsMember({"mixed10", "mixed5"}))->capture_default_str();
+  cmd->add_option("--layer", args->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid), mixed5 (768-d, "
+                                          "before the layers nsfwjs fine-tuned; see the README) or auto (mixed5 for nsfwjs weights, "
+                                          "mixed10 for torchvision's)")
+      ->check(CLI::IsMember({"auto", "mixed10", "mixed5"}))->capture_default_str();
   cmd->add_flag("--resume", args->resume, "Continue the run saved in --out (only --steps may change)");
 }
 
 // The model and its training: every TrainConfig field, with its default.
 void add_training_options(CLI::App* cmd, TrainArgs* args) {
   TrainConfig& c = args->config;
+  std::string presets;
+  for (const auto& p : train_presets()) presets += "\n  " + p.name + ": " + std::to_string(p.steps) + " steps, batch " +
+                                                   std::to_string(p.batch_size) + "; " + p.summary;
+  cmd->add_option("--preset", args->preset, "Steps, batch size, validation and learning-rate schedule together "
+                                            "(options given beside it win):" + presets)
+      ->check(CLI::IsMember([] {
+        std::vector<std::string> names;
+        for (const auto& p : train_presets()) names.push_back(p.name);
+        return names;
+      }()))->capture_default_str();
   cmd->add_option("--model", c.model.kind, "lstm (image vector -> LSTM state) or attention (soft attention over the 8x8 grid)")
       ->check(CLI::IsMember({"lstm", "attention"}))->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps")->capture_default_str();
@@ -107,13 +121,14 @@ void add_distributed_options(CLI::App* cmd, TrainArgs* args) {
 // or read from --features with the images whose rows hold none left out (saying which).
 CaptionDataset prepare_data(TrainArgs& a, bool layer_given) {
   CaptionDataset dataset = read_dataset(a.data);
-  GridLayer layer = parse_grid_layer(a.layer);
+  GridLayer layer;
   if (a.resume) {  // a resumed run keeps its features' layer
-    const GridLayer saved = run_grid_layer(a.out);
-    if (layer_given && saved != layer)
+    layer = run_grid_layer(a.out);
+    if (layer_given && a.layer != "auto" && parse_grid_layer(a.layer) != layer)
       throw ConfigError("--layer " + a.layer + ": the run in " + a.out + " was trained on " +
-                        grid_layer_name(saved) + " features");
-    layer = saved;
+                        grid_layer_name(layer) + " features");
+  } else {
+    layer = choose_grid_layer(a.layer, dataset, a.config.features_path, a.encoder);
   }
   const DatasetImages where = locate_dataset_images(dataset, a.images, a.cache, a.out, layer);
   if (!a.images.empty() && !a.config.features_path.empty()) throw ConfigError("give either --images or --features");
@@ -148,7 +163,21 @@ std::vector<std::string> rank_arguments(const TrainArgs& a) {
   return out;
 }
 
-int run_training(TrainArgs& a, bool steps_given, bool layer_given) {
+// --preset sets the fields it decides, except those given on the command line.
+void apply_preset_where_not_given(TrainArgs& a, const CLI::App& cmd) {
+  TrainConfig preset = a.config;
+  apply_preset(preset, find_train_preset(a.preset));
+  TrainConfig& c = a.config;
+  if (!cmd.count("--steps")) c.steps = preset.steps;
+  if (!cmd.count("--batch-size")) c.batch_size = preset.batch_size;
+  if (!cmd.count("--val-every")) c.val_every = preset.val_every;
+  if (!cmd.count("--val-batches")) c.val_batches = preset.val_batches;
+  if (!cmd.count("--checkpoint-every")) c.checkpoint_every = preset.checkpoint_every;
+  if (!cmd.count("--lr-decay")) c.lr_decay = preset.lr_decay;
+  if (!cmd.count("--lr-decay-every")) c.lr_decay_every = preset.lr_decay_every;
+}
+
+int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_given) {
   const std::string checkpoint = checkpoint_path(a.out);
   a.distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   const bool distributed = a.distributed.world_size > 1;
@@ -162,6 +191,17 @@ int run_training(TrainArgs& a, bool steps_given, bool layer_given) {
   if (!a.resume && std::filesystem::exists(checkpoint) && a.distributed.rank == 0)
     throw DataError(a.out, "already holds a run; pass --resume to continue it or choose another --out");
   CaptionDataset dataset = prepare_data(a, layer_given);
+  if (!a.resume && !model_given && a.config.model.kind == "attention") {
+    // The recipe's attention model reads the 8x8 grid; data with pooled vectors only (the
+    // notebook's image_codes.npy) trains the LSTM model instead, saying so.
+    const std::string pooled = !a.config.features_path.empty() ? a.config.features_path : dataset.features_path;
+    if (grid_features_path(pooled).empty()) {
+      a.config.model.kind = "lstm";
+      if (a.distributed.rank == 0)
+        std::cerr << "note: " << pooled << " has image vectors but no 8x8 grid, so the LSTM model is trained "
+                  << "(--model attention needs features extracted from the images)\n";
+    }
+  }
   if (a.nproc > 1) {
     // The features are extracted (above, once); the ranks find them in the cache.
     std::cerr << "starting " << a.nproc << " ranks\n";
@@ -209,7 +249,10 @@ Command add_train_command(CLI::App& app) {
   add_data_options(cmd, args.get());
   add_training_options(cmd, args.get());
   add_distributed_options(cmd, args.get());
-  return [args, cmd]() -> int { return run_training(*args, cmd->count("--steps") > 0, cmd->count("--layer") > 0); };
+  return [args, cmd]() -> int {
+    apply_preset_where_not_given(*args, *cmd);
+    return run_training(*args, cmd->count("--steps") > 0, cmd->count("--layer") > 0, cmd->count("--model") > 0);
+  };
 }
 
 }  // namespace captioner::cli

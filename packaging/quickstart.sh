@@ -32,6 +32,7 @@ packages=(
   nlohmann-json3-dev               # JSON: datasets, checkpoints' metadata, CLI output
   libcli11-dev                     # command-line parsing
   qt6-base-dev                     # Qt 6: the desktop app (Widgets) and the Qt Test suite
+  qt6-svg-dev                      # SVG export of the loss charts (QSvgGenerator)
   libqcustomplot-dev libqcustomplot2.1-qt6  # the live loss plot
   libcpp-httplib-dev pkg-config    # HTTP for `captioner serve` (pkg-config: its compile definitions)
 )

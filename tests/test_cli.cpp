@@ -1,5 +1,6 @@
 // The `captioner` executable, driven as a user would: exit codes, output files, error messages.
 #include "core/data/synthetic.h"
+#include "core/train/run_summary.h"
 #include "core/util/atomic_file.h"
 #include "core/util/npy.h"
 #include "core/vision/encoder.h"
@@ -66,6 +67,9 @@ class TestCli : public QObject {
     const auto t = run({"train", "--data", data_, "--out", out, "--steps", "150", "--batch-size", "32", "--val-every", "25",
                         "--hidden", "64", "--embed", "32", "--threads", "2", "--log-every", "25"});
     QVERIFY2(t.code == 0, t.err.c_str());
+    // The recipe's attention model needs a grid; the notebook's image vectors train the LSTM, said so.
+    QVERIFY2(contains(t.err, "so the LSTM model is trained"), t.err.c_str());
+    QCOMPARE(captioner::read_run_summary(out.toStdString()).config.model.kind, std::string("lstm"));
     QVERIFY(contains(t.out, "step 150/150"));
     QVERIFY(QFile::exists(out + "/checkpoint.pt"));
 
@@ -308,8 +312,9 @@ class TestCli : public QObject {
                         "120", "--batch-size", "2", "--min-count", "1", "--lr", "0.01", "--hidden", "64", "--embed", "32"});
     QVERIFY2(t.code == 0, t.err.c_str());
     QVERIFY(contains(t.err, "ghost.jpg"));
-    QVERIFY(QFile::exists(run_dir + "/features/pooled.npy"));
-    QVERIFY(QFile::exists(run_dir + "/features/grid.npy"));
+    // The default layer for the bundled nsfwjs weights is mixed5, cached under its own name.
+    QVERIFY(QFile::exists(run_dir + "/features-mixed5/pooled.npy"));
+    QVERIFY(QFile::exists(run_dir + "/features-mixed5/grid.npy"));
     const auto c = run({"caption", root + "/images/rocket.png", "--model", run_dir});
     QVERIFY2(c.code == 0, c.err.c_str());
     QVERIFY2(contains(c.out, "a rocket ready for launch ."), c.out.c_str());
@@ -339,7 +344,7 @@ class TestCli : public QObject {
                         "--hidden", "32", "--embed", "16", "--attention-dim", "16", "--min-count", "1", "--val-every", "10",
                         "--max-len", "22"});
     QVERIFY2(t.code == 0, t.err.c_str());
-    QVERIFY(QFile::exists(data + "/features/grid.npy"));
+    QVERIFY(QFile::exists(data + "/features-mixed5/grid.npy"));  // --layer auto: mixed5 for these weights
 
     const auto c = run({"caption", data + "/images/000001.png", "--model", model, "--mode", "beam", "--beam", "2", "--json",
                         "--attention-png", path("strips")});

@@ -65,9 +65,13 @@ class TestGuiScreenshots : public QObject {
     const QString model = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_MODEL") ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_MODEL")
                                                                                  : window.trainingTab()->lastRunDir();
     window.tabs()->setCurrentWidget(window.captionTab());
-    QVERIFY(window.captionTab()->loadModel(model));
+    QSignalSpy loaded(window.captionTab(), &ui::CaptionTab::modelLoaded);
+    window.captionTab()->loadModel(model);
+    QVERIFY(loaded.wait(60000) && loaded.front().at(1).toBool());
     window.captionTab()->setMode(QStringLiteral("beam"));
+    QSignalSpy captioned(window.captionTab(), &ui::CaptionTab::captioned);
     window.captionTab()->addImages({shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"});
+    QVERIFY(captioned.wait(60000));
     window.captionTab()->selectWord(std::min(3, window.captionTab()->wordCount() - 1));
     QTest::qWait(300);
     const QImage caption = window.grab().toImage();

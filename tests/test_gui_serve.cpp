@@ -60,7 +60,9 @@ class TestGuiServe : public QObject {
 
   void the_served_model_answers_and_stops() {
     ui::MainWindow window;
-    QVERIFY(window.captionTab()->loadModel(run_));
+    QSignalSpy loaded(window.captionTab(), &ui::CaptionTab::modelLoaded);
+    window.captionTab()->loadModel(run_);
+    QVERIFY(loaded.wait(60000) && loaded.front().at(1).toBool());
     QSignalSpy started(window.serveController(), &ui::ServeController::started);
     window.toggleServing();
     QVERIFY(started.wait(120000));

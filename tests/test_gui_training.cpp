@@ -4,7 +4,11 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QComboBox>
 #include <QLabel>
+#include <QListWidget>
+#include <QSpinBox>
+#include <QTableWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -12,7 +16,12 @@
 
 #include "ui/qcustomplot_include.h"
 
+#include "core/train/recipe.h"
+#include "core/train/run_summary.h"
+#include "core/vision/grid_layer.h"
+#include "ui/eval_report.h"
 #include "ui/loss_plot.h"
+#include "ui/run_list.h"
 #include "ui/train_worker.h"
 #include "ui/training_tab.h"
 
@@ -38,7 +47,123 @@ class TestGuiTraining : public QObject {
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
     QSettings().clear();
+    // Runs of an earlier run of this test must not count.
+    QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs").removeRecursively();
     shapes_ = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 32));
+  }
+
+  // Fresh settings train what `captioner train` trains with no options: the shared recipe, on the
+  // layer the bundled weights are read best from.
+  void fresh_settings_train_the_recommended_recipe() {
+    QSettings().clear();
+    ui::TrainingTab tab;
+    auto* preset = tab.findChild<QComboBox*>(QStringLiteral("preset"));
+    auto* steps = tab.findChild<QSpinBox*>(QStringLiteral("steps"));
+    auto* layer = tab.findChild<QComboBox*>(QStringLiteral("layer"));
+    QVERIFY(preset && steps && layer);
+    const TrainConfig recipe = recommended_config();
+    QCOMPARE(preset->currentData().toString(), QString("default"));
+    QCOMPARE(steps->value(), static_cast<int>(recipe.steps));
+    QCOMPARE(layer->currentData().toString(), QString("auto"));
+    // A preset sets steps, batch and cadence together; a hand edit makes it Custom.
+    preset->setCurrentIndex(preset->findData("quick"));
+    QCOMPARE(steps->value(), static_cast<int>(find_train_preset("quick").steps));
+    steps->setValue(steps->value() + 1);
+    QCOMPARE(preset->currentData().toString(), QString());
+    preset->setCurrentIndex(preset->findData("default"));
+
+    tab.setDataset(shapes_);
+    tab.start();
+    QVERIFY(wait_for([&] { return tab.state() == ui::RunState::Running; }, 120000));
+    tab.stop();
+    QVERIFY(wait_for([&] { return !tab.isTraining(); }, 60000));
+    const RunSummary run = read_run_summary(tab.lastRunDir().toStdString());
+    QCOMPARE(run.config.model.kind, recipe.model.kind);
+    QCOMPARE(run.config.steps, recipe.steps);
+    QCOMPARE(run.config.batch_size, recipe.batch_size);
+    QCOMPARE(run.config.lr, recipe.lr);
+    QCOMPARE(run.config.lr_decay_every, recipe.lr_decay_every);
+    QCOMPARE(run.config.model.dropout, recipe.model.dropout);
+    QCOMPARE(run.config.max_len, recipe.max_len);
+    // The bundled nsfwjs weights: "auto" is mixed5.
+    QVERIFY2(grid_layer_of(run.config.encoder_id) == GridLayer::Mixed5, run.config.encoder_id.c_str());
+    QSettings().clear();
+  }
+
+  // Saved runs are listed newest first, drawn together in distinct colours, compared setting by
+  // setting, exported, and evaluated off the GUI thread into a report.
+  void runs_are_listed_overlaid_compared_and_evaluated() {
+    const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
+    const QString lstm = runs + "/a-lstm", attention = runs + "/b-attention";
+    test::train_small_model(shapes_.toStdString(), lstm.toStdString(), "lstm", 30);
+    test::train_small_model(shapes_.toStdString(), attention.toStdString(), "attention", 40);
+    ui::TrainingTab tab;
+    tab.setDataset(shapes_);
+    ui::RunList* list = tab.runList();
+    QTRY_VERIFY_WITH_TIMEOUT(list->summary(lstm) && list->summary(attention), 10000);
+    int row_lstm = -1, row_attention = -1;
+    for (int i = 0; i < list->runCount(); ++i) {
+      if (list->runDir(i) == lstm) row_lstm = i;
+      if (list->runDir(i) == attention) row_attention = i;
+    }
+    QVERIFY(row_attention < row_lstm);  // trained later, listed first
+
+    test::StallMeter meter;
+    list->setChecked(lstm, true);
+    list->setChecked(attention, true);
+    QTRY_COMPARE_WITH_TIMEOUT(tab.plot()->runKeys().size(), 2, 10000);
+    QVERIFY(tab.plot()->seriesColor(lstm) != tab.plot()->seriesColor(attention));
+    // The readout names every shown series at the hovered step.
+    const QString readout = tab.plot()->readoutAt(20);
+    QVERIFY2(readout.contains("a-lstm") && readout.contains("b-attention") && readout.contains("val"), qPrintable(readout));
+    // What differs between the checked runs is highlighted: the model kind and the steps, not the batch.
+    QTableWidget* compare = list->comparison();
+    auto differs = [&](const QString& name) {
+      for (int r = 0; r < compare->rowCount(); ++r)
+        if (compare->verticalHeaderItem(r)->text() == name) return compare->item(r, 0)->data(Qt::UserRole).toBool();
+      return false;
+    };
+    QVERIFY(differs("model") && differs("steps") && !differs("batch"));
+
+    const QString csv = dir_.path() + "/runs.csv", svg = dir_.path() + "/runs.svg", png = dir_.path() + "/runs.png";
+    QVERIFY(tab.plot()->exportCsv(csv));
+    QFile f(csv);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+    QCOMPARE(lines.size(), 1 + 30 + 40);  // the header, then every step of each shown run
+    auto rows_of = [&](const QByteArray& label) {
+      return std::count_if(lines.begin(), lines.end(), [&](const QByteArray& l) { return l.startsWith(label); });
+    };
+    QCOMPARE(rows_of(QStringLiteral("\"a-lstm · lstm\",").toUtf8()), 30);
+    QCOMPARE(rows_of(QStringLiteral("\"b-attention · attention\",").toUtf8()), 40);
+    tab.resize(900, 600);
+    QVERIFY(tab.plot()->exportSvg(svg));
+    QFile s(svg);
+    QVERIFY(s.open(QIODevice::ReadOnly));
+    QVERIFY(s.readAll().contains("<svg"));
+    QVERIFY(tab.plot()->exportPng(png));
+    QVERIFY(!QImage(png).isNull());
+
+    // Evaluation in the app: the same scores as captioner eval, shown in the list.
+    QSignalSpy evaluated(&tab, &ui::TrainingTab::evaluationFinished);
+    tab.evaluateRun(attention);
+    QVERIFY(evaluated.wait(120000));
+    QVERIFY(evaluated.front().at(1).toBool());
+    QTRY_VERIFY_WITH_TIMEOUT(list->summary(attention) && list->summary(attention)->evaluation.count("CIDEr"), 10000);
+    const RunSummary* scored = list->summary(attention);
+    QVERIFY(scored->evaluation.count("content_accuracy") && scored->evaluation.count("pointing"));
+    QCOMPARE(scored->evaluation_split, std::string("val"));  // the fixture has no test split
+    ui::EvalReport report(attention);
+    QVERIFY2(report.isValid(), qPrintable(report.error()));
+    QVERIFY(report.worstImages()->count() > 0);
+    QSignalSpy opened(&report, &ui::EvalReport::openImage);
+    Q_EMIT report.worstImages()->itemActivated(report.worstImages()->item(0));
+    QCOMPARE(opened.count(), 1);
+    QVERIFY(QFileInfo::exists(opened.front().at(0).toString()));
+    qInfo("worst GUI-thread stall listing, overlaying and evaluating runs: %lld ms", static_cast<long long>(meter.worst()));
+    QVERIFY2(meter.worst() <= 50, qPrintable(QString("the GUI thread stalled %1 ms").arg(meter.worst())));
+    list->setChecked(lstm, false);
+    QTRY_COMPARE_WITH_TIMEOUT(tab.plot()->runKeys().size(), 1, 10000);
   }
 
   void training_streams_points_and_obeys_pause_resume_stop() {
@@ -97,10 +222,27 @@ class TestGuiTraining : public QObject {
     QVERIFY(f.open(QIODevice::ReadOnly));
     const QByteArray exported = f.readAll();
     QCOMPARE(exported.count('\n'), tab.plot()->trainPointCount() + 1);
-    // The run's own history format: what the plot received is what the run saved.
+    // What the plot received is what the run saved: the export's steps, losses and wall times
+    // are history.csv's, row for row.
     QFile saved(tab.lastRunDir() + "/history.csv");
     QVERIFY(saved.open(QIODevice::ReadOnly));
-    QCOMPARE(exported, saved.readAll());
+    const History history = History::from_csv(saved.readAll().toStdString(), "history.csv");
+    const QList<QByteArray> lines = exported.trimmed().split('\n');
+    QCOMPARE(lines.front(), QByteArray("run,step,wall_time,elapsed_s,train_raw,train_smoothed,val_loss,lr,captions_per_s"));
+    QCOMPARE(static_cast<size_t>(lines.size() - 1), history.rows.size());
+    for (size_t i = 0; i < history.rows.size(); ++i) {
+      const QList<QByteArray> f = lines[static_cast<int>(i) + 1].split(',');
+      const HistoryRow& r = history.rows[i];
+      QCOMPARE(f[1].toLongLong(), r.step);
+      QVERIFY(std::abs(f[2].toDouble() - r.wall_time) < 2e-3 && r.wall_time > 1.7e9);
+      QVERIFY(std::abs(f[4].toDouble() - r.train_loss) < 1e-5);
+      QCOMPARE(f[6].isEmpty(), std::isnan(r.val_loss));
+      if (!std::isnan(r.val_loss)) QVERIFY(std::abs(f[6].toDouble() - r.val_loss) < 1e-5);
+    }
+    // The run folder's summary says where it stopped.
+    const RunSummary summary = read_run_summary(tab.lastRunDir().toStdString());
+    QCOMPARE(summary.state, std::string("stopped"));
+    QCOMPARE(summary.step, history.rows.back().step);
   }
 
   // The smoothed curve is a debiased moving average: a constant loss stays constant from the
@@ -109,8 +251,8 @@ class TestGuiTraining : public QObject {
     ui::LossPlot plot;
     plot.setSmoothing(0.9);
     QVector<ui::TrainPoint> points;
-    for (int i = 1; i <= 5; ++i) points.push_back({i, i * 0.1, 2.0, std::nan("")});
-    points.push_back({6, 0.6, 1.0, 1.5});
+    for (int i = 1; i <= 5; ++i) points.push_back({i, i * 0.1, 0, 2.0, std::nan("")});
+    points.push_back({6, 0.6, 0, 1.0, 1.5});
     plot.append(points);
     const auto* smooth = plot.plot()->graph(1)->data().data();
     QCOMPARE(smooth->size(), 6);
@@ -130,8 +272,8 @@ class TestGuiTraining : public QObject {
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write("{\"images\": [{\"filename\": \"x.png\"}]}");
     f.close();
-    tab.setDataset(bad);
-    QVERIFY(errors.count() >= 1);
+    tab.setDataset(bad);  // read off the GUI thread
+    QTRY_VERIFY_WITH_TIMEOUT(errors.count() >= 1, 10000);
     QVERIFY(errors.first().at(0).toString().contains("bad.json"));
   }
 };

@@ -1,6 +1,8 @@
 #include "core/data/dataset.h"
 #include "core/data/synthetic.h"
 #include "core/train/checkpoint.h"
+#include "core/train/recipe.h"
+#include "core/train/run_summary.h"
 #include "core/train/trainer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -125,6 +127,66 @@ class TestTrainer : public QObject {
     QVERIFY(csv.rfind("step,train_loss,val_loss,captions_per_s", 0) == 0);
     QCOMPARE(std::count(csv.begin(), csv.end(), '\n'), 121L);
     QCOMPARE(load_checkpoint(checkpoint_path(path("learn"))).state.step, int64_t{120});
+    // history.csv reads back as the history the trainer kept, wall-clock times included.
+    const History read = History::from_csv(csv, "history.csv");
+    QCOMPARE(read.rows.size(), trainer.history().rows.size());
+    for (size_t i = 0; i < read.rows.size(); ++i) {
+      const HistoryRow& a = read.rows[i];
+      const HistoryRow& b = trainer.history().rows[i];
+      QCOMPARE(a.step, b.step);
+      QVERIFY(std::abs(a.train_loss - b.train_loss) < 1e-6);
+      QVERIFY(std::abs(a.wall_time - b.wall_time) < 1e-3 && b.wall_time > 1.7e9);
+      QVERIFY(i == 0 || b.wall_time >= trainer.history().rows[i - 1].wall_time);
+    }
+    // The run's summary: its settings, where it ended, its best validation.
+    const RunSummary summary = read_run_summary(path("learn"));
+    QCOMPARE(summary.state, std::string("finished"));
+    QCOMPARE(summary.step, int64_t{120});
+    QCOMPARE(summary.config.steps, int64_t{120});
+    QCOMPARE(summary.best_val_loss, trainer.history().best_val_loss());
+    QVERIFY(summary.started_at > 1.7e9 && summary.started_at <= trainer.history().rows.front().wall_time);
+    QVERIFY(summary.dataset.find("data") != std::string::npos);
+    const RunListing listing = list_runs(path(""));
+    QVERIFY(std::any_of(listing.runs.begin(), listing.runs.end(), [&](const RunSummary& r) { return r.dir == summary.dir; }));
+  }
+
+  // A history file that is not one is refused with the file and line named; a run history
+  // written before wall-clock times were kept still reads.
+  void history_csv_is_read_strictly() {
+    const History old = History::from_csv("step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,2.5,,100.0,0.001,0.5\n",
+                                          "old.csv");
+    QCOMPARE(old.rows.size(), size_t{1});
+    QCOMPARE(old.rows[0].wall_time, 0.0);
+    QVERIFY(std::isnan(old.rows[0].val_loss));
+    for (const char* bad : {"", "a,b,c\n", "step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,2.5,,100.0\n",
+                            "step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,nan,,1,1,1\n",
+                            "step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,2x,,1,1,1\n"}) {
+      try {
+        History::from_csv(bad, "bad.csv");
+        QFAIL(bad);
+      } catch (const DataError& e) {
+        QVERIFY2(std::string(e.what()).rfind("bad.csv", 0) == 0, e.what());
+      }
+    }
+  }
+
+  // The desktop app and `captioner train` start from one recipe; presets change its length only.
+  void presets_share_one_recipe() {
+    const TrainConfig d = recommended_config();
+    QCOMPARE(d.model.kind, std::string("attention"));
+    d.validate();
+    for (const auto& p : train_presets()) {
+      const TrainConfig c = recommended_config(p.name);
+      c.validate();
+      QCOMPARE(c.steps, p.steps);
+      QCOMPARE(c.batch_size, p.batch_size);
+      QCOMPARE(c.model.kind, d.model.kind);
+      QCOMPARE(c.lr, d.lr);
+      QVERIFY(c.lr_decay_every < c.steps);  // the schedule scales with the run
+    }
+    QVERIFY(find_train_preset("quick").steps < find_train_preset("default").steps);
+    QVERIFY(find_train_preset("default").steps < find_train_preset("thorough").steps);
+    QVERIFY_THROWS_EXCEPTION(ConfigError, find_train_preset("slow"));
   }
 
   void interrupted_then_resumed_matches_uninterrupted() {

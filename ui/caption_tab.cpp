@@ -12,6 +12,9 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMimeData>
+#include <QProgressBar>
+#include <QShortcut>
+#include <QThread>
 #include <QSettings>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -20,6 +23,7 @@
 #include <algorithm>
 
 #include "core/infer/caption_service.h"
+#include "ui/caption_worker.h"
 #include "ui/decoding_controls.h"
 #include "ui/heatmap_view.h"
 #include "ui/image_list.h"
@@ -28,15 +32,24 @@
 namespace captioner::ui {
 
 CaptionTab::CaptionTab(QWidget* parent)
-    : QWidget(parent),
-      service_(std::make_unique<CaptionService>()),
-      next_seed_(static_cast<quint64>(QDateTime::currentMSecsSinceEpoch())) {
+    : QWidget(parent), next_seed_(static_cast<quint64>(QDateTime::currentMSecsSinceEpoch())) {
+  qRegisterMetaType<CaptionJob>();
+  qRegisterMetaType<CaptionOutcome>();
+  qRegisterMetaType<ModelOutcome>();
   setAcceptDrops(true);
   model_label_ = new QLabel(tr("No model yet: train one in the Training tab, or File ▸ Open model."), this);
+  model_label_->setObjectName(QStringLiteral("modelLabel"));
   model_label_->setWordWrap(true);
+  busy_ = new QProgressBar(this);
+  busy_->setObjectName(QStringLiteral("captionBusy"));
+  busy_->setRange(0, 0);  // an indeterminate "working" bar
+  busy_->setMaximumHeight(busy_->fontMetrics().height());
+  busy_->setTextVisible(false);
+  busy_->setVisible(false);
   images_ = new ImageList(this);
   decoding_ = new DecodingControls(this);
   captions_ = new QListWidget(this);
+  captions_->setObjectName(QStringLiteral("captionList"));
   captions_->setToolTip(tr("Captions, best first, with their log-probability"));
   words_ = new WordBar(this);
   heatmap_ = new HeatmapView(this);
@@ -57,15 +70,44 @@ CaptionTab::CaptionTab(QWidget* parent)
     else selectWord(word_ + 1);
   });
   setFocusPolicy(Qt::StrongFocus);
+  // ← → step through the words whatever has focus in the tab (widgets that use the arrows
+  // themselves, such as spin boxes, keep them).
+  auto* next = new QShortcut(QKeySequence(Qt::Key_Right), this, [this] { selectWord(word_ + 1); });
+  next->setContext(Qt::WidgetWithChildrenShortcut);
+  auto* previous = new QShortcut(QKeySequence(Qt::Key_Left), this, [this] { selectWord(word_ - 1); });
+  previous->setContext(Qt::WidgetWithChildrenShortcut);
+  startWorker();
   showResults();
 }
 
-CaptionTab::~CaptionTab() = default;
+CaptionTab::~CaptionTab() {
+  thread_->quit();
+  thread_->wait();
+}
+
+void CaptionTab::startWorker() {
+  thread_ = new QThread(this);
+  thread_->setObjectName(QStringLiteral("captioning"));
+  worker_ = new CaptionWorker;
+  worker_->moveToThread(thread_);
+  connect(thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  connect(this, &CaptionTab::requestModel, worker_, &CaptionWorker::loadModel, Qt::QueuedConnection);
+  connect(this, &CaptionTab::requestCaption, worker_, &CaptionWorker::caption, Qt::QueuedConnection);
+  connect(worker_, &CaptionWorker::modelLoaded, this, &CaptionTab::onModelLoaded, Qt::QueuedConnection);
+  connect(worker_, &CaptionWorker::captioned, this, &CaptionTab::onCaptioned, Qt::QueuedConnection);
+  thread_->start();
+}
+
+void CaptionTab::setBusy(int delta) {
+  pending_ += delta;
+  busy_->setVisible(pending_ > 0);
+}
 
 void CaptionTab::buildLayout() {
   auto* left_widget = new QWidget(this);
   auto* left = new QVBoxLayout(left_widget);
   left->addWidget(model_label_);
+  left->addWidget(busy_);
   left->addWidget(decoding_);
   left->addWidget(new QLabel(tr("Captions"), this));
   left->addWidget(captions_, 1);
@@ -82,17 +124,28 @@ void CaptionTab::buildLayout() {
   layout->addWidget(split, 1);
 }
 
-bool CaptionTab::loadModel(const QString& path) {
-  try {
-    service_->load_model(path.toStdString());
-  } catch (const std::exception& e) {
-    Q_EMIT errorOccurred(tr("Cannot use this model: %1").arg(QString::fromStdString(e.what())));
-    return false;
+void CaptionTab::loadModel(const QString& path) {
+  model_label_->setText(tr("Loading %1…").arg(QDir::toNativeSeparators(path)));
+  setBusy(+1);
+  Q_EMIT requestModel(path);
+}
+
+void CaptionTab::onModelLoaded(const ModelOutcome& m) {
+  setBusy(-1);
+  if (!m.ok) {
+    model_label_->setText(model_path_.isEmpty() ? tr("No model yet: train one in the Training tab, or File ▸ Open model.")
+                                                : tr("Model: %1 (%2)").arg(QDir::toNativeSeparators(model_path_), model_summary_));
+    Q_EMIT errorOccurred(tr("Cannot use this model: %1").arg(m.error));
+    Q_EMIT modelLoaded(m.path, false);
+    return;
   }
-  model_path_ = path;
-  model_label_->setText(tr("Model: %1 (%2)").arg(QDir::toNativeSeparators(path), QString::fromStdString(service_->model_summary())));
+  model_path_ = m.path;
+  model_summary_ = m.summary;
+  has_model_ = true;
+  attends_ = m.attends;
+  model_label_->setText(tr("Model: %1 (%2)").arg(QDir::toNativeSeparators(m.path), m.summary));
   recaption();
-  return true;
+  Q_EMIT modelLoaded(m.path, true);
 }
 
 int CaptionTab::addImages(const QStringList& paths) { return images_->addImages(paths); }
@@ -130,43 +183,42 @@ void CaptionTab::dropEvent(QDropEvent* event) {
   if (addMimeData(event->mimeData()) > 0) event->acceptProposedAction();
 }
 
-void CaptionTab::keyPressEvent(QKeyEvent* event) {
-  if (event->key() == Qt::Key_Right) selectWord(word_ + 1);
-  else if (event->key() == Qt::Key_Left) selectWord(word_ - 1);
-  else QWidget::keyPressEvent(event);
-}
-
 void CaptionTab::setMode(const QString& mode) { decoding_->setMode(mode); }
 void CaptionTab::setTemperature(double t) { decoding_->setTemperature(t); }
 double CaptionTab::temperature() const { return decoding_->temperature(); }
 
 void CaptionTab::showImage(const QString& path) {
   image_path_ = path;
-  image_ = QImage(path);
   recaption();
-}
-
-QStringList CaptionTab::captionNow() {
-  recaption();
-  return captionTexts();
 }
 
 void CaptionTab::recaption() {
-  results_.clear();
-  caption_ = 0;
-  word_ = 0;
-  if (image_path_.isEmpty() || !service_->has_model()) {
+  if (image_path_.isEmpty()) {
+    results_.clear();
     showResults();
     return;
   }
-  CaptionRequest request = decoding_->request();
-  request.max_len = 24;
-  request.seed = next_seed_++;
-  try {
-    results_ = service_->caption(image_path_.toStdString(), request);
-  } catch (const std::exception& e) {
-    Q_EMIT errorOccurred(QString::fromStdString(e.what()));
-  }
+  CaptionJob job;
+  job.generation = ++generation_;
+  job.image_path = image_path_;
+  job.request = decoding_->request();
+  job.request.max_len = 24;
+  job.request.seed = next_seed_++;
+  worker_->supersede(job.generation);
+  if (!waiting_) setBusy(+1);
+  waiting_ = true;
+  Q_EMIT requestCaption(job);
+}
+
+void CaptionTab::onCaptioned(const CaptionOutcome& out) {
+  if (out.generation != generation_) return;  // a newer request is on its way
+  if (waiting_) setBusy(-1);
+  waiting_ = false;
+  image_ = out.image;
+  results_ = out.results;
+  caption_ = 0;
+  word_ = 0;
+  if (!out.error.isEmpty()) Q_EMIT errorOccurred(out.error);
   showResults();
   Q_EMIT captioned(captionTexts());
 }
@@ -203,8 +255,8 @@ void CaptionTab::selectWord(int index) {
 }
 
 QString CaptionTab::note() const {
-  if (!service_->has_model()) return tr("No model loaded yet.");
-  if (!service_->model_attends())
+  if (!has_model_) return tr("No model loaded yet.");
+  if (!attends_)
     return tr("This is an LSTM model: it reads one vector for the whole image, so it has no attention "
               "map to show. Train an attention model to see where it looks.");
   const auto words = shownWords();

@@ -12,9 +12,13 @@
 #include <memory>
 #include <vector>
 
+#include "ui/caption_worker.h"
+
 class QLabel;
 class QListWidget;
 class QMimeData;
+class QProgressBar;
+class QThread;
 
 namespace captioner {
 class CaptionService;
@@ -35,10 +39,14 @@ class CaptionTab : public QWidget {
   explicit CaptionTab(QWidget* parent = nullptr);
   ~CaptionTab() override;
 
-  // Loads a run folder or checkpoint; false (and errorOccurred) when it cannot be used.
-  bool loadModel(const QString& path);
+  // Loads a run folder or checkpoint off the GUI thread; modelLoaded() follows (and
+  // errorOccurred when it cannot be used, the previous model staying).
+  void loadModel(const QString& path);
+  bool hasModel() const { return has_model_; }
+  bool isBusy() const { return pending_ > 0; }
   QString modelPath() const { return model_path_; }
-  // Adds images (local files) and captions the last one. Returns how many were added.
+  // Adds images (local files) and captions the last one (off the GUI thread; captioned()
+  // follows). Returns how many were added.
   int addImages(const QStringList& paths);
   // Adds what a drop or a paste carries: local file URLs or image data.
   int addMimeData(const QMimeData* mime);
@@ -49,8 +57,8 @@ class CaptionTab : public QWidget {
   // Sampling draws from seed, seed + 1, ... one per decoding, so a session is repeatable; the
   // tab starts from the clock.
   void setSamplingSeed(quint64 seed) { next_seed_ = seed; }
-  // Decodes the current image now (blocking) and returns the caption texts shown.
-  QStringList captionNow();
+  // Captions the current image again (a sampled decoding draws anew); captioned() follows.
+  void recaption();
   QStringList captionTexts() const;
   int wordCount() const;
   void selectWord(int index);
@@ -64,22 +72,35 @@ class CaptionTab : public QWidget {
  Q_SIGNALS:
   void errorOccurred(const QString& text);
   void captioned(const QStringList& captions);
+  void modelLoaded(const QString& path, bool ok);
+  // To the captioning thread.
+  void requestModel(const QString& path);
+  void requestCaption(const captioner::ui::CaptionJob& job);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
   void dropEvent(QDropEvent* event) override;
-  void keyPressEvent(QKeyEvent* event) override;
 
  private:
   void buildLayout();
+  void startWorker();
+  void setBusy(int delta);
   void showImage(const QString& path);
-  void recaption();
+  void onModelLoaded(const ModelOutcome& outcome);
+  void onCaptioned(const CaptionOutcome& outcome);
   void showResults();
   void showWord();
   std::vector<CaptionWord> shownWords() const;
   QString note() const;
 
-  std::unique_ptr<CaptionService> service_;
+  QThread* thread_;
+  CaptionWorker* worker_;
+  quint64 generation_ = 0;  // of the latest caption request
+  bool waiting_ = false;    // for the latest request's captions
+  int pending_ = 0;         // requests the busy bar waits for
+  bool has_model_ = false;
+  bool attends_ = false;
+  QString model_summary_;
   QString model_path_;
   QString image_path_;
   QImage image_;
@@ -89,6 +110,7 @@ class CaptionTab : public QWidget {
   quint64 next_seed_;
 
   QLabel* model_label_;
+  QProgressBar* busy_;
   ImageList* images_;
   DecodingControls* decoding_;
   QListWidget* captions_;

@@ -44,7 +44,9 @@ std::vector<StripWord> strip_words(const std::vector<CaptionWord>& words) {
 
 HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   heatmap_ = new QLabel(this);
-  heatmap_->setMinimumSize(320, 320);
+  heatmap_->setMinimumSize(160, 160);
+  // The pixmap follows the label's size, not the other way round, so the window can shrink.
+  heatmap_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
   heatmap_->setAlignment(Qt::AlignCenter);
   heatmap_->setAccessibleName(tr("Image with the selected word's attention"));
   note_label_ = new QLabel(this);
@@ -110,24 +112,34 @@ void HeatmapView::stopPlaying() {
   play_->setText(tr("▶ Play"));
 }
 
-QImage HeatmapView::overlay() const { return overlayFor(word_); }
+QImage HeatmapView::overlay() const { return overlayFor(word_, true); }
 
-QImage HeatmapView::overlayFor(int word) const {
+QImage HeatmapView::overlayFor(int word, bool grid) const {
   if (image_.isNull()) return {};
   if (word < 0 || word >= static_cast<int>(words_.size())) return image_;
   const auto& map = words_[static_cast<size_t>(word)].attention;
   if (map.empty()) return image_;
   QImage out = to_qimage(overlay_attention(to_bgr(image_), map, opacity_->value() / 100.0));
-  if (grid_lines_->isChecked()) {
-    QPainter p(&out);
-    p.setPen(QPen(QColor(255, 255, 255, 120), 1));
-    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(map.size()))));
-    for (int i = 1; i < side; ++i) {
-      p.drawLine(out.width() * i / side, 0, out.width() * i / side, out.height());
-      p.drawLine(0, out.height() * i / side, out.width(), out.height() * i / side);
-    }
-  }
+  if (grid) drawGrid(out);
   return out;
+}
+
+void HeatmapView::drawGrid(QImage& image) const {
+  if (!grid_lines_->isChecked() || word_ < 0 || word_ >= static_cast<int>(words_.size())) return;
+  const auto& map = words_[static_cast<size_t>(word_)].attention;
+  if (map.empty()) return;
+  QPainter p(&image);
+  p.setPen(QPen(QColor(255, 255, 255, 120), 1));
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(map.size()))));
+  for (int i = 1; i < side; ++i) {
+    p.drawLine(image.width() * i / side, 0, image.width() * i / side, image.height());
+    p.drawLine(0, image.height() * i / side, image.width(), image.height() * i / side);
+  }
+}
+
+void HeatmapView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  updateView();
 }
 
 void HeatmapView::updateStrip() {
@@ -147,8 +159,11 @@ void HeatmapView::updateView() {
     heatmap_->setText(tr("Drop images here, paste one (Ctrl+V), or open them from the File menu."));
     return;
   }
-  heatmap_->setPixmap(QPixmap::fromImage(overlay().scaled(heatmap_->size().boundedTo(QSize(640, 640)).expandedTo(QSize(320, 320)),
-                                                          Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+  // Scaled to the space the label has now (it shrinks with the window), the grid drawn after
+  // scaling so its lines stay one pixel sharp.
+  QImage shown = overlayFor(word_, false).scaled(heatmap_->size().boundedTo(QSize(1024, 1024)), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+  drawGrid(shown);
+  heatmap_->setPixmap(QPixmap::fromImage(shown));
 }
 
 bool HeatmapView::exportStrip(const QString& path) const {

@@ -29,12 +29,16 @@ class HeatmapView : public QWidget {
   void stopPlaying();
   SettingsTable settings() const;
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  Q_SIGNALS:
   void playStarted();  // Play pressed: back to the first word
   void playStep();     // Play asks for the next word
 
  private:
-  QImage overlayFor(int word) const;
+  QImage overlayFor(int word, bool grid) const;
+  void drawGrid(QImage& image) const;  // the 8x8 cell lines of the selected word's map
   void updateStrip();
   void updateView();
 

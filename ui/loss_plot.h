@@ -1,17 +1,23 @@
 #pragma once
-// Live train/validation loss curves on QCustomPlot: raw training loss (faint), its exponential
-// moving average (slider-controlled), validation loss as points and line; x as step or elapsed
-// time; log-y; hover readout with a tracer; drag/zoom and reset; CSV and PNG export. Points are
-// appended as they arrive; redraws are coalesced on a timer so 100,000 points stay fluid.
+// Training curves on QCustomPlot, for the live run and any saved runs beside it, each in its own
+// colour: raw training value (faint), its exponential moving average (slider-controlled, the
+// factor shown), validation loss as points and line. The chart shows the loss, the learning rate
+// or the throughput; x is the step, the time since the run started or the wall-clock time;
+// log-y; a readout under the plot gives every shown series at the hovered x and goes when the
+// mouse leaves; drag/zoom and reset; CSV, PNG and SVG export. Live points are appended as they
+// arrive; redraws are coalesced on a timer so 100,000 points stay fluid.
+#include <QColor>
+#include <QString>
 #include <QVector>
 #include <QWidget>
+
+#include <vector>
 
 #include "core/train/history.h"
 
 class QCustomPlot;
 class QCPGraph;
-class QCPItemTracer;
-class QCPItemText;
+class QCPItemStraightLine;
 class QCheckBox;
 class QHBoxLayout;
 class QComboBox;
@@ -26,43 +32,82 @@ struct TrainPoint;
 class LossPlot : public QWidget {
   Q_OBJECT
  public:
+  enum class XAxis { Step, Elapsed, WallClock };
+  enum class Chart { Loss, LearningRate, Throughput };
+
   explicit LossPlot(QWidget* parent = nullptr);
+  // The live run: append() adds to it; clear() empties it and names it `label` (saved runs shown
+  // beside it stay).
   void append(const QVector<TrainPoint>& points);
-  void clear();
-  int trainPointCount() const;
+  void clear(const QString& label = QString());
+  // A saved run drawn beside the live one, keyed by its folder; setting a key again replaces it.
+  void setRun(const QString& key, const QString& label, const History& history);
+  void removeRun(const QString& key);
+  QStringList runKeys() const;  // the saved runs shown
+  int seriesCount() const { return static_cast<int>(series_.size()); }
+  QColor seriesColor(const QString& key) const;  // invalid when not shown
+  int trainPointCount() const;  // of the live run
   int valPointCount() const;
+  // Every shown series: run,step,wall_time,elapsed_s,train_raw,train_smoothed,val_loss,lr,captions_per_s.
   bool exportCsv(const QString& path) const;
   bool exportPng(const QString& path);
+  bool exportSvg(const QString& path);
   double smoothing() const;  // EMA factor in [0, 0.999]
   void setSmoothing(double value);
+  bool logY() const;
   void setLogY(bool on);
-  void setTimeAxis(bool on);
+  void setTimeAxis(bool on);  // elapsed time (true) or step
+  void setXAxis(XAxis axis);
+  XAxis xAxis() const;
+  void setChart(Chart chart);
+  Chart chart() const;
+  // What the hover readout says at plot x (the current axis' coordinate); empty off the data.
+  QString readoutAt(double x) const;
+  QString readoutText() const;  // as shown now; empty when hidden
   // Rebuilds every graph from the stored points and replots now; returns the milliseconds spent.
   double redrawNow();
   QCustomPlot* plot() const { return plot_; }
 
+ Q_SIGNALS:
+  void logYChanged(bool on);
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
  private:
-  void setUpGraphs();
+  struct Series {
+    QString key;  // empty for the live run
+    QString label;
+    QColor color;
+    History history;
+    QCPGraph* raw = nullptr;
+    QCPGraph* smooth = nullptr;
+    QCPGraph* val = nullptr;
+    double ema = 0, decay = 1;  // the live run's moving average, continued by append()
+  };
   void setUpHover();
   QHBoxLayout* buildControls();
+  Series& addSeries(const QString& key, const QString& label);
+  QColor freeColor() const;
   void rebuild();
+  void rebuildSeries(Series& s);
+  double xOf(const HistoryRow& row) const;
+  double yOf(const HistoryRow& row) const;
+  void labelSeries(Series& s);
   void scheduleReplot();
   void onMouseMove(QMouseEvent* event);
+  void hideReadout();
 
   QCustomPlot* plot_;
-  QCPGraph* raw_;
-  QCPGraph* smooth_;
-  QCPGraph* val_graph_;
-  QCPItemTracer* tracer_;
-  QCPItemText* readout_;
+  QCPItemStraightLine* cursor_;
+  QLabel* readout_;
   QCheckBox* log_y_;
   QComboBox* x_axis_;
+  QComboBox* chart_;
   QSlider* smoothing_;
+  QLabel* smoothing_value_;
   QTimer* replot_timer_;
-  QVector<double> steps_, times_, train_, val_steps_, val_times_, val_;
-  History history_;  // every point received, for the CSV export (the run's history.csv format)
-  double ema_ = 0;   // biased moving average; shown divided by (1 - a^n), as TensorBoard does,
-  double decay_ = 1; // so the first points are not dragged towards zero or the first loss
+  std::vector<Series> series_;  // [0] is the live run
   bool dirty_ = false;
   bool user_zoomed_ = false;
 };

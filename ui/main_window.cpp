@@ -79,8 +79,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(caption_, &CaptionTab::errorOccurred, this, &MainWindow::showError);
   connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool ok) {
     statusBar()->showMessage(ok ? tr("Training saved in %1").arg(run_dir) : tr("Training stopped"), 8000);
-    if (QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt")) && caption_->loadModel(run_dir))
-      statusBar()->showMessage(tr("The Caption tab now uses the model just trained"), 8000);
+    if (QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt"))) caption_->loadModel(run_dir);
+  });
+  connect(training_, &TrainingTab::openImageRequested, this, [this](const QString& path) {
+    tabs_->setCurrentWidget(caption_);
+    caption_->addImages({path});
+  });
+  connect(training_, &TrainingTab::previewRequested, this, [this](const QString& run_dir) {
+    caption_->loadModel(run_dir);
+    tabs_->setCurrentWidget(caption_);
+  });
+  connect(caption_, &CaptionTab::modelLoaded, this, [this](const QString& path, bool ok) {
+    if (ok) statusBar()->showMessage(tr("The Caption tab now uses %1").arg(QDir::toNativeSeparators(path)), 8000);
   });
   connect(training_, &TrainingTab::stateChanged, this, [this](RunState state) {
     statusBar()->showMessage(tr("Training: %1").arg(run_state_name(state)));
@@ -185,8 +195,12 @@ void MainWindow::buildMenus() {
   view->addAction(tr("&Training"), this, [this] { tabs_->setCurrentWidget(training_); })->setShortcut(QKeySequence(tr("Ctrl+1")));
   view->addAction(tr("&Caption"), this, [this] { tabs_->setCurrentWidget(caption_); })->setShortcut(QKeySequence(tr("Ctrl+2")));
   QAction* log_scale = view->addAction(tr("&Logarithmic loss axis"));
+  log_scale->setObjectName(QStringLiteral("logAxisAction"));
   log_scale->setCheckable(true);
+  log_scale->setChecked(training_->plot()->logY());
+  // One setting, two controls: the menu and the plot's check box follow each other.
   connect(log_scale, &QAction::toggled, training_->plot(), &LossPlot::setLogY);
+  connect(training_->plot(), &LossPlot::logYChanged, log_scale, &QAction::setChecked);
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About Captioner"), this, &MainWindow::about);
@@ -203,7 +217,9 @@ void MainWindow::buildExportMenu(QMenu* menu) {
   };
   add(tr("Loss curves as &PNG…"), tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"),
       tr("%1: cannot write the image"), [this](const QString& p) { return training_->plot()->exportPng(p); });
-  add(tr("Loss curves as &CSV…"), tr("Export the loss history"), QStringLiteral("loss.csv"), tr("CSV (*.csv)"),
+  add(tr("Loss curves as &SVG…"), tr("Export the loss plot"), QStringLiteral("loss.svg"), tr("SVG (*.svg)"),
+      tr("%1: cannot write the image"), [this](const QString& p) { return training_->plot()->exportSvg(p); });
+  add(tr("Shown curves as &CSV…"), tr("Export the shown series"), QStringLiteral("loss.csv"), tr("CSV (*.csv)"),
       tr("%1: cannot write the file"), [this](const QString& p) { return training_->plot()->exportCsv(p); });
   add(tr("Attention &strip as PNG…"), tr("Export the attention strip"), QStringLiteral("attention.png"), tr("PNG (*.png)"),
       tr("%1: nothing to export, or the file cannot be written"), [this](const QString& p) { return caption_->exportStrip(p); });
@@ -250,7 +266,8 @@ void MainWindow::openModel() {
                                                     tr("Checkpoints (*.pt)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
-  if (caption_->loadModel(path)) tabs_->setCurrentWidget(caption_);
+  caption_->loadModel(path);
+  tabs_->setCurrentWidget(caption_);
 }
 
 void MainWindow::toggleServing() {
@@ -271,7 +288,10 @@ void MainWindow::toggleServing() {
 
 void MainWindow::openImages() {
   QSettings s;
-  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), s.value(QStringLiteral("folders/images")).toString(),
+  // The last folder images came from; at first the Pictures folder, not the working folder.
+  const QString start = s.value(QStringLiteral("folders/images"),
+                                QStandardPaths::writableLocation(QStandardPaths::PicturesLocation)).toString();
+  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), start,
                                                           tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
   if (paths.isEmpty()) return;
   s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());

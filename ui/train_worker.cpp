@@ -46,7 +46,8 @@ class BatchingObserver : public TrainObserver {
  public:
   BatchingObserver(TrainWorker& worker, int interval_ms) : worker_(worker), interval_ms_(interval_ms) { clock_.start(); }
   void on_progress(const TrainProgress& p) override {
-    pending_.push_back({p.step, p.elapsed_s, p.train_loss, p.validated ? p.val_loss : std::nan(""), p.step_captions_per_s, p.lr});
+    pending_.push_back(
+        {p.step, p.elapsed_s, p.wall_time, p.train_loss, p.validated ? p.val_loss : std::nan(""), p.step_captions_per_s, p.lr});
     status_.step = p.step;
     status_.total = p.total_steps;
     status_.captions_per_s = p.captions_per_s;
@@ -144,7 +145,13 @@ void TrainWorker::run(const TrainRequest& request) {
     CaptionDataset dataset = read_dataset(request.dataset.toStdString());
     TrainConfig config = request.config;
     // A resumed run keeps the layer its features came from.
-    const GridLayer layer = request.resume ? run_grid_layer(run_dir) : parse_grid_layer(request.layer.toStdString());
+    const GridLayer layer = request.resume ? run_grid_layer(run_dir)
+                                           : choose_grid_layer(request.layer.toStdString(), dataset, config.features_path, "");
+    if (!request.resume && dataset.format != DatasetFormat::Handout)
+      Q_EMIT message(QStringLiteral("encoder layer: %1%2").arg(QString::fromLatin1(grid_layer_name(layer)),
+                                                               request.layer == QLatin1String("auto")
+                                                                   ? QStringLiteral(" (automatic for these weights)")
+                                                                   : QString()));
     prepare_features(dataset, config, request.image_dir.toStdString(), layer,
                      run_dir, *this, cancel_extraction_);
     std::unique_ptr<Trainer> trainer =
@@ -168,13 +175,19 @@ void TrainWorker::run(const TrainRequest& request) {
     if (request.resume) {  // the curves so far, from the run's saved history
       QVector<TrainPoint> past;
       for (const auto& r : trainer->history().rows)
-        past.push_back({r.step, r.elapsed_s, r.train_loss, r.val_loss, r.captions_per_s, r.lr});
+        past.push_back({r.step, r.elapsed_s, r.wall_time, r.train_loss, r.val_loss, r.captions_per_s, r.lr});
       if (!past.isEmpty()) Q_EMIT points(past);
     }
     BatchingObserver observer(*this, 50);
     const TrainResult result = trainer->run(&observer);
     Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), request.run_dir);
   } catch (const std::exception& e) {
+    if (cancel_extraction_) {  // Stop pressed while the features were extracted: stopped, not failed
+      Q_EMIT message(QString::fromStdString(e.what()));
+      Q_EMIT stateChanged(RunState::Stopped);
+      Q_EMIT finished(true, QString(), request.run_dir);
+      return;
+    }
     Q_EMIT stateChanged(RunState::Failed);
     Q_EMIT finished(false, QString::fromStdString(e.what()), request.run_dir);
   }

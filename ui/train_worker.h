@@ -32,6 +32,7 @@ inline bool is_active(RunState state) {
 struct TrainPoint {
   qint64 step = 0;
   double elapsed_s = 0;
+  double wall_time = 0;  // Unix seconds; 0 when not recorded
   double train_loss = 0;
   double val_loss = 0;  // NaN when no validation ran at this step
   double captions_per_s = 0;
@@ -48,7 +49,7 @@ struct TrainRequest {
   QString dataset;     // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
   QString run_dir;
   QString image_dir;   // where a COCO / Karpathy file's images are; empty: beside the file
-  QString layer = QStringLiteral("mixed10");  // encoder layer whose grid is extracted (GridLayer's name)
+  QString layer = QStringLiteral("auto");  // encoder layer whose grid is extracted: "auto" or GridLayer's name
   bool resume = false;
   TrainConfig config;
 };

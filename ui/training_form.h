@@ -5,6 +5,7 @@
 #include <QString>
 
 #include "core/model/config.h"
+#include "core/train/recipe.h"
 #include "ui/settings_table.h"
 
 class QComboBox;
@@ -20,7 +21,7 @@ class TrainingForm : public QGroupBox {
   explicit TrainingForm(QWidget* parent = nullptr);
   // The model and training fields of `config` as the form says; the rest is left as it is.
   void fill(TrainConfig& config) const;
-  QString layer() const;  // GridLayer's name: "mixed10" or "mixed5"
+  QString layer() const;  // "auto" or GridLayer's name: "mixed10", "mixed5"
   int minCount() const;
   void setLocked(bool locked);
   SettingsTable settings() const;
@@ -32,9 +33,14 @@ class TrainingForm : public QGroupBox {
  private:
   void addModelFields(QFormLayout* form, const TrainConfig& defaults);
   void addTrainingFields(QFormLayout* form, const TrainConfig& defaults);
+  const TrainPreset* currentPreset() const;  // null: Custom
+  void applyPreset();
+  // The preset whose steps, batch and cadence the form shows, or Custom.
+  void showMatchingPreset();
 
   QComboBox* kind_;
   QComboBox* layer_;
+  QComboBox* preset_;
   QSpinBox* hidden_;
   QSpinBox* embed_;
   QSpinBox* layers_;
@@ -48,6 +54,7 @@ class TrainingForm : public QGroupBox {
   QSpinBox* threads_;
   QComboBox* device_;
   bool locked_ = false;
+  bool applying_preset_ = false;
 };
 
 }  // namespace captioner::ui

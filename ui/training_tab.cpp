@@ -4,6 +4,9 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QGroupBox>
+#include <QHBoxLayout>
+#include <QPushButton>
+#include <QTabWidget>
 #include <QLabel>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -22,7 +25,12 @@
 #include "core/util/duration.h"
 #include "core/vision/feature_cache.h"
 #include "core/vision/grid_layer.h"
+#include "core/train/run_summary.h"
+#include "ui/background.h"
+#include "ui/eval_report.h"
+#include "ui/evaluator.h"
 #include "ui/loss_plot.h"
+#include "ui/run_list.h"
 #include "ui/run_controls.h"
 #include "ui/training_form.h"
 
@@ -45,7 +53,40 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(2000);
   plot_ = new LossPlot(this);
+  runs_ = new RunList(this);
+  evaluator_ = new Evaluator(this);
+  preview_ = new QPushButton(tr("Preview"), this);
+  preview_->setObjectName(QStringLiteral("preview"));
+  preview_->setToolTip(tr("Caption images in the Caption tab with this run's latest checkpoint while it trains on"));
+  preview_->setEnabled(false);
+  connect(preview_, &QPushButton::clicked, this, [this] { Q_EMIT previewRequested(last_run_); });
   buildLayout();
+  connect(runs_, &RunList::runShown, this, [this](const QString& dir, const QString& label, const History& history) {
+    plot_->setRun(dir, label, history);
+    runs_->setRunColor(dir, plot_->seriesColor(dir));
+  });
+  connect(runs_, &RunList::runHidden, this, [this](const QString& dir) {
+    plot_->removeRun(dir);
+    runs_->setRunColor(dir, QColor());
+  });
+  connect(runs_, &RunList::errorOccurred, this, &TrainingTab::errorOccurred);
+  connect(runs_, &RunList::evaluateRequested, this, &TrainingTab::evaluateRun);
+  connect(runs_, &RunList::reportRequested, this, &TrainingTab::showReport);
+  connect(runs_, &RunList::continueRequested, this, &TrainingTab::resumeRun);
+  connect(evaluator_, &Evaluator::progress, this, [this](const QString& stage, qint64 done, qint64 total) {
+    progress_->setRange(0, static_cast<int>(total));
+    progress_->setValue(static_cast<int>(done));
+    status_->setText(tr("Evaluating %1: %2 %3 / %4 images").arg(QFileInfo(evaluator_->runDir()).fileName(), stage).arg(done).arg(total));
+  });
+  connect(evaluator_, &Evaluator::message, log_, &QPlainTextEdit::appendPlainText);
+  connect(evaluator_, &Evaluator::finished, this, [this](const QString& dir, bool ok, const QString& error) {
+    log_->appendPlainText(ok ? tr("Evaluated %1").arg(dir) : tr("Evaluation of %1 failed: %2").arg(dir, error));
+    status_->setText(ok ? tr("Evaluated %1: scores in the run list (Report… for details)").arg(QFileInfo(dir).fileName())
+                        : tr("Evaluation failed: %1").arg(error));
+    if (!ok && !error.contains(QStringLiteral("cancelled"))) Q_EMIT errorOccurred(error);
+    runs_->refresh();
+    Q_EMIT evaluationFinished(dir, ok);
+  });
   connect(form_, &TrainingForm::layerChanged, this, &TrainingTab::describeDataset);
   connect(form_, &TrainingForm::minCountChanged, this, &TrainingTab::describeDataset);
   connect(controls_, &RunControls::startClicked, this, &TrainingTab::start);
@@ -55,6 +96,7 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(controls_, &RunControls::resumeRunChosen, this, &TrainingTab::resumeRun);
   startWorker();
   onState(RunState::Idle);
+  runs_->setRunsDir(runsDir());
 }
 
 TrainingTab::~TrainingTab() { stopAndWait(); }
@@ -63,6 +105,7 @@ QWidget* TrainingTab::buildDatasetBox() {
   dataset_label_ = new QLabel(tr("No dataset"), this);
   dataset_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   dataset_info_ = new QLabel(this);
+  dataset_info_->setObjectName(QStringLiteral("datasetInfo"));
   dataset_info_->setWordWrap(true);
   auto* box = new QGroupBox(tr("Dataset"), this);
   auto* layout = new QVBoxLayout(box);
@@ -79,17 +122,21 @@ void TrainingTab::buildLayout() {
   left->addWidget(controls_);
   left->addStretch(1);
 
-  auto* bottom = new QSplitter(Qt::Horizontal, this);
-  bottom->addWidget(samples_);
-  bottom->addWidget(log_);
+  auto* bottom = new QTabWidget(this);
+  bottom->addTab(runs_, tr("Runs"));
+  bottom->addTab(samples_, tr("Validation samples"));
+  bottom->addTab(log_, tr("Log"));
   auto* right_split = new QSplitter(Qt::Vertical, this);
   right_split->addWidget(plot_);
   right_split->addWidget(bottom);
   right_split->setStretchFactor(0, 3);
-  right_split->setStretchFactor(1, 1);
+  right_split->setStretchFactor(1, 2);
   auto* right_widget = new QWidget(this);
   auto* right = new QVBoxLayout(right_widget);
-  right->addWidget(progress_);
+  auto* status_row = new QHBoxLayout;
+  status_row->addWidget(progress_, 1);
+  status_row->addWidget(preview_);
+  right->addLayout(status_row);
   right->addWidget(status_);
   right->addWidget(right_split, 1);
 
@@ -133,35 +180,66 @@ void TrainingTab::setDataset(const QString& path, const QString& image_dir) {
   onState(state_);
 }
 
+namespace {
+
+// What the dataset box says about a dataset with the form's settings. Reads the dataset and may
+// read the encoder's metadata (the "auto" layer), so it runs off the GUI thread.
+DatasetDescription describe_dataset(const QString& path, const QString& image_dir, const QString& layer_choice,
+                                    int min_count) {
+  DatasetDescription d;
+  try {
+    const CaptionDataset ds = read_dataset(path.toStdString());
+    const DatasetSplit split = split_images(ds, 0.1, 0.0, 42);
+    std::vector<const TokenizedCaption*> captions;
+    for (int64_t i : split.train)
+      for (const auto& c : ds.images[static_cast<size_t>(i)].captions) captions.push_back(&c);
+    const auto vocab = Vocabulary::build(captions, min_count);
+    QString features;
+    if (ds.format == DatasetFormat::Handout) {
+      features = TrainingTab::tr("in the dataset");
+    } else {
+      const GridLayer layer = choose_grid_layer(layer_choice.toStdString(), ds, "", "");
+      const bool cached = image_dir.isEmpty() &&
+                          std::filesystem::exists(ds.image_root + "/" + feature_cache_name(layer) + "/grid.npy");
+      features = (cached ? TrainingTab::tr("%1, cached") : TrainingTab::tr("%1, extracted when training starts"))
+                     .arg(QString::fromLatin1(grid_layer_name(layer)));
+    }
+    d.text = TrainingTab::tr("%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
+                             "%7 test; features %8")
+                 .arg(ds.images.size())
+                 .arg(ds.caption_count())
+                 .arg(vocab.size())
+                 .arg(min_count)
+                 .arg(split.train.size())
+                 .arg(split.val.size())
+                 .arg(split.test.size())
+                 .arg(features);
+  } catch (const std::exception& e) {
+    d.error = QString::fromStdString(e.what());
+    d.text = TrainingTab::tr("This dataset cannot be used: %1").arg(d.error);
+  }
+  return d;
+}
+
+}  // namespace
+
 void TrainingTab::describeDataset() {
   if (dataset_.isEmpty()) {
     dataset_info_->setText(tr("Open a dataset (File ▸ Open dataset)."));
     return;
   }
-  try {
-    const CaptionDataset ds = read_dataset(dataset_.toStdString());
-    const DatasetSplit split = split_images(ds, 0.1, 0.0, 42);
-    std::vector<const TokenizedCaption*> captions;
-    for (int64_t i : split.train)
-      for (const auto& c : ds.images[static_cast<size_t>(i)].captions) captions.push_back(&c);
-    const auto vocab = Vocabulary::build(captions, form_->minCount());
-    const GridLayer layer = parse_grid_layer(form_->layer().toStdString());
-    const bool cached = ds.format == DatasetFormat::Handout ||
-                        (image_dir_.isEmpty() && std::filesystem::exists(ds.image_root + "/" + feature_cache_name(layer) + "/grid.npy"));
-    dataset_info_->setText(tr("%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
-                              "%7 test; features %8")
-                               .arg(ds.images.size())
-                               .arg(ds.caption_count())
-                               .arg(vocab.size())
-                               .arg(form_->minCount())
-                               .arg(split.train.size())
-                               .arg(split.val.size())
-                               .arg(split.test.size())
-                               .arg(cached ? tr("cached") : tr("not extracted yet (done when training starts)")));
-  } catch (const std::exception& e) {
-    dataset_info_->setText(tr("This dataset cannot be used: %1").arg(QString::fromStdString(e.what())));
-    Q_EMIT errorOccurred(QString::fromStdString(e.what()));
-  }
+  dataset_info_->setText(tr("Reading the dataset…"));
+  const int generation = ++description_generation_;
+  run_off_gui_thread(
+      this, [=, path = dataset_, dir = image_dir_, layer = form_->layer(), min_count = form_->minCount()] {
+        return describe_dataset(path, dir, layer, min_count);
+      },
+      [this, generation](const DatasetDescription& d) {
+        if (generation != description_generation_) return;  // the dataset or settings changed since
+        dataset_info_->setText(d.text);
+        if (!d.error.isEmpty()) Q_EMIT errorOccurred(d.error);
+        Q_EMIT datasetDescribed(d.error.isEmpty());
+      });
 }
 
 void TrainingTab::start() {
@@ -170,7 +248,7 @@ void TrainingTab::start() {
   request.dataset = dataset_;
   request.image_dir = image_dir_;
   request.layer = form_->layer();
-  const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
+  const QString runs = runsDir();
   request.run_dir = runs + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
   QDir().mkpath(runs);
   form_->fill(request.config);
@@ -192,13 +270,48 @@ void TrainingTab::resumeRun(const QString& run_dir) {
   launch(request, tr("Resuming %1").arg(run_dir));
 }
 
+QString TrainingTab::runsDir() const {
+  return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
+}
+
 void TrainingTab::launch(const TrainRequest& request, const QString& log_line) {
-  plot_->clear();
+  // Saved runs checked in the list stay in the plot beside the new one.
+  plot_->clear(tr("%1 (this run)").arg(QFileInfo(request.run_dir).fileName()));
+  runs_->setChecked(request.run_dir, false);  // a continued run is drawn live, not twice
+  runs_->setBusyRun(request.run_dir);
   samples_->clear();
   log_->appendPlainText(log_line);
   last_run_ = request.run_dir;
   onState(RunState::Preparing);
   Q_EMIT requestRun(request);
+}
+
+void TrainingTab::evaluateRun(const QString& run_dir) {
+  if (run_dir.isEmpty()) return;
+  if (evaluator_->isRunning()) {
+    Q_EMIT errorOccurred(tr("An evaluation is running already (%1)").arg(evaluator_->runDir()));
+    return;
+  }
+  const RunSummary* run = runs_->summary(run_dir);
+  EvalJob job;
+  job.run_dir = run_dir;
+  job.dataset = run && !run->dataset.empty() ? QString::fromStdString(run->dataset) : dataset_;
+  if (run_dir == last_run_ || QFileInfo(job.dataset) == QFileInfo(dataset_)) job.image_dir = image_dir_;
+  log_->appendPlainText(tr("Evaluating %1 on %2").arg(run_dir, job.dataset));
+  status_->setText(tr("Evaluating %1…").arg(QFileInfo(run_dir).fileName()));
+  evaluator_->start(job);
+}
+
+void TrainingTab::showReport(const QString& run_dir) {
+  auto* report = new EvalReport(run_dir, this);
+  if (!report->isValid()) {
+    Q_EMIT errorOccurred(report->error());
+    delete report;
+    return;
+  }
+  report->setAttribute(Qt::WA_DeleteOnClose);
+  connect(report, &EvalReport::openImage, this, &TrainingTab::openImageRequested);
+  report->show();
 }
 
 void TrainingTab::pause() { worker_->pause(); }
@@ -216,9 +329,12 @@ void TrainingTab::onStatus(const TrainStatus& s) {
                        .arg(QString::fromStdString(format_duration(s.eta_s)))
                        .arg(s.lr, 0, 'g', 3)
                        .arg(std::isnan(s.best_val) ? QStringLiteral("–") : QString::number(s.best_val, 'f', 4)));
-  if (!s.samples.isEmpty()) {
-    samples_->clear();
-    samples_->addItems(s.samples);
+  if (!s.samples.isEmpty() && s.step != last_sample_step_) {
+    // Every validation's captions stay, newest first, under the step they were made at.
+    last_sample_step_ = s.step;
+    QStringList items;
+    for (const QString& sample : s.samples) items << tr("step %1 · %2").arg(s.step).arg(sample);
+    samples_->insertItems(0, items);
   }
 }
 
@@ -239,8 +355,12 @@ void TrainingTab::onFinished(bool ok, const QString& error, const QString& run_d
   }
   last_run_ = run_dir;
   if (isTraining()) onState(ok ? RunState::Stopped : RunState::Failed);
+  runs_->setBusyRun(QString());
+  runs_->refresh();
   describeDataset();
   Q_EMIT trainingFinished(run_dir, ok);
+  // A run that trained to its end is evaluated at once; a stopped one on request.
+  if (ok && state_ == RunState::Finished) evaluateRun(run_dir);
 }
 
 void TrainingTab::onState(RunState state) {
@@ -263,6 +383,7 @@ void TrainingTab::onState(RunState state) {
                            .arg(std::isnan(last_status_.best_val) ? QStringLiteral("–") : QString::number(last_status_.best_val, 'f', 4)));
   }
   controls_->setState(state, !dataset_.isEmpty());
+  preview_->setEnabled((state == RunState::Running || state == RunState::Paused) && !last_run_.isEmpty());
   form_->setLocked(isTraining());
   Q_EMIT stateChanged(state);
 }

@@ -11,13 +11,21 @@ class QLabel;
 class QListWidget;
 class QPlainTextEdit;
 class QProgressBar;
+class QPushButton;
 class QThread;
 
 namespace captioner::ui {
 
+class Evaluator;
 class LossPlot;
 class RunControls;
+class RunList;
 class TrainingForm;
+
+struct DatasetDescription {
+  QString text;   // what the dataset box shows
+  QString error;  // why the dataset cannot be used; empty when it can
+};
 
 class TrainingTab : public QWidget {
   Q_OBJECT
@@ -32,6 +40,9 @@ class TrainingTab : public QWidget {
   // Asks the trainer to stop (it saves a checkpoint) and waits for the thread.
   void stopAndWait();
   LossPlot* plot() const { return plot_; }
+  RunList* runList() const { return runs_; }
+  Evaluator* evaluator() const { return evaluator_; }
+  QString runsDir() const;
   RunState state() const { return state_; }
   QString lastRunDir() const { return last_run_; }
   void saveSettings() const;
@@ -44,12 +55,22 @@ class TrainingTab : public QWidget {
   void pause();
   void unpause();
   void stop();
+  // Evaluates a saved run on its dataset's test split (off the GUI thread); the run list shows
+  // the scores when it is done.
+  void evaluateRun(const QString& run_dir);
+  void showReport(const QString& run_dir);
 
  Q_SIGNALS:
   void trainingFinished(const QString& run_dir, bool ok);
   void stateChanged(captioner::ui::RunState state);
   void errorOccurred(const QString& text);
+  // The dataset box has been filled in (read off the GUI thread); ok: the dataset can be used.
+  void datasetDescribed(bool ok);
   void requestRun(const captioner::ui::TrainRequest& request);
+  void evaluationFinished(const QString& run_dir, bool ok);
+  // The user asked to see an image (from an evaluation report) or a checkpoint in the Caption tab.
+  void openImageRequested(const QString& path);
+  void previewRequested(const QString& run_dir);
 
  private:
   QWidget* buildDatasetBox();
@@ -65,6 +86,7 @@ class TrainingTab : public QWidget {
   QString dataset_;
   QString image_dir_;
   QString last_run_;
+  int description_generation_ = 0;
   RunState state_ = RunState::Idle;
   QLabel* dataset_label_;
   QLabel* dataset_info_;
@@ -72,10 +94,14 @@ class TrainingTab : public QWidget {
   RunControls* controls_;
   QProgressBar* progress_;
   QLabel* status_;
-  TrainStatus last_status_;  // the latest progress, for the line shown once the run has ended
+  TrainStatus last_status_;
+  qint64 last_sample_step_ = -1;  // the latest progress, for the line shown once the run has ended
   QListWidget* samples_;
   QPlainTextEdit* log_;
   LossPlot* plot_;
+  RunList* runs_;
+  Evaluator* evaluator_;
+  QPushButton* preview_;
   QThread* thread_;
   TrainWorker* worker_;
 };

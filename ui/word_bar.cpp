@@ -34,7 +34,10 @@ void WordBar::setWords(const std::vector<CaptionWord>& words) {
 
 void WordBar::setSelected(int index) {
   for (int i = 0; i < layout_->count(); ++i)
-    if (auto* b = qobject_cast<QPushButton*>(layout_->itemAt(i)->widget())) b->setChecked(i == index);
+    if (auto* b = qobject_cast<QPushButton*>(layout_->itemAt(i)->widget())) {
+      b->setChecked(i == index);
+      if (i == index) ensureWidgetVisible(b);  // while playing, the current word stays in view
+    }
 }
 
 }  // namespace captioner::ui

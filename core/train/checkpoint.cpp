@@ -24,7 +24,7 @@ namespace {
 
 constexpr const char* kFormat = "captioner-checkpoint";
 constexpr int kFormatVersion = 1;
-constexpr int64_t kHistoryColumns = 6;
+constexpr int64_t kHistoryColumns = 7;  // checkpoints before HistoryRow::wall_time have 6
 
 torch::Tensor history_to_tensor(const History& history) {
   auto t = torch::empty({static_cast<int64_t>(history.rows.size()), kHistoryColumns}, torch::kFloat64);
@@ -36,17 +36,19 @@ torch::Tensor history_to_tensor(const History& history) {
     *p++ = r.captions_per_s;
     *p++ = r.lr;
     *p++ = r.elapsed_s;
+    *p++ = r.wall_time;
   }
   return t;
 }
 
 History history_from_tensor(const torch::Tensor& t) {
   History history;
-  if (t.dim() != 2 || t.size(1) != kHistoryColumns) return history;
+  if (t.dim() != 2 || (t.size(1) != kHistoryColumns && t.size(1) != 6)) return history;
   const auto c = t.to(torch::kFloat64).contiguous();
   const auto* p = c.data_ptr<double>();
-  for (int64_t i = 0; i < c.size(0); ++i, p += kHistoryColumns)
-    history.rows.push_back({static_cast<int64_t>(p[0]), p[1], p[2], p[3], p[4], p[5]});
+  const int64_t columns = c.size(1);
+  for (int64_t i = 0; i < c.size(0); ++i, p += columns)
+    history.rows.push_back({static_cast<int64_t>(p[0]), p[1], p[2], p[3], p[4], p[5], columns > 6 ? p[6] : 0.0});
   return history;
 }
 

@@ -1,4 +1,5 @@
 #include "core/train/trainer.h"
+#include "core/train/run_summary.h"
 
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -58,6 +59,8 @@ bool TrainControl::wait_while_paused() {
 }
 
 namespace {
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 constexpr uint64_t kCaptionStream = 0x9E3779B97F4A7C15ull;  // decorrelates the generators' seeds
 constexpr uint64_t kValStream = 0xC2B2AE3D27D4EB4Full;
@@ -176,6 +179,7 @@ struct Trainer::Impl {
   TrainConfig config;
   CaptionDataset dataset;
   std::string run_dir;
+  double started_at = 0;  // Unix seconds of the run's first step, for run.json
   DatasetSplit split;
   Vocabulary vocab;
   std::unique_ptr<FeatureTable> features;
@@ -431,7 +435,8 @@ struct Trainer::Impl {
     p.eta_s = static_cast<double>(config.steps - state.step) * counters.step_time_ema;
     // The history keeps each step's own throughput: the moving average still remembers the slow
     // first steps twenty steps later.
-    state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.step_captions_per_s, p.lr, p.elapsed_s});
+    p.wall_time = unix_now();
+    state.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.step_captions_per_s, p.lr, p.elapsed_s, p.wall_time});
     p.best_val_loss = state.history.best_val_loss();
     return p;
   }
@@ -453,7 +458,21 @@ struct Trainer::Impl {
     const std::string path = checkpoint_path(run_dir);
     save_checkpoint(path, contents);
     write_file_atomically(run_dir + "/history.csv", state.history.to_csv());
+    write_summary("running");
     if (observer) observer->on_checkpoint(path, state.step);
+  }
+
+  void write_summary(const std::string& how) {
+    if (!writes()) return;
+    RunSummary summary;
+    summary.config = config;
+    summary.dataset = dataset.source;
+    summary.step = state.step;
+    summary.state = how;
+    summary.best_val_loss = state.history.best_val_loss();
+    summary.started_at = started_at;
+    summary.updated_at = unix_now();
+    write_run_summary(run_dir, summary);
   }
 };
 
@@ -537,6 +556,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
   RunCounters counters;
   counters.elapsed = d.state.history.rows.empty() ? 0.0 : d.state.history.rows.back().elapsed_s;
   counters.last_saved = d.state.step;
+  const auto& rows = d.state.history.rows;
+  d.started_at = !rows.empty() && rows.front().wall_time > 0 ? rows.front().wall_time - rows.front().elapsed_s : unix_now();
   d.model->train();
   log.state(TrainerState::Running);
   try {
@@ -566,6 +587,13 @@ TrainResult Trainer::run(TrainObserver* observer) {
   }
   if (d.group && result.state == TrainerState::Failed) d.group->report_failure(result.error);
   result.step = d.state.step;
+  try {
+    d.write_summary(result.state == TrainerState::Finished  ? "finished"
+                    : result.state == TrainerState::Stopped ? "stopped"
+                                                            : "failed");
+  } catch (const std::exception& e) {
+    log.message(std::string("could not write the run summary: ") + e.what());
+  }
   if (!result.error.empty()) log.message(result.error);
   log.state(result.state);
   return result;

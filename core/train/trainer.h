@@ -40,6 +40,7 @@ struct TrainProgress {
   double step_captions_per_s = 0;  // this step's own throughput (the history)
   double eta_s = 0;
   double elapsed_s = 0;
+  double wall_time = 0;      // Unix seconds when the step ended
   double lr = 0;
   int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
   // At validation steps: greedy captions of a few fixed validation images ("key: caption").

@@ -145,9 +145,13 @@ std::string save_encoder(const std::string& path, InceptionV3& net, const std::s
   return id;
 }
 
-Encoder load_encoder(const std::string& path, const torch::Device& device) {
+namespace {
+
+// Opens an encoder file and reads what it says about itself; throws DataError naming it when it is
+// not one.
+nlohmann::json open_encoder_file(const std::string& path, torch::serialize::InputArchive& archive,
+                                 const torch::Device& device) {
   const std::string bytes = read_file(path);
-  torch::serialize::InputArchive archive;
   nlohmann::json meta;
   try {
     archive.load_from(bytes.data(), bytes.size(), device);
@@ -158,8 +162,34 @@ Encoder load_encoder(const std::string& path, const torch::Device& device) {
     throw DataError(path, "not a readable Captioner encoder file");
   }
   if (meta.value("format", "") != kFormat) throw DataError(path, "not a Captioner encoder file");
+  return meta;
+}
+
+EncoderFamily family_of(const nlohmann::json& meta) {
+  return meta.value("family", "keras") == "torchvision" ? EncoderFamily::Torchvision : EncoderFamily::Keras;
+}
+
+}  // namespace
+
+EncoderFamily read_encoder_family(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  return family_of(open_encoder_file(path, archive, torch::kCPU));
+}
+
+GridLayer recommended_grid_layer(EncoderFamily family) {
+  return family == EncoderFamily::Keras ? GridLayer::Mixed5 : GridLayer::Mixed10;
+}
+
+GridLayer resolve_grid_layer(const std::string& choice, const std::string& encoder_path) {
+  if (choice != "auto") return parse_grid_layer(choice);
+  return recommended_grid_layer(read_encoder_family(encoder_path.empty() ? find_default_encoder() : encoder_path));
+}
+
+Encoder load_encoder(const std::string& path, const torch::Device& device) {
+  torch::serialize::InputArchive archive;
+  const nlohmann::json meta = open_encoder_file(path, archive, device);
   InceptionOptions options;
-  options.family = meta.value("family", "keras") == "torchvision" ? EncoderFamily::Torchvision : EncoderFamily::Keras;
+  options.family = family_of(meta);
   options.transform_input = meta.value("transform_input", false);
   options.classifier_head = meta.value("classifier_head", false);
   Encoder encoder;

@@ -39,6 +39,17 @@ std::string save_encoder(const std::string& path, InceptionV3& net, const std::s
 // Reads an encoder weight file; throws DataError naming it when it is missing or not one.
 Encoder load_encoder(const std::string& path, const torch::Device& device = torch::kCPU);
 
+// The family an encoder file's weights belong to, from its metadata; throws DataError naming the
+// file when it is not an encoder file.
+EncoderFamily read_encoder_family(const std::string& path);
+// The layer a model should read when the user names none: for the Keras family (nsfwjs) mixed5,
+// since its layers after mixed5 were fine-tuned away from colour (README, "Which encoder layer":
+// content accuracy 0.92 against 0.47 on Shapes); for torchvision's ImageNet weights mixed10.
+GridLayer recommended_grid_layer(EncoderFamily family);
+// A layer choice as the user gives it: "mixed10", "mixed5", or "auto" (recommended_grid_layer of
+// the encoder at `encoder_path`, empty: the installed one). Throws ConfigError / DataError.
+GridLayer resolve_grid_layer(const std::string& choice, const std::string& encoder_path);
+
 // The encoder at `path` (empty: the installed one, find_default_encoder), returning `layer`'s grid.
 Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device = torch::kCPU);
 

@@ -248,6 +248,12 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
   return out;
 }
 
+GridLayer choose_grid_layer(const std::string& choice, const CaptionDataset& dataset, const std::string& features_path,
+                            const std::string& encoder_path) {
+  if (choice == "auto" && (dataset.format == DatasetFormat::Handout || !features_path.empty())) return GridLayer::Mixed10;
+  return resolve_grid_layer(choice, encoder_path);
+}
+
 DatasetImages locate_dataset_images(const CaptionDataset& dataset, const std::string& image_dir, const std::string& cache,
                                     const std::string& run_dir, GridLayer layer) {
   DatasetImages where;

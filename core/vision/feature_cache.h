@@ -89,6 +89,13 @@ struct DatasetImages {
 DatasetImages locate_dataset_images(const CaptionDataset& dataset, const std::string& image_dir, const std::string& cache,
                                     const std::string& run_dir, GridLayer layer);
 
+// The layer whose features a run on `dataset` uses, given the user's choice ("auto", "mixed10",
+// "mixed5"). Data that brings its own features (a handout folder, `features_path`) never meets
+// the encoder, so "auto" is mixed10 there; otherwise resolve_grid_layer with the encoder at
+// `encoder_path` (empty: the installed one).
+GridLayer choose_grid_layer(const std::string& choice, const CaptionDataset& dataset, const std::string& features_path,
+                            const std::string& encoder_path);
+
 struct DatasetExtraction {
   ExtractResult result;  // as extract_features reports it
   std::string pooled;    // the cache's pooled feature file

@@ -1,0 +1,134 @@
+#include "core/eval/run_evaluation.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/feature_table.h"
+#include "core/data/shapes.h"
+#include "core/infer/model_input.h"
+#include "core/train/checkpoint.h"
+#include "core/util/errors.h"
+#include "core/util/runtime.h"
+
+namespace captioner {
+
+namespace {
+
+Split parse_split(const std::string& name) {
+  if (name == "train") return Split::Train;
+  if (name == "val") return Split::Val;
+  if (name == "test") return Split::Test;
+  if (name == "all") return Split::Unassigned;
+  throw ConfigError("split '" + name + "': expected train, val, test or all");
+}
+
+void check_cancel(const std::atomic<bool>* cancel) {
+  if (cancel && cancel->load()) throw ConfigError("evaluation cancelled");
+}
+
+// The features the model reads for `dataset`, extracted first when the dataset has none yet: of
+// the layer the model was trained on, in that layer's cache.
+FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_path, const LoadedCheckpoint& checkpoint,
+                           CaptionDataset& dataset, RunEvalObserver* observer, const std::atomic<bool>* cancel) {
+  const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
+  std::string pooled = !r.features.empty() ? r.features : dataset.features_path;
+  const GridLayer layer = trained_grid_layer(model_path, checkpoint.config);
+  const DatasetImages where = locate_dataset_images(dataset, r.images, r.cache, data_root, layer);
+  if (pooled.empty()) {
+    if (where.image_dir.empty()) throw DataError(r.data, "has no image files here; pass --images DIR (or --features FILE)");
+    Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, r.encoder, resolve_device(r.device));
+    class Progress : public ExtractObserver {
+     public:
+      explicit Progress(RunEvalObserver* o) : o_(o) {}
+      void on_progress(const ExtractProgress& p) override {
+        if (o_) o_->on_extraction(p);
+      }
+
+     private:
+      RunEvalObserver* o_;
+    } progress(observer);
+    const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress, cancel);
+    if (x.result.cancelled) throw ConfigError("evaluation cancelled during feature extraction; what was extracted is kept");
+    if (observer) {
+      for (const auto& failed : x.result.failed) observer->on_message("skipped image: " + failed.second);
+      if (!x.result.refreshed.empty())
+        observer->on_message("features: " + std::to_string(x.result.refreshed.size()) +
+                             " image(s) changed since they were cached and were encoded again");
+    }
+    pooled = x.pooled;
+  }
+  const bool grid = checkpoint.model->input() == FeatureInput::Grid;
+  FeatureTable features = open_dataset_features(dataset, pooled, grid);
+  if (features.dim() != checkpoint.config.model.feature_dim)
+    throw DataError(grid ? grid_features_path(pooled) : pooled,
+                    "rows have " + std::to_string(features.dim()) + " features; the model expects " +
+                        std::to_string(checkpoint.config.model.feature_dim));
+  return features;
+}
+
+std::vector<int64_t> images_of_split(const RunEvalRequest& r, const CaptionDataset& dataset) {
+  const Split wanted = parse_split(r.split);
+  std::vector<int64_t> images;
+  for (size_t i = 0; i < dataset.images.size(); ++i)
+    if (r.split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
+  if (images.empty())
+    throw DataError(r.data, "has no images in the " + r.split + " split" +
+                                (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+  return images;
+}
+
+}  // namespace
+
+RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, const std::atomic<bool>* cancel) {
+  parse_split(r.split);  // a bad split is refused before anything is loaded
+  const torch::Device device = resolve_device(r.device);
+  const std::string path = std::filesystem::is_directory(r.model) ? checkpoint_path(r.model) : r.model;
+  LoadedCheckpoint checkpoint = load_checkpoint(path, device);
+  RunEvaluation out;
+  out.dataset = read_dataset(r.data);
+  check_cancel(cancel);
+  const FeatureTable features = eval_features(r, path, checkpoint, out.dataset, observer, cancel);
+  const std::vector<int64_t> images = images_of_split(r, out.dataset);
+  ShapesAnnotations shapes;
+  if (out.dataset.format == DatasetFormat::Karpathy) shapes = read_shapes_annotations(out.dataset.source);
+  out.report = evaluate(*checkpoint.model, checkpoint.vocab, out.dataset, images, features, &shapes, r.decoding, device,
+                        [&](int64_t done, int64_t total) {
+                          check_cancel(cancel);
+                          if (observer) observer->on_caption(done, total);
+                        });
+  out.model_kind = checkpoint.config.model.kind;
+  out.split = r.split;
+  out.decoding = r.decoding.mode == DecodeMode::Beam ? "beam " + std::to_string(r.decoding.beam_width)
+               : r.decoding.mode == DecodeMode::Sample ? std::string("sampled") : std::string("greedy");
+  return out;
+}
+
+nlohmann::json eval_report_json(const RunEvaluation& e) {
+  const EvalReport& r = e.report;
+  const CaptionScores& s = r.scores;
+  nlohmann::json j = {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]}, {"Bleu_3", s.bleu[2]},
+                      {"Bleu_4", s.bleu[3]}, {"ROUGE_L", s.rouge_l}, {"CIDEr", s.cider_d}};
+  j["images"] = r.images;
+  j["split"] = e.split;
+  j["decoding"] = e.decoding;
+  j["mean_log_prob"] = r.mean_log_prob;
+  if (r.has_objects) {
+    auto rate = [](double x) { return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x); };
+    j["content_accuracy"] = rate(r.content_accuracy);
+    j["pointing"] = r.pointing.words ? nlohmann::json(r.pointing.rate()) : nlohmann::json(nullptr);
+    j["pointing_centre_baseline"] = r.pointing.words ? nlohmann::json(r.pointing.centre_rate()) : nlohmann::json(nullptr);
+    j["pointing_words"] = r.pointing.words;
+    const ObjectMentions& m = r.mentions;
+    j["chair_i"] = rate(m.chair_i());
+    j["chair_s"] = rate(m.chair_s());
+    j["object_recall"] = rate(m.recall());
+    j["count_accuracy"] = rate(m.count_accuracy());
+    j["counting_captions"] = m.counting_captions;
+    j["repetition_rate"] = rate(m.repetition());
+  }
+  return j;
+}
+
+}  // namespace captioner

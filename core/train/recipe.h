@@ -1,0 +1,40 @@
+#pragma once
+// The product's training recipe: what the desktop app's form starts from and what
+// `captioner train` trains when given no option, so that both train the same model. Presets
+// (Quick, Default, Thorough) set the run's length and cadence together.
+//
+// TrainConfig's own defaults stay the notebook's values: a checkpoint written before a field
+// existed reads that field's struct default, so those defaults must never move.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model/config.h"
+
+namespace captioner {
+
+struct TrainPreset {
+  std::string name;     // "quick", "default", "thorough"
+  std::string summary;  // one line for a tooltip or --help
+  int64_t steps = 0;
+  int64_t batch_size = 0;
+  int64_t val_every = 0;
+  int64_t val_batches = 0;
+};
+
+const std::vector<TrainPreset>& train_presets();
+// Throws ConfigError listing the presets when `name` is none of them.
+const TrainPreset& find_train_preset(const std::string& name);
+
+// The recipe with `preset`'s length and cadence: the attention model, dropout, learning rate and
+// its schedule, caption length.
+TrainConfig recommended_config(const std::string& preset = "default");
+// Sets the fields a preset decides (steps, batch, validation and checkpoint cadence, and the
+// learning-rate schedule, which scales with the number of steps).
+void apply_preset(TrainConfig& config, const TrainPreset& preset);
+
+// The encoder-layer choice both front ends start from: "auto", the layer the encoder's weights
+// read colour and shape best from (vision's recommended_grid_layer).
+inline const char* const kRecommendedLayerChoice = "auto";
+
+}  // namespace captioner
