@@ -90,6 +90,13 @@ class TestGuiCaption : public QObject {
     QVERIFY(tab.wordCount() > 0);
   }
 
+  // Captions read as prose: punctuation tokens attach to the word before them.
+  void captions_are_shown_with_punctuation_attached() {
+    QCOMPARE(ui::CaptionTab::readable("three shapes , a red star , a blue circle and a cat ."),
+             QString("three shapes, a red star, a blue circle and a cat."));
+    QCOMPARE(ui::CaptionTab::readable("a , , b"), QString("a,, b"));
+  }
+
   // Only what the mode reads can be changed: greedy reads none of the settings.
   void settings_follow_the_decoding_mode() {
     ui::CaptionTab tab;
@@ -206,9 +213,12 @@ class TestGuiCaption : public QObject {
     QVERIFY(load(tab, attention_run_));
     const qint64 after_load = meter.worst();
     QVERIFY(add_and_wait(tab, {shapes_ + "/images/000007.png", shapes_ + "/images/000008.png", shapes_ + "/images/000009.png"}));
+    QVERIFY2(tab.unfamiliarNotice().isEmpty(), qPrintable(tab.unfamiliarNotice()));  // a scene like its training data
     const QString photo = QFINDTESTDATA("data/images/astronaut.png");
     QVERIFY(!photo.isEmpty());
     QVERIFY(add_and_wait(tab, {photo}));
+    // A photo shown to a Shapes model: said to be unlike its training images.
+    QVERIFY(tab.unfamiliarNotice().contains("unlike the images the model was trained on"));
     QVERIFY(!tab.captionTexts().isEmpty());
     QVERIFY(!tab.heatmapImage().isNull());
     qInfo("worst GUI-thread stall: %lld ms loading the model, %lld ms in all (model, 3 images, a photo)",

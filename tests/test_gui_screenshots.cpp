@@ -1,7 +1,10 @@
 // Screenshots of both tabs in use, for the README: run by `packaging/quickstart.sh screenshots`
 // under xvfb-run (label `screenshots`, kept out of the default run). Writes training.png and
 // caption.png to $CAPTIONER_SCREENSHOTS (default: the test's temporary folder) and checks they
-// are not blank. $CAPTIONER_SCREENSHOT_MODEL may name a better-trained run for the Caption tab.
+// are not blank. $CAPTIONER_SCREENSHOT_MODEL may name a better-trained run for the Caption tab,
+// $CAPTIONER_SCREENSHOT_IMAGES (colon-separated) the images it captions, and
+// $CAPTIONER_SCREENSHOT_RUNS a folder of saved runs, copied into the app's runs folder so that
+// the Training tab lists them and draws the two newest beside the live run.
 #include "gui_support.h"
 
 #include <QApplication>
@@ -13,11 +16,22 @@
 #include "ui/caption_tab.h"
 #include "ui/loss_plot.h"
 #include "ui/main_window.h"
+#include "ui/run_list.h"
 #include "ui/training_tab.h"
 
 using namespace captioner;
 
 namespace {
+
+// Copies every run folder under `from` (those with a run.json) into `to`.
+void copy_runs(const QString& from, const QString& to) {
+  for (const QFileInfo& run : QDir(from).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+    if (!QFileInfo::exists(run.filePath() + "/run.json")) continue;
+    QDir().mkpath(to + "/" + run.fileName());
+    for (const QFileInfo& f : QDir(run.filePath()).entryInfoList(QDir::Files))
+      QFile::copy(f.filePath(), to + "/" + run.fileName() + "/" + f.fileName());
+  }
+}
 
 // Standard deviation of the grey levels: a blank or single-colour image is near 0.
 double spread(const QImage& image) {
@@ -47,9 +61,17 @@ class TestGuiScreenshots : public QObject {
     const QString out = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOTS") ? qEnvironmentVariable("CAPTIONER_SCREENSHOTS") : dir_.path();
     const QString shapes = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 48));
 
+    const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
+    QDir(runs).removeRecursively();
+    if (qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_RUNS")) copy_runs(qEnvironmentVariable("CAPTIONER_SCREENSHOT_RUNS"), runs);
+
     ui::MainWindow window;
     window.resize(1360, 860);
     window.show();
+    ui::RunList* list = window.trainingTab()->runList();
+    QTRY_VERIFY_WITH_TIMEOUT(list->runCount() > 0 || !qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_RUNS"), 10000);
+    for (int i = 0; i < std::min(2, list->runCount()); ++i) list->setChecked(list->runDir(i), true);
+    if (list->runCount() > 0) list->select(list->runDir(0));
     window.trainingTab()->setDataset(shapes);
     window.trainingTab()->start();
     QElapsedTimer clock;
@@ -70,7 +92,10 @@ class TestGuiScreenshots : public QObject {
     QVERIFY(loaded.wait(60000) && loaded.front().at(1).toBool());
     window.captionTab()->setMode(QStringLiteral("beam"));
     QSignalSpy captioned(window.captionTab(), &ui::CaptionTab::captioned);
-    window.captionTab()->addImages({shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"});
+    const QStringList images = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_IMAGES")
+                                   ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_IMAGES").split(':')
+                                   : QStringList{shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"};
+    window.captionTab()->addImages(images);
     QVERIFY(captioned.wait(60000));
     window.captionTab()->selectWord(std::min(3, window.captionTab()->wordCount() - 1));
     QTest::qWait(300);

@@ -46,10 +46,16 @@ CaptionTab::CaptionTab(QWidget* parent)
   busy_->setMaximumHeight(busy_->fontMetrics().height());
   busy_->setTextVisible(false);
   busy_->setVisible(false);
+  unfamiliar_ = new QLabel(this);
+  unfamiliar_->setObjectName(QStringLiteral("unfamiliarNotice"));
+  unfamiliar_->setWordWrap(true);
+  unfamiliar_->setStyleSheet(QStringLiteral("QLabel { background: #fff4ce; color: #5c4400; padding: 4px; border-radius: 3px; }"));
+  unfamiliar_->setVisible(false);
   images_ = new ImageList(this);
   decoding_ = new DecodingControls(this);
   captions_ = new QListWidget(this);
   captions_->setObjectName(QStringLiteral("captionList"));
+  captions_->setWordWrap(true);  // long captions wrap instead of being cut
   captions_->setToolTip(tr("Captions, best first, with their log-probability"));
   words_ = new WordBar(this);
   heatmap_ = new HeatmapView(this);
@@ -108,6 +114,7 @@ void CaptionTab::buildLayout() {
   auto* left = new QVBoxLayout(left_widget);
   left->addWidget(model_label_);
   left->addWidget(busy_);
+  left->addWidget(unfamiliar_);
   left->addWidget(decoding_);
   left->addWidget(new QLabel(tr("Captions"), this));
   left->addWidget(captions_, 1);
@@ -216,6 +223,19 @@ void CaptionTab::onCaptioned(const CaptionOutcome& out) {
   waiting_ = false;
   image_ = out.image;
   results_ = out.results;
+  // Best first: samples are drawn in no order, beams come sorted already.
+  std::stable_sort(results_.begin(), results_.end(),
+                   [](const CaptionResult& a, const CaptionResult& b) { return a.log_prob > b.log_prob; });
+  // The word probabilities say how sure the model is of its words, not whether it has ever seen
+  // anything like this image.
+  const ImageFamiliarity& f = out.familiarity;
+  unfamiliar_->setVisible(f.known && f.unlike_training);
+  if (f.known && f.unlike_training)
+    unfamiliar_->setText(tr("This image looks unlike the images the model was trained on (similarity %1 to the nearest "
+                            "of them; 99 % of training images are within %2 of another), so its caption may be wrong "
+                            "however sure the words look.")
+                             .arg(f.nearest, 0, 'f', 2)
+                             .arg(f.typical, 0, 'f', 2));
   caption_ = 0;
   word_ = 0;
   if (!out.error.isEmpty()) Q_EMIT errorOccurred(out.error);
@@ -223,9 +243,18 @@ void CaptionTab::onCaptioned(const CaptionOutcome& out) {
   Q_EMIT captioned(captionTexts());
 }
 
+QString CaptionTab::unfamiliarNotice() const { return unfamiliar_->isVisibleTo(this) ? unfamiliar_->text() : QString(); }
+
+QString CaptionTab::readable(const std::string& text) {
+  // Tokens are joined by spaces; punctuation reads attached to the word before it.
+  QString out = QString::fromStdString(text);
+  for (const char* mark : {" ,", " .", " ;", " :", " !", " ?"}) out.replace(QLatin1String(mark), QString::fromLatin1(mark + 1));
+  return out;
+}
+
 QStringList CaptionTab::captionTexts() const {
   QStringList out;
-  for (const auto& r : results_) out << QString::fromStdString(r.text);
+  for (const auto& r : results_) out << readable(r.text);
   return out;
 }
 
@@ -240,8 +269,10 @@ void CaptionTab::showResults() {
   {
     const QSignalBlocker block(captions_);
     captions_->clear();
-    for (const auto& r : results_)
-      captions_->addItem(QStringLiteral("%1   (log p %2)").arg(QString::fromStdString(r.text)).arg(r.log_prob, 0, 'f', 2));
+    for (const auto& r : results_) {
+      auto* item = new QListWidgetItem(QStringLiteral("%1   (log p %2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
+      item->setToolTip(readable(r.text));
+    }
     if (!results_.empty()) captions_->setCurrentRow(caption_);
   }
   words_->setWords(shownWords());

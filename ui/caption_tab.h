@@ -44,6 +44,8 @@ class CaptionTab : public QWidget {
   void loadModel(const QString& path);
   bool hasModel() const { return has_model_; }
   bool isBusy() const { return pending_ > 0; }
+  // The notice shown when the current image is unlike the model's training images.
+  QString unfamiliarNotice() const;
   QString modelPath() const { return model_path_; }
   // Adds images (local files) and captions the last one (off the GUI thread; captioned()
   // follows). Returns how many were added.
@@ -59,7 +61,8 @@ class CaptionTab : public QWidget {
   void setSamplingSeed(quint64 seed) { next_seed_ = seed; }
   // Captions the current image again (a sampled decoding draws anew); captioned() follows.
   void recaption();
-  QStringList captionTexts() const;
+  QStringList captionTexts() const;  // as shown: punctuation attached ("a, b" not "a , b")
+  static QString readable(const std::string& text);
   int wordCount() const;
   void selectWord(int index);
   int selectedWord() const { return word_; }
@@ -111,6 +114,7 @@ class CaptionTab : public QWidget {
 
   QLabel* model_label_;
   QProgressBar* busy_;
+  QLabel* unfamiliar_;
   ImageList* images_;
   DecodingControls* decoding_;
   QListWidget* captions_;

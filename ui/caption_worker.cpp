@@ -47,6 +47,7 @@ void CaptionWorker::caption(const CaptionJob& job) {
   try {
     if (service_->has_model()) {
       out.results = service_->caption(job.image_path.toStdString(), job.request);
+      out.familiarity = service_->familiarity(job.image_path.toStdString());
     }
   } catch (const std::exception& e) {
     out.error = QString::fromStdString(e.what());

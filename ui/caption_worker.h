@@ -26,6 +26,7 @@ struct CaptionOutcome {
   QString image_path;
   QImage image;  // as shown: EXIF orientation applied, transparency over white
   std::vector<CaptionResult> results;
+  ImageFamiliarity familiarity;  // how it compares with the model's training images
   QString error;
 };
 

@@ -1,11 +1,13 @@
 #include "core/data/tokenizer.h"
 #include "core/eval/run_evaluation.h"
+#include "core/train/run_summary.h"
 #include "core/util/atomic_file.h"
 #include "core/util/duration.h"
 
 #include <nlohmann/json.hpp>
 
 #include "ui/evaluator.h"
+#include "ui/feature_cache_location.h"
 
 #include <QThread>
 
@@ -87,6 +89,11 @@ bool Evaluator::start(const EvalJob& job) {
       request.model = job.run_dir.toStdString();
       request.data = job.dataset.toStdString();
       request.images = job.image_dir.toStdString();
+      if (!job.image_dir.isEmpty()) {  // the cache the run's training used (feature_cache_location.h)
+        const RunSummary run = read_run_summary(job.run_dir.toStdString());
+        const GridLayer layer = run.config.encoder_id.empty() ? GridLayer::Mixed10 : grid_layer_of(run.config.encoder_id);
+        request.cache = shared_feature_cache(job.image_dir, layer).toStdString();
+      }
       // The test split when the dataset has one, else the validation split.
       const CaptionDataset data = read_dataset(request.data);
       const bool has_test = std::any_of(data.images.begin(), data.images.end(),

@@ -58,6 +58,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   banner_ = new QLabel(banner_box_);
   banner_->setWordWrap(true);
   banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // A long message wraps within the window's width instead of widening it.
+  banner_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  banner_->setMinimumWidth(200);
   auto* dismiss = new QToolButton(banner_box_);
   dismiss->setObjectName(QStringLiteral("dismissError"));
   dismiss->setText(QStringLiteral("✕"));

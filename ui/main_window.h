@@ -30,7 +30,7 @@ class MainWindow : public QMainWindow {
   // File > Serve this model: starts the service for the Caption tab's model, or stops it.
   void toggleServing();
   // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
-  void openBuiltInShapes(int count = 1000);
+  void openBuiltInShapes(int count = 2000);  // sized for the Default preset (README, "The first run")
   static QString builtInShapesDir();
 
  protected:

@@ -104,7 +104,8 @@ RunList::RunList(QWidget* parent) : QWidget(parent) {
   report_->setToolTip(tr("The selected run's latest evaluation, with its worst-captioned images"));
   connect(report_, &QPushButton::clicked, this, [this] { Q_EMIT reportRequested(selectedRun()); });
   continue_ = new QPushButton(tr("Continue training"), this);
-  continue_->setToolTip(tr("Train the selected run further (its own settings; Steps sets the new total)"));
+  continue_->setToolTip(tr("Train the selected run further with its own settings: a stopped run to its planned "
+                           "steps, a finished one for as many more steps as the form's Steps"));
   connect(continue_, &QPushButton::clicked, this, [this] { Q_EMIT continueRequested(selectedRun()); });
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(refresh_button);

@@ -5,6 +5,7 @@
 #include "core/vision/encoder.h"
 #include "core/vision/feature_cache.h"
 
+#include "ui/feature_cache_location.h"
 #include "ui/train_worker.h"
 
 #include <QElapsedTimer>
@@ -87,7 +88,9 @@ void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::s
                       const std::string& run_dir, TrainWorker& worker, const std::atomic<bool>& cancel) {
   if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
   if (!image_dir.empty()) dataset.image_root = image_dir;
-  const DatasetImages where = locate_dataset_images(dataset, image_dir, "", run_dir, layer);
+  const std::string cache = image_dir.empty() ? std::string()
+                                              : shared_feature_cache(QString::fromStdString(image_dir), layer).toStdString();
+  const DatasetImages where = locate_dataset_images(dataset, image_dir, cache, run_dir, layer);
   const std::string first = dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file;
   if (where.image_dir.empty() || !std::filesystem::exists(first))
     throw DataError(first, "image not found; choose the folder that holds the dataset's images (File > Open dataset)");

@@ -266,7 +266,12 @@ void TrainingTab::resumeRun(const QString& run_dir) {
   request.image_dir = image_dir_;
   request.run_dir = run_dir;
   request.resume = true;
-  request.config.steps = 0;  // keep the run's own number of steps
+  // A stopped run goes on to its planned steps; a finished one trains as many more steps as the
+  // form says.
+  const RunSummary* run = runs_->summary(run_dir);
+  TrainConfig shown;
+  form_->fill(shown);
+  request.config.steps = run && run->step >= run->config.steps ? run->config.steps + shown.steps : 0;
   launch(request, tr("Resuming %1").arg(run_dir));
 }
 

@@ -13,7 +13,8 @@ WordBar::WordBar(QWidget* parent) : QScrollArea(parent) {
   layout_->setContentsMargins(0, 0, 0, 0);
   setWidget(box_);
   setWidgetResizable(true);
-  setFixedHeight(64);
+  // Two lines of button text (the word, its probability) and the scroll bar, in this font.
+  setFixedHeight(2 * fontMetrics().height() + 34);
 }
 
 void WordBar::setWords(const std::vector<CaptionWord>& words) {

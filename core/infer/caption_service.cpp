@@ -11,6 +11,7 @@
 #include "core/infer/model_input.h"
 #include "core/model/decoding.h"
 #include "core/train/checkpoint.h"
+#include "core/train/familiarity.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
 #include "core/vision/encoder.h"
@@ -24,6 +25,7 @@ struct CaptionService::Impl {
   Encoder encoder;
   torch::Device device = torch::kCPU;
   std::map<std::string, torch::Tensor> features;  // image path -> model input [1, ...]
+  Familiarity familiarity;
 };
 
 CaptionService::CaptionService() : impl_(std::make_unique<Impl>()) {}
@@ -39,6 +41,24 @@ void CaptionService::load_model(const std::string& model_path, const std::string
   impl_->encoder = std::move(encoder);
   impl_->device = device;
   impl_->features.clear();
+  // Advisory: a run without a readable reference just gets no unfamiliarity notice.
+  try {
+    impl_->familiarity = read_familiarity(std::filesystem::path(path).parent_path().string());
+  } catch (const std::exception&) {
+    impl_->familiarity = Familiarity();
+  }
+}
+
+ImageFamiliarity CaptionService::familiarity(const std::string& image_path) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  ImageFamiliarity out;
+  const auto it = impl_->features.find(image_path);
+  if (!impl_->familiarity.available() || it == impl_->features.end()) return out;
+  out.known = true;
+  out.nearest = impl_->familiarity.nearest(it->second);
+  out.typical = impl_->familiarity.typical;
+  out.unlike_training = out.nearest < out.typical;
+  return out;
 }
 
 bool CaptionService::has_model() const { return impl_->checkpoint != nullptr; }

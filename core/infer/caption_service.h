@@ -45,6 +45,16 @@ struct DecodeOptions;
 // The decoder's options for a request; throws std::invalid_argument for an unknown mode.
 DecodeOptions decode_options(const CaptionRequest& request);
 
+// How an image compares with the model's training images (familiarity.h): the cosine similarity
+// of its features to the nearest of them, against the similarity that 99 % of training images
+// reach to their own nearest.
+struct ImageFamiliarity {
+  bool known = false;          // false: the run keeps no reference, or the image was not captioned
+  double nearest = 0;
+  double typical = 0;
+  bool unlike_training = false;  // nearest < typical
+};
+
 class CaptionService {
  public:
   CaptionService();
@@ -62,6 +72,8 @@ class CaptionService {
 
   // Decodes (and encodes on first use) an image file. Throws DataError naming the file.
   std::vector<CaptionResult> caption(const std::string& image_path, const CaptionRequest& request);
+  // For an image captioned before.
+  ImageFamiliarity familiarity(const std::string& image_path);
 
  private:
   struct Impl;

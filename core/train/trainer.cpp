@@ -1,4 +1,5 @@
 #include "core/train/trainer.h"
+#include "core/train/familiarity.h"
 #include "core/train/run_summary.h"
 
 #include <ATen/core/Generator.h>
@@ -256,6 +257,14 @@ struct Trainer::Impl {
     captions = std::make_unique<EncodedCaptions>(dataset, vocab, config.max_len);
     sampler = std::make_unique<ImageSampler>(split.train, config.seed);
     caption_rng = Rng(config.seed ^ kCaptionStream);
+    // What the Caption tab compares new images with (runs from before it get one when resumed).
+    if (writes() && !std::filesystem::exists(run_dir + "/familiarity.npy")) {
+      std::error_code ec;
+      std::filesystem::create_directories(run_dir, ec);
+      std::vector<int64_t> rows;
+      for (int64_t i : split.train) rows.push_back(dataset.images[static_cast<size_t>(i)].feature_row);
+      write_familiarity_reference(run_dir, *features, rows, config.seed);
+    }
   }
 
   void build_model() {
