@@ -94,6 +94,13 @@ class TestExtract : public QObject {
     QCOMPARE(again.encoded, int64_t{0});
     QCOMPARE(again.skipped, int64_t{5});
     QCOMPARE(again.failed.size(), size_t{2});
+    // The same files spelt another way (a dataset given by another path) use the same cache.
+    std::vector<std::string> respelt;
+    for (const auto& f : images_) {
+      const auto p = std::filesystem::path(f);
+      respelt.push_back((p.parent_path() / "." / p.filename()).string());
+    }
+    QCOMPARE(extract_features(encoder_, respelt, out, {}).encoded, int64_t{0});
   }
 
   void a_mixed5_cache_has_768_channels_and_keeps_its_layer() {

@@ -39,6 +39,10 @@ LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   plot_->setNotAntialiasedElements(QCP::aeAll);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   plot_->legend->setVisible(true);
+  QFont legend_font = font();
+  legend_font.setPointSizeF(legend_font.pointSizeF() * 0.85);
+  plot_->legend->setFont(legend_font);
+  plot_->legend->setBrush(QColor(255, 255, 255, 210));  // the curves show through a little
   plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   plot_->xAxis->setLabel(tr("step"));
   plot_->yAxis->setLabel(tr("loss (cross-entropy per word)"));

@@ -24,7 +24,7 @@ namespace captioner::ui {
 
 namespace {
 
-enum Column { Name, Model, Layer, Steps, Batch, LearningRate, BestVal, Status, Cider, Content, Pointing, ColumnCount };
+enum Column { Name, Model, Layer, Steps, BestVal, Cider, Content, Pointing, Status, Batch, LearningRate, ColumnCount };
 
 QString layer_of(const RunSummary& r) {
   if (r.config.encoder_id.empty()) return QStringLiteral("–");  // features of the dataset's own
@@ -75,8 +75,8 @@ RunList::RunList(QWidget* parent) : QWidget(parent) {
   tree_ = new QTreeWidget(this);
   tree_->setObjectName(QStringLiteral("runList"));
   tree_->setColumnCount(ColumnCount);
-  tree_->setHeaderLabels({tr("Run"), tr("Model"), tr("Layer"), tr("Steps"), tr("Batch"), tr("LR"), tr("Best val"),
-                          tr("Status"), tr("CIDEr-D"), tr("Content"), tr("Pointing")});
+  tree_->setHeaderLabels({tr("Run"), tr("Model"), tr("Layer"), tr("Steps"), tr("Best val"), tr("CIDEr-D"), tr("Content"),
+                          tr("Pointing"), tr("Status"), tr("Batch"), tr("LR")});
   tree_->setRootIsDecorated(false);
   tree_->setUniformRowHeights(true);
   tree_->setAlternatingRowColors(true);
@@ -114,9 +114,11 @@ RunList::RunList(QWidget* parent) : QWidget(parent) {
   buttons->addWidget(report_);
   buttons->addWidget(continue_);
 
-  auto* split = new QSplitter(Qt::Vertical, this);
+  auto* split = new QSplitter(Qt::Horizontal, this);
   split->addWidget(tree_);
   split->addWidget(compare_);
+  split->setStretchFactor(0, 5);
+  split->setStretchFactor(1, 2);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(buttons);

@@ -59,13 +59,18 @@ void TrainingForm::addModelFields(QFormLayout* form, const TrainConfig& defaults
   layer_ = new QComboBox(this);
   layer_->setObjectName(QStringLiteral("layer"));
   // Index order kept for saved settings: an older index 1 was mixed5.
-  layer_->addItem(tr("Automatic (mixed5 for the bundled nsfwjs weights, mixed10 for torchvision's)"), QStringLiteral("auto"));
+  layer_->addItem(tr("Automatic (follows the weights)"), QStringLiteral("auto"));
   layer_->addItem(tr("mixed5 (8×8×768, sees colour)"), QStringLiteral("mixed5"));
   layer_->addItem(tr("mixed10 (standard 8×8×2048 grid)"), QStringLiteral("mixed10"));
   layer_->setCurrentIndex(layer_->findData(QString::fromLatin1(kRecommendedLayerChoice)));
-  layer_->setToolTip(tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled weights' layers after mixed5 "
-                        "were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably "
-                        "(content accuracy 0.92 against 0.47), so Automatic picks it for them"));
+  layer_->setToolTip(tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled nsfwjs weights' layers after "
+                        "mixed5 were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably "
+                        "(content accuracy 0.92 against 0.47), so Automatic picks mixed5 for them and mixed10 for "
+                        "torchvision's weights"));
+  for (QComboBox* box : {kind_, layer_}) {  // long item texts do not widen the form
+    box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    box->setMinimumContentsLength(16);
+  }
   hidden_ = spin(8, 4096, static_cast<int>(defaults.model.hidden), tr("LSTM hidden size"), this);
   embed_ = spin(8, 4096, static_cast<int>(defaults.model.embed), tr("Word embedding size"), this);
   layers_ = spin(1, 8, static_cast<int>(defaults.model.layers), tr("LSTM layers (the attention model has one)"), this);

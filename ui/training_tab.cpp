@@ -131,6 +131,7 @@ void TrainingTab::buildLayout() {
   right_split->addWidget(bottom);
   right_split->setStretchFactor(0, 3);
   right_split->setStretchFactor(1, 2);
+  right_split->setSizes({560, 260});  // the curves first; the lists below
   auto* right_widget = new QWidget(this);
   auto* right = new QVBoxLayout(right_widget);
   auto* status_row = new QHBoxLayout;
@@ -144,6 +145,7 @@ void TrainingTab::buildLayout() {
   split->addWidget(left_widget);
   split->addWidget(right_widget);
   split->setStretchFactor(1, 1);
+  split->setSizes({380, 980});  // the form needs little width; the curves and runs take the rest
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(split);
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <unordered_map>
 
 #include "core/data/tokenizer.h"
@@ -56,9 +57,17 @@ json parse_json_file(const std::string& path) {
   }
 }
 
+// The folder of a dataset file, as an absolute path: image paths built from it (and kept in
+// feature caches) then name the same files whatever folder a later command runs from.
 std::string dir_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(dir, ec);
+  if (ec) return dir;
+  std::string out = absolute.lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();  // "/data/." normalises to "/data/"
+  return out;
 }
 
 // Member `key` of object `obj` (located at `where` in the file), which must exist.

@@ -275,6 +275,21 @@ DatasetImages locate_dataset_images(const CaptionDataset& dataset, const std::st
 
 namespace {
 
+// Whether two image lists name the same files in the same order: "shapes/images/1.png" and
+// "/data/shapes/images/1.png" are the same file when run from /data (a dataset given by a relative
+// path once and an absolute one the next time).
+bool same_images(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) continue;
+    std::error_code ea, eb;
+    const auto ca = std::filesystem::weakly_canonical(std::filesystem::absolute(a[i], ea), ea);
+    const auto cb = std::filesystem::weakly_canonical(std::filesystem::absolute(b[i], eb), eb);
+    if (ea || eb || ca != cb) return false;
+  }
+  return true;
+}
+
 // Whether the image of a done row is now another file. A file that cannot be seen from here (moved,
 // or a relative path from another folder) and rows written before identities were kept count as
 // unchanged: only a file known to differ makes its row stale.
@@ -426,7 +441,7 @@ class Extraction {
     }
     if (fs::exists(files_.list)) {
       status_ = read_cache_status(files_);
-      if (status_.images != images_)
+      if (!same_images(status_.images, images_))
         throw DataError(files_.list, "this cache was made for another list of images; choose another output");
       if (!status_.encoder_id.empty() && status_.encoder_id != encoder_.id)
         throw DataError(files_.journal, "this cache holds features of encoder " + status_.encoder_id + ", not " +
