@@ -45,7 +45,7 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
                 format_duration(p.eta_s).c_str());
   out += line;
   std::cout << out << '\n';
-  for (const auto& s : p.samples) std::cout << "    " << s << '\n';
+  for (const auto& s : p.samples) std::cout << "    " << s.text() << '\n';
   std::cout.flush();
 }
 

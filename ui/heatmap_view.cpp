@@ -34,6 +34,8 @@ QImage to_qimage(const cv::Mat& bgr) {
   return QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step), QImage::Format_RGB888).copy();
 }
 
+constexpr int kStripTile = 110;  // the strip's tile width on screen (exports use 160)
+
 std::vector<StripWord> strip_words(const std::vector<CaptionWord>& words) {
   std::vector<StripWord> out;
   for (const auto& w : words) out.push_back({w.word, w.attention});
@@ -63,9 +65,9 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   play_timer_ = new QTimer(this);
   play_timer_->setInterval(700);
   strip_ = new QLabel(this);
-  auto* strip_scroll = new QScrollArea(this);
-  strip_scroll->setWidget(strip_);
-  strip_scroll->setFixedHeight(150);
+  strip_scroll_ = new QScrollArea(this);
+  strip_scroll_->setWidget(strip_);
+  strip_scroll_->setFixedHeight(150);
 
   connect(opacity_, &QSlider::valueChanged, this, [this] {
     updateStrip();
@@ -90,7 +92,7 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   layout->addWidget(heatmap_, 1);
   layout->addWidget(note_label_);
   layout->addLayout(controls);
-  layout->addWidget(strip_scroll);
+  layout->addWidget(strip_scroll_);
   updateView();
 }
 
@@ -148,7 +150,7 @@ void HeatmapView::updateStrip() {
     strip_->clear();
     return;
   }
-  const QImage strip = to_qimage(attention_strip(to_bgr(image_), strip_words(words_), 110, opacity_->value() / 100.0));
+  const QImage strip = to_qimage(attention_strip(to_bgr(image_), strip_words(words_), kStripTile, opacity_->value() / 100.0));
   strip_->setPixmap(QPixmap::fromImage(strip));
   strip_->resize(strip.size());
 }
@@ -164,6 +166,9 @@ void HeatmapView::updateView() {
   QImage shown = overlayFor(word_, false).scaled(heatmap_->size().boundedTo(QSize(1024, 1024)), Qt::KeepAspectRatio, Qt::SmoothTransformation);
   drawGrid(shown);
   heatmap_->setPixmap(QPixmap::fromImage(shown));
+  // The selected word's tile in the strip (after the image's own tile) stays in view.
+  if (!strip_->pixmap().isNull())
+    strip_scroll_->ensureVisible((word_ + 1) * kStripTile + kStripTile / 2, kStripTile / 2, kStripTile, 0);
 }
 
 bool HeatmapView::exportStrip(const QString& path) const {

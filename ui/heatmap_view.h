@@ -12,6 +12,7 @@
 class QCheckBox;
 class QLabel;
 class QPushButton;
+class QScrollArea;
 class QSlider;
 class QTimer;
 
@@ -53,6 +54,7 @@ class HeatmapView : public QWidget {
   QPushButton* play_;
   QTimer* play_timer_;
   QLabel* strip_;
+  QScrollArea* strip_scroll_;
 };
 
 }  // namespace captioner::ui

@@ -58,7 +58,9 @@ class BatchingObserver : public TrainObserver {
     status_.elapsed_s = p.elapsed_s;
     if (!p.samples.empty()) {
       status_.samples.clear();
-      for (const auto& s : p.samples) status_.samples << QString::fromStdString(s);
+      for (const auto& s : p.samples)
+        status_.samples.push_back({QString::fromStdString(s.key), QString::fromStdString(s.image),
+                                   QString::fromStdString(s.caption), QString::fromStdString(s.reference)});
     }
     if (p.validated || p.step == p.total_steps || clock_.elapsed() >= interval_ms_) flush();
   }

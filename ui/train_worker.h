@@ -39,10 +39,15 @@ struct TrainPoint {
   double lr = 0;
 };
 
+// A fixed validation image's caption at a validation (SampleCaption's fields).
+struct TrainSample {
+  QString key, image, caption, reference;
+};
+
 struct TrainStatus {
   qint64 step = 0, total = 0;
   double captions_per_s = 0, eta_s = 0, lr = 0, best_val = 0, elapsed_s = 0;
-  QStringList samples;  // latest validation captions
+  QVector<TrainSample> samples;  // latest validation captions
 };
 
 struct TrainRequest {

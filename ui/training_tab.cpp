@@ -27,8 +27,11 @@
 #include "core/vision/grid_layer.h"
 #include "core/train/run_summary.h"
 #include "ui/background.h"
+#include "ui/caption_tab.h"
+#include "ui/caption_worker.h"
 #include "ui/eval_report.h"
 #include "ui/evaluator.h"
+#include "ui/feature_cache_location.h"
 #include "ui/loss_plot.h"
 #include "ui/run_list.h"
 #include "ui/run_controls.h"
@@ -48,7 +51,9 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   status_ = new QLabel(tr("Ready"), this);
   status_->setObjectName(QStringLiteral("runStatus"));
   samples_ = new QListWidget(this);
-  samples_->setToolTip(tr("Greedy captions of fixed validation images, updated at every validation"));
+  samples_->setObjectName(QStringLiteral("validationSamples"));
+  samples_->setToolTip(tr("Greedy captions of fixed validation images at every validation, newest first"));
+  samples_->setIconSize(QSize(48, 48));
   log_ = new QPlainTextEdit(this);
   log_->setReadOnly(true);
   log_->setMaximumBlockCount(2000);
@@ -201,8 +206,9 @@ DatasetDescription describe_dataset(const QString& path, const QString& image_di
       features = TrainingTab::tr("in the dataset");
     } else {
       const GridLayer layer = choose_grid_layer(layer_choice.toStdString(), ds, "", "");
-      const bool cached = image_dir.isEmpty() &&
-                          std::filesystem::exists(ds.image_root + "/" + feature_cache_name(layer) + "/grid.npy");
+      const std::string cache = image_dir.isEmpty() ? ds.image_root + "/" + feature_cache_name(layer)
+                                                    : shared_feature_cache(image_dir, layer).toStdString();
+      const bool cached = std::filesystem::exists(cache + "/grid.npy");
       features = (cached ? TrainingTab::tr("%1, cached") : TrainingTab::tr("%1, extracted when training starts"))
                      .arg(QString::fromLatin1(grid_layer_name(layer)));
     }
@@ -339,10 +345,42 @@ void TrainingTab::onStatus(const TrainStatus& s) {
   if (!s.samples.isEmpty() && s.step != last_sample_step_) {
     // Every validation's captions stay, newest first, under the step they were made at.
     last_sample_step_ = s.step;
-    QStringList items;
-    for (const QString& sample : s.samples) items << tr("step %1 · %2").arg(s.step).arg(sample);
-    samples_->insertItems(0, items);
+    int row = 0;
+    for (const TrainSample& sample : s.samples) {
+      auto* item = new QListWidgetItem(tr("step %1 · %2: %3\nreference: %4")
+                                           .arg(s.step)
+                                           .arg(sample.key, CaptionTab::readable(sample.caption.toStdString()),
+                                                CaptionTab::readable(sample.reference.toStdString())));
+      item->setData(Qt::UserRole, sample.image);
+      samples_->insertItem(row++, item);
+      showThumbnail(item, sample.image);
+    }
   }
+}
+
+void TrainingTab::showThumbnail(QListWidgetItem* item, const QString& image) {
+  if (image.isEmpty()) return;
+  if (const auto it = thumbnails_.constFind(image); it != thumbnails_.constEnd()) {
+    item->setIcon(*it);
+    return;
+  }
+  // Decoded off the GUI thread once per image; every item showing it gets it when it comes.
+  if (thumbnail_waiting_.contains(image)) return;
+  thumbnail_waiting_.insert(image);
+  run_off_gui_thread(
+      this,
+      [image] {
+        const QImage picture = load_display_image(image);
+        return picture.isNull() ? QImage() : picture.scaled(48, 48, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+      },
+      [this, image](const QImage& small) {
+        thumbnail_waiting_.remove(image);
+        if (small.isNull()) return;
+        const QIcon icon(QPixmap::fromImage(small));
+        thumbnails_.insert(image, icon);
+        for (int i = 0; i < samples_->count(); ++i)
+          if (samples_->item(i)->data(Qt::UserRole).toString() == image) samples_->item(i)->setIcon(icon);
+      });
 }
 
 void TrainingTab::onExtraction(qint64 done, qint64 total, double images_per_s, double eta_s) {

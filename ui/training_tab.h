@@ -2,6 +2,9 @@
 // The Training tab: the dataset, the form (TrainingForm), the run controls (RunControls), live
 // loss curves (LossPlot), a status line and the current captions of a few fixed validation
 // images. It owns the training thread and talks to its worker through queued signals only.
+#include <QHash>
+#include <QIcon>
+#include <QSet>
 #include <QString>
 #include <QWidget>
 
@@ -9,6 +12,7 @@
 
 class QLabel;
 class QListWidget;
+class QListWidgetItem;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
@@ -79,6 +83,7 @@ class TrainingTab : public QWidget {
   void launch(const TrainRequest& request, const QString& log_line);
   void onStatus(const TrainStatus& status);
   void onExtraction(qint64 done, qint64 total, double images_per_s, double eta_s);
+  void showThumbnail(QListWidgetItem* item, const QString& image);
   void onFinished(bool ok, const QString& error, const QString& run_dir);
   void onState(RunState state);
   void describeDataset();
@@ -95,7 +100,9 @@ class TrainingTab : public QWidget {
   QProgressBar* progress_;
   QLabel* status_;
   TrainStatus last_status_;
-  qint64 last_sample_step_ = -1;  // the latest progress, for the line shown once the run has ended
+  qint64 last_sample_step_ = -1;
+  QHash<QString, QIcon> thumbnails_;  // validation images' thumbnails, by file
+  QSet<QString> thumbnail_waiting_;   // being decoded  // the latest progress, for the line shown once the run has ended
   QListWidget* samples_;
   QPlainTextEdit* log_;
   LossPlot* plot_;

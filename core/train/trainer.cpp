@@ -15,6 +15,7 @@
 
 #include "core/data/batcher.h"
 #include "core/data/feature_table.h"
+#include "core/data/tokenizer.h"
 #include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
@@ -319,15 +320,21 @@ struct Trainer::Impl {
     return tokens == 0 ? std::numeric_limits<double>::quiet_NaN() : total / tokens;
   }
 
-  std::vector<std::string> sample_captions() {
-    std::vector<std::string> out;
+  std::vector<SampleCaption> sample_captions() {
+    std::vector<SampleCaption> out;
     model->eval();
     DecodeOptions options;
     options.max_len = static_cast<int>(config.max_len);
     for (int64_t image : sample_images) {
       const auto f = features->gather({dataset.images[static_cast<size_t>(image)].feature_row}).to(device);
       const auto caption = decode(*model, vocab, f, options).front();
-      out.push_back(dataset.images[static_cast<size_t>(image)].key + ": " + caption.text());
+      const ImageRecord& record = dataset.images[static_cast<size_t>(image)];
+      SampleCaption sample;
+      sample.key = record.key;
+      if (dataset.format != DatasetFormat::Handout && !record.file.empty()) sample.image = dataset.image_root + "/" + record.file;
+      sample.caption = caption.text();
+      if (!record.captions.empty()) sample.reference = join_tokens(record.captions.front());
+      out.push_back(std::move(sample));
     }
     model->train();
     return out;

@@ -29,6 +29,15 @@ namespace captioner {
 
 enum class TrainerState { Running, Paused, Stopped, Finished, Failed };
 
+// A fixed validation image's greedy caption at a validation step.
+struct SampleCaption {
+  std::string key;        // the image's key in the dataset
+  std::string image;      // its file, when the dataset has image files; empty otherwise
+  std::string caption;    // what the model says now
+  std::string reference;  // the dataset's first caption of it
+  std::string text() const { return key + ": " + caption; }
+};
+
 struct TrainProgress {
   int64_t step = 0;
   int64_t total_steps = 0;
@@ -43,8 +52,8 @@ struct TrainProgress {
   double wall_time = 0;      // Unix seconds when the step ended
   double lr = 0;
   int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
-  // At validation steps: greedy captions of a few fixed validation images ("key: caption").
-  std::vector<std::string> samples;
+  // At validation steps: greedy captions of a few fixed validation images.
+  std::vector<SampleCaption> samples;
 };
 
 // Callbacks arrive on the training thread; implementations must hand data over, not block.
