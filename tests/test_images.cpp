@@ -1,4 +1,5 @@
 // Image loading: formats, conversions, EXIF orientation, and every way a file can be bad.
+#include "core/infer/attention_overlay.h"
 #include "core/util/errors.h"
 #include "core/vision/image_io.h"
 
@@ -34,6 +35,33 @@ cv::Mat pattern(int width, int height) {
 class TestImages : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // The sheet of every word's map: tiles wrap into rows; with one scale for all words a weak map
+  // is drawn darker than the strong one, with a scale per word both span it.
+  void attention_sheet_wraps_and_scales() {
+    const cv::Mat image(60, 60, CV_8UC3, cv::Scalar(90, 90, 90));
+    std::vector<float> strong(64, 0.f), weak(64, 0.f);
+    strong[27] = 1.0f;
+    weak[27] = 0.25f;
+    const std::vector<StripWord> words = {{"a", strong, 0.9}, {"red", weak, 0.5}, {"star", strong, 0.99}};
+    AttentionSheetOptions o;
+    o.tile = 60;
+    o.columns = 2;
+    o.opacity = 1.0;
+    const cv::Mat two_rows = attention_sheet(image, words, o);
+    o.columns = 4;
+    const cv::Mat one_row = attention_sheet(image, words, o);
+    QVERIFY(two_rows.rows > one_row.rows + 60 && two_rows.cols < one_row.cols);
+    // Tile 2 (the word "red") in the one-row sheet: 8 px margin, 6 px gaps, 22 px titles.
+    const cv::Rect red(8 + 2 * (60 + 6), 8 + 22, 60, 60);
+    const double per_word = cv::mean(one_row(red))[2];
+    o.same_scale = true;
+    const double shared = cv::mean(attention_sheet(image, words, o)(red))[2];
+    QVERIFY2(shared < per_word - 5, (std::to_string(shared) + " vs " + std::to_string(per_word)).c_str());
+    o.caption = "a red star";
+    QVERIFY(attention_sheet(image, words, o).rows > one_row.rows);  // the caption above the tiles
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, attention_sheet(cv::Mat(), words, o));
+  }
+
   void decodes_every_format_to_rgb() {
     const cv::Mat bgr = pattern(32, 24);
     for (const char* ext : {".png", ".bmp", ".tiff", ".webp", ".jpg"}) {

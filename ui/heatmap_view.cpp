@@ -36,9 +36,18 @@ QImage to_qimage(const cv::Mat& bgr) {
 
 constexpr int kStripTile = 110;  // the strip's tile width on screen (exports use 160)
 
+AttentionSheetOptions sheet_options(int tile, int columns, double opacity, bool same_scale) {
+  AttentionSheetOptions o;
+  o.tile = tile;
+  o.columns = columns;
+  o.opacity = opacity;
+  o.same_scale = same_scale;
+  return o;
+}
+
 std::vector<StripWord> strip_words(const std::vector<CaptionWord>& words) {
   std::vector<StripWord> out;
-  for (const auto& w : words) out.push_back({w.word, w.attention});
+  for (const auto& w : words) out.push_back({w.word, w.attention, std::exp(static_cast<double>(w.log_prob))});
   return out;
 }
 
@@ -58,6 +67,11 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   opacity_->setValue(70);
   opacity_->setAccessibleName(tr("Heatmap opacity"));
   opacity_->setToolTip(tr("Heatmap opacity"));
+  same_scale_ = new QCheckBox(tr("Same scale"), this);
+  same_scale_->setObjectName(QStringLiteral("sameScale"));
+  same_scale_->setToolTip(tr("The tiles below share one colour scale (the bar's top is the largest weight of any word), "
+                             "so the words' maps compare; off: each word's map uses the whole scale"));
+  connect(same_scale_, &QCheckBox::toggled, this, &HeatmapView::updateStrip);
   grid_lines_ = new QCheckBox(tr("Grid lines"), this);
   grid_lines_->setToolTip(tr("Show the 8×8 cells the model attends over"));
   play_ = new QPushButton(tr("▶ Play"), this);
@@ -67,7 +81,7 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   strip_ = new QLabel(this);
   strip_scroll_ = new QScrollArea(this);
   strip_scroll_->setWidget(strip_);
-  strip_scroll_->setFixedHeight(150);
+  strip_scroll_->setFixedHeight(190);
 
   connect(opacity_, &QSlider::valueChanged, this, [this] {
     updateStrip();
@@ -86,6 +100,7 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   controls->addWidget(new QLabel(tr("Opacity"), this));
   controls->addWidget(opacity_, 1);
   controls->addWidget(grid_lines_);
+  controls->addWidget(same_scale_);
   controls->addWidget(play_);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
@@ -141,7 +156,13 @@ void HeatmapView::drawGrid(QImage& image) const {
 
 void HeatmapView::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
+  updateStrip();
   updateView();
+}
+
+int HeatmapView::stripColumns() const {
+  // As many tiles as fit beside the colour bar: the grid wraps with the window's width.
+  return std::max(2, (strip_scroll_->viewport()->width() - 100) / (kStripTile + 6));
 }
 
 void HeatmapView::updateStrip() {
@@ -150,7 +171,7 @@ void HeatmapView::updateStrip() {
     strip_->clear();
     return;
   }
-  const QImage strip = to_qimage(attention_strip(to_bgr(image_), strip_words(words_), kStripTile, opacity_->value() / 100.0));
+  const QImage strip = to_qimage(attention_sheet(to_bgr(image_), strip_words(words_), sheet_options(kStripTile, stripColumns(), opacity_->value() / 100.0, same_scale_->isChecked())));
   strip_->setPixmap(QPixmap::fromImage(strip));
   strip_->resize(strip.size());
 }
@@ -167,17 +188,24 @@ void HeatmapView::updateView() {
   drawGrid(shown);
   heatmap_->setPixmap(QPixmap::fromImage(shown));
   // The selected word's tile in the strip (after the image's own tile) stays in view.
-  if (!strip_->pixmap().isNull())
-    strip_scroll_->ensureVisible((word_ + 1) * kStripTile + kStripTile / 2, kStripTile / 2, kStripTile, 0);
+  if (!strip_->pixmap().isNull()) {
+    const int columns = stripColumns(), tile = word_ + 1;  // the image is the first tile
+    const int tile_h = kStripTile * image_.height() / std::max(1, image_.width());
+    strip_scroll_->ensureVisible(8 + (tile % columns) * (kStripTile + 6) + kStripTile / 2,
+                                 8 + (tile / columns) * (22 + tile_h + 6) + tile_h / 2, kStripTile / 2, tile_h / 2 + 11);
+  }
 }
 
 bool HeatmapView::exportStrip(const QString& path) const {
   if (words_.empty() || image_.isNull()) return false;
-  return to_qimage(attention_strip(to_bgr(image_), strip_words(words_), 160, opacity_->value() / 100.0)).save(path);
+  AttentionSheetOptions o = sheet_options(160, 6, opacity_->value() / 100.0, same_scale_->isChecked());
+  for (const auto& w : words_) o.caption += (o.caption.empty() ? "" : " ") + w.word;
+  return to_qimage(attention_sheet(to_bgr(image_), strip_words(words_), o)).save(path);
 }
 
 SettingsTable HeatmapView::settings() const {
-  return {{QStringLiteral("opacity"), opacity_}, {QStringLiteral("grid"), grid_lines_}};
+  return {{QStringLiteral("opacity"), opacity_}, {QStringLiteral("grid"), grid_lines_},
+          {QStringLiteral("same_scale"), same_scale_}};
 }
 
 }  // namespace captioner::ui

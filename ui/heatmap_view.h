@@ -1,6 +1,8 @@
 #pragma once
 // The image with the selected word's attention map over it, the view's controls (opacity, grid
-// lines, Play) and the strip of every word's map. It draws; the Caption tab says what.
+// lines, same colour scale for all words, Play) and a grid of every word's map that wraps with the
+// view's width, titled with the words and their probabilities, with a colour bar. It draws; the
+// Caption tab says what.
 #include <QImage>
 #include <QWidget>
 
@@ -39,6 +41,7 @@ class HeatmapView : public QWidget {
 
  private:
   QImage overlayFor(int word, bool grid) const;
+  int stripColumns() const;
   void drawGrid(QImage& image) const;  // the 8x8 cell lines of the selected word's map
   void updateStrip();
   void updateView();
@@ -51,6 +54,7 @@ class HeatmapView : public QWidget {
   QLabel* note_label_;
   QSlider* opacity_;
   QCheckBox* grid_lines_;
+  QCheckBox* same_scale_;
   QPushButton* play_;
   QTimer* play_timer_;
   QLabel* strip_;
