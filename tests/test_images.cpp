@@ -37,6 +37,24 @@ class TestImages : public QObject {
  private Q_SLOTS:
   // The sheet of every word's map: tiles wrap into rows; with one scale for all words a weak map
   // is drawn darker than the strong one, with a scale per word both span it.
+  // A transparent PNG is seen as a viewer shows it, over white, not as the colour its transparent
+  // pixels happen to store; an opaque one is unchanged.
+  void transparent_png_is_laid_over_white() {
+    cv::Mat bgra(8, 8, CV_8UC4, cv::Scalar(0, 0, 255, 0));  // red, fully transparent
+    bgra.at<cv::Vec4b>(0, 0) = {255, 0, 0, 255};           // opaque blue
+    bgra.at<cv::Vec4b>(0, 1) = {0, 0, 0, 128};             // half-transparent black
+    std::vector<uchar> png;
+    QVERIFY(cv::imencode(".png", bgra, png));
+    const auto rgb = decode_image_rgb(std::string(png.begin(), png.end()), "t.png");
+    const auto at = [&](int y, int x, int c) { return rgb[y][x][c].item<int>(); };
+    QCOMPARE(at(4, 4, 0), 255);  // white where it is transparent
+    QCOMPARE(at(4, 4, 1), 255);
+    QCOMPARE(at(4, 4, 2), 255);
+    QCOMPARE(at(0, 0, 2), 255);  // opaque blue stays blue (RGB order)
+    QCOMPARE(at(0, 0, 0), 0);
+    QVERIFY(std::abs(at(0, 1, 0) - 127) <= 1);  // half black over white: mid grey
+  }
+
   void attention_sheet_wraps_and_scales() {
     const cv::Mat image(60, 60, CV_8UC3, cv::Scalar(90, 90, 90));
     std::vector<float> strong(64, 0.f), weak(64, 0.f);
@@ -100,10 +118,16 @@ class TestImages : public QObject {
     const auto d = decode_image_rgb(encode(deep, ".png"), "deep.png");
     QCOMPARE(d[3][3][0].item<uint8_t>(), uint8_t{128});  // BGR (65535, 0, 32896) -> RGB (128, 0, 255)
     QCOMPARE(d[3][3][2].item<uint8_t>(), uint8_t{255});
-    cv::Mat rgba(10, 12, CV_8UC4, cv::Scalar(10, 20, 30, 0));  // fully transparent: alpha is dropped
+    cv::Mat rgba(10, 12, CV_8UC4, cv::Scalar(10, 20, 30, 0));  // fully transparent: white, not its stored colour
     const auto a = decode_image_rgb(encode(rgba, ".png"), "alpha.png");
     QCOMPARE(a.size(2), int64_t{3});
-    QCOMPARE(a[0][0][0].item<uint8_t>(), uint8_t{30});
+    QCOMPARE(a[0][0][0].item<uint8_t>(), uint8_t{255});
+    cv::Mat opaque(10, 12, CV_8UC4, cv::Scalar(10, 20, 30, 255));  // opaque: its colour
+    QCOMPARE(decode_image_rgb(encode(opaque, ".png"), "opaque.png")[0][0][0].item<uint8_t>(), uint8_t{30});
+    cv::Mat deep_alpha(10, 12, CV_16UC4, cv::Scalar(0, 0, 65535, 65535));  // 16-bit RGBA: red
+    const auto r = decode_image_rgb(encode(deep_alpha, ".png"), "deep_alpha.png");
+    QCOMPARE(r[0][0][0].item<uint8_t>(), uint8_t{255});
+    QCOMPARE(r[0][0][1].item<uint8_t>(), uint8_t{0});
   }
   void honours_exif_orientation() {
     const std::string jpeg = encode(pattern(40, 20), ".jpg");

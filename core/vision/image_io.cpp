@@ -27,6 +27,36 @@ uint32_t le32(const std::string& b, size_t i) { return le16(b, i + 2) << 16 | le
 
 bool is_jpeg(const std::string& b) { return b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8; }
 
+// A PNG whose IHDR says it has an alpha channel (colour type 4: grey + alpha, 6: RGBA).
+bool is_png_with_alpha(const std::string& b) {
+  return b.size() > 25 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && b.compare(12, 4, "IHDR") == 0 &&
+         (b[25] == 4 || b[25] == 6);
+}
+
+// An image with alpha laid over white, as 8-bit BGR: what a viewer shows of a transparent image.
+cv::Mat over_white(const cv::Mat& image) {
+  cv::Mat bgra;
+  if (image.depth() == CV_16U) image.convertTo(bgra, CV_8U, 1.0 / 257.0);
+  else bgra = image;
+  if (bgra.channels() == 2) cv::cvtColor(bgra, bgra, cv::COLOR_GRAY2BGRA);  // OpenCV reads grey + alpha as 2 channels
+  if (bgra.channels() != 4) {
+    cv::Mat bgr;
+    if (bgra.channels() == 1) cv::cvtColor(bgra, bgr, cv::COLOR_GRAY2BGR);
+    else bgr = bgra;
+    return bgr;
+  }
+  cv::Mat bgr(bgra.rows, bgra.cols, CV_8UC3);
+  for (int y = 0; y < bgra.rows; ++y) {
+    const auto* in = bgra.ptr<cv::Vec4b>(y);
+    auto* out = bgr.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < bgra.cols; ++x) {
+      const int a = in[x][3];
+      for (int c = 0; c < 3; ++c) out[x][c] = static_cast<uint8_t>((in[x][c] * a + 255 * (255 - a) + 127) / 255);
+    }
+  }
+  return bgr;
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> header_size(const std::string& b) {
@@ -105,7 +135,10 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-    decoded = cv::imdecode(buffer, cv::IMREAD_COLOR);  // 8-bit BGR, EXIF orientation applied
+    // 8-bit BGR, EXIF orientation applied; a transparent PNG laid over white, as viewers (and the
+    // desktop app) show it, instead of whatever colour its transparent pixels store.
+    decoded = is_png_with_alpha(bytes) ? over_white(cv::imdecode(buffer, cv::IMREAD_UNCHANGED))
+                                       : cv::imdecode(buffer, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw DataError(name, std::string("cannot decode image: ") + e.err);
   }

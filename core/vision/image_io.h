@@ -23,7 +23,7 @@ struct ImageLimits {
 // The bytes of an image file, within limits.max_file_bytes; refuses anything but a regular file.
 std::string read_image_file(const std::string& path, const ImageLimits& limits = {});
 
-// RGB uint8 [H, W, 3].
+// RGB uint8 [H, W, 3]: EXIF orientation applied, a transparent PNG laid over white.
 torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits = {});
 torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
 
