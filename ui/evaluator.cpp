@@ -52,6 +52,7 @@ Evaluator::~Evaluator() {
   if (thread_) {
     cancel();
     thread_->wait();
+    delete thread_;  // its finished() slot, queued to this object, will not run any more
   }
 }
 
