@@ -26,40 +26,32 @@ namespace captioner::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model;
-  std::string data;
-  std::string split = "test";
-  std::string images;
-  std::string cache;
-  std::string encoder;
-  std::string features;
+  RunEvalRequest request;  // the options bind to its fields
   std::string results;
   int beam = 1;
-  int no_repeat_ngram = 0;
-  double length_penalty = 1.0;
-  int max_len = 20;
   bool json = false;
-  std::string device = "auto";
   int64_t threads = 0;
 };
 
 void add_eval_options(CLI::App* cmd, EvalArgs* a) {
-  cmd->add_option("--model", a->model, "Run folder (or its checkpoint.pt)")->required();
-  cmd->add_option("--data", a->data, "Shapes folder, COCO captions JSON, Karpathy JSON or handout folder")->required();
-  cmd->add_option("--split", a->split, "Split to evaluate: train, val, test, or all")
+  RunEvalRequest& r = a->request;
+  DecodeOptions& d = r.decoding;
+  cmd->add_option("--model", r.model, "Run folder (or its checkpoint.pt)")->required();
+  cmd->add_option("--data", r.data, "Shapes folder, COCO captions JSON, Karpathy JSON or handout folder")->required();
+  cmd->add_option("--split", r.split, "Split to evaluate: train, val, test, or all")
       ->check(CLI::IsMember({"train", "val", "test", "all"}))->capture_default_str();
   cmd->add_option("--beam", a->beam, "Beam width (1 = greedy)")->check(CLI::Range(1, 100))->capture_default_str();
-  cmd->add_option("--length-penalty", a->length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
-  cmd->add_option("--max-len", a->max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--no-repeat-ngram", a->no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
+  cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
+  cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--no-repeat-ngram", d.no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
       ->check(CLI::Range(0, 20))->capture_default_str();
-  cmd->add_option("--images", a->images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
-  cmd->add_option("--cache", a->cache, "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
-  cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
-  cmd->add_option("--features", a->features, "Pooled feature .npy for data without image files (one row per image)");
+  cmd->add_option("--images", r.images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
+  cmd->add_option("--cache", r.cache, "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
+  cmd->add_option("--encoder", r.encoder, "Encoder weight file (default: the installed one)");
+  cmd->add_option("--features", r.features, "Pooled feature .npy for data without image files (one row per image)");
   cmd->add_option("--results", a->results, "Also write the captions as COCO results [{image_id, caption}]");
   cmd->add_flag("--json", a->json, "Print the report as JSON");
-  cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", r.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
@@ -90,21 +82,9 @@ void print_text(const RunEvaluation& e) {
 
 int run_eval(const EvalArgs& a) {
   configure_threads(a.threads);
-  RunEvalRequest request;
-  request.model = a.model;
-  request.data = a.data;
-  request.split = a.split;
-  request.images = a.images;
-  request.cache = a.cache;
-  request.encoder = a.encoder;
-  request.features = a.features;
-  request.device = a.device;
-  DecodeOptions& options = request.decoding;
-  options.mode = a.beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
-  options.beam_width = a.beam;
-  options.no_repeat_ngram = a.no_repeat_ngram;
-  options.length_penalty = a.length_penalty;
-  options.max_len = a.max_len;
+  RunEvalRequest request = a.request;
+  request.decoding.mode = a.beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
+  request.decoding.beam_width = a.beam;
   class Progress : public RunEvalObserver {
     void on_message(const std::string& text) override { std::cerr << text << '\n'; }
     void on_extraction(const ExtractProgress& p) override { print_extraction_progress(p); }

@@ -95,11 +95,8 @@ bool Evaluator::start(const EvalJob& job) {
         const GridLayer layer = run.config.encoder_id.empty() ? GridLayer::Mixed10 : grid_layer_of(run.config.encoder_id);
         request.cache = shared_feature_cache(job.image_dir, layer).toStdString();
       }
-      // The test split when the dataset has one, else the validation split.
-      const CaptionDataset data = read_dataset(request.data);
-      const bool has_test = std::any_of(data.images.begin(), data.images.end(),
-                                        [](const ImageRecord& r) { return r.split == Split::Test; });
-      request.split = has_test ? "test" : "val";
+      request.split = "test";
+      request.val_without_test = true;  // data without a test split: the validation split
       request.decoding.max_len = 22;
       const RunEvaluation e = evaluate_run(request, &observer, cancel.get());
       write_file_atomically(evaluationPath(job.run_dir).toStdString(), report_with_worst(e).dump(2) + "\n");

@@ -29,11 +29,26 @@ namespace {
 const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
                            QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127)};
 
-// The debiased moving average, as TensorBoard shows it: the biased average divided by (1 - a^n),
-// so the first points are not dragged towards zero or the first value.
-double debiased(double ema, double decay, double raw) { return decay < 1 ? ema / (1 - decay) : raw; }
-
 }  // namespace
+
+double LossPlot::Smoother::add(double value) {
+  ema = factor * ema + (1 - factor) * value;
+  decay *= factor;
+  return decay < 1 ? ema / (1 - decay) : value;
+}
+
+void LossPlot::trace(const HistoryRow& row, Smoother& smoother, Curves& out) const {
+  const double x = xOf(row), y = yOf(row);
+  const double smooth = smoother.add(y);
+  if (std::isnan(x)) return;  // wall-clock axis, a row from before wall times were kept
+  out.xs << x;
+  out.raw << y;
+  out.smooth << smooth;
+  if (chart() == Chart::Loss && !std::isnan(row.val_loss)) {
+    out.val_xs << x;
+    out.val << row.val_loss;
+  }
+}
 
 LossPlot::LossPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
   plot_->setNotAntialiasedElements(QCP::aeAll);
@@ -147,6 +162,7 @@ LossPlot::Series& LossPlot::addSeries(const QString& key, const QString& label) 
   s.key = key;
   s.label = label;
   s.color = freeColor();
+  s.smoother = Smoother{smoothing()};
   s.raw = plot_->addGraph();
   QColor faint = s.color;
   faint.setAlpha(60);
@@ -276,57 +292,25 @@ double LossPlot::yOf(const HistoryRow& r) const {
 
 void LossPlot::append(const QVector<TrainPoint>& points) {
   Series& live = series_.front();
-  const double a = smoothing();
-  QVector<double> xs, raw, smooth, vx, vy;
-  const bool loss = chart() == Chart::Loss;
+  Curves added;
   for (const auto& p : points) {
-    const HistoryRow row{p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s, p.wall_time};
-    live.history.rows.push_back(row);
-    const double x = xOf(row), y = yOf(row);
-    live.ema = a * live.ema + (1 - a) * y;
-    live.decay *= a;
-    if (std::isnan(x)) continue;
-    xs << x;
-    raw << y;
-    smooth << debiased(live.ema, live.decay, y);
-    if (loss && !std::isnan(p.val_loss)) {
-      vx << x;
-      vy << p.val_loss;
-    }
+    live.history.rows.push_back({p.step, p.train_loss, p.val_loss, p.captions_per_s, p.lr, p.elapsed_s, p.wall_time});
+    trace(live.history.rows.back(), live.smoother, added);
   }
-  live.raw->addData(xs, raw, true);
-  live.smooth->addData(xs, smooth, true);
-  if (!vx.isEmpty()) live.val->addData(vx, vy, true);
+  live.raw->addData(added.xs, added.raw, true);
+  live.smooth->addData(added.xs, added.smooth, true);
+  if (!added.val.isEmpty()) live.val->addData(added.val_xs, added.val, true);
   if (live.history.rows.size() == static_cast<size_t>(points.size())) labelSeries(live);  // the first points
   scheduleReplot();
 }
 
 void LossPlot::rebuildSeries(Series& s) {
-  const double a = smoothing();
-  const bool loss = chart() == Chart::Loss;
-  QVector<double> xs, raw, smooth, vx, vy;
-  xs.reserve(static_cast<int>(s.history.rows.size()));
-  raw.reserve(xs.capacity());
-  smooth.reserve(xs.capacity());
-  double ema = 0, decay = 1;
-  for (const auto& r : s.history.rows) {
-    const double x = xOf(r), y = yOf(r);
-    ema = a * ema + (1 - a) * y;
-    decay *= a;
-    if (std::isnan(x)) continue;
-    xs << x;
-    raw << y;
-    smooth << debiased(ema, decay, y);
-    if (loss && !std::isnan(r.val_loss)) {
-      vx << x;
-      vy << r.val_loss;
-    }
-  }
-  s.ema = ema;
-  s.decay = decay;
-  s.raw->setData(xs, raw, true);
-  s.smooth->setData(xs, smooth, true);
-  s.val->setData(vx, vy, true);
+  Curves curves;
+  s.smoother = Smoother{smoothing()};
+  for (const auto& r : s.history.rows) trace(r, s.smoother, curves);
+  s.raw->setData(curves.xs, curves.raw, true);
+  s.smooth->setData(curves.xs, curves.smooth, true);
+  s.val->setData(curves.val_xs, curves.val, true);
   labelSeries(s);
 }
 
@@ -431,21 +415,18 @@ bool LossPlot::eventFilter(QObject* watched, QEvent* event) {
 
 bool LossPlot::exportCsv(const QString& path) const {
   QString csv = QStringLiteral("run,step,wall_time,elapsed_s,train_raw,train_smoothed,val_loss,lr,captions_per_s\n");
-  const double a = smoothing();
   for (const auto& s : series_) {
     QString run = s.label;
     run.replace(QLatin1Char('"'), QLatin1String("\"\""));
-    double ema = 0, decay = 1;
+    Smoother smoother{smoothing()};
     for (const auto& r : s.history.rows) {
-      ema = a * ema + (1 - a) * r.train_loss;
-      decay *= a;
       csv += QStringLiteral("\"%1\",%2,%3,%4,%5,%6,%7,%8,%9\n")
                  .arg(run)
                  .arg(r.step)
                  .arg(r.wall_time, 0, 'f', 3)
                  .arg(r.elapsed_s, 0, 'f', 3)
                  .arg(r.train_loss, 0, 'g', 7)
-                 .arg(debiased(ema, decay, r.train_loss), 0, 'g', 7)
+                 .arg(smoother.add(r.train_loss), 0, 'g', 7)
                  .arg(std::isnan(r.val_loss) ? QString() : QString::number(r.val_loss, 'g', 7))
                  .arg(r.lr, 0, 'g', 6)
                  .arg(r.captions_per_s, 0, 'f', 1);

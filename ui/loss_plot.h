@@ -75,6 +75,17 @@ class LossPlot : public QWidget {
   bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
+  // The debiased moving average, as TensorBoard shows it: the biased average divided by
+  // (1 - a^n), so the first points are not dragged towards zero or the first value.
+  struct Smoother {
+    double factor = 0;
+    double ema = 0, decay = 1;
+    double add(double value);  // the smoothed value after `value`
+  };
+  // What a run's rows add to its graphs on the current chart and axis.
+  struct Curves {
+    QVector<double> xs, raw, smooth, val_xs, val;
+  };
   struct Series {
     QString key;  // empty for the live run
     QString label;
@@ -83,7 +94,7 @@ class LossPlot : public QWidget {
     QCPGraph* raw = nullptr;
     QCPGraph* smooth = nullptr;
     QCPGraph* val = nullptr;
-    double ema = 0, decay = 1;  // the live run's moving average, continued by append()
+    Smoother smoother;  // continued by append() for the live run
   };
   void setUpHover();
   QHBoxLayout* buildControls();
@@ -91,6 +102,7 @@ class LossPlot : public QWidget {
   QColor freeColor() const;
   void rebuild();
   void rebuildSeries(Series& s);
+  void trace(const HistoryRow& row, Smoother& smoother, Curves& out) const;
   double xOf(const HistoryRow& row) const;
   double yOf(const HistoryRow& row) const;
   void labelSeries(Series& s);

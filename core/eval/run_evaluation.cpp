@@ -68,15 +68,27 @@ FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_pat
   return features;
 }
 
-std::vector<int64_t> images_of_split(const RunEvalRequest& r, const CaptionDataset& dataset) {
-  const Split wanted = parse_split(r.split);
+std::vector<int64_t> images_of_split(const std::string& split, const CaptionDataset& dataset) {
+  const Split wanted = parse_split(split);
   std::vector<int64_t> images;
   for (size_t i = 0; i < dataset.images.size(); ++i)
-    if (r.split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
-  if (images.empty())
-    throw DataError(r.data, "has no images in the " + r.split + " split" +
-                                (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+    if (split == "all" || dataset.images[i].split == wanted) images.push_back(static_cast<int64_t>(i));
   return images;
+}
+
+// The split evaluated and its images: the requested one, or val for "test" on data without test
+// images when the request allows it.
+std::pair<std::string, std::vector<int64_t>> choose_images(const RunEvalRequest& r, const CaptionDataset& dataset) {
+  std::string split = r.split;
+  std::vector<int64_t> images = images_of_split(split, dataset);
+  if (images.empty() && split == "test" && r.val_without_test) {
+    split = "val";
+    images = images_of_split(split, dataset);
+  }
+  if (images.empty())
+    throw DataError(r.data, "has no images in the " + split + " split" +
+                                (dataset.has_own_split() ? "" : " (it has no split of its own: use --split all)"));
+  return {split, images};
 }
 
 }  // namespace
@@ -90,7 +102,7 @@ RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, c
   out.dataset = read_dataset(r.data);
   check_cancel(cancel);
   const FeatureTable features = eval_features(r, path, checkpoint, out.dataset, observer, cancel);
-  const std::vector<int64_t> images = images_of_split(r, out.dataset);
+  const auto [split, images] = choose_images(r, out.dataset);
   ShapesAnnotations shapes;
   if (out.dataset.format == DatasetFormat::Karpathy) shapes = read_shapes_annotations(out.dataset.source);
   out.report = evaluate(*checkpoint.model, checkpoint.vocab, out.dataset, images, features, &shapes, r.decoding, device,
@@ -99,7 +111,7 @@ RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, c
                           if (observer) observer->on_caption(done, total);
                         });
   out.model_kind = checkpoint.config.model.kind;
-  out.split = r.split;
+  out.split = split;
   out.decoding = r.decoding.mode == DecodeMode::Beam ? "beam " + std::to_string(r.decoding.beam_width)
                : r.decoding.mode == DecodeMode::Sample ? std::string("sampled") : std::string("greedy");
   return out;

@@ -21,6 +21,7 @@ struct RunEvalRequest {
   std::string model;             // run folder or checkpoint file
   std::string data;              // Shapes folder, COCO / Karpathy JSON or handout folder
   std::string split = "test";    // train, val, test or all
+  bool val_without_test = false; // split "test" on data without test images: the val split instead
   std::string images;            // image folder of a COCO / Karpathy dataset; empty: beside the file
   std::string cache;             // feature cache folder; empty: the layer's default beside the data
   std::string encoder;           // encoder weight file; empty: the installed one
@@ -41,7 +42,7 @@ struct RunEvaluation {
   CaptionDataset dataset;  // as evaluated: report.per_image[i].image indexes its images
   std::string model_kind;  // "lstm", "attention"
   std::string decoding;    // "greedy", "beam 3", ...
-  std::string split;
+  std::string split;       // the split evaluated
 };
 
 // Throws DataError / ConfigError naming the file or setting at fault; a cancel (from another

@@ -326,9 +326,8 @@ struct Trainer::Impl {
     DecodeOptions options;
     options.max_len = static_cast<int>(config.max_len);
     for (int64_t image : sample_images) {
-      const auto f = features->gather({dataset.images[static_cast<size_t>(image)].feature_row}).to(device);
-      const auto caption = decode(*model, vocab, f, options).front();
       const ImageRecord& record = dataset.images[static_cast<size_t>(image)];
+      const auto caption = decode(*model, vocab, features->gather({record.feature_row}).to(device), options).front();
       SampleCaption sample;
       sample.key = record.key;
       if (dataset.format != DatasetFormat::Handout && !record.file.empty()) sample.image = dataset.image_root + "/" + record.file;
