@@ -91,6 +91,8 @@ void add_training_options(CLI::App* cmd, TrainArgs* args) {
                   "Attention model: the attention query also reads the word just read (true/false)")->capture_default_str();
   cmd->add_option("--context-to-output", c.model.context_to_output,
                   "Attention model: the attended context also feeds the word prediction (true/false)")->capture_default_str();
+  cmd->add_option("--coverage", c.model.coverage,
+                  "Attention model: the scores also read how much each cell was attended so far (true/false)")->capture_default_str();
   cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();
   cmd->add_option("--val-every", c.val_every, "Steps between validations")->capture_default_str();
   cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset")->capture_default_str();

@@ -72,18 +72,23 @@ class TestAttention : public QObject {
   void teacher_forcing_matches_step_decoding_data() {
     QTest::addColumn<bool>("word_in_query");
     QTest::addColumn<bool>("context_to_output");
-    QTest::newRow("default: word in query") << true << false;
-    QTest::newRow("both") << true << true;
-    QTest::newRow("context to output") << false << true;
-    QTest::newRow("neither") << false << false;
+    QTest::addColumn<bool>("coverage");
+    QTest::newRow("default: word in query") << true << false << false;
+    QTest::newRow("both") << true << true << false;
+    QTest::newRow("context to output") << false << true << false;
+    QTest::newRow("neither") << false << false << false;
+    QTest::newRow("coverage") << true << false << true;
+    QTest::newRow("coverage, context to output") << true << true << true;
   }
   void teacher_forcing_matches_step_decoding() {
     QFETCH(bool, word_in_query);
     QFETCH(bool, context_to_output);
+    QFETCH(bool, coverage);
     torch::manual_seed(1);
     ModelConfig config = small_config();
     config.word_in_query = word_in_query;
     config.context_to_output = context_to_output;
+    config.coverage = coverage;
     AttentionNet net(config, vocab().size(), Vocabulary::kPad);
     net->eval();
     torch::NoGradGuard no_grad;
@@ -153,19 +158,56 @@ class TestAttention : public QObject {
     }
   }
 
-  // Checkpoints written before these options existed have neither layer: their config reads false.
+  // With coverage the state keeps each cell's weight summed over the steps taken (each step's
+  // weights sum to 1, so the total is the step count), and that sum changes the next map: from
+  // the same h, c and word, a state whose coverage is cleared looks elsewhere. Without coverage
+  // the state has no such tensor and the model no such weight.
+  void coverage_sums_the_maps_and_steers_the_next_one() {
+    for (const bool on : {true, false}) {
+      torch::manual_seed(8);
+      ModelConfig config = small_config();
+      config.coverage = on;
+      AttentionNet net(config, vocab().size(), Vocabulary::kPad);
+      QCOMPARE(net->named_parameters().contains("coverage_key.weight"), on);
+      net->eval();
+      torch::NoGradGuard no_grad;
+      DecoderState state = net->start(torch::randn({1, 16, 8}));
+      QCOMPARE(state.tensors.size(), size_t{on ? 5u : 4u});
+      auto maps = torch::zeros({1, 16});
+      for (const int64_t word : {int64_t{Vocabulary::kStart}, int64_t{4}, int64_t{5}}) {
+        net->step(torch::tensor({word}), state);
+        maps += state.attention;
+      }
+      if (!on) continue;
+      QVERIFY(torch::allclose(state.tensors[4].first, maps, 1e-5, 1e-6));
+      QVERIFY(std::abs(state.tensors[4].first.sum().item<double>() - 3) < 1e-4);
+      DecoderState cleared = state;
+      cleared.tensors[4].first = torch::zeros_like(state.tensors[4].first);
+      net->step(torch::tensor({int64_t{9}}), state);
+      net->step(torch::tensor({int64_t{9}}), cleared);
+      QVERIFY(!torch::allclose(state.attention, cleared.attention));
+    }
+  }
+
+  // Checkpoints written before these options existed have none of these layers: their config
+  // reads false.
   void configs_without_the_options_read_as_the_first_model() {
-    ModelConfig both = small_config();
-    QCOMPARE(both.word_in_query, true);  // the default
-    both.context_to_output = true;
-    nlohmann::json j = both;
+    ModelConfig all = small_config();
+    QCOMPARE(all.word_in_query, true);  // the default
+    all.context_to_output = true;
+    all.coverage = true;
+    nlohmann::json j = all;
     QCOMPARE(j.at("word_in_query").get<bool>(), true);
     QCOMPARE(j.at("context_to_output").get<bool>(), true);
+    QCOMPARE(j.at("coverage").get<bool>(), true);
+    QCOMPARE(j.get<ModelConfig>().coverage, true);
     j.erase("word_in_query");
     j.erase("context_to_output");
+    j.erase("coverage");
     const auto config = j.get<ModelConfig>();
     QCOMPARE(config.word_in_query, false);
     QCOMPARE(config.context_to_output, false);
+    QCOMPARE(config.coverage, false);
   }
 
   void penalty_is_mean_squared_coverage_gap() {

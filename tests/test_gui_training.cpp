@@ -84,6 +84,8 @@ class TestGuiTraining : public QObject {
     QCOMPARE(run.config.lr, recipe.lr);
     QCOMPARE(run.config.lr_decay_every, recipe.lr_decay_every);
     QCOMPARE(run.config.model.dropout, recipe.model.dropout);
+    QCOMPARE(run.config.model.attention_dim, recipe.model.attention_dim);
+    QCOMPARE(run.config.model.coverage, recipe.model.coverage);
     QCOMPARE(run.config.max_len, recipe.max_len);
     // The bundled nsfwjs weights: "auto" is mixed5.
     QVERIFY2(grid_layer_of(run.config.encoder_id) == GridLayer::Mixed5, run.config.encoder_id.c_str());

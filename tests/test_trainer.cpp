@@ -1,5 +1,6 @@
 #include "core/data/dataset.h"
 #include "core/data/synthetic.h"
+#include "core/model/config_json.h"
 #include "core/train/checkpoint.h"
 #include "core/train/recipe.h"
 #include "core/train/run_summary.h"
@@ -7,6 +8,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -181,6 +183,7 @@ class TestTrainer : public QObject {
       QCOMPARE(c.steps, p.steps);
       QCOMPARE(c.batch_size, p.batch_size);
       QCOMPARE(c.model.kind, d.model.kind);
+      QCOMPARE(nlohmann::json(c.model), nlohmann::json(d.model));
       QCOMPARE(c.lr, d.lr);
       QVERIFY(c.lr_decay_every < c.steps);  // the schedule scales with the run
     }

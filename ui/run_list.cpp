@@ -51,6 +51,7 @@ std::vector<std::pair<QString, QString>> settings_of(const RunSummary& r) {
           {QObject::tr("LSTM layers"), QString::number(m.layers)},
           {QObject::tr("dropout"), QString::number(m.dropout)},
           {QObject::tr("attention width"), m.kind == "attention" ? QString::number(m.attention_dim) : QString()},
+          {QObject::tr("coverage"), m.kind == "attention" ? (m.coverage ? QObject::tr("yes") : QObject::tr("no")) : QString()},
           {QObject::tr("steps"), QString::number(c.steps)},
           {QObject::tr("batch"), QString::number(c.batch_size)},
           {QObject::tr("learning rate"), QString::number(c.lr, 'g', 4)},

@@ -28,6 +28,7 @@ AttentionNetImpl::AttentionNetImpl(const ModelConfig& config, int64_t vocab_size
   gates = register_module("gates", nn::Linear(config.embed + a + config.hidden, 4 * config.hidden));
   if (config.context_to_output) context_out = register_module("context_out", nn::Linear(a, config.hidden));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
+  if (config.coverage) coverage_key = register_module("coverage_key", nn::Linear(nn::LinearOptions(1, a).bias(false)));
 }
 
 torch::Tensor AttentionNetImpl::output_input(const torch::Tensor& h, const torch::Tensor& context) {
@@ -36,13 +37,19 @@ torch::Tensor AttentionNetImpl::output_input(const torch::Tensor& h, const torch
 }
 
 std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& word,
-                                                                 const torch::Tensor& cells, const torch::Tensor& keys) {
+                                                                 const torch::Tensor& cells, const torch::Tensor& keys,
+                                                                 const torch::Tensor& coverage) {
   auto query = fast_linear(h, hidden_key->weight, hidden_key->bias);
   if (word_key) query = query + fast_linear(word, word_key->weight, torch::Tensor());
-  const auto scores = score(torch::tanh(keys + query.unsqueeze(1))).squeeze(2);  // [B, cells]
+  auto pre = keys + query.unsqueeze(1);  // [B, cells, a]
+  if (coverage_key) pre = pre + coverage.unsqueeze(2) * coverage_key->weight.squeeze(1);
+  const auto scores = fast_linear(torch::tanh(pre).view({-1, pre.size(2)}), score->weight, score->bias)
+                          .view({pre.size(0), pre.size(1)});  // [B, cells]
   const auto weights = torch::softmax(scores, 1);
-  const auto context = weights.unsqueeze(1).bmm(cells).squeeze(1);                      // [B, a]
-  return {weights, torch::sigmoid(gate(h)) * context};
+  // A weighted sum, not a [1 x cells] x [cells x a] bmm per image: those tiny products ran on
+  // OpenBLAS's generic kernel here and took longer.
+  const auto context = (weights.unsqueeze(2) * cells).sum(1);  // [B, a]
+  return {weights, torch::sigmoid(fast_linear(h, gate->weight, gate->bias)) * context};
 }
 
 std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::lstm_step(const torch::Tensor& input, const torch::Tensor& h,
@@ -61,7 +68,12 @@ DecoderState AttentionNetImpl::start(const torch::Tensor& raw_grid) {
   // would then name the object without the weights ever pointing at it.
   const auto cells = flat.view({grid.size(0), grid.size(1), -1});
   DecoderState state;
-  state.tensors = {{init_h(mean), 0}, {init_c(mean), 0}, {cells, 0}, {cell_key(cells), 0}};
+  const auto keys = fast_linear(flat, cell_key->weight, cell_key->bias).view_as(cells);
+  state.tensors = {{fast_linear(mean, init_h->weight, init_h->bias), 0},
+                   {fast_linear(mean, init_c->weight, init_c->bias), 0},
+                   {cells, 0},
+                   {keys, 0}};
+  if (coverage_key) state.tensors.emplace_back(torch::zeros({grid.size(0), grid.size(1)}, grid.options()), 0);
   return state;
 }
 
@@ -69,8 +81,11 @@ torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& 
   auto& h = state.tensors[0].first;
   auto& c = state.tensors[1].first;
   const auto word = embedding(tokens);
-  const auto [weights, context] = attend(h, word, state.tensors[2].first, state.tensors[3].first);
+  const torch::Tensor no_coverage;
+  const auto& coverage = coverage_key ? state.tensors[4].first : no_coverage;
+  const auto [weights, context] = attend(h, word, state.tensors[2].first, state.tensors[3].first, coverage);
   std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
+  if (coverage_key) state.tensors[4].first = coverage + weights;
   state.attention = weights;
   return fast_linear(output_input(h, context), output->weight, output->bias);
 }
@@ -93,6 +108,7 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   DecoderState state = start(grid.index_select(0, index));
   auto h = state.tensors[0].first, c = state.tensors[1].first;
   auto cells = state.tensors[2].first, keys = state.tensors[3].first;
+  torch::Tensor coverage = coverage_key ? state.tensors[4].first : torch::Tensor();
   const int64_t longest = batch == 0 ? 0 : lengths[static_cast<size_t>(order[0])];
   std::vector<torch::Tensor> hidden, wanted, weights_per_step;
   for (int64_t t = 0; t < longest; ++t) {
@@ -103,13 +119,16 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
       c = c.narrow(0, 0, running);
       cells = cells.narrow(0, 0, running);
       keys = keys.narrow(0, 0, running);
+      if (coverage.defined()) coverage = coverage.narrow(0, 0, running);
     }
     const auto word = embedded.narrow(0, 0, running).select(1, t);
-    const auto [weights, context] = attend(h, word, cells, keys);
+    const auto [weights, context] = attend(h, word, cells, keys, coverage);
     std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
+    if (coverage.defined()) coverage = coverage + weights;
     hidden.push_back(output_input(h, context));
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
-    weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
+    if (config_.attention_penalty > 0)
+      weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
   }
   TeacherForcing out;
   if (hidden.empty()) {
@@ -120,8 +139,8 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   out.hidden = dropout(torch::cat(hidden, 0));
   out.targets = torch::cat(wanted, 0);
   if (config_.attention_penalty > 0) {
-    const auto coverage = torch::stack(weights_per_step, 0).sum(0);  // [B, cells]: each cell's total weight
-    out.penalty = config_.attention_penalty * (1 - coverage).pow(2).mean();
+    const auto total = torch::stack(weights_per_step, 0).sum(0);  // [B, cells]: each cell's total weight
+    out.penalty = config_.attention_penalty * (1 - total).pow(2).mean();
   }
   return out;
 }

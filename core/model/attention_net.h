@@ -10,7 +10,10 @@
 // query is the state from before that word, so after "red" the map for the next word is chosen
 // without knowing that "red" was said; on Shapes the word made the maps find the named object
 // far more often (README). With context_to_output the context is also added (projected) to h
-// before the output layer, Show, Attend and Tell's deep output. Training adds the doubly
+// before the output layer, Show, Attend and Tell's deep output. With coverage, each cell's score
+// also reads the weight the cell has received so far (a learned vector times that sum, added
+// inside the tanh, as in Tu et al. 2016 and See et al. 2017): without it, the only memory of what
+// was already named is h, and a caption could name one object twice. Training adds the doubly
 // stochastic regulariser penalty * mean over images and cells of (1 - sum over steps of the
 // cell's weight)^2.
 // Projecting the cells first keeps the per-step LSTM input small (attention_dim instead of 2048),
@@ -35,7 +38,8 @@ struct AttentionNetImpl : CaptionModelImpl {
   TeacherForcing teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) override;
   torch::nn::Linear& output_layer() override { return output; }
   FeatureInput input() const override { return FeatureInput::Grid; }
-  // grid: [B, cells, feature_dim]. State: h, c, projected cells, their attention keys.
+  // grid: [B, cells, feature_dim]. State: h, c, projected cells, their attention keys and, with
+  // coverage, each cell's weight summed over the steps so far.
   DecoderState start(const torch::Tensor& grid) override;
   // Also sets state.attention to this step's weights over the cells [B, cells].
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
@@ -51,12 +55,15 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
   torch::nn::Linear context_out{nullptr};  // context -> hidden, added to h before `output`
   torch::nn::Linear output{nullptr};
+  torch::nn::Linear coverage_key{nullptr};  // a cell's coverage -> its score (coverage); last, so
+                                            // the other weights draw as without it
 
  private:
-  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h and the
-  // embedded input word.
+  // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h, the
+  // embedded input word and, with coverage, the cells' summed weights so far [B, cells].
   std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word,
-                                                 const torch::Tensor& cells, const torch::Tensor& keys);
+                                                 const torch::Tensor& cells, const torch::Tensor& keys,
+                                                 const torch::Tensor& coverage);
   // What `output` reads: h, plus the projected context when context_to_output is on.
   torch::Tensor output_input(const torch::Tensor& h, const torch::Tensor& context);
   // One LSTM step: returns (h, c).

@@ -58,7 +58,7 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
        {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
        {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty},
-       {"word_in_query", c.word_in_query}, {"context_to_output", c.context_to_output}};
+       {"word_in_query", c.word_in_query}, {"context_to_output", c.context_to_output}, {"coverage", c.coverage}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -73,6 +73,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   c.attention_penalty = field(j, "attention_penalty", d.attention_penalty);
   c.word_in_query = field(j, "word_in_query", false);
   c.context_to_output = field(j, "context_to_output", false);
+  c.coverage = field(j, "coverage", false);
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {

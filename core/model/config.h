@@ -21,6 +21,9 @@ struct ModelConfig {
   bool context_to_output = false;  // attention: the attended context also feeds the word prediction
                                    // (Show, Attend and Tell's deep output; on Shapes it named the
                                    // objects less well, README)
+  bool coverage = false;           // attention: the scores also read each cell's weight summed over
+                                   // the steps so far (coverage, Tu et al. 2016), so the model can
+                                   // tell what it has already described; older checkpoints: false
 };
 
 struct TrainConfig {

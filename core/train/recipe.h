@@ -26,8 +26,8 @@ const std::vector<TrainPreset>& train_presets();
 // Throws ConfigError listing the presets when `name` is none of them.
 const TrainPreset& find_train_preset(const std::string& name);
 
-// The recipe with `preset`'s length and cadence: the attention model, dropout, learning rate and
-// its schedule, caption length.
+// The recipe with `preset`'s length and cadence: the attention model (its width, coverage),
+// dropout, learning rate and its schedule, caption length.
 TrainConfig recommended_config(const std::string& preset = "default");
 // Sets the fields a preset decides (steps, batch, validation and checkpoint cadence, and the
 // learning-rate schedule, which scales with the number of steps).
