@@ -8,7 +8,7 @@ namespace captioner {
 
 const std::vector<TrainPreset>& train_presets() {
   // Sized on the built-in Shapes data (2,000 natural-style scenes) on 2 CPU cores, where the
-  // recipe's model trains at about 13 steps of 32 captions per second, validation included
+  // recipe's model trains at about 14 steps of 32 captions per second, validation included
   // (README, "The first run"). Batches of 32 named the objects better than batches of 64 for the
   // same number of captions seen.
   static const std::vector<TrainPreset> presets = {
