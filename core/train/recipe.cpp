@@ -47,8 +47,8 @@ TrainConfig recommended_config(const std::string& preset) {
   c.model.kind = "attention";
   c.model.dropout = 0.2;
   // A narrow attention (64 wide, not 256) trains about 2.2 times as many steps per second on the
-  // CPU, which bought more than the width; coverage cut the repeated objects (README, "The first
-  // run").
+  // CPU, which bought more than the width; with coverage the captions named more of the objects
+  // and invented fewer (README, "The first run").
   c.model.attention_dim = 64;
   c.model.coverage = true;
   c.lr = 2e-3;
