@@ -61,13 +61,7 @@ json parse_json_file(const std::string& path) {
 // feature caches) then name the same files whatever folder a later command runs from.
 std::string dir_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  std::error_code ec;
-  const auto absolute = std::filesystem::absolute(dir, ec);
-  if (ec) return dir;
-  std::string out = absolute.lexically_normal().string();
-  if (out.size() > 1 && out.back() == '/') out.pop_back();  // "/data/." normalises to "/data/"
-  return out;
+  return absolute_path(slash == std::string::npos ? "." : path.substr(0, slash));
 }
 
 // Member `key` of object `obj` (located at `where` in the file), which must exist.
@@ -245,6 +239,15 @@ CaptionDataset read_karpathy(const std::string& json_path) {
   }
   if (ds.images.empty()) throw DataError(json_path, "lists no images");
   return ds;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(path, ec);
+  if (ec) return path;
+  std::string out = absolute.lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();  // "/data/." normalises to "/data/"
+  return out;
 }
 
 CaptionDataset read_dataset(const std::string& path) {

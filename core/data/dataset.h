@@ -44,6 +44,9 @@ CaptionDataset read_coco_captions(const std::string& json_path);
 CaptionDataset read_karpathy(const std::string& json_path);
 // Picks the reader from what `path` is: a handout folder, or a COCO / Karpathy JSON file.
 CaptionDataset read_dataset(const std::string& path);
+// `path` made absolute and normalised, without a trailing slash, so that it names the same file
+// from any folder (image paths in feature caches, a run's dataset); unchanged when it cannot be.
+std::string absolute_path(const std::string& path);
 
 struct DatasetSplit {
   std::vector<int64_t> train, val, test;

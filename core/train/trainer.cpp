@@ -481,9 +481,7 @@ struct Trainer::Impl {
     if (!writes()) return;
     RunSummary summary;
     summary.config = config;
-    std::error_code ec;
-    const auto absolute = std::filesystem::absolute(dataset.source, ec);  // usable from any folder
-    summary.dataset = ec ? dataset.source : absolute.lexically_normal().string();
+    summary.dataset = absolute_path(dataset.source);  // usable from any folder
     summary.step = state.step;
     summary.state = how;
     summary.best_val_loss = state.history.best_val_loss();
