@@ -1,11 +1,11 @@
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "app/stop_signals.h"
 #include "core/util/duration.h"
 #include "core/util/runtime.h"
 #include "core/vision/encoder.h"
@@ -27,22 +27,15 @@ struct ExtractArgs {
   std::string device = "auto";
 };
 
-std::atomic<bool> g_cancel{false};
-extern "C" void on_extract_interrupt(int) {
-  g_cancel = true;
-  std::signal(SIGINT, SIG_DFL);
-}
-
 class ConsoleExtractObserver : public ExtractObserver {
  public:
   void on_progress(const ExtractProgress& p) override {
     const auto now = std::chrono::steady_clock::now();
     if (p.done < p.total && now - last_ < std::chrono::seconds(2)) return;
     last_ = now;
-    std::printf("%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)\n", static_cast<long long>(p.done),
+    std::fprintf(stderr, "%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)\n", static_cast<long long>(p.done),
                 static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
                 static_cast<long long>(p.failed));
-    std::fflush(stdout);
   }
   void on_bad_image(const std::string& path, const std::string& reason) override {
     std::cerr << "skipped " << reason << '\n';
@@ -80,17 +73,15 @@ Command add_extract_command(CLI::App& app) {
     options.workers = a->workers;
     options.pooled_only = a->pooled_only;
     ConsoleExtractObserver observer;
-    g_cancel = false;
-    std::signal(SIGINT, on_extract_interrupt);
-    const ExtractResult r = extract_features(encoder, images, a->out, options, &observer, &g_cancel);
-    std::signal(SIGINT, SIG_DFL);
-    std::cout << "encoded " << r.encoded << ", already cached " << r.skipped << ", bad " << r.failed.size() << " of "
+    StopSignals signals;
+    const ExtractResult r = extract_features(encoder, images, a->out, options, &observer, &StopSignals::flag());
+    std::cerr << "encoded " << r.encoded << ", already cached " << r.skipped << ", bad " << r.failed.size() << " of "
               << images.size() << " images into " << a->out << '\n';
-    for (const auto& [path, reason] : r.failed) std::cout << "  bad: " << reason << '\n';
-    for (const auto& path : r.refreshed) std::cout << "  changed since it was cached, encoded again: " << path << '\n';
+    for (const auto& [path, reason] : r.failed) std::cerr << "  bad: " << reason << '\n';
+    for (const auto& path : r.refreshed) std::cerr << "  changed since it was cached, encoded again: " << path << '\n';
     if (r.cancelled) {
-      std::cerr << "interrupted: run the same command again to finish\n";
-      return 130;
+      std::cerr << signals.signal_name() << ": stopped; run the same command again to finish\n";
+      return signals.exit_code();
     }
     return 0;
   };

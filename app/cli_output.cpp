@@ -1,6 +1,5 @@
 #include "app/cli_output.h"
 
-#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -11,25 +10,12 @@
 
 namespace captioner::cli {
 
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int) {
-  g_interrupted = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-}  // namespace
-
 ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every, bool print)
-    : control_(control), every_(std::max<int64_t>(every, 1)), print_(print) {
-  g_interrupted = 0;
-  std::signal(SIGINT, on_interrupt);
-}
-
-ConsoleTrainObserver::~ConsoleTrainObserver() { std::signal(SIGINT, SIG_DFL); }
+    : control_(control), every_(std::max<int64_t>(every, 1)), print_(print) {}
 
 void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
-  if (g_interrupted && !control_.stop_requested()) {
-    std::cerr << "interrupted: stopping after this step and saving a checkpoint (Ctrl-C again to kill)\n";
+  if (signals_.received() && !control_.stop_requested()) {
+    std::cerr << signals_.signal_name() << ": stopping after this step and saving a checkpoint (the same signal again kills)\n";
     control_.request_stop();
   }
   if (!print_ || (p.step % every_ != 0 && !p.validated && p.step != p.total_steps)) return;
@@ -44,9 +30,8 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
   std::snprintf(line, sizeof line, "  %.0f captions/s  lr %.2g  ETA %s", p.captions_per_s, p.lr,
                 format_duration(p.eta_s).c_str());
   out += line;
-  std::cout << out << '\n';
-  for (const auto& s : p.samples) std::cout << "    " << s.text() << '\n';
-  std::cout.flush();
+  std::cerr << out << '\n';
+  for (const auto& s : p.samples) std::cerr << "    " << s.text() << '\n';
 }
 
 void ConsoleTrainObserver::on_message(const std::string& text) {

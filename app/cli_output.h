@@ -5,21 +5,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/stop_signals.h"
 #include "core/eval/metrics.h"
 #include "core/model/decoding.h"
 #include "core/train/trainer.h"
 
 namespace captioner::cli {
 
-// "1h02m", "3m20s", "12s".
-
-// Prints training progress to stdout (every `every` steps and at validations) and messages to
-// stderr, unless `print` is false (the quiet ranks of a distributed run). The first Ctrl-C asks
-// the trainer to stop (it saves a checkpoint); the second kills.
+// Prints training progress to stderr (every `every` steps and at validations) and messages to
+// stderr, unless `print` is false (the quiet ranks of a distributed run). The first SIGINT,
+// SIGTERM or SIGHUP asks the trainer to stop (it saves a checkpoint); the same signal again kills.
 class ConsoleTrainObserver : public TrainObserver {
  public:
   ConsoleTrainObserver(TrainControl& control, int64_t every, bool print = true);
-  ~ConsoleTrainObserver() override;
+  // 128 + the stop signal's number, for a run that stopped.
+  int stop_exit_code() const { return signals_.exit_code(); }
   void on_progress(const TrainProgress& p) override;
   void on_message(const std::string& text) override;
   void on_checkpoint(const std::string& path, int64_t step) override;
@@ -28,6 +28,7 @@ class ConsoleTrainObserver : public TrainObserver {
   TrainControl& control_;
   int64_t every_;
   bool print_;
+  StopSignals signals_;
 };
 
 // Captions with per-token log-probabilities and, for attention models, each word's map.

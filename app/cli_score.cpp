@@ -43,8 +43,12 @@ Command add_score_command(CLI::App& app) {
       candidates.push_back(caption);
     }
     const CaptionScores s = score_captions(references, candidates);
-    std::cout << scores_to_json(s).dump(a->json ? 2 : -1) << '\n';
-    if (!a->json) std::cerr << results.size() << " images scored\n";
+    if (a->json) {
+      std::cout << scores_to_json(s).dump() << '\n';
+    } else {
+      for (const auto& [name, value] : scores_to_json(s).items()) std::printf("%-8s %.4f\n", name.c_str(), value.get<double>());
+      std::cerr << results.size() << " images scored\n";
+    }
     return 0;
   };
 }

@@ -4,6 +4,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <chrono>
 #include <ctime>
 #include <iostream>
@@ -12,6 +15,7 @@
 
 #include "app/commands.h"
 #include "core/serve/http_server.h"
+#include "core/util/errors.h"
 #include "core/util/runtime.h"
 
 namespace captioner::cli {
@@ -20,8 +24,20 @@ namespace {
 
 struct ServeArgs {
   ServeConfig config;
+  std::string token_file;
   int64_t threads = 0;
 };
+
+// The token from a file (its first line), so that it never shows in `ps` as an argument would.
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw DataError(path, std::string("cannot read the token file: ") + std::strerror(errno));
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty()) throw DataError(path, "the token file's first line is empty");
+  return token;
+}
 
 void add_serve_options(CLI::App* cmd, ServeArgs* a) {
   ServeConfig& c = a->config;
@@ -30,7 +46,12 @@ void add_serve_options(CLI::App* cmd, ServeArgs* a) {
   cmd->add_option("--host", c.host, "Address to listen on (another than 127.0.0.1 opens the service to the network)")
       ->capture_default_str();
   cmd->add_option("--port", c.port, "Port (0: any free port, printed at start)")->check(CLI::Range(0, 65535))->capture_default_str();
-  cmd->add_option("--token", c.token, "Require 'Authorization: Bearer TOKEN' on the API")->envname("CAPTIONER_SERVE_TOKEN");
+  auto* token = cmd->add_option("--token", c.token, "Require 'Authorization: Bearer TOKEN' on the API (visible to `ps`: "
+                                                    "prefer --token-file or CAPTIONER_SERVE_TOKEN)")
+                    ->envname("CAPTIONER_SERVE_TOKEN");
+  cmd->add_option("--token-file", a->token_file, "Read the token from this file's first line")->excludes(token);
+  cmd->add_option("--cors-origin", c.cors_origin,
+                  "Let web pages of this origin (https://example.org, or *) call the API from a browser (off by default)");
   cmd->add_option("--max-batch", c.batching.max_batch, "Images encoded together")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--max-wait-ms", c.batching.max_wait_ms, "Longest wait for a batch to fill")->check(CLI::Range(0, 10000))
       ->capture_default_str();
@@ -51,6 +72,7 @@ std::string timestamp() {
 }
 
 int run_serve(ServeArgs& a) {
+  if (!a.token_file.empty()) a.config.token = read_token_file(a.token_file);
   // SIGINT and SIGTERM go to one thread that stops the server; blocked before any other thread
   // starts, so that every thread inherits the mask.
   sigset_t signals;

@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -72,11 +73,11 @@ void add_training_options(CLI::App* cmd, TrainArgs* args) {
       }()))->capture_default_str();
   cmd->add_option("--model", c.model.kind, "lstm (image vector -> LSTM state) or attention (soft attention over the 8x8 grid)")
       ->check(CLI::IsMember({"lstm", "attention"}))->capture_default_str();
-  cmd->add_option("--steps", c.steps, "Training steps")->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size, "Images per batch")->capture_default_str();
+  cmd->add_option("--steps", c.steps, "Training steps (default: set by --preset)");
+  cmd->add_option("--batch-size", c.batch_size, "Images per batch (default: set by --preset)");
   cmd->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--lr-decay", c.lr_decay, "Multiply the learning rate by this every --lr-decay-every steps")->capture_default_str();
-  cmd->add_option("--lr-decay-every", c.lr_decay_every, "Steps between learning-rate decays")->capture_default_str();
+  cmd->add_option("--lr-decay-every", c.lr_decay_every, "Steps between learning-rate decays (default: 40 % of --steps)");
   cmd->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)")->capture_default_str();
   cmd->add_option("--max-len", c.max_len, "Max tokens per caption, START and END included")->capture_default_str();
   cmd->add_option("--min-count", c.min_count, "Keep words seen at least this often")->capture_default_str();
@@ -94,12 +95,17 @@ void add_training_options(CLI::App* cmd, TrainArgs* args) {
   cmd->add_option("--coverage", c.model.coverage,
                   "Attention model: the scores also read how much each cell was attended so far (true/false)")->capture_default_str();
   cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();
-  cmd->add_option("--val-every", c.val_every, "Steps between validations")->capture_default_str();
-  cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset")->capture_default_str();
-  cmd->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints")->capture_default_str();
+  cmd->add_option("--val-every", c.val_every, "Steps between validations (default: set by --preset)");
+  cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset (default: set by --preset)");
+  cmd->add_option("--checkpoint-every", c.checkpoint_every,
+                  "Steps between checkpoints (default: a tenth of --steps, or 100 if that is more; half the run under 200 steps)");
   cmd->add_option("--seed", c.seed, "Random seed (split, order, initialisation)")->capture_default_str();
   cmd->add_option("--device", c.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--precision", c.precision,
+                  "Matrix products: bf16 operands with fp32 accumulation (weights, optimizer, loss and checkpoints stay "
+                  "fp32), fp32, or auto (bf16 where the CPU has bf16 units: AVX512-BF16 or AMX)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
   cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps")->capture_default_str();
 }
 
@@ -174,9 +180,15 @@ void apply_preset_where_not_given(TrainArgs& a, const CLI::App& cmd) {
   if (!cmd.count("--batch-size")) c.batch_size = preset.batch_size;
   if (!cmd.count("--val-every")) c.val_every = preset.val_every;
   if (!cmd.count("--val-batches")) c.val_batches = preset.val_batches;
-  if (!cmd.count("--checkpoint-every")) c.checkpoint_every = preset.checkpoint_every;
-  if (!cmd.count("--lr-decay")) c.lr_decay = preset.lr_decay;
-  if (!cmd.count("--lr-decay-every")) c.lr_decay_every = preset.lr_decay_every;
+  // What follows from the number of steps follows from the steps this run has, given or not.
+  if (!cmd.count("--checkpoint-every")) c.checkpoint_every = derive_checkpoint_every(c.steps);
+  if (!cmd.count("--lr-decay") && !cmd.count("--lr-decay-every")) {
+    derive_lr_decay(c);
+  } else if (!cmd.count("--lr-decay-every")) {
+    const double decay = c.lr_decay;
+    derive_lr_decay(c);
+    c.lr_decay = decay;
+  }
 }
 
 int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_given) {
@@ -231,9 +243,9 @@ int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_gi
     case TrainerState::Finished:
       if (speaks) std::cerr << "finished at step " << result.step << "; model in " << checkpoint << '\n';
       return 0;
-    case TrainerState::Stopped:  // only Ctrl-C stops a run here: exit as an interrupted program does
+    case TrainerState::Stopped:  // only a stop signal stops a run here: exit as a signalled program does
       if (speaks) std::cerr << "stopped at step " << result.step << "; continue with --resume\n";
-      return 130;
+      return observer.stop_exit_code();
     default:
       // A distributed failure names its rank already.
       std::cerr << "error: "

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +56,9 @@ pid_t spawn(const std::vector<std::string>& args) {
   return pid;
 }
 
+volatile std::sig_atomic_t g_forward = 0;
+extern "C" void on_forwarded_signal(int signo) { g_forward = signo; }
+
 std::string exit_text(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
@@ -69,10 +73,16 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
                                   ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
                                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
                                      .string();
-  // Ctrl-C reaches the ranks (same process group); this process keeps waiting for them.
-  struct sigaction ignore {}, previous {};
+  // Ctrl-C reaches the ranks (same process group); this process keeps waiting for them. SIGTERM and
+  // SIGHUP, sent to this process alone (a scheduler, systemd), are passed on to every rank.
+  struct sigaction ignore {}, previous {}, forward {}, previous_term {}, previous_hup {};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ignore, &previous);
+  g_forward = 0;
+  forward.sa_handler = on_forwarded_signal;
+  sigaction(SIGTERM, &forward, &previous_term);
+  sigaction(SIGHUP, &forward, &previous_hup);
+  bool forwarded = false;
 
   std::vector<pid_t> ranks;
   for (int r = 0; r < nproc; ++r) {
@@ -84,9 +94,11 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
     try {
       ranks.push_back(spawn(args));
     } catch (...) {
-      for (pid_t pid : ranks) ::kill(pid, SIGTERM);
+      for (pid_t pid : ranks) ::kill(pid, SIGKILL);  // still joining: no step to save yet
       for (pid_t pid : ranks) ::waitpid(pid, nullptr, 0);
       sigaction(SIGINT, &previous, nullptr);
+      sigaction(SIGTERM, &previous_term, nullptr);
+      sigaction(SIGHUP, &previous_hup, nullptr);
       throw;
     }
   }
@@ -103,7 +115,9 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
       const int rank = static_cast<int>(it - ranks.begin());
       *it = -1;
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      const bool stopped = WIFEXITED(status) && WEXITSTATUS(status) == 130;  // Ctrl-C: all stop together
+      // A stop signal (exit 128 + SIGINT, SIGTERM or SIGHUP): all ranks stop together.
+      const bool stopped = WIFEXITED(status) && (WEXITSTATUS(status) == 128 + SIGINT || WEXITSTATUS(status) == 128 + SIGTERM ||
+                                                 WEXITSTATUS(status) == 128 + SIGHUP);
       if (!ok) {
         if (!stopped) std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
         if (code == 0) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -113,17 +127,24 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
       continue;
     }
     if (pid < 0 && errno != EINTR) break;
+    if (g_forward != 0 && !forwarded) {
+      for (pid_t rank : ranks)
+        if (rank > 0) ::kill(rank, g_forward);
+      forwarded = true;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       for (size_t r = 0; r < ranks.size(); ++r)
         if (ranks[r] > 0) {
-          std::cerr << "rank " << r << " did not stop after the failure: terminating it\n";
-          ::kill(ranks[r], SIGTERM);
+          std::cerr << "rank " << r << " did not stop after the failure: killing it\n";
+          ::kill(ranks[r], SIGKILL);  // SIGTERM would only ask it to save and stop, which a hung rank cannot
         }
       deadline = std::chrono::steady_clock::time_point::max();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   sigaction(SIGINT, &previous, nullptr);
+  sigaction(SIGTERM, &previous_term, nullptr);
+  sigaction(SIGHUP, &previous_hup, nullptr);
   std::error_code ec;
   std::filesystem::remove(rendezvous, ec);
   return code;

@@ -1,23 +1,50 @@
 // `captioner`: the command-line front end. Subcommands live in cli_*.cpp.
+// Exit codes: 0 success, 1 runtime error ("error: FILE: reason"), 2 usage error, 128 + N when a
+// stop signal N ended a command (it saved first).
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "app/commands.h"
-#include "core/util/errors.h"
 
 #ifdef CAPTIONER_WITH_GUI
-int run_gui(int argc, char** argv);  // gui_main.cpp
+int run_gui(int argc, char** argv, const std::vector<std::string>& images);  // gui_main.cpp
 #endif
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+bool has_display() {
+  for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return true;
+  }
+  return false;
+}
+
+// `captioner` alone, or followed only by files (a desktop entry's %F), opens the desktop app.
+bool wants_desktop_app(int argc, char** argv, std::vector<std::string>& files) {
+  for (int i = 1; i < argc; ++i) {
+    std::error_code ec;
+    if (argv[i][0] == '-' || !std::filesystem::is_regular_file(argv[i], ec)) return false;
+    files.emplace_back(argv[i]);
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-#ifdef CAPTIONER_WITH_GUI
-  if (argc == 1) return run_gui(argc, argv);
-#endif
   CLI::App app{"Captioner: train image-captioning models and caption images"};
   app.set_version_flag("--version", std::string("captioner ") + CAPTIONER_VERSION);
   app.require_subcommand(1);
-  app.footer("Without arguments, captioner opens the desktop app.");
+  app.footer("Without arguments (or with image files only), captioner opens the desktop app.\n"
+             "Exit status: 0 success, 1 error, 2 usage error, 128+N stopped by signal N (after saving).");
   const std::vector<std::pair<std::string, captioner::cli::Command>> commands = {
       {"train", captioner::cli::add_train_command(app)},
       {"caption", captioner::cli::add_caption_command(app)},
@@ -29,7 +56,33 @@ int main(int argc, char** argv) {
       {"eval", captioner::cli::add_eval_command(app)},
       {"serve", captioner::cli::add_serve_command(app)},
   };
-  CLI11_PARSE(app, argc, argv);
+
+  std::vector<std::string> files;
+  if (wants_desktop_app(argc, argv, files)) {
+#ifdef CAPTIONER_WITH_GUI
+    if (has_display()) return run_gui(argc, argv, files);
+    std::cerr << app.help() << "\nno display: the desktop app needs one; see `captioner --help` for the command line\n";
+#else
+    std::cerr << app.help() << "\nthis build has no desktop app; see `captioner --help` for the command line\n";
+#endif
+    return kUsageError;
+  }
+  if (argv[1][0] != '-') {
+    bool known = false;
+    for (const auto& command : commands) known = known || command.first == argv[1];
+    if (!known) {
+      std::cerr << "error: unknown command '" << argv[1] << "' (commands:";
+      for (const auto& command : commands) std::cerr << ' ' << command.first;
+      std::cerr << "; see captioner --help)\n";
+      return kUsageError;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the error and a hint
+    return code == 0 ? 0 : kUsageError;
+  }
 
   for (const auto& [name, run] : commands) {
     if (!app.get_subcommand(name)->parsed()) continue;
@@ -40,5 +93,5 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  return 2;
+  return kUsageError;
 }

@@ -11,6 +11,9 @@ install(CODE "
   endif()")
 install(FILES "${CAPTIONER_ENCODER_FILE}" DESTINATION share/captioner)
 install(FILES "${CMAKE_CURRENT_LIST_DIR}/copyright" DESTINATION share/doc/captioner)
+# The caption service's systemd unit (disabled until enabled) and its settings.
+install(FILES "${CMAKE_CURRENT_LIST_DIR}/systemd/captioner.service" DESTINATION lib/systemd/system)
+install(FILES "${CMAKE_CURRENT_LIST_DIR}/systemd/captioner.default" DESTINATION share/doc/captioner)
 
 # A man page generated from the program's own --help (help2man), when help2man is installed.
 find_program(HELP2MAN help2man)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-command set-up on Debian 12: installs the Debian packages Captioner needs (idempotent; as
-# root or through sudo), builds in Release, then
+# One-command set-up on Debian 12 (bookworm) or 13 (trixie): installs the Debian packages Captioner
+# needs (idempotent; as root or through sudo), builds in Release, then
 #   run    launches the product on its built-in data   (README command 1)
 #   test   runs the default test suite                  (README command 2, used by CI)
 #   bench  runs the training benchmark beside the Python reference (installs python3-torch)
@@ -40,7 +40,10 @@ packages=(
 [[ "$mode" == test ]] && packages+=(chromium)  # the service's web page under test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
-[[ "$mode" == fuzz || "$mode" == sanitize || "$mode" == threads ]] && packages+=(libclang-rt-14-dev)  # libFuzzer, sanitizer runtimes
+# libFuzzer and the sanitizer runtimes of the release's default clang (14 on Debian 12, 19 on 13).
+clang_major=14
+[[ -r /etc/os-release ]] && grep -q '^VERSION_ID="13"' /etc/os-release && clang_major=19
+[[ "$mode" == fuzz || "$mode" == sanitize || "$mode" == threads ]] && packages+=("libclang-rt-$clang_major-dev")
 command -v npm >/dev/null || packages+=(npm)         # fetches the pretrained encoder weights
 
 missing=()
@@ -142,12 +145,14 @@ case "$mode" in
     CAPTIONER_SCREENSHOTS="$out" exec xvfb-run -a -s "-screen 0 1400x900x24" ctest -L screenshots --output-on-failure "$@"
     ;;
   test)
-    # The page test's driver, playwright-core from npm, installed again whenever its lock changes.
-    browser_tests="$build/tests/browser"
-    if [[ -f "$browser_tests/package-lock.json" &&
-          ! "$browser_tests/node_modules/.package-lock.json" -nt "$browser_tests/package-lock.json" ]]; then
-      (cd "$browser_tests" && npm ci --silent --no-audit --no-fund)
-    fi
+    # From npm, pinned by their locks and installed again whenever a lock changes: the page test's
+    # driver (playwright-core) and the official OpenAI and Hugging Face clients the service is tried with.
+    for node_tests in "$build/tests/browser" "$build/tests/clients"; do
+      if [[ -f "$node_tests/package-lock.json" &&
+            ! "$node_tests/node_modules/.package-lock.json" -nt "$node_tests/package-lock.json" ]]; then
+        (cd "$node_tests" && npm ci --silent --no-audit --no-fund)
+      fi
+    done
     cd "$build"
     exec ctest -LE slow --output-on-failure -j "$jobs" "$@"
     ;;

@@ -93,7 +93,10 @@ class TestApi : public QObject {
         {chat(json::array({image_part(kUrl)}), {{"n", 0}}), "bad_n"},
         {chat(json::array({image_part(kUrl)}), {{"n", 1.5}}), "bad_n"},
         {chat(json::array({image_part(kUrl)}), {{"n", 17}}), "bad_n"},
-        {chat(json::array({image_part(kUrl)}), {{"max_tokens", 1000}}), "bad_max_tokens"},
+        {chat(json::array({image_part(kUrl)}), {{"max_tokens", 0}}), "bad_max_tokens"},
+        {chat(json::array({image_part(kUrl)}), {{"top_logprobs", 3}, {"logprobs", true}}), "unsupported_top_logprobs"},
+        {chat(json::array({image_part(kUrl)}), {{"logprobs", 1}}), "bad_logprobs"},
+        {chat(json::array({image_part(kUrl)}), {{"stream_options", 1}}), "bad_stream_options"},
         {chat(json::array({image_part(kUrl)}), {{"max_tokens", 1LL << 40}}), "bad_max_tokens"},
         {chat(json::array({image_part(kUrl)}), {{"beam_width", -2}}), "bad_beam_width"},
         {chat(json::array({image_part(kUrl)}), {{"stream", "yes"}}), "bad_stream"},
@@ -131,6 +134,28 @@ class TestApi : public QObject {
     QCOMPARE(parsed.params.n, 2);
     QCOMPARE(parsed.params.max_tokens, 7);
     QVERIFY(parsed.stream);
+    // Clients send generous limits: above the model's, max_tokens is lowered to it, not refused.
+    p = {};
+    p.max_tokens = 4096;
+    QCOMPARE(caption_request(p).max_len, RequestLimits{}.max_tokens);
+    const auto options = parse_chat_request(chat(json::array({image_part(kUrl)}),
+                                                 {{"max_tokens", 4096}, {"stream", true}, {"logprobs", true},
+                                                  {"stream_options", {{"include_usage", true}}}}));
+    QCOMPARE(options.request.max_len, RequestLimits{}.max_tokens);
+    QVERIFY(options.include_usage && options.logprobs);
+    // Hugging Face's parameters: max_new_tokens, sampling, beams and sequences.
+    DecodingParams hf = hugging_face_parameters(R"({"max_new_tokens": 9, "do_sample": true, "temperature": 0.8, "seed": 3})", {});
+    QCOMPARE(hf.max_tokens, 9);
+    QCOMPARE(hf.temperature, 0.8);
+    QCOMPARE(hf.seed, int64_t{3});
+    hf = hugging_face_parameters(R"({"num_beams": 4, "num_return_sequences": 2, "do_sample": false, "temperature": 0.5})", {});
+    QCOMPARE(caption_request(hf).mode, std::string("beam"));
+    QCOMPARE(caption_request(hf).beam_width, 4);
+    QCOMPARE(hf.n, 2);
+    QCOMPARE(caption_request(hugging_face_parameters(R"({"do_sample": true})", {})).mode, std::string("sample"));
+    const auto [status, code] = refusal([] { hugging_face_parameters(R"({"max_new_tokens": "lots"})", {}); });
+    QCOMPARE(status, 400);
+    QCOMPARE(code, std::string("bad_max_new_tokens"));
   }
 
   void chat_response_has_openais_shape() {
@@ -151,6 +176,16 @@ class TestApi : public QObject {
     QCOMPARE(answer["usage"]["completion_tokens"].get<int>(), 4 + 4);  // END counts
     QCOMPARE(answer["usage"]["total_tokens"].get<int>(), 72);
     QCOMPARE(json::parse(models_json(model))["data"][0]["id"].get<std::string>(), std::string("shapes-run"));
+    QCOMPARE(json::parse(model_json(model))["object"].get<std::string>(), std::string("model"));
+    QVERIFY(answer["choices"][0]["logprobs"].is_null());  // only when asked for
+    // logprobs: each word with its log-probability and bytes, as OpenAI's clients read them.
+    const auto with = json::parse(chat_response_json({result("a red disc", true, 3)}, model, "c", 1, true));
+    const auto& content = with["choices"][0]["logprobs"]["content"];
+    QCOMPARE(content.size(), size_t{3});
+    QCOMPARE(content[1]["token"].get<std::string>(), std::string("w1"));
+    QVERIFY(std::abs(content[1]["logprob"].get<double>() + 0.5) < 1e-6);
+    QCOMPARE(content[1]["bytes"], json::parse("[119, 49]"));
+    QVERIFY(content[1]["top_logprobs"].empty());
   }
 
   void streamed_chunks_join_to_the_answer() {
@@ -169,12 +204,20 @@ class TestApi : public QObject {
     QCOMPARE(text, std::string("a large red disc"));
     QCOMPARE(finish, std::string("stop"));
     QCOMPARE(chunks, size_t{1 + 4 + 1});  // role, a word each, finish
+    // include_usage: one more chunk, without choices, with the usage.
+    const std::string with_usage = chat_response_events({result("a large red disc", true, 4)}, {"m", 0, 1}, "id", 5, true);
+    const size_t last = with_usage.rfind("data: {");
+    const auto usage = json::parse(with_usage.substr(last + 6, with_usage.find("\n\n", last) - last - 6));
+    QVERIFY(usage["choices"].empty());
+    QCOMPARE(usage["usage"]["completion_tokens"].get<int>(), 5);
   }
 
   void caption_answer_has_hugging_faces_shape() {
     const auto plain = json::parse(caption_response_json({result("a blue star", true, 3)}, false));
-    QCOMPARE(plain, json::parse(R"([{"generated_text": "a blue star"}])"));
-    const auto detailed = json::parse(caption_response_json({result("a blue star", true, 3)}, true));
+    QCOMPARE(plain, json::parse(R"({"generated_text": "a blue star"})"));
+    QCOMPARE(json::parse(caption_response_json({result("a blue star", true, 3)}, false, true)),
+             json::parse(R"([{"generated_text": "a blue star"}])"));  // several asked for: a list
+    const auto detailed = json::parse(caption_response_json({result("a blue star", true, 3)}, true, true));
     const auto& words = detailed[0]["words"];
     QCOMPARE(words.size(), size_t{3});  // END is not a word
     QVERIFY(std::abs(words[0]["probability"].get<double>() - std::exp(-0.5)) < 1e-6);
@@ -187,6 +230,14 @@ class TestApi : public QObject {
     QCOMPARE(e["error"]["message"].get<std::string>(), std::string("no image"));
     QCOMPARE(e["error"]["type"].get<std::string>(), std::string("invalid_request_error"));
     QCOMPARE(e["error"]["code"].get<std::string>(), std::string("no_image"));
+    QVERIFY(e["error"].contains("param") && e["error"]["param"].is_null());
+    try {
+      parse_chat_request(chat(json::array({image_part(kUrl)}), {{"n", 99}}));
+      QFAIL("n = 99 was accepted");
+    } catch (const ApiError& error) {  // the field at fault is named, as OpenAI's clients expect
+      QCOMPARE(json::parse(error_json(error.status, error.code, error.what(), error.param))["error"]["param"].get<std::string>(),
+               std::string("n"));
+    }
   }
 
   void secrets_compare_whole() {

@@ -3,6 +3,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "model_reference.h"
@@ -61,6 +62,32 @@ struct Fixture {
     return test::logits(*net, test::hidden_states(*net, features, tokens));
   }
 };
+
+// Writes `fixture`'s checkpoint again with one record replaced and the metadata (with its
+// checksums) kept: what a cut-short or garbled record inside a well-formed file looks like.
+void write_with_record(const std::string& good, const std::string& out_path, Fixture& f, const std::string& key,
+                       const torch::Tensor& value) {
+  torch::serialize::InputArchive in;
+  in.load_from(good);
+  c10::IValue meta;
+  in.read("meta", meta);
+  torch::serialize::OutputArchive out;
+  out.write("meta", meta);
+  for (const std::string k : {"history", "torch_rng", "optimizer_state"}) {
+    torch::Tensor t;
+    if (k == key) {
+      if (!value.defined()) continue;  // the record left out
+      t = value;
+    } else if (!in.try_read(k, t)) {
+      continue;
+    }
+    out.write(k, t);
+  }
+  torch::serialize::OutputArchive model;
+  f.model->save(model);
+  out.write("model", model);
+  out.save_to(out_path);
+}
 
 }  // namespace
 
@@ -183,6 +210,37 @@ class TestCheckpoint : public QObject {
   }
   // Metadata numbers that do not fit their field (found by fuzz_checkpoint_meta: a float cast to an
   // integer field was undefined behaviour) are refused by name.
+  // Every record is checked against its checksum before it is used: a cut-short optimizer state,
+  // a changed history or a garbled generator state is refused with the file's name, never read.
+  void every_record_is_covered_by_a_checksum() {
+    torch::manual_seed(8);
+    Fixture f;
+    f.train_step();
+    f.state.torch_rng_state = at::make_generator<at::CPUGeneratorImpl>(5).get_state();
+    const std::string good = path("records.pt");
+    save_checkpoint(good, f.contents());
+    const auto loaded = load_checkpoint(good);
+    QVERIFY(loaded.has_optimizer);
+    torch::optim::Adam optimizer(loaded.model->parameters(), torch::optim::AdamOptions(1e-2));
+    restore_optimizer(loaded, optimizer, good);  // the intact file restores
+
+    torch::serialize::InputArchive in;
+    in.load_from(good);
+    torch::Tensor state, history, rng;
+    QVERIFY(in.try_read("optimizer_state", state) && in.try_read("history", history) && in.try_read("torch_rng", rng));
+    write_with_record(good, path("short_optimizer.pt"), f, "optimizer_state", state.narrow(0, 0, state.numel() / 2).clone());
+    test::expect_error([&] { load_checkpoint(path("short_optimizer.pt")); },
+                       {path("short_optimizer.pt"), "optimizer_state record does not match the checksum"});
+    auto changed = history.clone();
+    changed[0][1] = 99.0;
+    write_with_record(good, path("history.pt"), f, "history", changed);
+    test::expect_error([&] { load_checkpoint(path("history.pt")); }, {path("history.pt"), "history record"});
+    write_with_record(good, path("rng.pt"), f, "torch_rng", torch::randint(0, 255, rng.sizes(), torch::kUInt8));
+    test::expect_error([&] { load_checkpoint(path("rng.pt")); }, {path("rng.pt"), "torch_rng record"});
+    write_with_record(good, path("no_history.pt"), f, "history", torch::Tensor());
+    test::expect_error([&] { load_checkpoint(path("no_history.pt")); }, {path("no_history.pt"), "history record is missing"});
+  }
+
   void metadata_numbers_must_fit_their_fields() {
     const std::string head = R"({"format": "captioner-checkpoint", "vocabulary": ["#PAD#", "#UNK#", "#START#", "#END#"], )";
     test::expect_error([&] { read_checkpoint_meta(head + R"("step": 1, "config": {"steps": 5.4e38}})", "m.pt", 1 << 24); },

@@ -10,6 +10,7 @@
 
 #include <QElapsedTimer>
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
@@ -58,8 +59,37 @@ class TestCli : public QObject {
     const auto help = run({"--help"});
     QCOMPARE(help.code, 0);
     QVERIFY(contains(help.out, "opens the desktop app"));
-    QVERIFY(run({"train", "--bogus"}).code != 0);
-    QVERIFY(run({"frobnicate"}).code != 0);
+  }
+
+  // Exit status as shells expect: 2 for a usage error, 1 for a runtime error; results alone on stdout.
+  void usage_errors_exit_2_and_runtime_errors_1() {
+    const auto bogus = run({"train", "--bogus"});
+    QCOMPARE(bogus.code, 2);
+    QVERIFY2(contains(bogus.err, "--bogus"), bogus.err.c_str());
+    const auto no_data = run({"train", "--out", path("r0")});
+    QCOMPARE(no_data.code, 2);
+    QVERIFY2(contains(no_data.err, "--data"), no_data.err.c_str());
+    const auto unknown = run({"frobnicate"});
+    QCOMPARE(unknown.code, 2);
+    QVERIFY2(contains(unknown.err, "unknown command 'frobnicate'"), unknown.err.c_str());
+    QCOMPARE(run({"caption", "--mode", "sideways"}).code, 2);
+    const auto missing = run({"train", "--data", path("missing"), "--out", path("r0")});
+    QCOMPARE(missing.code, 1);
+    QVERIFY(missing.out.empty());
+  }
+
+  // Without a display, `captioner` alone prints its help and a hint instead of aborting in Qt.
+  void no_display_prints_help_and_exits_2() {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) env.remove(QString::fromLatin1(name));
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(CAPTIONER_EXE), {});
+    QVERIFY(p.waitForFinished(60000));
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(p.exitCode(), 2);
+    const std::string err = p.readAllStandardError().toStdString();
+    QVERIFY2(contains(err, "no display: the desktop app needs one") && contains(err, "train"), err.c_str());
   }
 
   void train_learns_and_caption_returns_a_caption() {
@@ -70,7 +100,7 @@ class TestCli : public QObject {
     // The recipe's attention model needs a grid; the notebook's image vectors train the LSTM, said so.
     QVERIFY2(contains(t.err, "so the LSTM model is trained"), t.err.c_str());
     QCOMPARE(captioner::read_run_summary(out.toStdString()).config.model.kind, std::string("lstm"));
-    QVERIFY(contains(t.out, "step 150/150"));
+    QVERIFY(contains(t.err, "step 150/150"));
     QVERIFY(QFile::exists(out + "/checkpoint.pt"));
 
     std::istringstream csv(read_file((out + "/history.csv").toStdString()));
@@ -104,7 +134,7 @@ class TestCli : public QObject {
     const auto resumed = run({"train", "--data", data_, "--out", out, "--resume", "--steps", "160", "--log-every", "5"});
     QVERIFY2(resumed.code == 0, resumed.err.c_str());
     QVERIFY(contains(resumed.err, "at step 150"));
-    QVERIFY(contains(resumed.out, "step 160/160"));
+    QVERIFY(contains(resumed.err, "step 160/160"));
   }
 
   void bad_inputs_fail_cleanly_naming_the_file() {
@@ -142,10 +172,10 @@ class TestCli : public QObject {
     write_file_atomically((images + "/broken.jpg").toStdString(), "no jpeg here");
     const auto first = run({"extract", "--images", images, "--out", path("codes.npy"), "--pooled-only"});
     QVERIFY2(first.code == 0, first.err.c_str());
-    QVERIFY(contains(first.out, "encoded 2, already cached 0, bad 1 of 3"));
-    QVERIFY(contains(first.out, "broken.jpg: not a readable image"));
+    QVERIFY(contains(first.err, "encoded 2, already cached 0, bad 1 of 3"));
+    QVERIFY(contains(first.err, "broken.jpg: not a readable image"));
     const auto again = run({"extract", "--images", images, "--out", path("codes.npy"), "--pooled-only"});
-    QVERIFY(contains(again.out, "encoded 0, already cached 3"));
+    QVERIFY(contains(again.err, "encoded 0, already cached 3"));
     const auto grid = run({"extract", "--images", images, "--out", path("codes2.npy")});
     QVERIFY(grid.code > 0);
     QVERIFY(contains(grid.err, "--pooled-only"));
@@ -183,28 +213,42 @@ class TestCli : public QObject {
       args[4] = cache;
       const auto again = run(args);
       QVERIFY2(again.code == 0, again.err.c_str());
-      QVERIFY2(contains(again.out, "already cached " + std::to_string(logged)), again.out.c_str());
-      QVERIFY2(contains(again.out, "encoded " + std::to_string(12 - logged)), again.out.c_str());
+      QVERIFY2(contains(again.err, "already cached " + std::to_string(logged)), again.err.c_str());
+      QVERIFY2(contains(again.err, "encoded " + std::to_string(12 - logged)), again.err.c_str());
       QCOMPARE(done_lines(cache), 12);
     }
   }
 
-  // Ctrl-C saves the run and exits 130, so scripts can tell an interrupted run from a finished one.
-  void ctrl_c_stops_training_with_a_checkpoint_and_status_130() {
-    const QString out = path("interrupted");
+  // Ctrl-C, a scheduler's SIGTERM and a lost terminal's SIGHUP all save the run and exit 128 + the
+  // signal, so scripts can tell an interrupted run from a finished one. Progress goes to stderr.
+  void a_stop_signal_saves_a_checkpoint_and_exits_128_plus_it_data() {
+    QTest::addColumn<int>("signal");
+    QTest::newRow("SIGINT") << int(SIGINT);
+    QTest::newRow("SIGTERM") << int(SIGTERM);
+    QTest::newRow("SIGHUP") << int(SIGHUP);
+  }
+  void a_stop_signal_saves_a_checkpoint_and_exits_128_plus_it() {
+    QFETCH(int, signal);
+    const QString out = path(QStringLiteral("interrupted-%1").arg(signal));
     QProcess p;
     p.start(QStringLiteral(CAPTIONER_EXE), {"train", "--data", data_, "--out", out, "--steps", "100000", "--batch-size", "8",
                                             "--hidden", "16", "--embed", "8", "--threads", "1", "--log-every", "1"});
     QVERIFY(p.waitForStarted());
+    p.setReadChannel(QProcess::StandardError);  // what waitForReadyRead waits for
     QByteArray seen;
     while (!seen.contains("step 3/") && p.state() == QProcess::Running && p.waitForReadyRead(120000))
-      seen += p.readAllStandardOutput();
+      seen += p.readAllStandardError();
     QVERIFY2(seen.contains("step 3/"), seen.constData());
-    QCOMPARE(::kill(static_cast<pid_t>(p.processId()), SIGINT), 0);
+    QCOMPARE(::kill(static_cast<pid_t>(p.processId()), signal), 0);
     QVERIFY(p.waitForFinished(120000));
+    seen += p.readAllStandardError();
     QCOMPARE(p.exitStatus(), QProcess::NormalExit);
-    QCOMPARE(p.exitCode(), 130);
-    QVERIFY(p.readAllStandardError().contains("stopped at step"));
+    QCOMPARE(p.exitCode(), 128 + signal);
+    QVERIFY2(seen.contains("stopped at step") && seen.contains("continue with --resume"), seen.constData());
+    QVERIFY(p.readAllStandardOutput().isEmpty());
+    const auto summary = captioner::read_run_summary(out.toStdString());
+    QCOMPARE(summary.state, std::string("stopped"));
+    QVERIFY(summary.step >= 3);
     QVERIFY(QFile::exists(out + "/checkpoint.pt"));
   }
 
@@ -364,6 +408,15 @@ class TestCli : public QObject {
       QVERIFY(std::abs(sum - 1) < 1e-3);
     }
     QVERIFY(QFileInfo(path("strips/000001.attention.png")).size() > 1000);
+
+    // Several images with --json: JSON Lines, one object per image, in the order given.
+    const auto lines = run({"caption", data + "/images/000001.png", data + "/images/000002.png", "--model", model, "--json"});
+    QVERIFY2(lines.code == 0, lines.err.c_str());
+    std::istringstream stream(lines.out);
+    std::vector<std::string> images;
+    for (std::string line; std::getline(stream, line);) images.push_back(nlohmann::json::parse(line).at("image").get<std::string>());
+    QCOMPARE(images.size(), size_t{2});
+    QVERIFY(contains(images[0], "000001.png") && contains(images[1], "000002.png"));
 
     const auto e = run({"eval", "--model", model, "--data", data, "--split", "test", "--beam", "2", "--json", "--max-len", "22",
                         "--results", path("results.json")});

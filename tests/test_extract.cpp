@@ -216,6 +216,14 @@ class TestExtract : public QObject {
     QVERIFY(extract_features(encoder_, images_, out, o, &stop, &cancel).cancelled);
     QVERIFY(!std::filesystem::exists(out));
     QVERIFY(std::filesystem::exists(out + ".partial"));
+    {  // the unfinished file itself is never trained on
+      CaptionDataset dataset;
+      ImageRecord image;
+      image.feature_row = 0;
+      dataset.images.push_back(image);
+      test::expect_error([&] { open_dataset_features(dataset, out + ".partial", false); },
+                         {out + ".partial", "is an unfinished extraction", "then use " + out});
+    }
     const auto r = extract_features(encoder_, images_, out, o);
     QCOMPARE(r.encoded + 1, int64_t{3});  // the 3 good images, one of them in the first run
     QVERIFY(!std::filesystem::exists(out + ".partial"));

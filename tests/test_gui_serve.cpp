@@ -9,12 +9,14 @@
 #include <QApplication>
 #include <QLabel>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QToolButton>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 #include "core/util/atomic_file.h"
 #include "ui/caption_tab.h"
+#include "ui/image_list.h"
 #include "ui/main_window.h"
 #include "ui/serve_controller.h"
 
@@ -41,6 +43,35 @@ class TestGuiServe : public QObject {
     const std::string root = dir_.path().toStdString();
     shapes_ = QString::fromStdString(test::make_shapes_with_features(root, 12));
     run_ = QString::fromStdString(test::train_small_model(shapes_.toStdString(), root + "/att", "attention", 10));
+  }
+
+  // The icon is a resource of the static ui library: found once a window exists.
+  void the_window_has_its_icon() {
+    ui::MainWindow window;
+    QVERIFY(QFile::exists(QStringLiteral(":/captioner.svg")));
+    QVERIFY(!window.windowIcon().isNull());
+    QVERIFY(!window.windowIcon().availableSizes().isEmpty() || !window.windowIcon().pixmap(32, 32).isNull());
+  }
+
+  // Help > Where things are names the runs, the built-in data and the settings.
+  void the_app_says_where_things_are() {
+    ui::MainWindow window;
+    const auto places = window.locations();
+    QCOMPARE(places.size(), 3);
+    QVERIFY(places[0].second.endsWith(QStringLiteral("/runs")));
+    QCOMPARE(places[1].second, ui::MainWindow::builtInShapesDir());
+    QVERIFY(!places[2].second.isEmpty());
+  }
+
+  // Image files given on the command line open in the Caption tab.
+  void image_files_open_in_the_caption_tab() {
+    ui::MainWindow window;
+    window.openImageFiles({QStringLiteral(CAPTIONER_TEST_DATA "/images/cat.png")});
+    QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget*>(window.captionTab()));
+    auto* images = window.captionTab()->findChild<ui::ImageList*>();
+    QVERIFY(images);
+    QCOMPARE(images->count(), 1);
+    QVERIFY(images->current().endsWith(QStringLiteral("cat.png")));
   }
 
   void serving_without_a_model_says_so() {
@@ -79,7 +110,7 @@ class TestGuiServe : public QObject {
     QCOMPARE(nlohmann::json::parse(health->body)["model"].get<std::string>(), std::string("att"));
     const auto caption = client.Post("/caption", read_file((shapes_ + "/images/000001.png").toStdString()), "image/png");
     QVERIFY(caption && caption->status == 200);
-    QVERIFY(!nlohmann::json::parse(caption->body)[0]["generated_text"].get<std::string>().empty());
+    QVERIFY(!nlohmann::json::parse(caption->body)["generated_text"].get<std::string>().empty());
 
     QSignalSpy stopped(window.serveController(), &ui::ServeController::stopped);
     window.toggleServing();

@@ -7,12 +7,15 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QListWidget>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest/QtTest>
+#include <set>
+#include <map>
 
 #include "ui/qcustomplot_include.h"
 
@@ -193,6 +196,13 @@ class TestGuiTraining : public QObject {
              qPrintable(samples->item(0)->text()));
     QTRY_VERIFY_WITH_TIMEOUT(!samples->item(0)->icon().isNull(), 10000);
 
+    // Preview opens the latest checkpoint: it is offered only once one exists.
+    auto* preview = tab.findChild<QPushButton*>(QStringLiteral("preview"));
+    const QString checkpoint = tab.lastRunDir() + QStringLiteral("/checkpoint.pt");
+    QVERIFY(!preview->isEnabled() || QFileInfo::exists(checkpoint));
+    QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(checkpoint), 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(preview->isEnabled(), 10000);
+
     tab.pause();
     QVERIFY(wait_for([&] { return tab.state() == ui::RunState::Paused; }, 10000));
     QTest::qWait(200);  // points already queued may still arrive; then nothing moves
@@ -235,6 +245,20 @@ class TestGuiTraining : public QObject {
       QVERIFY(std::abs(f[4].toDouble() - r.train_loss) < 1e-5);
       QCOMPARE(f[6].isEmpty(), std::isnan(r.val_loss));
       if (!std::isnan(r.val_loss)) QVERIFY(std::abs(f[6].toDouble() - r.val_loss) < 1e-5);
+    }
+    // Each validation's captions are listed once, under the step it ran at: N validations, N x the
+    // samples per validation, however many status updates came between them.
+    std::map<int64_t, int> rows_per_step;
+    for (int i = 0; i < samples->count(); ++i)
+      ++rows_per_step[samples->item(i)->text().section(QLatin1Char(' '), 1, 1).toLongLong()];
+    std::set<int64_t> validated;
+    for (const HistoryRow& r : history.rows)
+      if (!std::isnan(r.val_loss)) validated.insert(r.step);
+    QVERIFY(validated.size() >= 3);
+    QCOMPARE(rows_per_step.size(), validated.size());
+    for (const auto& [step, rows] : rows_per_step) {
+      QVERIFY2(validated.count(step), qPrintable(QString("samples under step %1, which had no validation").arg(step)));
+      QCOMPARE(rows, rows_per_step.begin()->second);
     }
     // The run folder's summary says where it stopped.
     const RunSummary summary = read_run_summary(tab.lastRunDir().toStdString());

@@ -216,6 +216,42 @@ class TestImages : public QObject {
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/big.jpg", jpeg), small); },
                        {"big.jpg", "more than the limit of 100"});
   }
+  // Where a quick look at the header and the decoder disagree on the size, the decoder's own
+  // reading is what is limited. A TEM marker (FF01, which has no length) after SOI makes a marker
+  // scan read the next marker's bytes as a length and land inside an APP1 segment on a planted
+  // 16x16 frame header; libjpeg skips the APP1 and finds the real one, 30000 x 30000. Without the
+  // decoder's limit this decoded to 2.7 GB.
+  void the_decoder_limits_what_it_reads_itself() {
+    QTemporaryDir dir;
+    const std::string jpeg = encode(pattern(40, 30), ".jpg");
+    std::string real = jpeg.substr(2);  // without its SOI
+    const size_t sof = real.find("\xFF\xC0");
+    QVERIFY(sof != std::string::npos);
+    const char big[] = {'\x75', '\x30', '\x75', '\x30'};
+    real.replace(sof + 5, 4, big, 4);
+    const size_t jump = 2 + 2 + 0xFFE1;  // where the scan lands: TEM at 2, "length" FFE1 read at 4
+    std::string app1 = "\xFF\xE1";
+    const size_t payload = jump - 8 + 16;  // the segment's bytes after its length field
+    app1 += static_cast<char>((payload + 2) >> 8);
+    app1 += static_cast<char>((payload + 2) & 0xFF);
+    std::string filler(payload, 'x');
+    const char fake[] = {'\xFF', '\xC0', '\x00', '\x11', '\x08', '\x00', '\x10', '\x00', '\x10'};  // 16 x 16
+    filler.replace(jump - 8, sizeof fake, fake, sizeof fake);
+    const std::string bomb = std::string("\xFF\xD8\xFF\x01", 4) + app1 + filler + real;
+    QCOMPARE(header_size(bomb), (std::pair<int64_t, int64_t>{16, 16}));  // the quick look is fooled
+    const std::string file = test::write_text(dir.path().toStdString() + "/tem.jpg", bomb);
+    test::expect_error([&] { load_image_rgb(file); }, {"tem.jpg", "its decoder reads a size of more than"});
+    // A 16-bit RGBA PNG is limited by what it decodes to, not by its pixels alone.
+    ImageLimits limits;
+    limits.max_decoded_bytes = 64 * 64 * 4;  // an 8-bit RGBA 64 x 64 fits, a 16-bit one does not
+    cv::Mat rgba16(64, 64, CV_16UC4, cv::Scalar(1000, 2000, 3000, 65535));
+    const std::string png16 = test::write_text(dir.path().toStdString() + "/deep.png", encode(rgba16, ".png"));
+    test::expect_error([&] { load_image_rgb(png16, limits); }, {"deep.png", "4 channels at 16 bits", "refused before decoding"});
+    cv::Mat rgba8(64, 64, CV_8UC4, cv::Scalar(10, 20, 30, 255));
+    QCOMPARE(load_image_rgb(test::write_text(dir.path().toStdString() + "/shallow.png", encode(rgba8, ".png")), limits).size(0),
+             int64_t{64});
+  }
+
   void inception_input_is_299_in_unit_range_with_aligned_corners() {
     auto rgb = torch::zeros({2, 2, 3}, torch::kUInt8);
     rgb[0][0][0] = 255;

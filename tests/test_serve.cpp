@@ -88,7 +88,7 @@ std::string caption_text(httplib::Client& client, const std::string& image) {
   const auto r = client.Post("/caption", image, "image/png");
   if (!r) return "no answer: " + httplib::to_string(r.error());
   if (r->status != 200) return "status " + std::to_string(r->status) + ": " + r->body;
-  return json::parse(r->body)[0]["generated_text"].get<std::string>();
+  return json::parse(r->body)["generated_text"].get<std::string>();
 }
 
 }  // namespace
@@ -171,7 +171,7 @@ class TestServe : public QObject {
     // Each word with its probability and its 8x8 map.
     r = c->Post("/caption?attention=1", images_[0], "image/png");
     QVERIFY(r && r->status == 200);
-    const auto words = json::parse(r->body)[0]["words"];
+    const auto words = json::parse(r->body)["words"];
     QVERIFY(!words.empty());
     for (const auto& w : words) {
       QCOMPARE(w["attention"].size(), size_t{64});
@@ -201,10 +201,10 @@ class TestServe : public QObject {
     const httplib::MultipartFormDataItems form = {{"file", images_[1], "scene.png", "image/png"}};
     const auto multipart = c->Post("/caption", form);
     QVERIFY(multipart && multipart->status == 200);
-    QCOMPARE(json::parse(multipart->body)[0]["generated_text"].get<std::string>(), expected_[1]);
+    QCOMPARE(json::parse(multipart->body)["generated_text"].get<std::string>(), expected_[1]);
     const auto hf_json = c->Post("/caption", json{{"inputs", base64(images_[2])}}.dump(), "application/json");
     QVERIFY(hf_json && hf_json->status == 200);
-    QCOMPARE(json::parse(hf_json->body)[0]["generated_text"].get<std::string>(), expected_[2]);
+    QCOMPARE(json::parse(hf_json->body)["generated_text"].get<std::string>(), expected_[2]);
   }
 
   // Requests batched together each get their own image's caption.
@@ -366,6 +366,25 @@ class TestServe : public QObject {
     const auto taken = run({"serve", "--model", model_, "--port", QString::number(server_->port())}, 60000);
     QCOMPARE(taken.code, 1);
     QVERIFY2(contains(taken.err, "cannot listen on 127.0.0.1:" + std::to_string(server_->port())), taken.err.c_str());
+  }
+
+  // The official clients, as their users call them, against a server with a token.
+  void official_openai_and_hugging_face_clients_work_unmodified() {
+#ifndef CAPTIONER_CLIENT_TEST
+    QSKIP("Node.js was not found when the build was configured (packaging/quickstart.sh test installs it)");
+#else
+    const QString dir = QStringLiteral(CAPTIONER_CLIENT_TEST);
+    if (!QFileInfo::exists(dir + "/node_modules/openai")) QFAIL(qPrintable("the clients are not installed: run npm ci in " + dir));
+    Server guarded(model_, {"--token", "client-test-token"});
+    QVERIFY2(guarded.port() > 0, guarded.log().c_str());
+    QProcess node;
+    node.start("node", {dir + "/clients_test.mjs", QString("http://127.0.0.1:%1/").arg(guarded.port()), "client-test-token",
+                        first_image_, QStringLiteral("run"), QString::fromStdString(expected_[0])});
+    QVERIFY(node.waitForFinished(180000));
+    const QString output = node.readAllStandardOutput() + node.readAllStandardError();
+    qInfo("%s", qPrintable(output.trimmed()));
+    QVERIFY2(node.exitStatus() == QProcess::NormalExit && node.exitCode() == 0, qPrintable(output + "\n" + QString::fromStdString(guarded.log())));
+#endif
   }
 
   // The page in Debian's Chromium: upload an image, the caption appears, a word shows its map.

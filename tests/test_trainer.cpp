@@ -192,6 +192,68 @@ class TestTrainer : public QObject {
     QVERIFY_THROWS_EXCEPTION(ConfigError, find_train_preset("slow"));
   }
 
+  // bf16 mixed precision learns what fp32 learns: the same run in both precisions ends within a
+  // few percent of the same training loss, and run.json says which precision was used.
+  void bf16_training_reaches_the_fp32_loss() {
+    const std::string data = path("bf16_data");
+    SyntheticOptions o;
+    o.images = 200;
+    o.feature_dim = 512;
+    write_synthetic_handout(data, o);
+    auto run = [&](const std::string& precision) {
+      auto config = small_config();
+      config.steps = 150;
+      config.batch_size = 64;  // ~600 tokens x hidden 256: the projection runs in bf16
+      config.model.hidden = 256;
+      config.model.embed = 64;
+      config.lr = 3e-3;
+      config.precision = precision;
+      config.val_every = 50;
+      Trainer trainer(config, read_dataset(data), path("bf16_" + precision));
+      const auto result = trainer.run();
+      if (result.state != TrainerState::Finished) throw std::runtime_error(result.error);
+      const auto& rows = trainer.history().rows;
+      double last = 0;
+      for (size_t i = rows.size() - 10; i < rows.size(); ++i) last += rows[i].train_loss / 10;
+      return std::make_pair(rows.front().train_loss, last);
+    };
+    const auto fp32 = run("fp32");
+    std::pair<double, double> bf16;
+    try {
+      bf16 = run("bf16");
+    } catch (const std::exception& e) {
+      QSKIP(e.what());  // a CPU on which oneDNN has no bf16 products at all
+    }
+    qInfo("training loss, first step -> mean of the last 10: fp32 %.4f -> %.4f, bf16 %.4f -> %.4f", fp32.first, fp32.second,
+          bf16.first, bf16.second);
+    QVERIFY(fp32.second < 0.5 * fp32.first);
+    QVERIFY2(std::abs(bf16.second - fp32.second) <= 0.05 * fp32.second + 0.02, "bf16 ended elsewhere than fp32");
+    QCOMPARE(read_run_summary(path("bf16_bf16")).precision, std::string("bf16"));
+    QCOMPARE(read_run_summary(path("bf16_fp32")).precision, std::string("fp32"));
+  }
+
+  // One trainer writes a run folder at a time: a second is refused at once, naming the folder.
+  void a_run_folder_has_one_writer() {
+    Trainer first(small_config(), read_dataset(data_), path("locked"));
+    test::expect_error([&] { Trainer second(small_config(), read_dataset(data_), path("locked")); },
+                       {path("locked"), "another process is training into this folder"});
+  }
+
+  // Checkpoints and the schedule follow the run's own length, whatever the preset planned.
+  void cadence_follows_the_number_of_steps() {
+    for (int64_t steps : {1, 2, 7, 50, 200, 999, 5000, 50000}) {
+      const int64_t every = derive_checkpoint_every(steps);
+      QVERIFY2(every >= 1 && (steps == 1 || every < steps), qPrintable(QString::number(steps)));  // one before the end
+      QVERIFY(every <= std::max<int64_t>(100, steps / 10));
+      TrainConfig c = recommended_config();
+      c.steps = steps;
+      derive_lr_decay(c);
+      QVERIFY(steps / c.lr_decay_every <= 2);  // halved at most twice
+    }
+    QCOMPARE(derive_checkpoint_every(200), int64_t{100});
+    QCOMPARE(derive_checkpoint_every(50000), int64_t{5000});
+  }
+
   void interrupted_then_resumed_matches_uninterrupted() {
     Trainer straight(small_config(), read_dataset(data_), path("straight"));
     QCOMPARE(straight.run().state, TrainerState::Finished);

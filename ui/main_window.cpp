@@ -3,7 +3,6 @@
 #include "core/util/runtime.h"
 
 #include <opencv2/core/version.hpp>
-#include <torch/version.h>
 
 #include "ui/main_window.h"
 
@@ -26,6 +25,11 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QUrl>
+#include <QGridLayout>
+#include <QDialogButtonBox>
+#include <QDialog>
+#include <QDesktopServices>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QThread>
@@ -39,10 +43,15 @@
 #include "ui/serve_controller.h"
 #include "ui/training_tab.h"
 
+// The window icon is in ui.qrc, compiled into the static ui library: its resources are registered
+// only when asked for by name.
+static void registerUiResources() { Q_INIT_RESOURCE(ui); }
+
 namespace captioner::ui {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("Captioner"));
+  registerUiResources();
   setWindowIcon(QIcon(QStringLiteral(":/captioner.svg")));
   tabs_ = new QTabWidget(this);
   training_ = new TrainingTab(this);
@@ -175,6 +184,11 @@ void MainWindow::openBuiltInShapes(int count) {
   training_->setDataset(dir);
 }
 
+void MainWindow::openImageFiles(const QStringList& paths) {
+  tabs_->setCurrentWidget(caption_);
+  if (caption_->addImages(paths) == 0) showError(tr("None of these files is an image Captioner can read: %1").arg(paths.join(QStringLiteral(", "))));
+}
+
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("Open &dataset…"), this, &MainWindow::openDataset)->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
@@ -206,6 +220,7 @@ void MainWindow::buildMenus() {
   connect(training_->plot(), &LossPlot::logYChanged, log_scale, &QAction::setChecked);
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Where things are"), this, &MainWindow::showLocations);
   help->addAction(tr("&About Captioner"), this, &MainWindow::about);
 }
 
@@ -318,10 +333,40 @@ void MainWindow::saveModelAs() {
 void MainWindow::about() {
   QMessageBox::about(this, tr("About Captioner"),
                      tr("<b>Captioner %1</b><br>Train image-captioning models and see where they look.<br><br>"
-                        "Qt %2<br>LibTorch %3<br>OpenCV %4<br>%5")
-                         .arg(QStringLiteral(CAPTIONER_VERSION), QString::fromLatin1(qVersion()),
-                              QStringLiteral(TORCH_VERSION), QStringLiteral(CV_VERSION),
-                              QString::fromStdString(runtime_summary(resolve_device("auto")))));
+                        "%2<br>Qt %3, OpenCV %4<br><br>"
+                        "Captioner is free software under the GNU General Public License, version 3 or later. "
+                        "It uses Qt (LGPL-3), LibTorch (BSD-3-Clause), OpenCV (Apache-2.0), QCustomPlot (GPL-3) "
+                        "and the Inception-v3 weights of nsfwjs (MIT).")
+                         .arg(QStringLiteral(CAPTIONER_VERSION), QString::fromStdString(runtime_summary(resolve_device("auto"))),
+                              QString::fromLatin1(qVersion()), QStringLiteral(CV_VERSION)));
+}
+
+QList<QPair<QString, QString>> MainWindow::locations() const {
+  return {{tr("Training runs"), training_->runsDir()},
+          {tr("Built-in Shapes data"), builtInShapesDir()},
+          {tr("Settings"), QSettings().fileName()}};
+}
+
+void MainWindow::showLocations() {
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Where things are"));
+  auto* grid = new QGridLayout(&dialog);
+  int row = 0;
+  for (const auto& [what, path] : locations()) {
+    grid->addWidget(new QLabel(what, &dialog), row, 0);
+    auto* shown = new QLabel(QDir::toNativeSeparators(path), &dialog);
+    shown->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    grid->addWidget(shown, row, 1);
+    auto* open = new QPushButton(tr("Open folder"), &dialog);
+    const QString folder = QFileInfo(path).isDir() ? path : QFileInfo(path).absolutePath();
+    open->setEnabled(QFileInfo::exists(folder));
+    connect(open, &QPushButton::clicked, &dialog, [folder] { QDesktopServices::openUrl(QUrl::fromLocalFile(folder)); });
+    grid->addWidget(open, row++, 2);
+  }
+  auto* close = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+  connect(close, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  grid->addWidget(close, row, 0, 1, 3);
+  dialog.exec();
 }
 
 void MainWindow::showError(const QString& text) {

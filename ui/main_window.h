@@ -3,6 +3,10 @@
 // (plain words, what and how to fix, never a crash), remembered geometry and choices, and the
 // built-in Shapes data generated on first launch.
 #include <QMainWindow>
+#include <QList>
+#include <QPair>
+#include <QString>
+#include <QStringList>
 
 class QAction;
 class QFrame;
@@ -32,6 +36,10 @@ class MainWindow : public QMainWindow {
   // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
   void openBuiltInShapes(int count = 2000);  // sized for the Default preset (README, "The first run")
   static QString builtInShapesDir();
+  // Opens image files in the Caption tab (files given on the command line).
+  void openImageFiles(const QStringList& paths);
+  // Where the app keeps its runs, its built-in data and its settings (Help > Where things are).
+  QList<QPair<QString, QString>> locations() const;
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -45,6 +53,7 @@ class MainWindow : public QMainWindow {
   void saveModelAs();
   void showError(const QString& text);
   void about();
+  void showLocations();
 
   QTabWidget* tabs_;
   TrainingTab* training_;

@@ -58,6 +58,7 @@ class BatchingObserver : public TrainObserver {
     status_.elapsed_s = p.elapsed_s;
     if (!p.samples.empty()) {
       status_.samples.clear();
+      status_.samples_step = p.step;
       for (const auto& s : p.samples)
         status_.samples.push_back({QString::fromStdString(s.key), QString::fromStdString(s.image),
                                    QString::fromStdString(s.caption), QString::fromStdString(s.reference)});
@@ -69,10 +70,12 @@ class BatchingObserver : public TrainObserver {
     Q_EMIT worker_.stateChanged(run_state(state));
   }
   void on_message(const std::string& text) override { Q_EMIT worker_.message(QString::fromStdString(text)); }
+  void on_checkpoint(const std::string&, int64_t step) override { Q_EMIT worker_.checkpointSaved(step); }
   void flush() {
     if (!pending_.isEmpty()) Q_EMIT worker_.points(pending_);
     pending_.clear();
     Q_EMIT worker_.status(status_);
+    status_.samples.clear();  // each validation's captions are sent once
     clock_.restart();
   }
 

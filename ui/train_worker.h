@@ -47,7 +47,8 @@ struct TrainSample {
 struct TrainStatus {
   qint64 step = 0, total = 0;
   double captions_per_s = 0, eta_s = 0, lr = 0, best_val = 0, elapsed_s = 0;
-  QVector<TrainSample> samples;  // latest validation captions
+  QVector<TrainSample> samples;  // a validation's captions, in the one status that follows it; else empty
+  qint64 samples_step = 0;        // the step they were made at
 };
 
 struct TrainRequest {
@@ -77,6 +78,7 @@ class TrainWorker : public QObject {
   void status(const captioner::ui::TrainStatus& status);
   void stateChanged(captioner::ui::RunState state);
   void message(const QString& text);
+  void checkpointSaved(qint64 step);
   void extraction(qint64 done, qint64 total, double images_per_s, double eta_s);
   void finished(bool ok, const QString& error, const QString& run_dir);
 

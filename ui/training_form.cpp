@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "core/model/precision.h"
 #include "core/train/recipe.h"
 #include "core/util/runtime.h"
 
@@ -118,7 +119,17 @@ void TrainingForm::addTrainingFields(QFormLayout* form, const TrainConfig& defau
   form->addRow(tr("Min word count"), min_count_);
   form->addRow(tr("Validate every"), val_every_);
   form->addRow(tr("Steps"), steps_);
+  precision_ = new QComboBox(this);
+  precision_->setObjectName(QStringLiteral("precision"));
+  const bool native_bf16 = cpu_has_native_bf16();
+  precision_->addItem(native_bf16 ? tr("Automatic (bf16 on this CPU)") : tr("Automatic (fp32 on this CPU)"), QStringLiteral("auto"));
+  precision_->addItem(tr("fp32"), QStringLiteral("fp32"));
+  precision_->addItem(tr("bf16 mixed"), QStringLiteral("bf16"));
+  precision_->setToolTip(tr("Matrix products on the CPU: bf16 operands with fp32 accumulation (weights, optimizer, "
+                            "loss and checkpoints stay fp32), about twice as fast where the CPU has bf16 units "
+                            "(AVX512-BF16 or AMX); Automatic uses them where they exist"));
   form->addRow(tr("Device"), device_);
+  form->addRow(tr("Precision"), precision_);
   form->addRow(tr("CPU threads"), threads_);
 }
 
@@ -143,6 +154,7 @@ void TrainingForm::fill(TrainConfig& c) const {
   apply_preset(c, shown);
   c.threads = threads_->value();
   c.device = device_->currentData().toString().toStdString();
+  c.precision = precision_->currentData().toString().toStdString();
 }
 
 const TrainPreset* TrainingForm::currentPreset() const {
@@ -177,7 +189,7 @@ int TrainingForm::minCount() const { return min_count_->value(); }
 void TrainingForm::setLocked(bool locked) {
   locked_ = locked;
   for (QWidget* w : std::initializer_list<QWidget*>{kind_, layer_, hidden_, embed_, dropout_, preset_, batch_, lr_, max_len_,
-                                                    min_count_, val_every_, steps_, threads_, device_})
+                                                    min_count_, val_every_, steps_, threads_, device_, precision_})
     w->setEnabled(!locked);
   layers_->setEnabled(!locked && kind_->currentData().toString() == QLatin1String("lstm"));
 }
@@ -189,7 +201,7 @@ SettingsTable TrainingForm::settings() const {
           {QStringLiteral("preset"), preset_},   {QStringLiteral("batch"), batch_},     {QStringLiteral("lr"), lr_},
           {QStringLiteral("max_len"), max_len_}, {QStringLiteral("min_count"), min_count_},
           {QStringLiteral("val_every"), val_every_}, {QStringLiteral("steps"), steps_},
-          {QStringLiteral("threads"), threads_}};
+          {QStringLiteral("threads"), threads_}, {QStringLiteral("precision"), precision_}};
 }
 
 }  // namespace captioner::ui

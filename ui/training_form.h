@@ -53,6 +53,7 @@ class TrainingForm : public QGroupBox {
   QSpinBox* steps_;
   QSpinBox* threads_;
   QComboBox* device_;
+  QComboBox* precision_;
   bool locked_ = false;
   bool applying_preset_ = false;
 };

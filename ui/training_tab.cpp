@@ -25,6 +25,7 @@
 #include "core/util/duration.h"
 #include "core/vision/feature_cache.h"
 #include "core/vision/grid_layer.h"
+#include "core/train/checkpoint.h"
 #include "core/train/run_summary.h"
 #include "ui/background.h"
 #include "ui/caption_tab.h"
@@ -167,6 +168,7 @@ void TrainingTab::startWorker() {
   connect(worker_, &TrainWorker::stateChanged, this, &TrainingTab::onState, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::extraction, this, &TrainingTab::onExtraction, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::message, log_, &QPlainTextEdit::appendPlainText, Qt::QueuedConnection);
+  connect(worker_, &TrainWorker::checkpointSaved, this, &TrainingTab::updatePreview, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::finished, this, &TrainingTab::onFinished, Qt::QueuedConnection);
   thread_->start();
 }
@@ -342,13 +344,13 @@ void TrainingTab::onStatus(const TrainStatus& s) {
                        .arg(QString::fromStdString(format_duration(s.eta_s)))
                        .arg(s.lr, 0, 'g', 3)
                        .arg(std::isnan(s.best_val) ? QStringLiteral("–") : QString::number(s.best_val, 'f', 4)));
-  if (!s.samples.isEmpty() && s.step != last_sample_step_) {
+  if (!s.samples.isEmpty() && s.samples_step != last_sample_step_) {
     // Every validation's captions stay, newest first, under the step they were made at.
-    last_sample_step_ = s.step;
+    last_sample_step_ = s.samples_step;
     int row = 0;
     for (const TrainSample& sample : s.samples) {
       auto* item = new QListWidgetItem(tr("step %1 · %2: %3\nreference: %4")
-                                           .arg(s.step)
+                                           .arg(s.samples_step)
                                            .arg(sample.key, CaptionTab::readable(sample.caption.toStdString()),
                                                 CaptionTab::readable(sample.reference.toStdString())));
       item->setData(Qt::UserRole, sample.image);
@@ -428,9 +430,15 @@ void TrainingTab::onState(RunState state) {
                            .arg(std::isnan(last_status_.best_val) ? QStringLiteral("–") : QString::number(last_status_.best_val, 'f', 4)));
   }
   controls_->setState(state, !dataset_.isEmpty());
-  preview_->setEnabled((state == RunState::Running || state == RunState::Paused) && !last_run_.isEmpty());
+  updatePreview();
   form_->setLocked(isTraining());
   Q_EMIT stateChanged(state);
+}
+
+void TrainingTab::updatePreview() {
+  // Only a checkpoint can be previewed: none exists before the run's first save.
+  const bool running = state_ == RunState::Running || state_ == RunState::Paused;
+  preview_->setEnabled(running && !last_run_.isEmpty() && QFileInfo::exists(QString::fromStdString(checkpoint_path(last_run_.toStdString()))));
 }
 
 void TrainingTab::saveSettings() const {

@@ -86,6 +86,7 @@ class TrainingTab : public QWidget {
   void showThumbnail(QListWidgetItem* item, const QString& image);
   void onFinished(bool ok, const QString& error, const QString& run_dir);
   void onState(RunState state);
+  void updatePreview();
   void describeDataset();
 
   QString dataset_;

@@ -124,7 +124,7 @@ std::string captions_to_json(const std::vector<CaptionResult>& captions, const s
     }
     list.push_back({{"text", c.text}, {"log_prob", c.log_prob}, {"finished", c.finished}, {"tokens", tokens}});
   }
-  return nlohmann::json{{"image", image}, {"captions", list}}.dump(2);
+  return nlohmann::json{{"image", image}, {"captions", list}}.dump();
 }
 
 }  // namespace captioner

@@ -28,7 +28,7 @@ CaptionResult caption_result(const DecodedCaption& caption);
 
 // Captions as JSON, the one schema of `captioner caption --json` and the Caption tab's export:
 // {"image", "captions": [{"text", "log_prob", "finished", "tokens": [{"word", "log_prob",
-// "attention" (attention models only)}]}]}, pretty-printed.
+// "attention" (attention models only)}]}]}, on one line: several images make JSON Lines.
 std::string captions_to_json(const std::vector<CaptionResult>& captions, const std::string& image);
 
 struct CaptionRequest {

@@ -35,6 +35,7 @@ void TrainConfig::validate() const {
   require(checkpoint_every >= 1, "checkpoint interval must be at least 1");
   require(device == "auto" || device == "cpu" || device == "cuda", "device must be auto, cpu or cuda");
   require(threads >= 0, "threads must be >= 0");
+  require(precision == "auto" || precision == "fp32" || precision == "bf16", "precision must be auto, fp32 or bf16");
 }
 
 namespace {
@@ -81,7 +82,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"lr_decay", c.lr_decay}, {"lr_decay_every", c.lr_decay_every}, {"grad_clip", c.grad_clip},
        {"max_len", c.max_len}, {"min_count", c.min_count}, {"val_fraction", c.val_fraction},
        {"val_every", c.val_every}, {"val_batches", c.val_batches}, {"checkpoint_every", c.checkpoint_every},
-       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"features_path", c.features_path},
+       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"precision", c.precision}, {"features_path", c.features_path},
        {"encoder_id", c.encoder_id}};
 }
 
@@ -103,6 +104,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.seed = field(j, "seed", d.seed);
   c.device = field(j, "device", d.device);
   c.threads = field(j, "threads", d.threads);
+  c.precision = field(j, "precision", d.precision);
   c.features_path = field(j, "features_path", d.features_path);
   c.encoder_id = field(j, "encoder_id", d.encoder_id);
 }

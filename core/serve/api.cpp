@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -14,7 +15,9 @@ namespace captioner {
 
 using nlohmann::json;
 
-ApiError bad_request(const std::string& code, const std::string& message) { return ApiError(400, code, message); }
+ApiError bad_request(const std::string& code, const std::string& message, const std::string& param) {
+  return ApiError(400, code, message, param);
+}
 
 const char* error_type(int status) {
   switch (status) {
@@ -27,22 +30,24 @@ const char* error_type(int status) {
   }
 }
 
-std::string error_json(int status, const std::string& code, const std::string& message) {
-  return json{{"error", {{"message", message}, {"type", error_type(status)}, {"code", code}}}}.dump();
+std::string error_json(int status, const std::string& code, const std::string& message, const std::string& param) {
+  return json{{"error",
+               {{"message", message}, {"type", error_type(status)}, {"param", param.empty() ? json(nullptr) : json(param)},
+                {"code", code}}}}
+      .dump();
 }
 
 CaptionRequest caption_request(const DecodingParams& p, const RequestLimits& limits) {
   if (!std::isfinite(p.temperature) || p.temperature < 0 || p.temperature > 100)
-    throw bad_request("bad_temperature", "temperature must be between 0 and 100 (0: greedy)");
+    throw bad_request("bad_temperature", "temperature must be between 0 and 100 (0: greedy)", "temperature");
   if (p.n < 1 || p.n > limits.max_choices)
-    throw bad_request("bad_n", "n must be between 1 and " + std::to_string(limits.max_choices));
+    throw bad_request("bad_n", "n must be between 1 and " + std::to_string(limits.max_choices), "n");
   if (p.beam_width < 0 || p.beam_width > limits.max_choices)
-    throw bad_request("bad_beam_width", "beam_width must be between 1 and " + std::to_string(limits.max_choices));
-  if (p.top_k < 0) throw bad_request("bad_top_k", "top_k must be 0 (all words) or more");
-  if (p.max_tokens < 1 || p.max_tokens > limits.max_tokens)
-    throw bad_request("bad_max_tokens", "max_tokens must be between 1 and " + std::to_string(limits.max_tokens));
+    throw bad_request("bad_beam_width", "beam_width must be between 1 and " + std::to_string(limits.max_choices), "beam_width");
+  if (p.top_k < 0) throw bad_request("bad_top_k", "top_k must be 0 (all words) or more", "top_k");
+  if (p.max_tokens < 1) throw bad_request("bad_max_tokens", "max_tokens must be at least 1", "max_tokens");
   CaptionRequest r;
-  r.max_len = p.max_tokens;
+  r.max_len = std::min(p.max_tokens, limits.max_tokens);
   r.top_k = p.top_k;
   r.samples = p.n;
   r.temperature = p.temperature > 0 ? p.temperature : 1.0;
@@ -88,10 +93,18 @@ int64_t integer_field(const json& body, const char* name, int64_t fallback) {
   const auto it = body.find(name);
   if (it == body.end() || it->is_null()) return fallback;
   if (!it->is_number_integer())
-    throw bad_request("bad_" + std::string(name), std::string(name) + " must be an integer");
+    throw bad_request("bad_" + std::string(name), std::string(name) + " must be an integer", name);
   const int64_t v = it->get<int64_t>();
-  if (v < -(1LL << 31) || v > (1LL << 31)) throw bad_request("bad_" + std::string(name), std::string(name) + " is out of range");
+  if (v < -(1LL << 31) || v > (1LL << 31))
+    throw bad_request("bad_" + std::string(name), std::string(name) + " is out of range", name);
   return v;
+}
+
+bool boolean_field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return false;
+  if (!it->is_boolean()) throw bad_request("bad_" + std::string(name), std::string(name) + " must be true or false", name);
+  return it->get<bool>();
 }
 
 const json* image_url_of(const json& part) {
@@ -113,7 +126,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (!request.is_object()) throw bad_request("bad_json", "the request body must be a JSON object");
   const auto messages = request.find("messages");
   if (messages == request.end() || !messages->is_array() || messages->empty())
-    throw bad_request("no_messages", "messages must be a non-empty array");
+    throw bad_request("no_messages", "messages must be a non-empty array", "messages");
   const json* url = nullptr;
   for (const auto& message : *messages) {
     if (!message.is_object()) throw bad_request("bad_message", "each message must be an object");
@@ -122,7 +135,8 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     for (const auto& part : *content)
       if (const json* u = image_url_of(part)) url = u;
   }
-  if (!url) throw bad_request("no_image", "no image in the messages: add a content part {\"type\": \"image_url\", ...}");
+  if (!url)
+    throw bad_request("no_image", "no image in the messages: add a content part {\"type\": \"image_url\", ...}", "messages");
 
   ChatRequest out;
   DecodingParams& p = out.params;
@@ -135,13 +149,44 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   p.top_k = static_cast<int>(integer_field(request, "top_k", 0));
   p.max_tokens = static_cast<int>(integer_field(request, "max_completion_tokens", integer_field(request, "max_tokens", 20)));
   p.seed = integer_field(request, "seed", -1);
-  if (const auto s = request.find("stream"); s != request.end() && !s->is_null()) {
-    if (!s->is_boolean()) throw bad_request("bad_stream", "stream must be true or false");
-    out.stream = s->get<bool>();
+  out.stream = boolean_field(request, "stream");
+  if (const auto o = request.find("stream_options"); o != request.end() && !o->is_null()) {
+    if (!o->is_object()) throw bad_request("bad_stream_options", "stream_options must be an object", "stream_options");
+    out.include_usage = boolean_field(*o, "include_usage");
   }
+  out.logprobs = boolean_field(request, "logprobs");
+  const int64_t top = integer_field(request, "top_logprobs", 0);
+  if (top < 0 || top > 20) throw bad_request("bad_top_logprobs", "top_logprobs must be between 0 and 20", "top_logprobs");
+  if (top > 0)
+    throw bad_request("unsupported_top_logprobs",
+                      "top_logprobs is not available: the decoder keeps only the chosen words' log-probabilities "
+                      "(logprobs: true gives those)",
+                      "top_logprobs");
   out.request = caption_request(p, limits);  // refuses out-of-range values before the image is decoded
   out.image = decode_data_url(url->get<std::string>());
   return out;
+}
+
+DecodingParams hugging_face_parameters(const std::string& parameters_json, DecodingParams p) {
+  const json parameters = json::parse(parameters_json, nullptr, false);
+  if (parameters.is_discarded() || !parameters.is_object())
+    throw bad_request("bad_parameters", "parameters must be a JSON object", "parameters");
+  p.max_tokens = static_cast<int>(integer_field(parameters, "max_new_tokens", p.max_tokens));
+  p.top_k = static_cast<int>(integer_field(parameters, "top_k", p.top_k));
+  p.seed = integer_field(parameters, "seed", p.seed);
+  const int64_t sequences = integer_field(parameters, "num_return_sequences", p.n);
+  const int64_t beams = integer_field(parameters, "num_beams", 0);
+  if (beams > 1) p.beam_width = static_cast<int>(beams);
+  p.n = static_cast<int>(sequences);
+  const bool sample = boolean_field(parameters, "do_sample");
+  if (const auto t = parameters.find("temperature"); t != parameters.end() && !t->is_null()) {
+    if (!t->is_number()) throw bad_request("bad_temperature", "temperature must be a number", "temperature");
+    p.temperature = t->get<double>();
+  } else if (sample) {
+    p.temperature = 1.0;  // do_sample alone samples at the model's own distribution
+  }
+  if (!sample && parameters.contains("do_sample")) p.temperature = 0;  // do_sample false: greedy or beam
+  return p;
 }
 
 namespace {
@@ -156,13 +201,23 @@ int64_t completion_tokens(const std::vector<CaptionResult>& captions) {
 
 }  // namespace
 
+json token_logprobs(const CaptionResult& caption) {
+  json content = json::array();
+  for (const auto& w : caption.words()) {
+    json bytes = json::array();
+    for (unsigned char c : w.word) bytes.push_back(c);
+    content.push_back({{"token", w.word}, {"logprob", w.log_prob}, {"bytes", bytes}, {"top_logprobs", json::array()}});
+  }
+  return {{"content", content}};
+}
+
 std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                               const std::string& id, int64_t created) {
+                               const std::string& id, int64_t created, bool logprobs) {
   json choices = json::array();
   for (size_t i = 0; i < captions.size(); ++i)
     choices.push_back({{"index", i},
                        {"message", {{"role", "assistant"}, {"content", captions[i].text}}},
-                       {"logprobs", nullptr},
+                       {"logprobs", logprobs ? token_logprobs(captions[i]) : json(nullptr)},
                        {"finish_reason", finish_reason(captions[i])}});
   const int64_t completion = completion_tokens(captions);
   return json{{"id", id},
@@ -178,7 +233,7 @@ std::string chat_response_json(const std::vector<CaptionResult>& captions, const
 }
 
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                                 const std::string& id, int64_t created) {
+                                 const std::string& id, int64_t created, bool include_usage) {
   std::string out;
   auto chunk = [&](size_t index, const json& delta, const json& finish) {
     const json event = {{"id", id},
@@ -201,10 +256,23 @@ std::string chat_response_events(const std::vector<CaptionResult>& captions, con
     }
     chunk(i, json::object(), finish_reason(captions[i]));
   }
+  if (include_usage) {
+    const int64_t completion = completion_tokens(captions);
+    const json usage = {{"id", id},
+                        {"object", "chat.completion.chunk"},
+                        {"created", created},
+                        {"model", model.id},
+                        {"choices", json::array()},
+                        {"usage",
+                         {{"prompt_tokens", model.prompt_tokens},
+                          {"completion_tokens", completion},
+                          {"total_tokens", model.prompt_tokens + completion}}}};
+    out += "data: " + usage.dump() + "\n\n";
+  }
   return out + "data: [DONE]\n\n";
 }
 
-std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words) {
+std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words, bool several) {
   json out = json::array();
   for (const auto& c : captions) {
     json entry = {{"generated_text", c.text}};
@@ -221,13 +289,15 @@ std::string caption_response_json(const std::vector<CaptionResult>& captions, bo
     }
     out.push_back(entry);
   }
-  return out.dump();
+  return several || out.size() != 1 ? out.dump() : out[0].dump();
+}
+
+std::string model_json(const ModelCard& model) {
+  return json{{"id", model.id}, {"object", "model"}, {"created", model.created}, {"owned_by", "captioner"}}.dump();
 }
 
 std::string models_json(const ModelCard& model) {
-  return json{{"object", "list"},
-              {"data", json::array({{{"id", model.id}, {"object", "model"}, {"created", model.created}, {"owned_by", "captioner"}}})}}
-      .dump();
+  return json{{"object", "list"}, {"data", json::array({json::parse(model_json(model))})}}.dump();
 }
 
 bool same_secret(const std::string& presented, const std::string& expected) {

@@ -14,19 +14,21 @@ namespace captioner {
 // A request the service refuses: the HTTP status and OpenAI's error code.
 class ApiError : public std::runtime_error {
  public:
-  ApiError(int status, std::string code, const std::string& message)
-      : std::runtime_error(message), status(status), code(std::move(code)) {}
+  ApiError(int status, std::string code, const std::string& message, std::string param = "")
+      : std::runtime_error(message), status(status), code(std::move(code)), param(std::move(param)) {}
   int status;
-  std::string code;  // a short machine-readable reason: no_image, bad_base64, ...
+  std::string code;   // a short machine-readable reason: no_image, bad_base64, ...
+  std::string param;  // the request field at fault ("temperature", "messages", ...); empty: none
 };
-ApiError bad_request(const std::string& code, const std::string& message);
+ApiError bad_request(const std::string& code, const std::string& message, const std::string& param = "");
 
 // OpenAI's error type for an HTTP status: invalid_request_error (4xx), authentication_error
 // (401), not_found_error, method_not_allowed, request_too_large, server_busy (503), server_error.
 const char* error_type(int status);
 
-// {"error": {"message", "type", "code"}}: OpenAI's error shape, the type from the status.
-std::string error_json(int status, const std::string& code, const std::string& message);
+// {"error": {"message", "type", "param", "code"}}: OpenAI's error shape, the type from the status,
+// param null when no one field is at fault.
+std::string error_json(int status, const std::string& code, const std::string& message, const std::string& param = "");
 
 // Limits on what one request may ask for.
 struct RequestLimits {
@@ -36,7 +38,9 @@ struct RequestLimits {
 
 // How a caller's decoding parameters become a CaptionRequest, one rule for both endpoints:
 // temperature absent or 0 is greedy, or beam search when a beam width or n > 1 asks for several
-// captions; temperature > 0 samples n captions. Out-of-range values are refused (ApiError 400).
+// captions; temperature > 0 samples n captions. max_tokens above the limit is lowered to it (the
+// caption then ends with finish_reason "length" if it runs that long), as clients send generous
+// limits; other out-of-range values are refused (ApiError 400 naming the field).
 struct DecodingParams {
   double temperature = 0;
   int n = 1;
@@ -52,7 +56,13 @@ struct ChatRequest {
   DecodingParams params;
   CaptionRequest request;  // caption_request(params)
   bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+  bool logprobs = false;       // each choice's tokens with their log-probabilities
 };
+
+// Hugging Face's JSON "parameters" (max_new_tokens, temperature, do_sample, num_beams,
+// num_return_sequences, top_k, seed) over `base`. Throws ApiError 400 naming the field.
+DecodingParams hugging_face_parameters(const std::string& parameters_json, DecodingParams base);
 
 // Parses a chat-completions body. The image is the last image_url part of the messages (a
 // conversation that carries earlier images is captioned on its newest); only data: URLs with
@@ -74,20 +84,26 @@ struct ModelCard {
 // OpenAI's chat.completion object: one choice per caption, finish_reason "stop" when the caption
 // ended with END and "length" when it ran out of tokens; usage counts generated tokens (END
 // included) and the image as model.prompt_tokens.
+// With logprobs, each choice's "logprobs" is {"content": [{"token", "logprob", "bytes",
+// "top_logprobs": []}]}, a word each (the decoder keeps the chosen words' probabilities only).
 std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                               const std::string& id, int64_t created);
+                               const std::string& id, int64_t created, bool logprobs = false);
 // The same answer as server-sent events (chat.completion.chunk objects, a word per chunk, then
 // "data: [DONE]").
+// With include_usage, a last chunk before [DONE] has no choices and the usage.
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                                 const std::string& id, int64_t created);
+                                 const std::string& id, int64_t created, bool include_usage = false);
 
-// Hugging Face's image-to-text answer, [{"generated_text": ...}, ...] a caption each; with
-// `words`, each entry also lists its words with their probability and (attention models) the
-// word's weights over the grid cells, row-major.
-std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words);
+// Hugging Face's image-to-text answer: {"generated_text": ...} for one caption (the task's
+// output as Hugging Face's current clients read it), [{"generated_text": ...}, ...] when
+// `several` were asked for; with `words`, each entry also lists its words with their
+// probability and (attention models) the word's weights over the grid cells, row-major.
+std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words, bool several = false);
 
 // OpenAI's model list: {"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}.
 std::string models_json(const ModelCard& model);
+// One model as GET /v1/models/{id} answers: {"id", "object": "model", "created", "owned_by"}.
+std::string model_json(const ModelCard& model);
 
 // Constant-time comparison of a presented secret with the expected one (the time does not
 // depend on where they first differ).

@@ -30,7 +30,14 @@ const std::map<std::string, std::string> kApiMethods = {
 
 void set_error(Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(error_json(e.status, e.code, e.what()), "application/json");
+  res.set_content(error_json(e.status, e.code, e.what(), e.param), "application/json");
+}
+
+// Text as valid UTF-8, each invalid byte replaced by U+FFFD (a folder name may be any bytes;
+// JSON must be UTF-8).
+std::string valid_utf8(const std::string& text) {
+  return nlohmann::json::parse(nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .get<std::string>();
 }
 
 // The model's name for clients: its run folder's name (or the checkpoint's file name).
@@ -39,7 +46,7 @@ ModelCard model_card(const BatchCaptioner& captioner) {
   const fs::path file = captioner.checkpoint();
   const fs::path folder = file.parent_path();
   ModelCard card;
-  card.id = folder.filename().empty() ? file.stem().string() : folder.filename().string();
+  card.id = valid_utf8(folder.filename().empty() ? file.stem().string() : folder.filename().string());
   std::error_code ec;
   const auto written = fs::last_write_time(file, ec);
   if (!ec)
@@ -61,7 +68,7 @@ int query_int(const Request& req, const char* name, int fallback) {
     used = 0;
   }
   if (used == 0 || used != v.size() || n < -(1LL << 31) || n > (1LL << 31))
-    throw bad_request(std::string("bad_") + name, std::string(name) + " must be an integer, not '" + v + "'");
+    throw bad_request(std::string("bad_") + name, std::string(name) + " must be an integer, not '" + v.substr(0, 40) + "'", name);
   return static_cast<int>(n);
 }
 
@@ -75,8 +82,17 @@ double query_double(const Request& req, const char* name, double fallback) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != v.size()) throw bad_request(std::string("bad_") + name, std::string(name) + " must be a number, not '" + v + "'");
+  if (used == 0 || used != v.size())
+    throw bad_request(std::string("bad_") + name, std::string(name) + " must be a number, not '" + v.substr(0, 40) + "'", name);
   return x;
+}
+
+// Hugging Face's JSON form's "parameters" over the query's, when the body is JSON and has them.
+DecodingParams caption_parameters(const Request& req, DecodingParams p) {
+  if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) return p;
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("parameters") || body["parameters"].is_null()) return p;
+  return hugging_face_parameters(body["parameters"].dump(), p);
 }
 
 // The image of a /caption request: multipart's first file, JSON {"inputs": base64 or data URL}
@@ -92,7 +108,8 @@ std::string caption_image(const Request& req) {
     const auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) throw bad_request("bad_json", "the request body is not a JSON object");
     const auto inputs = body.find("inputs");
-    if (inputs == body.end() || !inputs->is_string()) throw bad_request("no_image", "a JSON body needs \"inputs\": the image in base64");
+    if (inputs == body.end() || !inputs->is_string())
+      throw bad_request("no_image", "a JSON body needs \"inputs\": the image in base64", "inputs");
     const std::string& s = inputs->get_ref<const std::string&>();
     return s.rfind("data:", 0) == 0 ? decode_data_url(s) : decode_image_base64(s);
   }
@@ -189,8 +206,24 @@ void CaptionServer::Impl::routes() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
+  // Cross-origin calls from a page of the configured origin: every answer says it may read it,
+  // and a preflight (OPTIONS, which carries no token) is answered here.
+  if (!config.cors_origin.empty()) {
+    http.set_post_routing_handler([this](const Request&, Response& res) {
+      res.set_header("Access-Control-Allow-Origin", config.cors_origin);
+      res.set_header("Vary", "Origin");
+    });
+    http.Options(R"(/.*)", [](const Request&, Response& res) {
+      res.status = 204;
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      res.set_header("Access-Control-Max-Age", "600");
+    });
+  }
+
   http.set_pre_routing_handler([this](const Request& req, Response& res) {
-    const bool api = kApiMethods.count(req.path) > 0;
+    const bool api = kApiMethods.count(req.path) > 0 || req.path.rfind("/v1/models/", 0) == 0;
+    if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
     if (config.token.empty() || !api || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string scheme = "Bearer ";
@@ -232,9 +265,9 @@ void CaptionServer::Impl::routes() {
       const auto captions = caption(chat.image, "image_url", chat.request, chat.params.n);
       const int64_t created = std::time(nullptr);
       if (chat.stream)
-        res.set_content(chat_response_events(captions, card, completion_id(), created), "text/event-stream");
+        res.set_content(chat_response_events(captions, card, completion_id(), created, chat.include_usage), "text/event-stream");
       else
-        res.set_content(chat_response_json(captions, card, completion_id(), created), "application/json");
+        res.set_content(chat_response_json(captions, card, completion_id(), created, chat.logprobs), "application/json");
     });
   });
   http.Post("/caption", [this](const Request& req, Response& res) {
@@ -246,12 +279,21 @@ void CaptionServer::Impl::routes() {
       p.top_k = query_int(req, "top_k", 0);
       p.max_tokens = query_int(req, "max_tokens", p.max_tokens);
       p.seed = query_int(req, "seed", -1);
+      p = caption_parameters(req, p);
       const bool words = query_int(req, "attention", 0) != 0;
       const CaptionRequest request = caption_request(p, config.limits);  // refused before the image is read
-      res.set_content(caption_response_json(caption(caption_image(req), "image", request, p.n), words), "application/json");
+      res.set_content(caption_response_json(caption(caption_image(req), "image", request, p.n), words, p.n > 1),
+                      "application/json");
     });
   });
   http.Get("/v1/models", [this](const Request&, Response& res) { res.set_content(models_json(card), "application/json"); });
+  http.Get(R"(/v1/models/(.+))", [this](const Request& req, Response& res) {
+    answer(res, [&] {
+      const std::string id = req.matches[1];
+      if (id != card.id) throw ApiError(404, "model_not_found", "no model '" + valid_utf8(id) + "' here; this server has '" + card.id + "'", "model");
+      res.set_content(model_json(card), "application/json");
+    });
+  });
   http.Get("/healthz", [this](const Request&, Response& res) {
     const BatchStats stats = captioner->stats();
     res.set_content(nlohmann::json{{"status", "ok"}, {"model", card.id}, {"pending", stats.pending},

@@ -2,6 +2,7 @@
 // `captioner serve`: a trained model behind HTTP, for the clients people already have.
 //   POST /v1/chat/completions  OpenAI's chat completions, the image as a data: URL (stream too)
 //   GET  /v1/models            the loaded model, in OpenAI's list shape
+//   GET  /v1/models/{id}       that model, or 404
 //   POST /caption              Hugging Face's image-to-text: image bytes in, [{"generated_text"}] out
 //   GET  /healthz              {"status": "ok", "model", "pending", "captioned", "batches"}
 //   GET  /                     the web page (resources/web, built into the binary)
@@ -22,6 +23,7 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   int port = 8080;      // 0: any free port (bind() says which)
   std::string token;    // non-empty: the API needs "Authorization: Bearer <token>"
+  std::string cors_origin;  // non-empty: pages of this origin (or "*") may call the API from a browser
   int max_body_mb = 20;
   int timeout_s = 60;   // a request's longest wait for its captions (503 after)
   BatchOptions batching;

@@ -1,12 +1,15 @@
 #include "core/train/checkpoint.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/output-archive.h>
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
+#include <map>
 
 #include "core/model/config_json.h"
 #include "core/util/atomic_file.h"
@@ -23,7 +26,8 @@ std::string LoadedCheckpoint::summary() const {
 namespace {
 
 constexpr const char* kFormat = "captioner-checkpoint";
-constexpr int kFormatVersion = 1;
+// 2: the optimizer state is a byte record, and every record has a checksum in the metadata.
+constexpr int kFormatVersion = 2;
 constexpr int64_t kHistoryColumns = 7;  // checkpoints before HistoryRow::wall_time have 6
 
 torch::Tensor history_to_tensor(const History& history) {
@@ -52,6 +56,8 @@ History history_from_tensor(const torch::Tensor& t) {
   return history;
 }
 
+std::string hex(uint64_t h);
+
 // FNV-1a over every parameter and buffer (name, shape, bytes) in the module's own order: a
 // flipped weight byte, which LibTorch's archive reader does not notice, changes it.
 std::string weights_checksum(const torch::nn::Module& model) {
@@ -64,9 +70,47 @@ std::string weights_checksum(const torch::nn::Module& model) {
   };
   for (const auto& item : model.named_parameters()) add(item.key(), item.value());
   for (const auto& item : model.named_buffers()) add(item.key(), item.value());
+  return hex(h);
+}
+
+std::string hex(uint64_t h) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
   return text;
+}
+
+std::string tensor_checksum(const torch::Tensor& t) {
+  uint64_t h = kFnvOffset;
+  const auto kind = static_cast<int>(t.scalar_type());
+  h = fnv1a(&kind, sizeof kind, h);
+  for (const int64_t d : t.sizes()) h = fnv1a(&d, sizeof d, h);
+  const auto cpu = t.detach().to(torch::kCPU).contiguous();
+  return hex(fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h));
+}
+
+// LibTorch reads a tensor whose shape needs more bytes than its stored record holds without
+// complaint (and then reads past the record): the record's length is checked here.
+torch::Tensor read_record(torch::serialize::InputArchive& archive, const char* key, const std::string& path) {
+  torch::Tensor t;
+  if (!archive.try_read(key, t)) return t;
+  const size_t needed = static_cast<size_t>(t.storage_offset() + t.numel()) * t.element_size();
+  if (t.numel() > 0 && (!t.is_contiguous() || t.storage().nbytes() < needed))
+    throw CheckpointError(path, std::string("its ") + key + " record is cut short (" + std::to_string(t.storage().nbytes()) +
+                                    " bytes where its shape needs " + std::to_string(needed) + ")");
+  return t.to(torch::kCPU);
+}
+
+void check_record(const nlohmann::json& sums, const char* key, const torch::Tensor& t, const std::string& path) {
+  if (!sums.contains(key)) throw CheckpointError(path, std::string("its metadata has no checksum for the ") + key + " record");
+  if (!t.defined()) throw CheckpointError(path, std::string("its ") + key + " record is missing");
+  if (sums[key] != tensor_checksum(t))
+    throw CheckpointError(path, std::string("its ") + key + " record does not match the checksum saved with it: the file is corrupt");
+}
+
+torch::Tensor bytes_tensor(const std::string& bytes) {
+  auto t = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
 }
 
 std::string shape_text(at::IntArrayRef sizes) {
@@ -107,18 +151,29 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
                          {"caption_rng", state.caption_rng_state},
                          {"dataset", state.dataset_fingerprint}};
 
-  torch::serialize::OutputArchive archive;
-  archive.write("meta", c10::IValue(meta.dump()));
-  archive.write("history", history_to_tensor(state.history));
-  if (state.torch_rng_state.defined()) archive.write("torch_rng", state.torch_rng_state);
-  torch::serialize::OutputArchive model_archive;
-  contents.model->save(model_archive);
-  archive.write("model", model_archive);
+  // Every record but the weights (checked above) as a tensor with its checksum in the metadata.
+  std::map<std::string, torch::Tensor> records = {{"history", history_to_tensor(state.history)}};
+  if (state.torch_rng_state.defined()) records["torch_rng"] = state.torch_rng_state;
   if (contents.optimizer != nullptr) {
     torch::serialize::OutputArchive optimizer_archive;
     contents.optimizer->save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
+    std::string bytes;
+    optimizer_archive.save_to([&bytes](const void* data, size_t size) {
+      bytes.append(static_cast<const char*>(data), size);
+      return size;
+    });
+    records["optimizer_state"] = bytes_tensor(bytes);
   }
+  nlohmann::json sums = nlohmann::json::object();
+  for (const auto& [key, t] : records) sums[key] = tensor_checksum(t);
+  meta["records_fnv1a"] = sums;
+
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(meta.dump()));
+  for (const auto& [key, t] : records) archive.write(key, t);
+  torch::serialize::OutputArchive model_archive;
+  contents.model->save(model_archive);
+  archive.write("model", model_archive);
   std::string bytes;
   archive.save_to([&bytes](const void* data, size_t size) {
     bytes.append(static_cast<const char*>(data), size);
@@ -152,6 +207,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
     out.caption_rng_state = meta.value("caption_rng", "");
     out.dataset_fingerprint = meta.value("dataset", "");
     out.weights_checksum = meta.value("weights_fnv1a", "");
+    out.version = version;
+    if (meta.contains("records_fnv1a")) out.record_checksums = meta["records_fnv1a"].dump();
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
@@ -231,29 +288,60 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   loaded.state.caption_rng_state = std::move(meta.caption_rng_state);
   loaded.state.dataset_fingerprint = std::move(meta.dataset_fingerprint);
   try {
-    torch::Tensor history;
-    if (loaded.archive->try_read("history", history)) loaded.state.history = history_from_tensor(history);
-    torch::Tensor rng;
-    if (loaded.archive->try_read("torch_rng", rng)) loaded.state.torch_rng_state = rng.to(torch::kCPU);
+    const torch::Tensor history = read_record(*loaded.archive, "history", path);
+    const torch::Tensor rng = read_record(*loaded.archive, "torch_rng", path);
+    if (meta.version >= 2) {
+      // Every record is checked before anything reads its contents.
+      const auto sums = nlohmann::json::parse(meta.record_checksums.empty() ? "{}" : meta.record_checksums);
+      check_record(sums, "history", history, path);
+      if (sums.contains("torch_rng")) check_record(sums, "torch_rng", rng, path);
+      if (sums.contains("optimizer_state")) {
+        loaded.optimizer_state = read_record(*loaded.archive, "optimizer_state", path);
+        check_record(sums, "optimizer_state", loaded.optimizer_state, path);
+      }
+      loaded.has_optimizer = loaded.optimizer_state.defined();
+    } else {
+      torch::serialize::InputArchive probe;
+      loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
+    }
+    if (history.defined()) loaded.state.history = history_from_tensor(history);
+    if (rng.defined()) {
+      // The run's generator state is a fixed-size byte record: another size is not one.
+      const auto expected = at::make_generator<at::CPUGeneratorImpl>().get_state();
+      if (rng.scalar_type() != expected.scalar_type() || rng.sizes() != expected.sizes())
+        throw CheckpointError(path, "its random generator record is " + shape_text(rng.sizes()) + ", not the " +
+                                        shape_text(expected.sizes()) + " bytes of a generator state");
+      loaded.state.torch_rng_state = rng;
+    }
 
     load_weights(loaded, meta.weights_checksum, path);
     loaded.model->to(device);
     loaded.model->eval();
-    torch::serialize::InputArchive probe;
-    loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
   } catch (const CheckpointError&) {
     throw;
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
   } catch (const std::exception& e) {
     throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
   }
   return loaded;
 }
 
-void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer) {
+void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer, const std::string& path) {
   torch::serialize::InputArchive optimizer_archive;
-  if (!checkpoint.archive || !checkpoint.archive->try_read("optimizer", optimizer_archive))
-    throw CheckpointError("", "checkpoint holds no optimizer state");
-  optimizer.load(optimizer_archive);
+  try {
+    if (checkpoint.optimizer_state.defined()) {  // checked against its checksum when loaded
+      const auto& bytes = checkpoint.optimizer_state;
+      optimizer_archive.load_from(static_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+    } else if (!checkpoint.archive || !checkpoint.archive->try_read("optimizer", optimizer_archive)) {
+      throw CheckpointError(path, "it holds no optimizer state");
+    }
+    optimizer.load(optimizer_archive);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path, "its optimizer state does not fit the model (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+  }
 }
 
 }  // namespace captioner

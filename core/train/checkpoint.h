@@ -43,6 +43,7 @@ struct LoadedCheckpoint {
   CaptionModel model;  // on `device`, in eval mode
   TrainingState state;
   bool has_optimizer = false;
+  torch::Tensor optimizer_state;  // the optimizer's bytes, checksum verified (format 2); undefined before
   std::shared_ptr<torch::serialize::InputArchive> archive;  // for restore_optimizer
   // "attention model, hidden 256, vocabulary 50, step 1500", for status lines and logs.
   std::string summary() const;
@@ -55,6 +56,8 @@ struct CheckpointMeta {
   int64_t step = 0;
   std::string sampler_state, caption_rng_state, dataset_fingerprint;
   std::string weights_checksum;  // empty in checkpoints written before it was recorded
+  int version = 0;
+  std::string record_checksums;  // JSON {record: FNV-1a}; format 2 on
 };
 // Parses and checks a metadata record (JSON): a Captioner checkpoint of a version this build
 // reads, a valid configuration, a non-negative step, and a model that a file of `file_bytes`
@@ -64,7 +67,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
 
 // Throws CheckpointError naming the file when it is missing, torn or not a checkpoint.
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device = torch::kCPU);
-void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer);
+// Throws CheckpointError naming `path` when the state is missing or does not fit the optimizer's model.
+void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer, const std::string& path);
 
 // The checkpoint of a run folder.
 std::string checkpoint_path(const std::string& run_dir);

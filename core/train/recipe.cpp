@@ -35,11 +35,19 @@ void apply_preset(TrainConfig& c, const TrainPreset& p) {
   c.batch_size = p.batch_size;
   c.val_every = p.val_every;
   c.val_batches = p.val_batches;
-  c.checkpoint_every = std::max<int64_t>(100, p.steps / 10);
+  c.checkpoint_every = derive_checkpoint_every(p.steps);
+  derive_lr_decay(c);
+}
+
+int64_t derive_checkpoint_every(int64_t steps) {
+  return std::max(std::min<int64_t>(100, std::max<int64_t>(1, steps / 2)), steps / 10);
+}
+
+void derive_lr_decay(TrainConfig& c) {
   // Halve the learning rate twice, at 40 % and 80 % of the run: the late, small steps are what
   // turn a model that knows the words into one that names the right object.
   c.lr_decay = 0.5;
-  c.lr_decay_every = std::max<int64_t>(1, p.steps * 2 / 5);
+  c.lr_decay_every = std::max<int64_t>(1, (c.steps * 2 + 4) / 5);  // rounded up: never a third halving
 }
 
 TrainConfig recommended_config(const std::string& preset) {
@@ -53,6 +61,7 @@ TrainConfig recommended_config(const std::string& preset) {
   c.model.coverage = true;
   c.lr = 2e-3;
   c.max_len = 22;
+  c.precision = "auto";  // bf16 products where the CPU has bf16 units (README, "Performance")
   apply_preset(c, find_train_preset(preset));
   return c;
 }

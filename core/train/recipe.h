@@ -29,9 +29,14 @@ const TrainPreset& find_train_preset(const std::string& name);
 // The recipe with `preset`'s length and cadence: the attention model (its width, coverage),
 // dropout, learning rate and its schedule, caption length.
 TrainConfig recommended_config(const std::string& preset = "default");
-// Sets the fields a preset decides (steps, batch, validation and checkpoint cadence, and the
-// learning-rate schedule, which scales with the number of steps).
+// Sets the fields a preset decides (steps, batch, validation cadence) and those that follow from
+// the number of steps (derive_checkpoint_every, derive_lr_decay).
 void apply_preset(TrainConfig& config, const TrainPreset& preset);
+// A checkpoint every tenth of the run, at least every 100 steps but never only at the end: a run
+// of any length can be resumed from somewhere.
+int64_t derive_checkpoint_every(int64_t steps);
+// The learning rate is halved at 40 % and 80 % of the steps (lr_decay 0.5).
+void derive_lr_decay(TrainConfig& config);
 
 // The encoder-layer choice both front ends start from: "auto", the layer the encoder's weights
 // read colour and shape best from (vision's recommended_grid_layer).

@@ -46,7 +46,8 @@ void write_run_summary(const std::string& run_dir, const RunSummary& s) {
                             {"config", s.config},        {"dataset", s.dataset},
                             {"step", s.step},
                             {"state", s.state},          {"best_val_loss", number_or_null(s.best_val_loss)},
-                            {"started_at", s.started_at}, {"updated_at", s.updated_at}};
+                            {"started_at", s.started_at}, {"updated_at", s.updated_at},
+                            {"precision", s.precision}};
   write_file_atomically(run_dir + "/" + kSummaryFile, j.dump(2) + "\n");
 }
 
@@ -66,6 +67,7 @@ RunSummary read_run_summary(const std::string& run_dir) {
     s.best_val_loss = best.is_number() ? best.get<double>() : std::numeric_limits<double>::quiet_NaN();
     s.started_at = j.value("started_at", 0.0);
     s.updated_at = j.value("updated_at", 0.0);
+    s.precision = j.value("precision", "fp32");
   } catch (const nlohmann::json::exception& e) {
     throw DataError(path, std::string("bad field (") + e.what() + ")");
   }

@@ -21,6 +21,7 @@ struct RunSummary {
   double best_val_loss = 0;          // NaN until the first validation
   double started_at = 0;             // Unix seconds: the run's first step
   double updated_at = 0;             // Unix seconds: this summary was written
+  std::string precision;             // the matrix products' precision used ("fp32", "bf16"); config.precision may say "auto"
   std::map<std::string, double> evaluation;  // evaluation.json's numbers (BLEU, CIDEr, ...); empty: none
   std::string evaluation_split;              // and the split and decoding it was made with
   std::string evaluation_decoding;

@@ -19,9 +19,11 @@
 #include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
+#include "core/model/precision.h"
 #include "core/train/checkpoint.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
+#include "core/util/file_lock.h"
 #include "core/util/hash.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
@@ -143,7 +145,7 @@ std::vector<std::pair<std::string, std::string>> agreement(const TrainConfig& co
                                                            const std::string& dataset_fingerprint) {
   nlohmann::json model = config.model;
   nlohmann::json recipe = config;
-  for (const char* local : {"model", "device", "threads", "features_path"}) recipe.erase(local);
+  for (const char* local : {"model", "device", "threads", "precision", "features_path"}) recipe.erase(local);
   uint64_t words = kFnvOffset;
   for (const auto& w : vocab.words()) words = fnv1a(w.data(), w.size() + 1, words);
   return {{"model", model.dump()},
@@ -195,9 +197,24 @@ struct Trainer::Impl {
   TrainingState state;
   TrainControl control;
   torch::Device device = torch::kCPU;
+  MatmulPrecision precision = MatmulPrecision::Fp32;  // of the training steps; validation is fp32
   std::vector<Batch> val_batches;     // fixed validation subset, on `device`
   std::vector<int64_t> sample_images; // validation images whose captions are shown
   ProcessGroup* group = nullptr;      // distributed: this rank's group; null for one process
+  std::unique_ptr<FileLock> run_lock;  // held by the process that writes the run folder
+
+  // One process trains into a run folder at a time; a folder it cannot write is found here, not
+  // at the first checkpoint.
+  void lock_run_folder() {
+    if (!writes()) return;
+    try {
+      run_lock = std::make_unique<FileLock>(run_dir + "/.lock", FileLock::Wait::Fail);
+    } catch (const DataError& e) {
+      if (e.reason() == "is locked by another process")
+        throw DataError(run_dir, "another process is training into this folder; wait for it or choose another --out");
+      throw DataError(run_dir, "cannot write to the run folder (" + e.reason() + ")");
+    }
+  }
   bool told_no_pause = false;
 
   int rank() const { return group ? group->rank() : 0; }
@@ -270,6 +287,7 @@ struct Trainer::Impl {
 
   void build_model() {
     device = resolve_device(config.device);
+    precision = choose_precision(config.precision, device.is_cpu(), cpu_has_native_bf16());
     generator.set_current_seed(config.seed);
     model = make_caption_model(config.model, vocab.size(), Vocabulary::kPad, generator);
     model->to(device);
@@ -376,6 +394,7 @@ struct Trainer::Impl {
     out.lr = lr_at(state.step);
     set_lr(out.lr);
     optimizer->zero_grad();
+    const MatmulPrecisionScope mixed(precision);
     const auto loss = caption_loss(*model, batch.features.to(device), batch.tokens.to(device), Vocabulary::kPad);
     out.loss = loss.cross_entropy.item<double>();
     torch::Tensor objective = loss.loss;
@@ -481,6 +500,7 @@ struct Trainer::Impl {
     if (!writes()) return;
     RunSummary summary;
     summary.config = config;
+    summary.precision = precision_name(precision);
     summary.dataset = absolute_path(dataset.source);  // usable from any folder
     summary.step = state.step;
     summary.state = how;
@@ -504,6 +524,7 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   std::error_code ec;
   if (d.writes()) std::filesystem::create_directories(run_dir, ec);
   if (ec) throw DataError(run_dir, "cannot create run folder: " + ec.message());
+  d.lock_run_folder();
 
   d.split = split_images(d.dataset, config.val_fraction, 0.0, config.seed);
   d.vocab = Vocabulary::build(captions_of(d.dataset, d.split.train), static_cast<int>(config.min_count));
@@ -522,6 +543,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   Impl& d = *trainer->impl_;
   d.group = group;
   const std::string path = checkpoint_path(run_dir);
+  d.run_dir = run_dir;
+  d.lock_run_folder();
   LoadedCheckpoint saved = load_checkpoint(path);
   if (!saved.has_optimizer) throw CheckpointError(path, "is a model export without training state; it cannot be resumed");
   d.config = saved.config;
@@ -548,11 +571,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
     d.generator.set_current_seed(d.config.seed);
   }
   d.device = resolve_device(d.config.device);
+  d.precision = choose_precision(d.config.precision, d.device.is_cpu(), cpu_has_native_bf16());
   d.model = saved.model;
   d.model->set_generator(d.generator);
   d.model->to(d.device);
   d.optimizer = std::make_unique<torch::optim::Adam>(d.model->parameters(), torch::optim::AdamOptions(d.config.lr));
-  restore_optimizer(saved, *d.optimizer);
+  restore_optimizer(saved, *d.optimizer, path);
   d.build_validation();
   d.join_group();
   return trainer;
@@ -564,7 +588,12 @@ TrainResult Trainer::run(TrainObserver* observer) {
   RunLog log{observer};
   for (const auto& w : d.dataset.warnings) log.message(w);
   log.message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
-              std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()));
+              std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()) +
+              "; matrix products in " + precision_name(d.precision) +
+              (d.config.precision == "auto" ? std::string(d.precision == MatmulPrecision::Bf16
+                                                              ? " (auto: this CPU multiplies bf16 natively)"
+                                                              : " (auto: no native bf16 products here)")
+                                            : std::string()));
   if (d.val_batches.empty()) log.message("no validation images: validation loss will not be reported");
 
   TrainResult result;

@@ -11,13 +11,14 @@
 
 namespace captioner {
 
-FileLock::FileLock(const std::string& path) {
+FileLock::FileLock(const std::string& path, Wait wait) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw DataError(path, std::string("cannot open the lock file: ") + std::strerror(errno));
-  while (::flock(fd_, LOCK_EX) != 0) {
+  while (::flock(fd_, LOCK_EX | (wait == Wait::Fail ? LOCK_NB : 0)) != 0) {
     if (errno == EINTR) continue;
     const int error = errno;
     ::close(fd_);
+    if (error == EWOULDBLOCK) throw DataError(path, "is locked by another process");
     throw DataError(path, std::string("cannot lock: ") + std::strerror(error));
   }
 }

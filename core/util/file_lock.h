@@ -8,8 +8,10 @@ namespace captioner {
 
 class FileLock {
  public:
-  // Creates `path` if needed and blocks until the lock is ours. Throws DataError naming it.
-  explicit FileLock(const std::string& path);
+  enum class Wait { Block, Fail };
+  // Creates `path` if needed and takes the lock: waits for it (Block), or throws DataError naming
+  // `path` when another process holds it (Fail). Throws DataError naming it when it cannot be made.
+  explicit FileLock(const std::string& path, Wait wait = Wait::Block);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;

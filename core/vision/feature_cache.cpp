@@ -641,6 +641,12 @@ FeatureTable open_dataset_features(const CaptionDataset& dataset, const std::str
   std::string path = pooled_path;
   if (path.empty())
     throw DataError(dataset.source, "has no image features yet; pass a feature file (.npy, one row per image in file order)");
+  // An extraction writes X.npy under X.npy.partial until its last row: such a file has rows that
+  // were never written (zeros), and its journal is filed under X.npy's name.
+  const std::string partial = ".partial";
+  if (path.size() > partial.size() && path.compare(path.size() - partial.size(), partial.size(), partial) == 0)
+    throw DataError(path, "is an unfinished extraction (rows not encoded yet are zeros); run the same `captioner extract` "
+                          "again to finish it, then use " + path.substr(0, path.size() - partial.size()));
   require_extracted_rows(path, dataset);
   if (grid) {
     const std::string pooled = path;

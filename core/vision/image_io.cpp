@@ -6,8 +6,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <vector>
-
 
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -15,6 +16,24 @@
 namespace captioner {
 
 namespace {
+
+// OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once, at its first decode, and then checks every
+// decoder's header size against it. Set here, while the program starts (one thread), unless the
+// environment sets it already.
+[[maybe_unused]] const bool kDecoderLimitSet = [] {
+  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(kDecoderMaxPixels).c_str(), /*overwrite=*/0);
+  return true;
+}();
+
+// PNG's IHDR: channels and bytes per sample of what a decoder keeping them all would make.
+std::pair<int, int> png_channels_and_bytes(const std::string& b) {
+  if (b.size() <= 25 || b.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return {3, 1};
+  const int depth = static_cast<unsigned char>(b[24]);
+  static const int channels_of[] = {1, 0, 3, 3, 2, 0, 4};  // by colour type; palette (3) expands to RGB
+  const int type = static_cast<unsigned char>(b[25]);
+  const int channels = type <= 6 && channels_of[type] > 0 ? channels_of[type] : 4;
+  return {std::max(channels, 3), depth > 8 ? 2 : 1};
+}
 
 uint32_t be16(const std::string& b, size_t i) {
   return static_cast<uint32_t>(static_cast<unsigned char>(b[i])) << 8 | static_cast<unsigned char>(b[i + 1]);
@@ -127,6 +146,11 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   if (w > limits.max_pixels / h)  // w * h > max_pixels, without the overflow of 2^32 x 2^32 headers
     throw DataError(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
                               std::to_string(limits.max_pixels) + " (refused before decoding)");
+  const auto [channels, sample_bytes] = png_channels_and_bytes(bytes);
+  if (w * h * channels * sample_bytes > limits.max_decoded_bytes)
+    throw DataError(name, "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels of " + std::to_string(channels) +
+                              " channels at " + std::to_string(8 * sample_bytes) + " bits, which decodes to more than " +
+                              std::to_string(limits.max_decoded_bytes >> 20) + " MB (refused before decoding)");
   if (is_jpeg(bytes)) {
     // libjpeg fills a truncated file's missing rows with grey instead of failing: look for EOI.
     const size_t tail = bytes.size() > 4096 ? bytes.size() - 4096 : 0;
@@ -140,6 +164,9 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
     decoded = is_png_with_alpha(bytes) ? over_white(cv::imdecode(buffer, cv::IMREAD_UNCHANGED))
                                        : cv::imdecode(buffer, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
+    if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos)  // the decoder's own header says more
+      throw DataError(name, "its decoder reads a size of more than " + std::to_string(kDecoderMaxPixels) +
+                                " pixels or more than 2^20 pixels a side from it (refused before decoding)");
     throw DataError(name, std::string("cannot decode image: ") + e.err);
   }
   if (decoded.empty()) throw DataError(name, "not a readable image (unknown format, corrupt or truncated)");

@@ -14,8 +14,16 @@ namespace captioner {
 // max_file_bytes, and decoded only if its header (JPEG, PNG, BMP, WebP or TIFF; other formats
 // are refused) gives a size of at most max_pixels, so no input can make the decoder allocate
 // more than a few bytes per allowed pixel.
+// The decoders themselves also refuse more than kDecoderMaxPixels (OpenCV's own limit, set from
+// this before its first use), from the size they read in the header: a header that a quick look
+// reads one way and the decoder another cannot get past both.
+constexpr int64_t kDecoderMaxPixels = 100'000'000;
+
 struct ImageLimits {
-  int64_t max_pixels = 100'000'000;  // decompression-bomb guard, checked before decoding
+  int64_t max_pixels = kDecoderMaxPixels;  // decompression-bomb guard, checked before decoding
+  // What the decoded image may take, pixels x channels x bytes per sample (16-bit and alpha
+  // included): a 100-megapixel 8-bit RGBA image, not a 16-bit one.
+  int64_t max_decoded_bytes = 4 * kDecoderMaxPixels;
   int64_t max_file_bytes = 256LL << 20;
   int min_side = 8;
 };

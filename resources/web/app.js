@@ -124,7 +124,7 @@ async function caption() {
       const message = answer && answer.error ? answer.error.message : response.statusText;
       throw new Error(message);
     }
-    state.captions = answer;
+    state.captions = Array.isArray(answer) ? answer : [answer];  // one caption: an object; several: a list
     render();
     setStatus(state.captions[0] && state.captions[0].words && state.captions[0].words[0] &&
               state.captions[0].words[0].attention ? 'Click a word to see where the model looked.' : '');

@@ -6,6 +6,8 @@
 // vocabulary 10,403; the attention model on the 2048-channel grid with --model attention).
 #include <torch/torch.h>
 
+#include <unistd.h>  // getpid
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

@@ -8,6 +8,8 @@
 // The encoder is the installed one (CAPTIONER_ENCODER or the default locations).
 #include <torch/torch.h>
 
+#include <unistd.h>  // getpid
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

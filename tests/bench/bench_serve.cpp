@@ -6,6 +6,8 @@
 // concurrent clients, N requests each, over the same images held in memory. Prints one JSON line
 // per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction. R
 // rounds alternate both (a shared machine's speed drifts), then the median ratios.
+#include <unistd.h>  // getpid
+
 #include <httplib.h>
 
 #include <torch/torch.h>

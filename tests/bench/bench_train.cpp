@@ -12,6 +12,7 @@
 
 #include "core/model/caption_net.h"
 #include "core/model/loss.h"
+#include "core/model/precision.h"
 #include "core/util/runtime.h"
 
 namespace {
@@ -21,6 +22,7 @@ struct Args {
   int steps = 30, warmup = 3, threads = 2;
   std::string lengths = "coco";  // coco | full
   std::string device = "cpu";
+  std::string precision = "auto";  // auto | fp32 | bf16, as `captioner train --precision`
 };
 
 Args parse(int argc, char** argv) {
@@ -38,6 +40,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::stoi(v);
     else if (k == "--lengths") a.lengths = v;
     else if (k == "--device") a.device = v;
+    else if (k == "--precision") a.precision = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -77,7 +80,10 @@ int main(int argc, char** argv) {
   const auto features = torch::randn({a.batch, a.features}).to(device);
   const auto tokens = make_tokens(a).to(device);
 
+  const captioner::MatmulPrecision precision =
+      captioner::choose_precision(a.precision, device.is_cpu(), captioner::cpu_has_native_bf16());
   auto step = [&] {
+    const captioner::MatmulPrecisionScope mixed(precision);
     optimizer.zero_grad();
     auto loss = captioner::caption_loss(*model, features, tokens, 0);
     loss.loss.backward();
@@ -91,9 +97,10 @@ int main(int argc, char** argv) {
   double last = 0;
   for (int i = 0; i < a.steps; ++i) last = step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
+  std::printf("{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"precision\": \"%s\", \"isa\": \"%s\", "
+              "\"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
               "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f}\n",
-              device.is_cuda() ? "cuda" : "cpu", at::get_num_threads(), a.lengths.c_str(), a.steps,
-              a.batch * a.steps / seconds, a.steps / seconds, last);
+              device.is_cuda() ? "cuda" : "cpu", captioner::precision_name(precision), captioner::cpu_matmul_isa().c_str(),
+              at::get_num_threads(), a.lengths.c_str(), a.steps, a.batch * a.steps / seconds, a.steps / seconds, last);
   return 0;
 }

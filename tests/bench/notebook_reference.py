@@ -69,30 +69,42 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lengths", choices=["coco", "full"], default="coco")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--autocast", choices=["off", "bf16"], default="off",
+                   help="bf16: torch.autocast with bfloat16, what a PyTorch user turns on for mixed precision")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    net = CaptionNet(a.vocab)
+    device = torch.device(a.device)
+    net = CaptionNet(a.vocab).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    feats = torch.randn(a.batch, 2048)
-    tokens = make_tokens(a.batch, a.length, a.vocab, a.lengths)
+    feats = torch.randn(a.batch, 2048).to(device)
+    tokens = make_tokens(a.batch, a.length, a.vocab, a.lengths).to(device)
 
     def step():
         opt.zero_grad()
-        loss = compute_loss(net, feats, tokens)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            loss = compute_loss(net, feats, tokens)
         loss.backward()
         opt.step()
         return loss.item()
 
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(a.warmup):
         step()
+    sync()
     start = time.perf_counter()
     last = 0.0
     for _ in range(a.steps):
         last = step()
+    sync()
     seconds = time.perf_counter() - start
-    print(json.dumps({"impl": "python-reference", "device": "cpu", "threads": torch.get_num_threads(),
+    impl = "python-reference" + ("-autocast-bf16" if a.autocast == "bf16" else "")
+    print(json.dumps({"impl": impl, "device": device.type, "threads": torch.get_num_threads(),
                       "lengths": a.lengths, "steps": a.steps, "captions_per_s": round(a.batch * a.steps / seconds, 1),
                       "steps_per_s": round(a.steps / seconds, 3), "last_loss": round(last, 4)}))
 
