@@ -1,9 +1,30 @@
-# Fails when a core file includes what its layer may not use: a header of a layer that is not
-# below it (core/CMakeLists.txt lists them), anything of the app or the GUI, or Qt.
-#   cmake -DCORE=<core folder> -DRULES=<layer_rules.cmake> -P check_layers.cmake
+# Fails when an include breaks the layers: a core file including what its layer may not use (a
+# header of a layer that is not below it, core/CMakeLists.txt lists them), anything of the app or
+# the GUI, or Qt; a ui/ file including the app. Includes are recognised however they are spelled:
+# "core/x/y.h", <core/x/y.h>, and relative ("../x/y.h", "y.h" beside the file).
+#   cmake -DCORE=<core folder> [-DUI=<ui folder>] -DRULES=<layer_rules.cmake> -P check_layers.cmake
 cmake_minimum_required(VERSION 3.24)
 include(${RULES})
 set(errors "")
+
+# The layer (or "app", "ui") an include names, from `file` in layer `from`; empty for others.
+function(included_part line file out)
+  set(part "")
+  if(line MATCHES "[<\"](core/)?(app|ui)/")
+    set(part ${CMAKE_MATCH_2})
+  elseif(line MATCHES "[<\"]core/([a-z]+)/")
+    set(part ${CMAKE_MATCH_1})
+  elseif(line MATCHES "\"([^\"]+)\"" AND DEFINED CORE)
+    get_filename_component(dir ${file} DIRECTORY)
+    get_filename_component(target "${dir}/${CMAKE_MATCH_1}" ABSOLUTE)
+    file(RELATIVE_PATH inside ${CORE} ${target})
+    if(NOT inside MATCHES "^\\.\\." AND inside MATCHES "^([a-z]+)/" AND EXISTS ${target})
+      set(part ${CMAKE_MATCH_1})
+    endif()
+  endif()
+  set(${out} ${part} PARENT_SCOPE)
+endfunction()
+
 file(GLOB_RECURSE files ${CORE}/*.h ${CORE}/*.cpp)
 foreach(file IN LISTS files)
   file(RELATIVE_PATH relative ${CORE} ${file})
@@ -14,16 +35,29 @@ foreach(file IN LISTS files)
   endif()
   file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include")
   foreach(line IN LISTS includes)
-    if(line MATCHES "\"core/([a-z]+)/")
-      set(used ${CMAKE_MATCH_1})
-      if(NOT used STREQUAL layer AND NOT used IN_LIST USES_${layer})
-        string(APPEND errors "core/${relative}: core/${layer} may not include core/${used} (${line})\n")
-      endif()
-    elseif(line MATCHES "[<\"](app|ui)/|<Q[A-Za-z]*[>/]")
+    included_part("${line}" ${file} used)
+    if(used STREQUAL "app" OR used STREQUAL "ui" OR line MATCHES "<Q[A-Za-z]*[>/]")
       string(APPEND errors "core/${relative}: core may not include the app, the GUI or Qt (${line})\n")
+    elseif(used AND NOT used STREQUAL layer AND NOT used IN_LIST USES_${layer})
+      string(APPEND errors "core/${relative}: core/${layer} may not include core/${used} (${line})\n")
     endif()
   endforeach()
 endforeach()
+
+# The desktop app's library may use the core, never the command line's app.
+if(DEFINED UI)
+  file(GLOB_RECURSE ui_files ${UI}/*.h ${UI}/*.cpp)
+  foreach(file IN LISTS ui_files)
+    file(RELATIVE_PATH relative ${UI} ${file})
+    file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include")
+    foreach(line IN LISTS includes)
+      if(line MATCHES "[<\"](\\.\\./)*app/")
+        string(APPEND errors "ui/${relative}: the GUI may not include the app (${line})\n")
+      endif()
+    endforeach()
+  endforeach()
+endif()
+
 if(errors)
   message(FATAL_ERROR "Core's layers are broken:\n${errors}")
 endif()

@@ -29,6 +29,7 @@ packages=(
   libdnnl-dev                      # oneDNN headers: fast CPU GEMM for the vocabulary projection
   libopenblas0-openmp              # optimised BLAS for LibTorch (the default is the reference BLAS)
   libopencv-dev                    # image decoding (JPEG, PNG, BMP, TIFF, WebP, EXIF) and resizing
+  libjpeg-dev                      # libjpeg's header reader: a JPEG's size checked as its decoder reads it
   nlohmann-json3-dev               # JSON: datasets, checkpoints' metadata, CLI output
   libcli11-dev                     # command-line parsing
   qt6-base-dev                     # Qt 6: the desktop app (Widgets) and the Qt Test suite

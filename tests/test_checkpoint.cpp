@@ -116,7 +116,7 @@ class TestCheckpoint : public QObject {
 
     // The optimizer state round-trips too: one more step from both gives the same weights.
     torch::optim::Adam optimizer(loaded.model->parameters(), torch::optim::AdamOptions(1e-2));
-    restore_optimizer(loaded, optimizer);
+    restore_optimizer(loaded, optimizer, path("a.pt"));
     torch::manual_seed(5);
     f.train_step();
     torch::manual_seed(5);
@@ -275,7 +275,7 @@ class TestCheckpoint : public QObject {
     auto loaded = load_checkpoint(path("export.pt"));
     QVERIFY(!loaded.has_optimizer);
     torch::optim::Adam optimizer(loaded.model->parameters(), torch::optim::AdamOptions(1e-2));
-    QVERIFY_THROWS_EXCEPTION(CheckpointError, restore_optimizer(loaded, optimizer));
+    QVERIFY_THROWS_EXCEPTION(CheckpointError, restore_optimizer(loaded, optimizer, path("export.pt")));
   }
 };
 

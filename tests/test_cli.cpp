@@ -63,7 +63,7 @@ class TestCli : public QObject {
 
   // Exit status as shells expect: 2 for a usage error, 1 for a runtime error; results alone on stdout.
   void usage_errors_exit_2_and_runtime_errors_1() {
-    const auto bogus = run({"train", "--bogus"});
+    const auto bogus = run({"train", "--data", data_, "--out", path("r0"), "--bogus"});
     QCOMPARE(bogus.code, 2);
     QVERIFY2(contains(bogus.err, "--bogus"), bogus.err.c_str());
     const auto no_data = run({"train", "--out", path("r0")});

@@ -22,8 +22,34 @@ class TestEncoder : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     // CI builds the encoder file from the npm package (packaging/quickstart.sh); its absence is a failure.
-    encoder_ = load_encoder(find_default_encoder());
+    encoder_ = load_encoder(find_default_encoder(), torch::kCPU, "fp32");  // parity with nsfwjs is fp32's
     QVERIFY(encoder_.id.rfind("keras:", 0) == 0);
+    QVERIFY(!encoder_.net->bf16());
+  }
+
+  // bf16 is used for the encoder only if its features stay within cosine 0.999 of fp32's, per
+  // image, on real photos, for the pooled vector and both grids the product reads.
+  void bf16_features_stay_within_cosine_0999_of_fp32() {
+    Encoder bf16 = load_encoder(find_default_encoder(), torch::kCPU, "bf16");
+    QVERIFY(bf16.net->bf16());
+    torch::NoGradGuard no_grad;
+    for (const char* name : {"astronaut.png", "cat.png", "coffee.png", "rocket.png"}) {
+      const auto x = inception_input(load_image_rgb(std::string(CAPTIONER_TEST_DATA) + "/images/" + name)).unsqueeze(0);
+      for (const GridLayer layer : {GridLayer::Mixed10, GridLayer::Mixed5}) {
+        encoder_.net->set_grid_layer(layer);
+        bf16.net->set_grid_layer(layer);
+        const auto a = encoder_.net->forward(x), b = bf16.net->forward(x);
+        QCOMPARE(b.grid.scalar_type(), torch::kFloat32);
+        const double pooled = torch::cosine_similarity(a.pooled.flatten(), b.pooled.flatten(), 0).item<double>();
+        const double grid = torch::cosine_similarity(a.grid.flatten(), b.grid.flatten(), 0).item<double>();
+        const double worst_cell =
+            torch::cosine_similarity(a.grid.flatten(2), b.grid.flatten(2), 1).min().item<double>();  // per grid cell
+        qInfo("%s %s: cosine pooled %.6f, grid %.6f, worst cell %.6f", name, grid_layer_name(layer), pooled, grid,
+              worst_cell);
+        QVERIFY2(pooled >= 0.999 && grid >= 0.999, name);
+      }
+    }
+    encoder_.net->set_grid_layer(GridLayer::Mixed10);
   }
 
   void matches_nsfwjs_on_real_photos() {

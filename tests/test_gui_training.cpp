@@ -285,6 +285,22 @@ class TestGuiTraining : public QObject {
     QVERIFY(std::abs(plot.plot()->graph(1)->data()->at(5)->value - 1.0) < 1e-9);
   }
 
+  // A log axis over a run's losses (below 1, mostly) labels 1-2-5 values, not only powers of ten.
+  void log_axis_labels_the_values_a_run_has() {
+    ui::LossPlot plot;
+    plot.resize(600, 400);
+    QVector<ui::TrainPoint> points;
+    for (int i = 1; i <= 50; ++i) points.push_back({i, i * 0.1, 0, 3.0 / i, std::nan("")});
+    plot.append(points);
+    plot.setLogY(true);
+    plot.plot()->yAxis->setRange(0.06, 3.0);
+    plot.plot()->replot();
+    const QVector<double> ticks = plot.plot()->yAxis->tickVector();
+    const QVector<QString> labels = plot.plot()->yAxis->tickVectorLabels();
+    QVERIFY2(ticks.size() >= 4, qPrintable(QString::number(ticks.size())));
+    QVERIFY(labels.contains(QStringLiteral("0.1")) && labels.contains(QStringLiteral("0.2")) && labels.contains(QStringLiteral("0.5")));
+  }
+
   void a_bad_dataset_is_reported_in_the_tab() {
     ui::TrainingTab tab;
     QSignalSpy errors(&tab, &ui::TrainingTab::errorOccurred);

@@ -216,12 +216,12 @@ class TestImages : public QObject {
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/big.jpg", jpeg), small); },
                        {"big.jpg", "more than the limit of 100"});
   }
-  // Where a quick look at the header and the decoder disagree on the size, the decoder's own
-  // reading is what is limited. A TEM marker (FF01, which has no length) after SOI makes a marker
-  // scan read the next marker's bytes as a length and land inside an APP1 segment on a planted
-  // 16x16 frame header; libjpeg skips the APP1 and finds the real one, 30000 x 30000. Without the
-  // decoder's limit this decoded to 2.7 GB.
-  void the_decoder_limits_what_it_reads_itself() {
+  // The size checked is the decoder's own reading. A TEM marker (FF01, which has no length) after
+  // SOI led a marker scan to read the next marker's bytes as a length and land inside an APP1
+  // segment on a planted 16x16 frame header, while libjpeg skips the APP1 and finds the real one,
+  // 30000 x 30000: it decoded to 2.7 GB. A TIFF with two width tags is refused (readers differ on
+  // which one counts).
+  void the_size_checked_is_the_decoders_own() {
     QTemporaryDir dir;
     const std::string jpeg = encode(pattern(40, 30), ".jpg");
     std::string real = jpeg.substr(2);  // without its SOI
@@ -229,7 +229,7 @@ class TestImages : public QObject {
     QVERIFY(sof != std::string::npos);
     const char big[] = {'\x75', '\x30', '\x75', '\x30'};
     real.replace(sof + 5, 4, big, 4);
-    const size_t jump = 2 + 2 + 0xFFE1;  // where the scan lands: TEM at 2, "length" FFE1 read at 4
+    const size_t jump = 2 + 2 + 0xFFE1;  // where the scan landed: TEM at 2, "length" FFE1 read at 4
     std::string app1 = "\xFF\xE1";
     const size_t payload = jump - 8 + 16;  // the segment's bytes after its length field
     app1 += static_cast<char>((payload + 2) >> 8);
@@ -238,9 +238,20 @@ class TestImages : public QObject {
     const char fake[] = {'\xFF', '\xC0', '\x00', '\x11', '\x08', '\x00', '\x10', '\x00', '\x10'};  // 16 x 16
     filler.replace(jump - 8, sizeof fake, fake, sizeof fake);
     const std::string bomb = std::string("\xFF\xD8\xFF\x01", 4) + app1 + filler + real;
-    QCOMPARE(header_size(bomb), (std::pair<int64_t, int64_t>{16, 16}));  // the quick look is fooled
+    QCOMPARE(header_size(bomb), (std::pair<int64_t, int64_t>{30000, 30000}));
     const std::string file = test::write_text(dir.path().toStdString() + "/tem.jpg", bomb);
-    test::expect_error([&] { load_image_rgb(file); }, {"tem.jpg", "its decoder reads a size of more than"});
+    test::expect_error([&] { load_image_rgb(file); }, {"tem.jpg", "30000x30000", "refused before decoding"});
+    std::string tiff = encode(pattern(20, 20), ".tif");
+    QCOMPARE(header_size(tiff), (std::pair<int64_t, int64_t>{20, 20}));
+    const size_t ifd = static_cast<unsigned char>(tiff[4]) | static_cast<unsigned char>(tiff[5]) << 8;  // little-endian
+    const size_t entries = static_cast<unsigned char>(tiff[ifd]) | static_cast<unsigned char>(tiff[ifd + 1]) << 8;
+    for (size_t k = 0; k < entries; ++k) {  // the height tag becomes a second width tag
+      const size_t e = ifd + 2 + 12 * k;
+      if (tiff[e] == '\x01' && tiff[e + 1] == '\x01') tiff[e] = '\x00';
+    }
+    QCOMPARE(header_size(tiff), (std::pair<int64_t, int64_t>{0, 0}));
+    test::expect_error([&] { load_image_rgb(test::write_text(dir.path().toStdString() + "/twice.tif", tiff)); },
+                       {"twice.tif", "not a readable image"});
     // A 16-bit RGBA PNG is limited by what it decodes to, not by its pixels alone.
     ImageLimits limits;
     limits.max_decoded_bytes = 64 * 64 * 4;  // an 8-bit RGBA 64 x 64 fits, a 16-bit one does not

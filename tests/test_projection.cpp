@@ -1,6 +1,6 @@
 #include "core/model/projection.h"
 
-#include "core/model/precision.h"
+#include "core/util/precision.h"
 #include "core/util/errors.h"
 
 #include <torch/torch.h>

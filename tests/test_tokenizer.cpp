@@ -2,12 +2,22 @@
 
 #include <QtTest/QtTest>
 
+using captioner::readable_caption;
 using captioner::tokenize;
 using Tokens = std::vector<std::string>;
 
 class TestTokenizer : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // Display text: punctuation attached to the word before it; tokens that only start with a mark stay.
+  void readable_captions_attach_punctuation() {
+    QCOMPARE(readable_caption("a dog , running on the beach ."), std::string("a dog, running on the beach."));
+    QCOMPARE(readable_caption("shapes , a red disc"), std::string("shapes, a red disc"));
+    QCOMPARE(readable_caption("what is it ? ! ok"), std::string("what is it?! ok"));
+    QCOMPARE(readable_caption("a .net logo"), std::string("a .net logo"));
+    QCOMPARE(readable_caption(""), std::string());
+  }
+
   void lowercases_and_splits_punctuation() {
     QCOMPARE(tokenize("A Man riding a Horse, on the beach."),
              (Tokens{"a", "man", "riding", "a", "horse", ",", "on", "the", "beach", "."}));

@@ -202,7 +202,7 @@ class TestTrainer : public QObject {
     write_synthetic_handout(data, o);
     auto run = [&](const std::string& precision) {
       auto config = small_config();
-      config.steps = 150;
+      config.steps = 100;
       config.batch_size = 64;  // ~600 tokens x hidden 256: the projection runs in bf16
       config.model.hidden = 256;
       config.model.embed = 64;
@@ -234,9 +234,13 @@ class TestTrainer : public QObject {
 
   // One trainer writes a run folder at a time: a second is refused at once, naming the folder.
   void a_run_folder_has_one_writer() {
-    Trainer first(small_config(), read_dataset(data_), path("locked"));
-    test::expect_error([&] { Trainer second(small_config(), read_dataset(data_), path("locked")); },
+    auto config = small_config();
+    config.steps = 2;
+    Trainer first(config, read_dataset(data_), path("locked"));
+    test::expect_error([&] { Trainer second(config, read_dataset(data_), path("locked")); },
                        {path("locked"), "another process is training into this folder"});
+    QCOMPARE(first.run().state, TrainerState::Finished);
+    Trainer::resume(path("locked"), read_dataset(data_), 4);  // once its run is over, the folder is free
   }
 
   // Checkpoints and the schedule follow the run's own length, whatever the preset planned.

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 
+#include "core/data/tokenizer.h"
 #include "core/infer/caption_service.h"
 #include "ui/caption_worker.h"
 #include "ui/decoding_controls.h"
@@ -232,7 +233,7 @@ void CaptionTab::onCaptioned(const CaptionOutcome& out) {
   unfamiliar_->setVisible(f.known && f.unlike_training);
   if (f.known && f.unlike_training)
     unfamiliar_->setText(tr("This image looks unlike the images the model was trained on (similarity %1 to the nearest "
-                            "of them; 99 % of training images are within %2 of another), so its caption may be wrong "
+                            "of them, where 99 % of training images have one at %2 or more), so its caption may be wrong "
                             "however sure the words look.")
                              .arg(f.nearest, 0, 'f', 2)
                              .arg(f.typical, 0, 'f', 2));
@@ -245,12 +246,7 @@ void CaptionTab::onCaptioned(const CaptionOutcome& out) {
 
 QString CaptionTab::unfamiliarNotice() const { return unfamiliar_->isVisibleTo(this) ? unfamiliar_->text() : QString(); }
 
-QString CaptionTab::readable(const std::string& text) {
-  // Tokens are joined by spaces; punctuation reads attached to the word before it.
-  QString out = QString::fromStdString(text);
-  for (const char* mark : {" ,", " .", " ;", " :", " !", " ?"}) out.replace(QLatin1String(mark), QString::fromLatin1(mark + 1));
-  return out;
-}
+QString CaptionTab::readable(const std::string& text) { return QString::fromStdString(readable_caption(text)); }
 
 QStringList CaptionTab::captionTexts() const {
   QStringList out;
@@ -270,7 +266,7 @@ void CaptionTab::showResults() {
     const QSignalBlocker block(captions_);
     captions_->clear();
     for (const auto& r : results_) {
-      auto* item = new QListWidgetItem(QStringLiteral("%1   (log p %2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
+      auto* item = new QListWidgetItem(QStringLiteral("%1   (log\u00a0p\u00a0%2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
       item->setToolTip(readable(r.text));
     }
     if (!results_.empty()) captions_->setCurrentRow(caption_);

@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "core/data/tokenizer.h"
 #include "core/infer/attention_overlay.h"
 
 namespace captioner::ui {
@@ -200,6 +201,7 @@ bool HeatmapView::exportStrip(const QString& path) const {
   if (words_.empty() || image_.isNull()) return false;
   AttentionSheetOptions o = sheet_options(160, 6, opacity_->value() / 100.0, same_scale_->isChecked());
   for (const auto& w : words_) o.caption += (o.caption.empty() ? "" : " ") + w.word;
+  o.caption = readable_caption(o.caption);
   return to_qimage(attention_sheet(to_bgr(image_), strip_words(words_), o)).save(path);
 }
 

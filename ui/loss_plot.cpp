@@ -37,9 +37,26 @@ double LossPlot::Smoother::add(double value) {
   return decay < 1 ? ema / (1 - decay) : value;
 }
 
+// Ticks at 1, 2 and 5 times each power of ten on a log axis: a run's losses (0.2 to 3, say) span
+// less than two decades, where a ticker that labels only powers of ten shows one label or none.
+class LogTicker125 : public QCPAxisTicker {
+ protected:
+  QVector<double> createTickVector(double, const QCPRange& range) override {
+    QVector<double> ticks;
+    if (range.lower <= 0 || range.upper <= range.lower) return ticks;
+    for (int e = static_cast<int>(std::floor(std::log10(range.lower))); e <= static_cast<int>(std::ceil(std::log10(range.upper))); ++e)
+      for (double m : {1.0, 2.0, 5.0}) {
+        const double t = m * std::pow(10.0, e);
+        if (t >= range.lower && t <= range.upper) ticks << t;
+      }
+    return ticks;
+  }
+};
+
 void LossPlot::trace(const HistoryRow& row, Smoother& smoother, Curves& out) const {
   const double x = xOf(row), y = yOf(row);
-  const double smooth = smoother.add(y);
+  // The learning rate is a schedule, not a noisy measurement: its steps are drawn as they are.
+  const double smooth = chart() == Chart::LearningRate ? y : smoother.add(y);
   if (std::isnan(x)) return;  // wall-clock axis, a row from before wall times were kept
   out.xs << x;
   out.raw << y;
@@ -241,7 +258,7 @@ void LossPlot::setLogY(bool on) {
     return;
   }
   plot_->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-  if (on) plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  if (on) plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker125));
   else plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   scheduleReplot();
   Q_EMIT logYChanged(on);
@@ -259,7 +276,7 @@ void LossPlot::setXAxis(XAxis axis) {
   }
   if (axis == XAxis::WallClock) {
     auto ticker = QSharedPointer<QCPAxisTickerDateTime>(new QCPAxisTickerDateTime);
-    ticker->setDateTimeFormat(QStringLiteral("dd MMM\nHH:mm"));
+    ticker->setDateTimeFormat(QStringLiteral("HH:mm:ss"));  // a run's hours; the day is in the readout
     plot_->xAxis->setTicker(ticker);
   } else {
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));

@@ -1,5 +1,6 @@
 #include "core/data/dataset.h"
 #include "core/data/shapes.h"
+#include "core/train/checkpoint.h"
 #include "core/util/runtime.h"
 
 #include <opencv2/core/version.hpp>
@@ -90,8 +91,17 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(training_, &TrainingTab::errorOccurred, this, &MainWindow::showError);
   connect(caption_, &CaptionTab::errorOccurred, this, &MainWindow::showError);
   connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool ok) {
-    statusBar()->showMessage(ok ? tr("Training saved in %1").arg(run_dir) : tr("Training stopped"), 8000);
-    if (QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt"))) caption_->loadModel(run_dir);
+    const bool saved = QFileInfo::exists(QString::fromStdString(checkpoint_path(run_dir.toStdString())));
+    // A model the user chose stays in the Caption tab; the new run is only offered.
+    if (saved && !caption_->hasModel()) {
+      caption_->loadModel(run_dir);
+      statusBar()->showMessage(tr("Training saved in %1; the Caption tab uses it").arg(run_dir), 8000);
+    } else {
+      statusBar()->showMessage(saved ? tr("Training saved in %1 (the Caption tab keeps its model: Preview or "
+                                          "File > Open model switches)").arg(run_dir)
+                                     : tr("Training stopped before its first checkpoint"),
+                               8000);
+    }
   });
   connect(training_, &TrainingTab::openImageRequested, this, [this](const QString& path) {
     tabs_->setCurrentWidget(caption_);
@@ -104,8 +114,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(caption_, &CaptionTab::modelLoaded, this, [this](const QString& path, bool ok) {
     if (ok) statusBar()->showMessage(tr("The Caption tab now uses %1").arg(QDir::toNativeSeparators(path)), 8000);
   });
+  // The run's state stays in the status bar (a permanent widget: menus' tips do not clear it).
+  training_label_ = new QLabel(this);
+  training_label_->setObjectName(QStringLiteral("trainingState"));
+  training_label_->setVisible(false);
+  statusBar()->addPermanentWidget(training_label_);
   connect(training_, &TrainingTab::stateChanged, this, [this](RunState state) {
-    statusBar()->showMessage(tr("Training: %1").arg(run_state_name(state)));
+    training_label_->setText(tr("Training: %1").arg(run_state_name(state)));
+    training_label_->setVisible(true);
+    tabs_->setTabText(tabs_->indexOf(training_), state == RunState::Running ? tr("&Training (running)") : tr("&Training"));
   });
   serve_ = new ServeController(this);
   serving_label_ = new QLabel(this);
@@ -113,6 +130,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   serving_label_->setVisible(false);
   statusBar()->addPermanentWidget(serving_label_);
   connect(serve_, &ServeController::started, this, [this](const QString& address) {
+    statusBar()->clearMessage();  // "Loading … for serving…" is over
     serving_label_->setText(tr("Serving at <a href=\"%1\">%1</a>").arg(address));
     serving_label_->setToolTip(tr("OpenAI chat completions at %1v1/chat/completions, image bytes at %1caption, "
                                   "a web page at %1").arg(address));
@@ -179,7 +197,11 @@ void MainWindow::openBuiltInShapes(int count) {
       showError(tr("Could not generate the Shapes dataset: %1").arg(error));
       return;
     }
-    if (cancel.load()) return;
+    if (cancel.load()) {
+      showError(tr("No dataset: the built-in Shapes data was not generated. File > Open built-in Shapes makes it "
+                   "(about 20 seconds); File > Open dataset opens another."));
+      return;
+    }
   }
   training_->setDataset(dir);
 }
@@ -230,7 +252,9 @@ void MainWindow::buildExportMenu(QMenu* menu) {
                           const QString& failure, std::function<bool(const QString&)> write) {
     menu->addAction(label, this, [=] {
       const QString path = QFileDialog::getSaveFileName(this, title, name, filter);
-      if (!path.isEmpty() && !write(path)) showError(failure.arg(path));
+      if (path.isEmpty()) return;
+      if (write(path)) statusBar()->showMessage(tr("Wrote %1").arg(QDir::toNativeSeparators(path)), 8000);
+      else showError(failure.arg(path));
     });
   };
   add(tr("Loss curves as &PNG…"), tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"),

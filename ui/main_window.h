@@ -63,6 +63,7 @@ class MainWindow : public QMainWindow {
   ServeController* serve_;
   QAction* serve_action_ = nullptr;
   QLabel* serving_label_;  // the address being served, in the status bar
+  QLabel* training_label_;  // the run's state, in the status bar
 };
 
 }  // namespace captioner::ui

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "core/model/precision.h"
+#include "core/util/precision.h"
 #include "core/train/recipe.h"
 #include "core/util/runtime.h"
 

@@ -21,6 +21,7 @@
 #include <filesystem>
 
 #include "core/data/dataset.h"
+#include "core/data/tokenizer.h"
 #include "core/data/vocabulary.h"
 #include "core/util/duration.h"
 #include "core/vision/feature_cache.h"
@@ -28,7 +29,6 @@
 #include "core/train/checkpoint.h"
 #include "core/train/run_summary.h"
 #include "ui/background.h"
-#include "ui/caption_tab.h"
 #include "ui/caption_worker.h"
 #include "ui/eval_report.h"
 #include "ui/evaluator.h"
@@ -68,6 +68,12 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(preview_, &QPushButton::clicked, this, [this] { Q_EMIT previewRequested(last_run_); });
   buildLayout();
   connect(runs_, &RunList::runShown, this, [this](const QString& dir, const QString& label, const History& history) {
+    // The run being trained is already drawn live: a copy up to its last checkpoint would draw it
+    // twice (and export its rows twice).
+    if (isTraining() && QFileInfo(dir) == QFileInfo(last_run_)) {
+      runs_->setChecked(dir, false);
+      return;
+    }
     plot_->setRun(dir, label, history);
     runs_->setRunColor(dir, plot_->seriesColor(dir));
   });
@@ -351,8 +357,8 @@ void TrainingTab::onStatus(const TrainStatus& s) {
     for (const TrainSample& sample : s.samples) {
       auto* item = new QListWidgetItem(tr("step %1 · %2: %3\nreference: %4")
                                            .arg(s.samples_step)
-                                           .arg(sample.key, CaptionTab::readable(sample.caption.toStdString()),
-                                                CaptionTab::readable(sample.reference.toStdString())));
+                                           .arg(sample.key, QString::fromStdString(readable_caption(sample.caption.toStdString())),
+                                                QString::fromStdString(readable_caption(sample.reference.toStdString()))));
       item->setData(Qt::UserRole, sample.image);
       samples_->insertItem(row++, item);
       showThumbnail(item, sample.image);
@@ -447,6 +453,8 @@ void TrainingTab::saveSettings() const {
   s.setValue(QStringLiteral("dataset"), dataset_);
   s.setValue(QStringLiteral("image_dir"), image_dir_);
   s.setValue(QStringLiteral("smoothing"), plot_->smoothing());
+  s.setValue(QStringLiteral("log_y"), plot_->logY());
+  s.setValue(QStringLiteral("x_axis"), static_cast<int>(plot_->xAxis()));
   save_settings(s, form_->settings());
   s.endGroup();
 }
@@ -456,6 +464,9 @@ void TrainingTab::loadSettings() {
   s.beginGroup(QStringLiteral("training"));
   load_settings(s, form_->settings());
   plot_->setSmoothing(s.value(QStringLiteral("smoothing"), plot_->smoothing()).toDouble());
+  plot_->setLogY(s.value(QStringLiteral("log_y"), plot_->logY()).toBool());
+  const int x_axis = s.value(QStringLiteral("x_axis"), static_cast<int>(plot_->xAxis())).toInt();
+  if (x_axis >= 0 && x_axis <= static_cast<int>(LossPlot::XAxis::WallClock)) plot_->setXAxis(static_cast<LossPlot::XAxis>(x_axis));
   const QString dataset = s.value(QStringLiteral("dataset")).toString();
   const QString image_dir = s.value(QStringLiteral("image_dir")).toString();
   s.endGroup();

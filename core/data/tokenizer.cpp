@@ -69,4 +69,16 @@ std::string join_tokens(const std::vector<std::string>& tokens) {
   return out;
 }
 
+std::string readable_caption(const std::string& tokens_text) {
+  std::string out;
+  out.reserve(tokens_text.size());
+  for (size_t i = 0; i < tokens_text.size(); ++i) {
+    const bool space_before_mark = tokens_text[i] == ' ' && i + 1 < tokens_text.size() &&
+                                   std::string_view(",.;:!?").find(tokens_text[i + 1]) != std::string_view::npos &&
+                                   (i + 2 == tokens_text.size() || tokens_text[i + 2] == ' ');
+    if (!space_before_mark) out += tokens_text[i];
+  }
+  return out;
+}
+
 }  // namespace captioner

@@ -13,4 +13,8 @@ std::vector<std::string> tokenize(std::string_view text);
 // Joins tokens with single spaces (the inverse of tokenize for display).
 std::string join_tokens(const std::vector<std::string>& tokens);
 
+// A caption as people read it: the tokens' text with punctuation attached to the word before it
+// ("a dog , running ." -> "a dog, running."). For display and exports only; scores use tokens.
+std::string readable_caption(const std::string& tokens_text);
+
 }  // namespace captioner

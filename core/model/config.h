@@ -43,7 +43,7 @@ struct TrainConfig {
   uint64_t seed = 42;
   std::string device = "auto";    // auto | cpu | cuda
   int64_t threads = 0;            // intra-op threads; 0 = all cores
-  std::string precision = "fp32"; // matrix products: auto | fp32 | bf16 (core/model/precision.h)
+  std::string precision = "fp32"; // matrix products: auto | fp32 | bf16 (core/util/precision.h)
   std::string features_path;      // features for datasets without their own (rows in dataset order)
   std::string encoder_id;         // encoder that computed the features; empty when unknown
 

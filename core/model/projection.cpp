@@ -14,8 +14,8 @@
 #include <string>
 #include <tuple>
 
-#include "core/model/precision.h"
 #include "core/util/errors.h"
+#include "core/util/precision.h"
 
 namespace captioner {
 

@@ -19,12 +19,12 @@
 #include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
-#include "core/model/precision.h"
 #include "core/train/checkpoint.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/file_lock.h"
 #include "core/util/hash.h"
+#include "core/util/precision.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
 
@@ -201,7 +201,7 @@ struct Trainer::Impl {
   std::vector<Batch> val_batches;     // fixed validation subset, on `device`
   std::vector<int64_t> sample_images; // validation images whose captions are shown
   ProcessGroup* group = nullptr;      // distributed: this rank's group; null for one process
-  std::unique_ptr<FileLock> run_lock;  // held by the process that writes the run folder
+  std::unique_ptr<FileLock> run_lock;  // held by the trainer that writes the run folder, until its run ends
 
   // One process trains into a run folder at a time; a folder it cannot write is found here, not
   // at the first checkpoint.
@@ -544,8 +544,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.group = group;
   const std::string path = checkpoint_path(run_dir);
   d.run_dir = run_dir;
+  LoadedCheckpoint saved = load_checkpoint(path);  // first: a missing run is named as such
   d.lock_run_folder();
-  LoadedCheckpoint saved = load_checkpoint(path);
   if (!saved.has_optimizer) throw CheckpointError(path, "is a model export without training state; it cannot be resumed");
   d.config = saved.config;
   if (steps > 0) d.config.steps = steps;
@@ -639,6 +639,7 @@ TrainResult Trainer::run(TrainObserver* observer) {
     log.message(std::string("could not write the run summary: ") + e.what());
   }
   if (!result.error.empty()) log.message(result.error);
+  d.run_lock.reset();  // the run is over: another trainer (a resume) may write the folder now
   log.state(result.state);
   return result;
 }

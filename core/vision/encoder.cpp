@@ -14,6 +14,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
+#include "core/util/precision.h"
 
 namespace captioner {
 
@@ -185,7 +186,7 @@ GridLayer resolve_grid_layer(const std::string& choice, const std::string& encod
   return recommended_grid_layer(read_encoder_family(encoder_path.empty() ? find_default_encoder() : encoder_path));
 }
 
-Encoder load_encoder(const std::string& path, const torch::Device& device) {
+Encoder load_encoder(const std::string& path, const torch::Device& device, const std::string& precision) {
   torch::serialize::InputArchive archive;
   const nlohmann::json meta = open_encoder_file(path, archive, device);
   InceptionOptions options;
@@ -207,6 +208,7 @@ Encoder load_encoder(const std::string& path, const torch::Device& device) {
   encoder.net->eval();
   encoder.net->fold_batchnorm();
   if (device.is_cpu()) encoder.net->set_channels_last(true);  // measured faster on CPU for 1 and 8 images
+  if (choose_precision(precision, device.is_cpu(), cpu_has_native_bf16()) == MatmulPrecision::Bf16) encoder.net->set_bf16(true);
   return encoder;
 }
 

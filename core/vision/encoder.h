@@ -37,7 +37,9 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
 // Writes the encoder weight file (atomically) and returns the encoder's id.
 std::string save_encoder(const std::string& path, InceptionV3& net, const std::string& source);
 // Reads an encoder weight file; throws DataError naming it when it is missing or not one.
-Encoder load_encoder(const std::string& path, const torch::Device& device = torch::kCPU);
+// On a CPU with native bf16 units the network runs in bf16 (InceptionV3Impl::set_bf16) unless
+// `precision` says "fp32"; "auto" chooses as `captioner train --precision auto` does.
+Encoder load_encoder(const std::string& path, const torch::Device& device = torch::kCPU, const std::string& precision = "auto");
 
 // The family an encoder file's weights belong to, from its metadata; throws DataError naming the
 // file when it is not an encoder file.

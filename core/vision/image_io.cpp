@@ -7,8 +7,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <csetjmp>
+#include <cstdio>  // before jpeglib.h, which uses FILE
 #include <cstdlib>
 #include <vector>
+
+#include <jpeglib.h>
 
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -16,14 +20,6 @@
 namespace captioner {
 
 namespace {
-
-// OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once, at its first decode, and then checks every
-// decoder's header size against it. Set here, while the program starts (one thread), unless the
-// environment sets it already.
-[[maybe_unused]] const bool kDecoderLimitSet = [] {
-  ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(kDecoderMaxPixels).c_str(), /*overwrite=*/0);
-  return true;
-}();
 
 // PNG's IHDR: channels and bytes per sample of what a decoder keeping them all would make.
 std::pair<int, int> png_channels_and_bytes(const std::string& b) {
@@ -76,6 +72,34 @@ cv::Mat over_white(const cv::Mat& image) {
   return bgr;
 }
 
+// libjpeg's own reading of the frame size, the one OpenCV's decoder then uses: a marker scan of
+// our own could be led elsewhere (a TEM marker has no length, a stray byte is skipped). {0, 0}
+// when libjpeg cannot read a header.
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+};
+extern "C" void jpeg_fail(j_common_ptr info) { std::longjmp(reinterpret_cast<JpegErrors*>(info->err)->jump, 1); }
+extern "C" void jpeg_quiet(j_common_ptr, int) {}
+
+std::pair<int64_t, int64_t> jpeg_decoder_size(const std::string& b) {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  errors.manager.emit_message = jpeg_quiet;
+  if (setjmp(errors.jump) != 0) {
+    jpeg_destroy_decompress(&info);
+    return {0, 0};
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(b.data()), static_cast<unsigned long>(b.size()));
+  jpeg_read_header(&info, TRUE);
+  const int64_t width = info.image_width, height = info.image_height;
+  jpeg_destroy_decompress(&info);
+  return {width, height};
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> header_size(const std::string& b) {
@@ -93,23 +117,7 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
     if (b.compare(12, 4, "VP8X") == 0)
       return {(le32(b, 24) & 0xffffff) + 1, (le32(b, 27) & 0xffffff) + 1};
   }
-  if (is_jpeg(b)) {
-    size_t i = 2;
-    while (i + 9 < b.size()) {
-      // libjpeg skips stray bytes before a marker (with a warning) and decodes on, so the size
-      // must be read past them too, or such a file would be decoded unchecked.
-      if (static_cast<unsigned char>(b[i]) != 0xFF) {
-        ++i;
-        continue;
-      }
-      const unsigned char marker = static_cast<unsigned char>(b[i + 1]);
-      if (marker == 0xFF) { ++i; continue; }
-      const bool sof = (marker >= 0xC0 && marker <= 0xCF) && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-      if (sof) return {be16(b, i + 7), be16(b, i + 5)};
-      i += 2 + be16(b, i + 2);
-    }
-    return {0, 0};
-  }
+  if (is_jpeg(b)) return jpeg_decoder_size(b);
   if (b.size() >= 8 && (b.compare(0, 4, "II*\0", 4) == 0 || b.compare(0, 4, "MM\0*", 4) == 0)) {
     const bool le = b[0] == 'I';
     auto u16 = [&](size_t i) { return le ? le16(b, i) : be16(b, i); };
@@ -122,6 +130,9 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
       const size_t e = ifd + 2 + 12 * k;
       const uint32_t tag = u16(e), type = u16(e + 2);
       const uint32_t value = type == 3 ? u16(e + 8) : u32(e + 8);
+      // A second width or height tag makes the size ambiguous (readers differ on which one
+      // wins): no size, so the file is refused.
+      if ((tag == 256 && w != 0) || (tag == 257 && h != 0)) return {0, 0};
       if (tag == 256) w = value;
       if (tag == 257) h = value;
     }
@@ -133,6 +144,8 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
 torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) throw DataError(name, "file is empty");
   const auto [w, h] = header_size(bytes);
+  if ((w <= 0 || h <= 0) && is_jpeg(bytes))
+    throw DataError(name, "JPEG header is truncated or corrupt (libjpeg finds no frame size in it)");
   if (w <= 0 || h <= 0)
     throw DataError(name, "not a readable image (not JPEG, PNG, BMP, WebP or TIFF, or no size in its header)");
   // OpenCV picks its decoder by signature, and a file its own codec declines can still match a
@@ -164,9 +177,6 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
     decoded = is_png_with_alpha(bytes) ? over_white(cv::imdecode(buffer, cv::IMREAD_UNCHANGED))
                                        : cv::imdecode(buffer, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
-    if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos)  // the decoder's own header says more
-      throw DataError(name, "its decoder reads a size of more than " + std::to_string(kDecoderMaxPixels) +
-                                " pixels or more than 2^20 pixels a side from it (refused before decoding)");
     throw DataError(name, std::string("cannot decode image: ") + e.err);
   }
   if (decoded.empty()) throw DataError(name, "not a readable image (unknown format, corrupt or truncated)");

@@ -14,16 +14,11 @@ namespace captioner {
 // max_file_bytes, and decoded only if its header (JPEG, PNG, BMP, WebP or TIFF; other formats
 // are refused) gives a size of at most max_pixels, so no input can make the decoder allocate
 // more than a few bytes per allowed pixel.
-// The decoders themselves also refuse more than kDecoderMaxPixels (OpenCV's own limit, set from
-// this before its first use), from the size they read in the header: a header that a quick look
-// reads one way and the decoder another cannot get past both.
-constexpr int64_t kDecoderMaxPixels = 100'000'000;
-
 struct ImageLimits {
-  int64_t max_pixels = kDecoderMaxPixels;  // decompression-bomb guard, checked before decoding
+  int64_t max_pixels = 100'000'000;  // decompression-bomb guard, checked before decoding
   // What the decoded image may take, pixels x channels x bytes per sample (16-bit and alpha
   // included): a 100-megapixel 8-bit RGBA image, not a 16-bit one.
-  int64_t max_decoded_bytes = 4 * kDecoderMaxPixels;
+  int64_t max_decoded_bytes = 400'000'000;
   int64_t max_file_bytes = 256LL << 20;
   int min_side = 8;
 };
@@ -43,7 +38,8 @@ cv::Mat to_bgr_mat(const torch::Tensor& rgb);
 torch::Tensor inception_input(const torch::Tensor& rgb);
 
 // Image width and height from the file header alone (JPEG, PNG, BMP, WebP, TIFF); {0, 0}
-// when the format is not recognised or the header does not give a size.
+// when the format is not recognised or the header does not give one size. A JPEG's is what
+// libjpeg (the decoder) reads; a TIFF with two width or height tags has none.
 std::pair<int64_t, int64_t> header_size(const std::string& bytes);
 
 }  // namespace captioner

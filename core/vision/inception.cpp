@@ -217,8 +217,14 @@ InceptionV3Impl::InceptionV3Impl(const InceptionOptions& options) : options_(opt
   }
 }
 
+void InceptionV3Impl::set_bf16(bool on) {
+  to(on ? torch::kBFloat16 : torch::kFloat32);
+  bf16_ = on;
+}
+
 EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   auto x = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  if (bf16_) x = x.to(torch::kBFloat16);
   if (options_.transform_input) {
     // torchvision's transform_input, the same per-channel affine map (torchvision documents it
     // for ImageNet-normalised input); here it maps the network's [0, 1] input.
@@ -235,6 +241,7 @@ EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2));
   const size_t last = grid_layer_ == GridLayer::Mixed5 ? kMixed5Block : blocks_.size() - 1;
   for (size_t i = 0; i <= last; ++i) x = static_cast<Block&>(*blocks_[i]).forward(x);
+  x = x.to(torch::kFloat32);  // the grid is fp32 whatever the network ran in
   if (grid_layer_ == GridLayer::Mixed5) {
     const auto where = mixed5_cell_sampling_grid(images.size(2), images.size(3)).to(x.device(), x.scalar_type());
     const auto samples = F::grid_sample(x, where.expand({x.size(0), -1, -1, -1}),

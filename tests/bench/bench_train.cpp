@@ -12,7 +12,7 @@
 
 #include "core/model/caption_net.h"
 #include "core/model/loss.h"
-#include "core/model/precision.h"
+#include "core/util/precision.h"
 #include "core/util/runtime.h"
 
 namespace {

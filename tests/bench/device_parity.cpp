@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   const torch::Device device = captioner::resolve_device(device_name);
   const int64_t batch = 16, length = 12, vocab = 500;
   torch::manual_seed(0);
-  const auto tokens = torch::randint(4, vocab, {batch, length}, torch::kInt64);
+  auto tokens = torch::randint(4, vocab, {batch, length}, torch::kInt64);
   tokens.index_put_({torch::indexing::Slice(), 0}, 2);                   // START
   tokens.index_put_({torch::indexing::Slice(0, batch / 2), length - 3}, 3);  // END, then PAD, for half
   tokens.index_put_({torch::indexing::Slice(0, batch / 2), torch::indexing::Slice(length - 2)}, 0);

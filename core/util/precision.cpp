@@ -1,4 +1,4 @@
-#include "core/model/precision.h"
+#include "core/util/precision.h"
 
 #ifdef CAPTIONER_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>

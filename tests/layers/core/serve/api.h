@@ -1,0 +1,2 @@
+// The header the planted angle-bracket include names.
+#pragma once

@@ -1,0 +1,2 @@
+// Planted: an angle-bracket include of a higher layer.
+#include <core/serve/api.h>

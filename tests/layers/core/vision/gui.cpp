@@ -1,0 +1,2 @@
+// Planted: core may not include the GUI.
+#include "ui/main_window.h"
