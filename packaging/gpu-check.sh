@@ -3,9 +3,9 @@
 # package carries a full LibTorch) and no network. Two steps:
 #
 #   packaging/gpu-check.sh prepare   here, on Debian 12 with its package registry: writes
-#                                    build-gpu-deps/ (the libraries the core and the CLI link
-#                                    besides LibTorch, as built here, and their headers; the
-#                                    encoder weights' npm tarball), to travel with the tree
+#                                    build-gpu-deps.tar.xz (the libraries the core and the CLI
+#                                    link besides LibTorch, with everything they load, and their
+#                                    headers), to travel with the tree (under 64 MiB)
 #   packaging/gpu-check.sh [run]     on the GPU machine (about 5 minutes):
 #     1. builds bench_train and device_parity against that PyTorch's LibTorch (LibTorch alone);
 #     2. device_parity: one training step of each model on the CPU and on CUDA from the same
@@ -14,9 +14,10 @@
 #     3. bench_train --device cuda beside the notebook's model in that Python on CUDA, 3 rounds
 #        alternating, the ratio of each round (the notebook's shapes: batch 128, vocabulary
 #        10,403);
-#     4. with build-gpu-deps/: builds the core and the CLI (no Qt, no oneDNN: both are CPU-side),
-#        converts the encoder weights, generates 400 Shapes scenes, trains 300 steps with
-#        --device cuda and evaluates the run.
+#     4. with the tarball: builds the core, the CLI and make_feature_cache (no Qt, no oneDNN: both
+#        are CPU-side), makes a synthetic feature cache of 2,000 images (8x8 grids, bench_train's
+#        captions; the encoder's weights do not travel), trains the attention model 300 steps with
+#        --device cuda and evaluates the run on CUDA.
 # Output goes to stdout and to $GPU_CHECK_OUT (default build-gpu/) as gpu-check.log. Exit status:
 # non-zero when a step fails. The Qt Test suite is not run there: Qt is not carried (with ICU it
 # would not fit what travels); the CPU suite covers the device-independent logic.
@@ -26,25 +27,26 @@ deps="$root/build-gpu-deps"
 mode="${1:-run}"
 
 prepare() {
-  local build="${BUILD_DIR:-$root/build}"
-  local exe="$build/app/captioner"
-  [[ -x "$exe" ]] || { echo "error: $exe: build first (packaging/quickstart.sh test)" >&2; exit 1; }
   rm -rf "$deps" && mkdir -p "$deps/lib" "$deps/include" "$deps/pkgconfig"
-  # The shared libraries the CLI links, as resolved here, except LibTorch's own (the GPU
-  # machine's PyTorch brings those), the C and C++ runtimes (the machine has newer ones) and Qt.
-  # OpenCV's BLAS: the small reference implementation instead of OpenBLAS's 36 MB.
-  ldd "$exe" | awk '/=> \//{print $1, $3}' | while read -r name path; do
-    case "$name" in
-      libtorch*|libc10*|libc.so*|libm.so*|libstdc++*|libgcc_s*|libpthread*|libdl.so*|librt.so*|ld-linux*|libQt6*|libicu*|\
-      libqcustomplot*|libdnnl*|libgloo*|libprotobuf*|libsleef*|libopenblas*|libblas.so*|liblapack.so*|libgomp*) ;;
-      *) cp -L "$path" "$deps/lib/$name" ;;
-    esac
-  done
   local downloads="$deps/downloads"
   mkdir -p "$downloads"
   (cd "$downloads" && apt-get download -qq libblas3 liblapack3 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev \
-     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libssl-dev)
+     libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libssl-dev libjpeg62-turbo-dev)
   for deb in "$downloads"/*.deb; do dpkg -x "$deb" "$downloads/root"; done
+  # The libraries the core links besides LibTorch, and every library they load, as installed here
+  # (quickstart installed them), but for the C and C++ runtimes (the GPU machine has newer ones).
+  # BLAS and LAPACK: the small reference ones instead of OpenBLAS (36 MB); OpenCV barely uses them.
+  local libs=() lib
+  for lib in libopencv_core.so.406 libopencv_imgproc.so.406 libopencv_imgcodecs.so.406 libcpp-httplib.so.0.11 \
+             libjpeg.so.62 libcrypto.so.3 libssl.so.3; do
+    libs+=("$(ldconfig -p | awk -v n="$lib" '$1 == n && /x86-64/ {found = $NF} END {print found}')")
+  done
+  { printf '%s\n' "${libs[@]}"; ldd "${libs[@]}" | awk '/=> \//{print $3}'; } | sort -u | while read -r path; do
+    case "$(basename "$path")" in
+      libc.so*|libm.so*|libstdc++*|libgcc_s*|libpthread*|libdl.so*|librt.so*|ld-linux*|libblas.so*|liblapack.so*) ;;
+      *) cp -L "$path" "$deps/lib/" ;;
+    esac
+  done
   cp -L "$downloads"/root/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 "$downloads"/root/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3 "$deps/lib/"
   cp -a "$downloads"/root/usr/include/. "$deps/include/"
   cp -a "$downloads"/root/usr/share/cmake "$downloads"/root/usr/lib/x86_64-linux-gnu/cmake "$deps/" 2>/dev/null || true
@@ -54,10 +56,8 @@ prepare() {
     local base="${lib%%.so.*}.so"
     [[ -e "$base" ]] || ln -s "$(basename "$lib")" "$base"
   done
-  cp "$build/downloads/nsfwjs-4.4.0.tgz" "$deps/" 2>/dev/null ||
-    (cd "$deps" && npm pack nsfwjs@4.4.0 --silent >/dev/null)
   rm -rf "$downloads"
-  tar -C "$root" -cJf "$root/build-gpu-deps.tar.xz" build-gpu-deps
+  tar -C "$root" -cf - build-gpu-deps | xz -9 -T2 >"$root/build-gpu-deps.tar.xz"
   rm -rf "$deps"
   echo "wrote $root/build-gpu-deps.tar.xz ($(du -h "$root/build-gpu-deps.tar.xz" | cut -f1)); carry it with the tree and run: packaging/gpu-check.sh"
 }
@@ -93,29 +93,28 @@ run() {
       -v r="$round" 'BEGIN {printf "round %d: ratio %.3f\n", r, a / b}'
   done
 
-  if [[ ! -f "$root/build-gpu-deps.tar.xz" && ! -d "$deps" ]]; then
+  if [[ ! -f "$root/build-gpu-deps.tar.xz" ]]; then
     echo "== 4. skipped: no build-gpu-deps.tar.xz (run packaging/gpu-check.sh prepare on Debian 12 and carry it)"
     return $status
   fi
   echo "== 4. the CLI on CUDA: train the built-in Shapes data and evaluate"
-  [[ -d "$deps" ]] || tar -C "$root" -xJf "$root/build-gpu-deps.tar.xz"
+  rm -rf "$deps" && tar -C "$root" -xJf "$root/build-gpu-deps.tar.xz"
   # The carried pkg-config file says prefix=/usr: the sysroot moves its paths into the prefix.
   export PKG_CONFIG_LIBDIR="$deps/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$deps"
   sed -i 's|^prefix=.*|prefix=|; s|^libdir=.*|libdir=/lib|; s|^includedir=.*|includedir=/include|' "$deps/pkgconfig/cpp-httplib.pc"
   cmake -S "$root" -B "$out/core" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCAPTIONER_WITH_QT=OFF -DCAPTIONER_WITH_DNNL=OFF \
-    -DCAPTIONER_DISTRIBUTED=OFF -DCAPTIONER_BUILD_BENCHMARKS=OFF -DCAPTIONER_PRECOMPILE_HEADERS=OFF \
+    -DCAPTIONER_DISTRIBUTED=OFF -DCAPTIONER_PRECOMPILE_HEADERS=OFF \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$deps" -DCMAKE_INCLUDE_PATH="$deps/include" -DCMAKE_LIBRARY_PATH="$deps/lib" \
     -DOpenCV_DIR="$deps/cmake/opencv4" -DOPENSSL_ROOT_DIR="$deps" \
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib -Wl,-rpath,$deps/lib" >"$out/core-configure.log"
-  cmake --build "$out/core" -j "$jobs" --target captioner >"$out/core-build.log"
+  cmake --build "$out/core" -j "$jobs" --target captioner make_feature_cache >"$out/core-build.log"
   local exe="$out/core/app/captioner" work="$out/work"
-  rm -rf "$work" && mkdir -p "$work/nsfwjs"
-  tar xzf "$deps/nsfwjs-4.4.0.tgz" -C "$work/nsfwjs" package/dist/models/inception_v3
-  export CAPTIONER_ENCODER="$work/encoder.pt"
-  "$exe" import-weights --nsfwjs "$work/nsfwjs/package" --out "$CAPTIONER_ENCODER"
-  "$exe" shapes --out "$work/shapes" --count 400 --seed 1
-  "$exe" train --data "$work/shapes" --out "$work/run" --device cuda --steps 300 --val-every 100 || status=1
-  "$exe" eval --model "$work/run" --data "$work/shapes" --split test --device cuda --json || status=1
+  rm -rf "$work" && mkdir -p "$work"
+  "$out/core/tests/bench/make_feature_cache" "$work/data" --images 2000
+  local features=("--features" "$work/data/features/pooled.npy")
+  "$exe" train --data "$work/data/dataset.json" "${features[@]}" --out "$work/run" --model attention --device cuda \
+    --steps 300 --batch-size 64 --val-every 100 || status=1
+  "$exe" eval --model "$work/run" --data "$work/data/dataset.json" "${features[@]}" --split all --device cuda --json || status=1
   return $status
 }
 
