@@ -51,5 +51,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # captioner_<version>_<arch>.deb
 # reference BLAS) and Qt's platform plugins for the desktop app.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp | libopenblas0-pthread, qt6-qpa-plugins")
+# Debian 13's Qt (6.8) ships the SVG icon engine in its own package; Debian 12's (6.4) in libqt6svg6.
+if(CAPTIONER_WITH_QT AND Qt6_VERSION VERSION_GREATER_EQUAL 6.8)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", qt6-svg-plugins")
+endif()
 set(CPACK_GENERATOR "DEB")
 include(CPack)

@@ -38,6 +38,8 @@ packages=(
   libcpp-httplib-dev pkg-config    # HTTP for `captioner serve` (pkg-config: its compile definitions)
 )
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
+# Debian 13 ships Qt's SVG plugins (the window icon's engine) apart from the library.
+[[ -r /etc/os-release ]] && grep -q '^VERSION_ID="13"' /etc/os-release && packages+=(qt6-svg-plugins)
 [[ "$mode" == test ]] && packages+=(chromium)  # the service's web page under test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page

@@ -124,7 +124,7 @@ struct CaptionServer::Impl {
   ServeConfig config;
   std::unique_ptr<BatchCaptioner> captioner;
   ModelCard card;
-  httplib::Server http;
+  std::unique_ptr<httplib::Server> http;  // made anew when a bind fails (httplib retires a server after one)
   int port = 0;
   std::mutex state_mutex;  // run() and stop() from different threads
   bool stop_requested = false;
@@ -185,23 +185,24 @@ CaptionServer::CaptionServer(ServeConfig config) : impl_(std::make_unique<Impl>(
 CaptionServer::~CaptionServer() = default;
 
 void CaptionServer::Impl::routes() {
+  http = std::make_unique<httplib::Server>();
   // Each queued request holds a thread while it waits for the model; the spare threads answer
   // requests beyond the queue (503) and health checks without waiting.
   const size_t threads = static_cast<size_t>(config.batching.max_queue) + 8;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http.set_payload_max_length(static_cast<size_t>(config.max_body_mb) << 20);
+  http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http->set_payload_max_length(static_cast<size_t>(config.max_body_mb) << 20);
   // A client silent this long in the middle of a request or an answer is dropped: a slow upload
   // goes on, a stalled one does not hold a thread.
-  http.set_read_timeout(kSocketIdleSeconds);
-  http.set_write_timeout(kSocketIdleSeconds);
-  http.set_keep_alive_timeout(5);
-  http.set_keep_alive_max_count(100);
+  http->set_read_timeout(kSocketIdleSeconds);
+  http->set_write_timeout(kSocketIdleSeconds);
+  http->set_keep_alive_timeout(5);
+  http->set_keep_alive_max_count(100);
   // An answer goes out as headers then body: with Nagle's algorithm the body waits for the
   // client's delayed ACK of the headers (40 ms on Linux), more than a caption takes.
-  http.set_tcp_nodelay(true);
+  http->set_tcp_nodelay(true);
   // SO_REUSEADDR alone: httplib's default adds SO_REUSEPORT, with which a second server on a
   // port in use starts without error and silently shares its connections.
-  http.set_socket_options([](socket_t sock) {
+  http->set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
@@ -209,11 +210,11 @@ void CaptionServer::Impl::routes() {
   // Cross-origin calls from a page of the configured origin: every answer says it may read it,
   // and a preflight (OPTIONS, which carries no token) is answered here.
   if (!config.cors_origin.empty()) {
-    http.set_post_routing_handler([this](const Request&, Response& res) {
+    http->set_post_routing_handler([this](const Request&, Response& res) {
       res.set_header("Access-Control-Allow-Origin", config.cors_origin);
       res.set_header("Vary", "Origin");
     });
-    http.Options(R"(/.*)", [](const Request&, Response& res) {
+    http->Options(R"(/.*)", [](const Request&, Response& res) {
       res.status = 204;
       res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
       res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
@@ -221,7 +222,7 @@ void CaptionServer::Impl::routes() {
     });
   }
 
-  http.set_pre_routing_handler([this](const Request& req, Response& res) {
+  http->set_pre_routing_handler([this](const Request& req, Response& res) {
     const bool api = kApiMethods.count(req.path) > 0 || req.path.rfind("/v1/models/", 0) == 0;
     if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
     if (config.token.empty() || !api || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
@@ -239,7 +240,7 @@ void CaptionServer::Impl::routes() {
 
   // Every answer of 400 or more is logged here, whoever made it; httplib's own (a malformed
   // request, a body over the limit, an unknown path) get OpenAI's error shape too.
-  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
+  http->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
     if (res.body.empty()) {
       std::string message = "the request is malformed";
       if (res.status == 404) message = "no such endpoint: " + req.method + " " + req.path;
@@ -255,11 +256,11 @@ void CaptionServer::Impl::routes() {
     log("serve: " + std::to_string(res.status) + " " + req.method + " " + req.path + " from " + req.remote_addr + ": " + reason);
     return httplib::Server::HandlerResponse::Unhandled;
   }));
-  http.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+  http->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
     set_error(res, ApiError(500, "internal_error", "the request failed inside the server"));
   });
 
-  http.Post("/v1/chat/completions", [this](const Request& req, Response& res) {
+  http->Post("/v1/chat/completions", [this](const Request& req, Response& res) {
     answer(res, [&] {
       const ChatRequest chat = parse_chat_request(req.body, config.limits);
       const auto captions = caption(chat.image, "image_url", chat.request, chat.params.n);
@@ -270,7 +271,7 @@ void CaptionServer::Impl::routes() {
         res.set_content(chat_response_json(captions, card, completion_id(), created, chat.logprobs), "application/json");
     });
   });
-  http.Post("/caption", [this](const Request& req, Response& res) {
+  http->Post("/caption", [this](const Request& req, Response& res) {
     answer(res, [&] {
       DecodingParams p;
       p.temperature = query_double(req, "temperature", 0);
@@ -286,15 +287,15 @@ void CaptionServer::Impl::routes() {
                       "application/json");
     });
   });
-  http.Get("/v1/models", [this](const Request&, Response& res) { res.set_content(models_json(card), "application/json"); });
-  http.Get(R"(/v1/models/(.+))", [this](const Request& req, Response& res) {
+  http->Get("/v1/models", [this](const Request&, Response& res) { res.set_content(models_json(card), "application/json"); });
+  http->Get(R"(/v1/models/(.+))", [this](const Request& req, Response& res) {
     answer(res, [&] {
       const std::string id = req.matches[1];
       if (id != card.id) throw ApiError(404, "model_not_found", "no model '" + valid_utf8(id) + "' here; this server has '" + card.id + "'", "model");
       res.set_content(model_json(card), "application/json");
     });
   });
-  http.Get("/healthz", [this](const Request&, Response& res) {
+  http->Get("/healthz", [this](const Request&, Response& res) {
     const BatchStats stats = captioner->stats();
     res.set_content(nlohmann::json{{"status", "ok"}, {"model", card.id}, {"pending", stats.pending},
                                    {"captioned", stats.images}, {"batches", stats.batches}}
@@ -302,7 +303,7 @@ void CaptionServer::Impl::routes() {
                     "application/json");
   });
   for (const auto& asset : web_assets())
-    http.Get(asset.path, [&asset](const Request&, Response& res) {
+    http->Get(asset.path, [&asset](const Request&, Response& res) {
       res.set_header("Cache-Control", "no-cache");
       res.set_content(asset.data, asset.content_type.c_str());
     });
@@ -314,11 +315,11 @@ void CaptionServer::Impl::routes() {
       set_error(res, ApiError(405, "method_not_allowed",
                               req.method + " is not allowed on " + path + "; use " + method));
     };
-    if (method != "GET") http.Get(path, refuse);
-    if (method != "POST") http.Post(path, refuse);
-    http.Put(path, refuse);
-    http.Patch(path, refuse);
-    http.Delete(path, refuse);
+    if (method != "GET") http->Get(path, refuse);
+    if (method != "POST") http->Post(path, refuse);
+    http->Put(path, refuse);
+    http->Patch(path, refuse);
+    http->Delete(path, refuse);
   }
 }
 
@@ -327,15 +328,18 @@ int CaptionServer::bind(bool fallback_to_any) {
   const std::string where = m.config.host + ":" + std::to_string(m.config.port);
   if (m.config.port < 0 || m.config.port > 65535) throw ConfigError("serve: port " + std::to_string(m.config.port) + " is not a port");
   if (m.config.port == 0) {
-    m.port = m.http.bind_to_any_port(m.config.host);
+    m.port = m.http->bind_to_any_port(m.config.host);
     if (m.port < 0) throw ConfigError("serve: cannot listen on " + m.config.host + " (not an address of this machine?)");
   } else {
-    if (m.http.bind_to_port(m.config.host, m.config.port)) {
+    const std::string refusal = "serve: cannot listen on " + where + " (port in use, or not an address of this machine)";
+    if (m.http->bind_to_port(m.config.host, m.config.port)) {
       m.port = m.config.port;
-    } else if (fallback_to_any && (m.port = m.http.bind_to_any_port(m.config.host)) > 0) {
-      m.log("serve: port " + std::to_string(m.config.port) + " is in use; listening on " + std::to_string(m.port));
     } else {
-      throw ConfigError("serve: cannot listen on " + where + " (port in use, or not an address of this machine)");
+      if (!fallback_to_any) throw ConfigError(refusal);
+      m.routes();  // httplib 0.18 retires a server whose bind failed: a fresh one, with the same routes
+      m.port = m.http->bind_to_any_port(m.config.host);
+      if (m.port <= 0) throw ConfigError(refusal);
+      m.log("serve: port " + std::to_string(m.config.port) + " is in use; listening on " + std::to_string(m.port));
     }
   }
   return m.port;
@@ -352,7 +356,7 @@ void CaptionServer::run() {
   // HTTP on its own thread, the model on this one (see BatchCaptioner::run). Once the listener
   // has answered its requests in flight, the model loop answers what is left and returns.
   std::thread http_thread([&m] {
-    m.http.listen_after_bind();
+    m.http->listen_after_bind();
     m.captioner->stop();
   });
   m.captioner->run();
@@ -366,12 +370,12 @@ void CaptionServer::stop() {
   std::unique_lock<std::mutex> lock(m.state_mutex);
   m.stop_requested = true;
   // httplib ignores a stop that comes before its loop runs: wait for the loop (or its end).
-  while (m.listening && !m.http.is_running()) {
+  while (m.listening && !m.http->is_running()) {
     lock.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     lock.lock();
   }
-  if (m.listening) m.http.stop();
+  if (m.listening) m.http->stop();
 }
 
 std::string CaptionServer::address() const {

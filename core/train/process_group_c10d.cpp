@@ -42,6 +42,16 @@ Rendezvous parse_rendezvous(const std::string& address) {
   return r;
 }
 
+// LibTorch 2.x's TCP store serves through libuv by default, which Debian's LibTorch 2.6 is built
+// without ("use_libuv was requested but PyTorch was build without libuv support"); 1.13's options
+// have no such field. The classic server is asked for wherever the option exists.
+template <typename Options>
+auto without_libuv(Options& o, int) -> decltype(o.useLibUV = false, void()) {
+  o.useLibUV = false;
+}
+template <typename Options>
+void without_libuv(Options&, long) {}
+
 std::string step_key(int rank) { return "step/" + std::to_string(rank); }
 std::string failure_key(int rank) { return "failed/" + std::to_string(rank); }
 
@@ -181,6 +191,7 @@ std::unique_ptr<ProcessGroup> connect_process_group(const DistributedOptions& op
       o.numWorkers = static_cast<size_t>(options.world_size);
       o.waitWorkers = true;
       o.timeout = options.timeout;
+      without_libuv(o, 0);
       store = c10::make_intrusive<c10d::TCPStore>(where.host, o);
     }
   } catch (const std::exception& e) {
