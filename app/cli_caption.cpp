@@ -15,6 +15,7 @@
 #include "core/model/decoding.h"
 #include "core/train/checkpoint.h"
 #include "core/util/errors.h"
+#include "core/util/printable.h"
 #include "core/util/runtime.h"
 #include "core/vision/encoder.h"
 #include "core/vision/image_io.h"
@@ -93,7 +94,7 @@ struct Captioner {
       for (const auto& c : captions) results.push_back(caption_result(c));
       std::cout << captions_to_json(results, key) << '\n';
     } else {
-      if (args.images.size() > 1) std::cout << key << ":\n";
+      if (args.images.size() > 1) std::cout << printable(key) << ":\n";
       print_captions(captions);
     }
     return captions;

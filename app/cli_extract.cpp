@@ -25,11 +25,14 @@ struct ExtractArgs {
   int workers = 2;
   int64_t threads = 0;
   std::string device = "auto";
+  bool quiet = false;
 };
 
 class ConsoleExtractObserver : public ExtractObserver {
  public:
+  explicit ConsoleExtractObserver(bool progress) : progress_(progress) {}
   void on_progress(const ExtractProgress& p) override {
+    if (!progress_) return;
     const auto now = std::chrono::steady_clock::now();
     if (p.done < p.total && now - last_ < std::chrono::seconds(2)) return;
     last_ = now;
@@ -42,6 +45,7 @@ class ConsoleExtractObserver : public ExtractObserver {
   }
 
  private:
+  bool progress_;
   std::chrono::steady_clock::time_point last_{};
 };
 
@@ -61,6 +65,7 @@ Command add_extract_command(CLI::App& app) {
   cmd->add_option("--workers", a->workers, "Image-decoding threads")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--threads", a->threads, "Encoder CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_flag("--quiet", a->quiet, "No progress lines (the summary, bad images and errors still)");
 
   return [a]() -> int {
     configure_threads(a->threads);
@@ -72,7 +77,7 @@ Command add_extract_command(CLI::App& app) {
     options.batch_size = a->batch_size;
     options.workers = a->workers;
     options.pooled_only = a->pooled_only;
-    ConsoleExtractObserver observer;
+    ConsoleExtractObserver observer(!a->quiet);
     StopSignals signals;
     const ExtractResult r = extract_features(encoder, images, a->out, options, &observer, &StopSignals::flag());
     std::cerr << "encoded " << r.encoded << ", already cached " << r.skipped << ", bad " << r.failed.size() << " of "

@@ -7,18 +7,19 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/duration.h"
+#include "core/util/printable.h"
 
 namespace captioner::cli {
 
-ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every, bool print)
-    : control_(control), every_(std::max<int64_t>(every, 1)), print_(print) {}
+ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every, bool print, bool progress)
+    : control_(control), every_(std::max<int64_t>(every, 1)), print_(print), progress_(progress) {}
 
 void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
   if (signals_.received() && !control_.stop_requested()) {
     std::cerr << signals_.signal_name() << ": stopping after this step and saving a checkpoint (the same signal again kills)\n";
     control_.request_stop();
   }
-  if (!print_ || (p.step % every_ != 0 && !p.validated && p.step != p.total_steps)) return;
+  if (!print_ || !progress_ || (p.step % every_ != 0 && !p.validated && p.step != p.total_steps)) return;
   char line[256];
   std::snprintf(line, sizeof line, "step %lld/%lld  train %.4f", static_cast<long long>(p.step),
                 static_cast<long long>(p.total_steps), p.train_loss);
@@ -31,7 +32,7 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
                 format_duration(p.eta_s).c_str());
   out += line;
   std::cerr << out << '\n';
-  for (const auto& s : p.samples) std::cerr << "    " << s.text() << '\n';
+  for (const auto& s : p.samples) std::cerr << "    " << printable(s.text()) << '\n';
 }
 
 void ConsoleTrainObserver::on_message(const std::string& text) {
@@ -51,7 +52,7 @@ void print_captions(const std::vector<DecodedCaption>& captions) {
   for (const auto& c : captions) {
     char lp[64];
     std::snprintf(lp, sizeof lp, "  (log p = %.2f%s)", c.log_prob, c.finished ? "" : ", cut at max length");
-    std::cout << c.text() << lp << '\n';
+    std::cout << printable(c.text()) << lp << '\n';
   }
 }
 

@@ -17,7 +17,8 @@ namespace captioner::cli {
 // SIGTERM or SIGHUP asks the trainer to stop (it saves a checkpoint); the same signal again kills.
 class ConsoleTrainObserver : public TrainObserver {
  public:
-  ConsoleTrainObserver(TrainControl& control, int64_t every, bool print = true);
+  // `progress` false (--quiet): no progress lines, messages and warnings still.
+  ConsoleTrainObserver(TrainControl& control, int64_t every, bool print = true, bool progress = true);
   // 128 + the stop signal's number, for a run that stopped.
   int stop_exit_code() const { return signals_.exit_code(); }
   void on_progress(const TrainProgress& p) override;
@@ -28,6 +29,7 @@ class ConsoleTrainObserver : public TrainObserver {
   TrainControl& control_;
   int64_t every_;
   bool print_;
+  bool progress_;
   StopSignals signals_;
 };
 

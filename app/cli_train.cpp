@@ -35,6 +35,7 @@ struct TrainArgs {
   std::string preset = "default";
   bool resume = false;
   int64_t log_every = 50;
+  bool quiet = false;
   TrainConfig config = recommended_config();
   DistributedOptions distributed;
   int nproc = 1;
@@ -106,7 +107,8 @@ void add_training_options(CLI::App* cmd, TrainArgs* args) {
                   "Matrix products: bf16 operands with fp32 accumulation (weights, optimizer, loss and checkpoints stay "
                   "fp32), fp32, or auto (bf16 where the CPU has bf16 units: AVX512-BF16 or AMX)")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
-  cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps")->capture_default_str();
+  cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps (on stderr)")->capture_default_str();
+  cmd->add_flag("--quiet", args->quiet, "No progress lines (warnings and errors still)");
 }
 
 // Distributed training: one rank of N, or N local ranks started from here.
@@ -169,6 +171,22 @@ std::vector<std::string> rank_arguments(const TrainArgs& a) {
     out.push_back(std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(a.nproc))));
   }
   return out;
+}
+
+// --resume continues a run as it was saved: an option that would change the model, its data or
+// its training is refused, naming it, instead of being ignored. Where it runs (--device,
+// --threads, --precision) and how long (--steps) may change.
+void refuse_changes_on_resume(const TrainArgs& a, const CLI::App& cmd) {
+  if (!a.resume) return;
+  std::string given;
+  for (const char* option : {"--preset", "--model", "--batch-size", "--lr", "--lr-decay", "--lr-decay-every", "--grad-clip",
+                             "--max-len", "--min-count", "--hidden", "--embed", "--layers", "--dropout", "--attention-dim",
+                             "--attention-penalty", "--word-in-query", "--context-to-output", "--coverage", "--val-fraction",
+                             "--val-every", "--val-batches", "--checkpoint-every", "--seed"})
+    if (cmd.count(option) > 0) given += (given.empty() ? "" : ", ") + std::string(option);
+  if (!given.empty())
+    throw ConfigError("--resume continues the run in " + a.out + " as it was saved, and " + given +
+                      " would change it; only --steps (and --device, --threads, --precision) may be given");
 }
 
 // --preset sets the fields it decides, except those given on the command line.
@@ -236,7 +254,7 @@ int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_gi
   const BlasCheck blas = check_blas_speed();
   if (blas.slow) std::cerr << "warning: " << blas.advice << '\n';
 
-  ConsoleTrainObserver observer(trainer->control(), a.log_every, a.distributed.rank == 0);
+  ConsoleTrainObserver observer(trainer->control(), a.log_every, a.distributed.rank == 0, !a.quiet);
   const TrainResult result = trainer->run(&observer);
   const bool speaks = a.distributed.rank == 0;
   switch (result.state) {
@@ -264,6 +282,7 @@ Command add_train_command(CLI::App& app) {
   add_training_options(cmd, args.get());
   add_distributed_options(cmd, args.get());
   return [args, cmd]() -> int {
+    refuse_changes_on_resume(*args, *cmd);
     apply_preset_where_not_given(*args, *cmd);
     return run_training(*args, cmd->count("--steps") > 0, cmd->count("--layer") > 0, cmd->count("--model") > 0);
   };

@@ -73,6 +73,11 @@ class TestCli : public QObject {
     QCOMPARE(unknown.code, 2);
     QVERIFY2(contains(unknown.err, "unknown command 'frobnicate'"), unknown.err.c_str());
     QCOMPARE(run({"caption", "--mode", "sideways"}).code, 2);
+    // --quiet: no progress lines, the result (a run) the same.
+    const auto quiet = run({"train", "--data", data_, "--out", path("quiet"), "--steps", "3", "--batch-size", "8", "--hidden",
+                            "16", "--embed", "8", "--log-every", "1", "--quiet"});
+    QCOMPARE(quiet.code, 0);
+    QVERIFY2(!contains(quiet.err, "step 1/3") && contains(quiet.err, "finished at step 3"), quiet.err.c_str());
     const auto missing = run({"train", "--data", path("missing"), "--out", path("r0")});
     QCOMPARE(missing.code, 1);
     QVERIFY(missing.out.empty());
@@ -131,6 +136,10 @@ class TestCli : public QObject {
     const auto again = run({"train", "--data", data_, "--out", out, "--steps", "10"});
     QVERIFY(again.code != 0);
     QVERIFY(contains(again.err, "--resume"));
+    // --resume refuses what would change the run, naming it, rather than ignoring it.
+    const auto changed = run({"train", "--data", data_, "--out", out, "--resume", "--hidden", "32", "--lr", "0.1"});
+    QCOMPARE(changed.code, 1);
+    QVERIFY2(contains(changed.err, "--lr, --hidden would change it"), changed.err.c_str());
     const auto resumed = run({"train", "--data", data_, "--out", out, "--resume", "--steps", "160", "--log-every", "5"});
     QVERIFY2(resumed.code == 0, resumed.err.c_str());
     QVERIFY(contains(resumed.err, "at step 150"));

@@ -33,7 +33,7 @@ await check('openai chat greedy', async () => {
   const r = await openai.chat.completions.create({ model: modelId, messages });
   assert.equal(r.choices.length, 1);
   assert.equal(r.choices[0].message.content, expected);
-  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
   assert.ok(r.usage.completion_tokens > 0);
 });
 await check('openai chat n=3 and a generous max_tokens', async () => {

@@ -11,16 +11,17 @@ captioner="$(realpath "$1")"
 rounds="${2:-20}"
 work="${3:-$(mktemp -d)}"
 mkdir -p "$work"
-train=(train --model attention --layer mixed5 --steps 400 --batch-size 32 --val-every 20 --checkpoint-every 5
-       --log-every 1000 --threads 1)
+train=(train --steps 400 --log-every 1000 --threads 1)
+# What a run is made of: given when it starts (a resume refuses options that would change it).
+recipe=(--model attention --layer mixed5 --batch-size 32 --val-every 20 --checkpoint-every 5)
 
 "$captioner" shapes --out "$work/straight-data" --count 120 --seed 3 >/dev/null
 cp -r "$work/straight-data" "$work/killed-data"
-"$captioner" "${train[@]}" --data "$work/straight-data" --out "$work/straight" >/dev/null
+"$captioner" "${train[@]}" "${recipe[@]}" --data "$work/straight-data" --out "$work/straight" >/dev/null
 
 # Before the first checkpoint a run folder holds no run yet: start it again instead of resuming.
 start_or_resume() {
-  local resume=()
+  local resume=("${recipe[@]}")
   [[ -f "$work/killed/checkpoint.pt" ]] && resume=(--resume)
   "$captioner" "${train[@]}" --data "$work/killed-data" --out "$work/killed" "${resume[@]}" \
     >>"$work/killed.log" 2>&1
