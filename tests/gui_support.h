@@ -14,6 +14,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 
 namespace captioner::test {
@@ -74,26 +75,39 @@ inline void store_small_training_settings(int hidden, int embed, int batch, int 
 }
 
 // How long the GUI thread stops answering: the worst gap between ticks of a 5 ms timer on the
-// event loop, from construction on. A flow that blocks the thread for 300 ms shows a gap of at
-// least 300 ms; an idle loop shows gaps near 5 ms.
+// event loop, from construction on. A flow that blocks the thread for 300 ms, working or waiting,
+// shows a gap of at least 300 ms; an idle loop shows gaps near 5 ms. The time the thread was
+// ready to run but waited for a core (the kernel's run-queue wait, /proc/thread-self/schedstat)
+// is taken out: other processes on a busy machine are not the app's stall.
 class StallMeter : public QObject {
  public:
   StallMeter() {
     clock_.start();
+    last_wait_ = runqueue_wait_ms();
     timer_.setInterval(5);
     QObject::connect(&timer_, &QTimer::timeout, this, [this] {
-      const qint64 now = clock_.elapsed();
-      worst_ = std::max(worst_, now - last_);
+      const qint64 now = clock_.elapsed(), wait = runqueue_wait_ms();
+      worst_ = std::max(worst_, (now - last_) - (wait - last_wait_));
       last_ = now;
+      last_wait_ = wait;
     });
     timer_.start();
   }
-  qint64 worst() const { return std::max(worst_, clock_.elapsed() - last_); }
+  qint64 worst() const { return std::max(worst_, (clock_.elapsed() - last_) - (runqueue_wait_ms() - last_wait_)); }
 
  private:
+  // Milliseconds this thread has spent runnable but not running; 0 where the kernel does not say.
+  static qint64 runqueue_wait_ms() {
+    std::ifstream stat("/proc/thread-self/schedstat");
+    long long running_ns = 0, waiting_ns = 0;
+    if (!(stat >> running_ns >> waiting_ns)) return 0;
+    return static_cast<qint64>(waiting_ns / 1000000);
+  }
+
   QTimer timer_;
   QElapsedTimer clock_;
   qint64 last_ = 0;
+  qint64 last_wait_ = 0;
   qint64 worst_ = 0;
 };
 
