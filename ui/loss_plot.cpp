@@ -148,6 +148,7 @@ QHBoxLayout* LossPlot::buildControls() {
   smoothing_->setValue(900);
   smoothing_->setToolTip(tr("Smoothing of the training curve (exponential moving average)"));
   smoothing_->setAccessibleName(tr("Smoothing"));
+  smoothing_->setMinimumWidth(80);  // at the window's minimum size it kept shrinking to nothing
   smoothing_value_ = new QLabel(this);
   smoothing_value_->setObjectName(QStringLiteral("smoothingValue"));
   smoothing_value_->setMinimumWidth(smoothing_value_->fontMetrics().horizontalAdvance(QStringLiteral("0.999")));

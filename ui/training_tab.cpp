@@ -175,6 +175,8 @@ void TrainingTab::startWorker() {
   connect(worker_, &TrainWorker::extraction, this, &TrainingTab::onExtraction, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::message, log_, &QPlainTextEdit::appendPlainText, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::checkpointSaved, this, &TrainingTab::updatePreview, Qt::QueuedConnection);
+  // The run being trained shows in the Runs list from its first checkpoint on, and its state with it.
+  connect(worker_, &TrainWorker::checkpointSaved, runs_, &RunList::refresh, Qt::QueuedConnection);
   connect(worker_, &TrainWorker::finished, this, &TrainingTab::onFinished, Qt::QueuedConnection);
   thread_->start();
 }
