@@ -94,6 +94,16 @@ bool wait_for(const std::function<bool()>& condition, int ms = 20000) {
   return true;
 }
 
+// A synthetic handout of `images` images with `feature_dim`-wide vectors in `dir`; returns `dir`.
+std::string synthetic_data(const std::string& dir, int64_t images, int64_t feature_dim, uint64_t seed = 1) {
+  SyntheticOptions o;
+  o.images = images;
+  o.feature_dim = feature_dim;
+  o.seed = seed;
+  write_synthetic_handout(dir, o);
+  return dir;
+}
+
 }  // namespace
 
 class TestTrainer : public QObject {
@@ -105,10 +115,7 @@ class TestTrainer : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     data_ = path("data");
-    SyntheticOptions o;
-    o.images = 120;
-    o.feature_dim = 24;
-    write_synthetic_handout(data_, o);
+    synthetic_data(data_, 120, 24);
   }
 
   void validation_loss_falls_and_history_is_kept() {
@@ -195,11 +202,7 @@ class TestTrainer : public QObject {
   // bf16 mixed precision learns what fp32 learns: the same run in both precisions ends within a
   // few percent of the same training loss, and run.json says which precision was used.
   void bf16_training_reaches_the_fp32_loss() {
-    const std::string data = path("bf16_data");
-    SyntheticOptions o;
-    o.images = 200;
-    o.feature_dim = 512;
-    write_synthetic_handout(data, o);
+    const std::string data = synthetic_data(path("bf16_data"), 200, 512);
     auto run = [&](const std::string& precision) {
       auto config = small_config();
       config.steps = 100;
@@ -359,10 +362,7 @@ class TestTrainer : public QObject {
 
   void nan_loss_fails_and_keeps_the_last_checkpoint() {
     const std::string data = path("nan_data");
-    SyntheticOptions o;
-    o.images = 60;
-    o.feature_dim = 24;
-    write_synthetic_handout(data, o);
+    synthetic_data(data, 60, 24);
     auto config = small_config();
     config.steps = 5;
     Trainer(config, read_dataset(data), path("nan")).run();
@@ -411,11 +411,7 @@ class TestTrainer : public QObject {
     config.steps = 2;
     Trainer(config, read_dataset(data_), path("refuse")).run();
     const std::string other = path("other_data");
-    SyntheticOptions o;
-    o.images = 50;
-    o.feature_dim = 24;
-    o.seed = 99;
-    write_synthetic_handout(other, o);
+    synthetic_data(other, 50, 24, 99);
     test::expect_error([&] { Trainer::resume(path("refuse"), read_dataset(other)); }, {other, "not the dataset"});
     test::expect_error([&] { Trainer::resume(path("missing_run"), read_dataset(data_)); }, {"checkpoint.pt", "cannot open"});
     auto bad = small_config();
