@@ -56,36 +56,42 @@ History history_from_tensor(const torch::Tensor& t) {
   return history;
 }
 
-std::string hex(uint64_t h);
-
-// FNV-1a over every parameter and buffer (name, shape, bytes) in the module's own order: a
-// flipped weight byte, which LibTorch's archive reader does not notice, changes it.
-std::string weights_checksum(const torch::nn::Module& model) {
-  uint64_t h = kFnvOffset;
-  auto add = [&](const std::string& name, const torch::Tensor& t) {
-    h = fnv1a(name.data(), name.size(), h);
-    for (const int64_t d : t.sizes()) h = fnv1a(&d, sizeof d, h);
-    const auto cpu = t.detach().to(torch::kCPU).contiguous();
-    h = fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h);
-  };
-  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
-  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
-  return hex(h);
-}
-
 std::string hex(uint64_t h) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
   return text;
 }
 
-std::string tensor_checksum(const torch::Tensor& t) {
-  uint64_t h = kFnvOffset;
-  const auto kind = static_cast<int>(t.scalar_type());
-  h = fnv1a(&kind, sizeof kind, h);
+// FNV-1a continued over a tensor's shape and bytes.
+uint64_t hash_tensor(uint64_t h, const torch::Tensor& t) {
   for (const int64_t d : t.sizes()) h = fnv1a(&d, sizeof d, h);
   const auto cpu = t.detach().to(torch::kCPU).contiguous();
-  return hex(fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h));
+  return fnv1a(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size(), h);
+}
+
+// FNV-1a over every parameter and buffer (name, shape, bytes) in the module's own order: a
+// flipped weight byte, which LibTorch's archive reader does not notice, changes it.
+std::string weights_checksum(const torch::nn::Module& model) {
+  uint64_t h = kFnvOffset;
+  auto add = [&](const std::string& name, const torch::Tensor& t) { h = hash_tensor(fnv1a(name.data(), name.size(), h), t); };
+  for (const auto& item : model.named_parameters()) add(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) add(item.key(), item.value());
+  return hex(h);
+}
+
+// A record's checksum: its element type, shape and bytes.
+std::string tensor_checksum(const torch::Tensor& t) {
+  const auto kind = static_cast<int>(t.scalar_type());
+  return hex(hash_tensor(fnv1a(&kind, sizeof kind, kFnvOffset), t));
+}
+
+std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  return bytes;
 }
 
 // LibTorch reads a tensor whose shape needs more bytes than its stored record holds without
@@ -157,12 +163,7 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
   if (contents.optimizer != nullptr) {
     torch::serialize::OutputArchive optimizer_archive;
     contents.optimizer->save(optimizer_archive);
-    std::string bytes;
-    optimizer_archive.save_to([&bytes](const void* data, size_t size) {
-      bytes.append(static_cast<const char*>(data), size);
-      return size;
-    });
-    records["optimizer_state"] = bytes_tensor(bytes);
+    records["optimizer_state"] = bytes_tensor(archive_bytes(optimizer_archive));
   }
   nlohmann::json sums = nlohmann::json::object();
   for (const auto& [key, t] : records) sums[key] = tensor_checksum(t);
@@ -174,12 +175,7 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
   torch::serialize::OutputArchive model_archive;
   contents.model->save(model_archive);
   archive.write("model", model_archive);
-  std::string bytes;
-  archive.save_to([&bytes](const void* data, size_t size) {
-    bytes.append(static_cast<const char*>(data), size);
-    return size;
-  });
-  write_file_atomically(path, bytes, before_rename);
+  write_file_atomically(path, archive_bytes(archive), before_rename);
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& path, uint64_t file_bytes) {
