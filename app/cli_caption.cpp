@@ -10,14 +10,11 @@
 #include "app/commands.h"
 #include "core/data/feature_table.h"
 #include "core/infer/attention_overlay.h"
+#include "core/infer/caption_pipeline.h"
 #include "core/infer/caption_service.h"
-#include "core/infer/model_input.h"
-#include "core/model/decoding.h"
-#include "core/train/checkpoint.h"
 #include "core/util/errors.h"
 #include "core/util/printable.h"
 #include "core/util/runtime.h"
-#include "core/vision/encoder.h"
 #include "core/vision/image_io.h"
 
 namespace captioner::cli {
@@ -77,61 +74,50 @@ void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
 
 }
 
-// A loaded model that decodes features and prints the captions (as text or JSON).
-struct Captioner {
-  const CaptionArgs& args;
-  torch::Device device;
-  std::string path;  // the checkpoint
-  LoadedCheckpoint checkpoint;
-  DecodeOptions options;
-
-  bool attends() const { return checkpoint.model->input() == FeatureInput::Grid; }
-
-  std::vector<DecodedCaption> caption(const torch::Tensor& image_features, const std::string& key) const {
-    const auto captions = decode(*checkpoint.model, checkpoint.vocab, image_features.to(device), options);
-    if (args.json) {
-      std::vector<CaptionResult> results;
-      for (const auto& c : captions) results.push_back(caption_result(c));
-      std::cout << captions_to_json(results, key) << '\n';
-    } else {
-      if (args.images.size() > 1) std::cout << printable(key) << ":\n";
-      print_captions(captions);
-    }
-    return captions;
+// Captions of one image's model input, printed as text or JSON.
+std::vector<DecodedCaption> print_captions_of(const CaptionArgs& a, CaptionPipeline& pipeline, const torch::Tensor& features,
+                                              const DecodeOptions& options, const std::string& key) {
+  const auto captions = pipeline.decode(features, options);
+  if (a.json) {
+    std::vector<CaptionResult> results;
+    for (const auto& c : captions) results.push_back(caption_result(c));
+    std::cout << captions_to_json(results, key) << '\n';
+  } else {
+    if (a.images.size() > 1) std::cout << printable(key) << ":\n";
+    print_captions(captions);
   }
-};
+  return captions;
+}
 
 // `captioner caption --features F --index I`: the row of a feature file, checked against the model.
-int caption_feature_row(const CaptionArgs& a, const Captioner& captioner, bool index_given) {
+int caption_feature_row(const CaptionArgs& a, CaptionPipeline& pipeline, const DecodeOptions& options, bool index_given) {
   if (a.features.empty()) throw ConfigError("give image files, or --features FILE --index I");
   if (!index_given) throw ConfigError("--features needs --index");
   const FeatureTable table = FeatureTable::open(a.features);
-  const bool grid_model = captioner.attends();
+  const bool grid_model = pipeline.attends();
   const size_t wanted_dims = grid_model ? 2 : 1;
   if (table.row_shape().size() != wanted_dims)
     throw DataError(a.features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") +
                                     "; the model expects " + (grid_model ? "grids [cells, features]" : "vectors [features]"));
-  const int64_t wanted_dim = captioner.checkpoint.config.model.feature_dim;
+  const int64_t wanted_dim = pipeline.checkpoint().config.model.feature_dim;
   if (table.dim() != wanted_dim)
     throw DataError(a.features, "rows have " + std::to_string(table.dim()) + " features; the model expects " +
                                     std::to_string(wanted_dim));
   if (a.index < 0 || a.index >= table.rows())
     throw DataError(a.features, "has no row " + std::to_string(a.index) + " (it has " + std::to_string(table.rows()) + ")");
-  captioner.caption(table.gather({a.index}), a.features + "#" + std::to_string(a.index));
+  print_captions_of(a, pipeline, table.gather({a.index}), options, a.features + "#" + std::to_string(a.index));
   return 0;
 }
 
 // `captioner caption IMAGE...`: each image encoded and captioned; a bad image is reported and
 // the others carry on (exit 1 when any failed).
-int caption_image_files(const CaptionArgs& a, const Captioner& captioner, const std::string& attention_png) {
-  Encoder encoder = load_encoder_for_model(captioner.path, captioner.checkpoint.config, a.encoder, captioner.device);
+int caption_image_files(const CaptionArgs& a, CaptionPipeline& pipeline, const DecodeOptions& options,
+                        const std::string& attention_png) {
   int failures = 0;
-  torch::NoGradGuard no_grad;
   for (const auto& image : a.images) {
     try {
       const auto rgb = load_image_rgb(image);
-      const auto encoded = encoder.net->forward(inception_input(rgb).unsqueeze(0).to(captioner.device));
-      const auto captions = captioner.caption(model_input(encoded, captioner.checkpoint.model->input()), image);
+      const auto captions = print_captions_of(a, pipeline, pipeline.encode({rgb}), options, image);
       if (!attention_png.empty()) write_attention_strip(attention_png, image, rgb, captions.front());
     } catch (const DataError& e) {
       std::cerr << "error: " << e.what() << '\n';
@@ -142,10 +128,10 @@ int caption_image_files(const CaptionArgs& a, const Captioner& captioner, const 
 }
 
 // The folder for --attention-png, created; empty when the model has no attention to draw.
-std::string attention_folder(const CaptionArgs& a, const Captioner& captioner) {
+std::string attention_folder(const CaptionArgs& a, const CaptionPipeline& pipeline) {
   if (a.attention_png.empty()) return "";
-  if (!captioner.attends()) {
-    std::cerr << "note: " << captioner.path << " is an LSTM model without attention; --attention-png writes nothing\n";
+  if (!pipeline.attends()) {
+    std::cerr << "note: " << pipeline.checkpoint_file() << " is an LSTM model without attention; --attention-png writes nothing\n";
     return "";
   }
   std::error_code ec;
@@ -156,13 +142,13 @@ std::string attention_folder(const CaptionArgs& a, const Captioner& captioner) {
 
 int run_caption(const CaptionArgs& a, bool index_given) {
   configure_threads(a.threads);
-  const torch::Device device = resolve_device(a.device);
-  const std::string path = std::filesystem::is_directory(a.model) ? checkpoint_path(a.model) : a.model;
-  Captioner captioner{a, device, path, load_checkpoint(path, device), a.decode};
-  captioner.options.mode = parse_mode(a.mode);
-  const std::string attention_png = attention_folder(a, captioner);
-  if (a.images.empty()) return caption_feature_row(a, captioner, index_given);
-  return caption_image_files(a, captioner, attention_png);
+  // Image files need the encoder; a feature row does not (its file may come from any encoder).
+  CaptionPipeline pipeline(a.model, a.encoder, resolve_device(a.device), /*with_encoder=*/!a.images.empty());
+  DecodeOptions options = a.decode;
+  options.mode = parse_mode(a.mode);
+  const std::string attention_png = attention_folder(a, pipeline);
+  if (a.images.empty()) return caption_feature_row(a, pipeline, options, index_given);
+  return caption_image_files(a, pipeline, options, attention_png);
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include <CLI/CLI.hpp>
 
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -11,15 +9,9 @@
 #include "app/cli_output.h"
 #include "app/commands.h"
 #include "core/data/coco_results.h"
-#include "core/data/feature_table.h"
-#include "core/data/shapes.h"
 #include "core/eval/evaluation.h"
 #include "core/eval/run_evaluation.h"
-#include "core/infer/model_input.h"
-#include "core/train/checkpoint.h"
-#include "core/util/errors.h"
 #include "core/util/runtime.h"
-#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 

@@ -12,14 +12,14 @@
 #include "app/commands.h"
 #include "app/local_ranks.h"
 #include "core/data/dataset.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/train/process_group.h"
 #include "core/train/recipe.h"
 #include "core/train/trainer.h"
+#include "core/train/training_job.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
-#include "core/vision/encoder.h"
-#include "core/vision/feature_cache.h"
 
 namespace captioner::cli {
 
@@ -127,31 +127,39 @@ void add_distributed_options(CLI::App* cmd, TrainArgs* args) {
 
 }
 
-// The dataset with its features ready: extracted into the cache first when it has image files,
-// or read from --features with the images whose rows hold none left out (saying which).
-CaptionDataset prepare_data(TrainArgs& a, bool layer_given) {
-  CaptionDataset dataset = read_dataset(a.data);
-  GridLayer layer;
-  if (a.resume) {  // a resumed run keeps its features' layer
-    layer = run_grid_layer(a.out);
-    if (layer_given && a.layer != "auto" && parse_grid_layer(a.layer) != layer)
-      throw ConfigError("--layer " + a.layer + ": the run in " + a.out + " was trained on " +
-                        grid_layer_name(layer) + " features");
-  } else {
-    layer = choose_grid_layer(a.layer, dataset, a.config.features_path, a.encoder);
-  }
-  const DatasetImages where = locate_dataset_images(dataset, a.images, a.cache, a.out, layer);
-  if (!a.images.empty() && !a.config.features_path.empty()) throw ConfigError("give either --images or --features");
-  if (!where.image_dir.empty() && a.config.features_path.empty()) {
-    configure_threads(a.config.threads);
-    Encoder encoder = load_encoder_at_layer(a.encoder, layer, resolve_device("auto"));
-    a.config.features_path = extract_with_console_progress(dataset, where, encoder);
-  } else if (!a.config.features_path.empty()) {
-    for (const auto& line : drop_images_without_features(a.config.features_path, dataset))
-      std::cerr << "warning: " << a.config.features_path << ": left out " << line << '\n';
-  }
-  return dataset;
+// The core's training request for these options.
+TrainRequest train_request(const TrainArgs& a, bool steps_given, bool layer_given, bool model_given) {
+  TrainRequest r;
+  r.dataset = a.data;
+  r.run_dir = a.out;
+  r.image_dir = a.images;
+  r.cache = a.cache;
+  r.encoder = a.encoder;
+  r.layer = a.layer;
+  r.layer_chosen = layer_given;
+  r.resume = a.resume;
+  r.resume_steps = steps_given ? a.config.steps : 0;
+  r.model_chosen = model_given;
+  r.writes_run_dir = a.distributed.rank == 0;
+  r.config = a.config;
+  return r;
 }
+
+// Extraction progress and the preparation's notes, on stderr (rank 0 only speaks).
+class ConsolePreparation : public TrainPreparationObserver {
+ public:
+  ConsolePreparation(bool speaks, bool progress) : speaks_(speaks), progress_(progress) {}
+  void on_progress(const ExtractProgress& p) override {
+    if (progress_) print_extraction_progress(p);
+  }
+  void on_note(const std::string& text) override {
+    if (speaks_) std::cerr << text << '\n';
+  }
+
+ private:
+  bool speaks_;
+  bool progress_;
+};
 
 // The command line for the ranks --nproc starts: this one without --nproc, each rank with an
 // even share of the cores unless --threads says otherwise.
@@ -210,30 +218,16 @@ void apply_preset_where_not_given(TrainArgs& a, const CLI::App& cmd) {
 }
 
 int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_given) {
-  const std::string checkpoint = checkpoint_path(a.out);
+  const std::string checkpoint = RunFolder(a.out).checkpoint();
   a.distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   const bool distributed = a.distributed.world_size > 1;
   if (a.nproc > 1 && (distributed || !a.distributed.rendezvous.empty()))
     throw ConfigError("give either --nproc or --world-size, --rank and --rendezvous");
   a.distributed.validate();
   if (distributed || a.nproc > 1) require_distributed();
-  // Both refusals come before any feature extraction, which can take hours. Ranks other than 0
-  // write nothing, so only rank 0 minds a finished run in the folder.
-  if (a.resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
-  if (!a.resume && std::filesystem::exists(checkpoint) && a.distributed.rank == 0)
-    throw DataError(a.out, "already holds a run; pass --resume to continue it or choose another --out");
-  CaptionDataset dataset = prepare_data(a, layer_given);
-  if (!a.resume && !model_given && a.config.model.kind == "attention") {
-    // The recipe's attention model reads the 8x8 grid; data with pooled vectors only (the
-    // notebook's image_codes.npy) trains the LSTM model instead, saying so.
-    const std::string pooled = !a.config.features_path.empty() ? a.config.features_path : dataset.features_path;
-    if (grid_features_path(pooled).empty()) {
-      a.config.model.kind = "lstm";
-      if (a.distributed.rank == 0)
-        std::cerr << "note: " << pooled << " has image vectors but no 8x8 grid, so the LSTM model is trained "
-                  << "(--model attention needs features extracted from the images)\n";
-    }
-  }
+  const TrainRequest request = train_request(a, steps_given, layer_given, model_given);
+  ConsolePreparation preparation(a.distributed.rank == 0, !a.quiet);
+  PreparedTraining prepared = prepare_training(request, &preparation);
   if (a.nproc > 1) {
     // The features are extracted (above, once); the ranks find them in the cache.
     std::cerr << "starting " << a.nproc << " ranks\n";
@@ -241,14 +235,9 @@ int run_training(TrainArgs& a, bool steps_given, bool layer_given, bool model_gi
   }
   std::unique_ptr<ProcessGroup> group;
   if (distributed) group = connect_process_group(a.distributed);
-  std::unique_ptr<Trainer> trainer;
-  if (a.resume) {
-    trainer = Trainer::resume(a.out, std::move(dataset), steps_given ? a.config.steps : 0, group.get());
-    if (a.distributed.rank == 0)
-      std::cerr << "resuming " << a.out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
-  } else {
-    trainer = std::make_unique<Trainer>(a.config, std::move(dataset), a.out, group.get());
-  }
+  std::unique_ptr<Trainer> trainer = start_trainer(std::move(prepared), request, group.get());
+  if (a.resume && a.distributed.rank == 0)
+    std::cerr << "resuming " << a.out << " at step " << trainer->step() << " of " << trainer->config().steps << '\n';
   if (distributed && a.distributed.rank == 0)
     std::cerr << "distributed: " << a.distributed.world_size << " ranks joined at " << a.distributed.rendezvous << '\n';
   const BlasCheck blas = check_blas_speed();

@@ -65,25 +65,33 @@ std::string exit_text(int status) {
   return "ended";
 }
 
-}  // namespace
+// While the ranks run: Ctrl-C reaches them (same process group) and this process keeps waiting
+// for them; SIGTERM and SIGHUP, sent to this process alone (a scheduler, systemd), are noted to be
+// passed on to every rank. The previous handlers come back however the ranks end.
+class RankSignals {
+ public:
+  RankSignals() {
+    struct sigaction ignore {}, forward {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &ignore, &previous_int_);
+    g_forward = 0;
+    forward.sa_handler = on_forwarded_signal;
+    sigaction(SIGTERM, &forward, &previous_term_);
+    sigaction(SIGHUP, &forward, &previous_hup_);
+  }
+  ~RankSignals() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+    sigaction(SIGHUP, &previous_hup_, nullptr);
+  }
+  RankSignals(const RankSignals&) = delete;
+  RankSignals& operator=(const RankSignals&) = delete;
 
-int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
-  // A fresh path: the file store must not hold a previous run's keys.
-  const std::string rendezvous = (std::filesystem::temp_directory_path() /
-                                  ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
-                                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
-                                     .string();
-  // Ctrl-C reaches the ranks (same process group); this process keeps waiting for them. SIGTERM and
-  // SIGHUP, sent to this process alone (a scheduler, systemd), are passed on to every rank.
-  struct sigaction ignore {}, previous {}, forward {}, previous_term {}, previous_hup {};
-  ignore.sa_handler = SIG_IGN;
-  sigaction(SIGINT, &ignore, &previous);
-  g_forward = 0;
-  forward.sa_handler = on_forwarded_signal;
-  sigaction(SIGTERM, &forward, &previous_term);
-  sigaction(SIGHUP, &forward, &previous_hup);
-  bool forwarded = false;
+ private:
+  struct sigaction previous_int_ {}, previous_term_ {}, previous_hup_ {};
+};
 
+std::vector<pid_t> spawn_ranks(int nproc, const std::vector<std::string>& arguments, const std::string& rendezvous) {
   std::vector<pid_t> ranks;
   for (int r = 0; r < nproc; ++r) {
     std::vector<std::string> args = {"captioner"};
@@ -96,15 +104,20 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
     } catch (...) {
       for (pid_t pid : ranks) ::kill(pid, SIGKILL);  // still joining: no step to save yet
       for (pid_t pid : ranks) ::waitpid(pid, nullptr, 0);
-      sigaction(SIGINT, &previous, nullptr);
-      sigaction(SIGTERM, &previous_term, nullptr);
-      sigaction(SIGHUP, &previous_hup, nullptr);
       throw;
     }
   }
+  return ranks;
+}
+
+// Waits for every rank. After the first failure the others get `timeout` (plus a margin) to
+// stop, then are killed. Returns the first failing rank's exit code (128 + N for signal N).
+int wait_for_ranks(std::vector<pid_t> ranks, std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
   int code = 0;
   size_t running = ranks.size();
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  Clock::time_point deadline = Clock::time_point::max();
+  bool forwarded = false;
   while (running > 0) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
@@ -114,16 +127,13 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
       --running;
       const int rank = static_cast<int>(it - ranks.begin());
       *it = -1;
-      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
       // A stop signal (exit 128 + SIGINT, SIGTERM or SIGHUP): all ranks stop together.
       const bool stopped = WIFEXITED(status) && (WEXITSTATUS(status) == 128 + SIGINT || WEXITSTATUS(status) == 128 + SIGTERM ||
                                                  WEXITSTATUS(status) == 128 + SIGHUP);
-      if (!ok) {
-        if (!stopped) std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
-        if (code == 0) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (deadline == std::chrono::steady_clock::time_point::max())
-          deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(30);
-      }
+      if (!stopped) std::cerr << "rank " << rank << " " << exit_text(status) << '\n';
+      if (code == 0) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (deadline == Clock::time_point::max()) deadline = Clock::now() + timeout + std::chrono::seconds(30);
       continue;
     }
     if (pid < 0 && errno != EINTR) break;
@@ -132,19 +142,32 @@ int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::c
         if (rank > 0) ::kill(rank, g_forward);
       forwarded = true;
     }
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (Clock::now() > deadline) {
       for (size_t r = 0; r < ranks.size(); ++r)
         if (ranks[r] > 0) {
           std::cerr << "rank " << r << " did not stop after the failure: killing it\n";
           ::kill(ranks[r], SIGKILL);  // SIGTERM would only ask it to save and stop, which a hung rank cannot
         }
-      deadline = std::chrono::steady_clock::time_point::max();
+      deadline = Clock::time_point::max();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  sigaction(SIGINT, &previous, nullptr);
-  sigaction(SIGTERM, &previous_term, nullptr);
-  sigaction(SIGHUP, &previous_hup, nullptr);
+  return code;
+}
+
+}  // namespace
+
+int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
+  // A fresh path: the file store must not hold a previous run's keys.
+  const std::string rendezvous = (std::filesystem::temp_directory_path() /
+                                  ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
+                                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
+                                     .string();
+  int code = 0;
+  {
+    RankSignals signals;
+    code = wait_for_ranks(spawn_ranks(nproc, arguments, rendezvous), timeout);
+  }
   std::error_code ec;
   std::filesystem::remove(rendezvous, ec);
   return code;

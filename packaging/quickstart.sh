@@ -9,10 +9,13 @@
 #   fuzz [SECONDS]  builds the libFuzzer targets (build-fuzz/) and runs each for SECONDS (default 60)
 #   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
 #            the unit tests under them
+#   lint [fast]  checks the layout (clang-format), that no function is over 60 lines
+#            (packaging/check-function-length.py) and, unless `fast`, runs clang-tidy (.clang-tidy)
 #   threads  builds with ThreadSanitizer (build-tsan/) and runs the tests of the threaded parts:
 #            the trainer's pause / resume / stop, the desktop app's training worker, extraction,
 #            the caption service (its queue, model loop and stop) run from the desktop app
-# BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment.
+# BUILD_DIR (default: build) and JOBS (default: all cores) can be set in the environment;
+# CAPTIONER_WERROR=ON builds with warnings as errors (CI does).
 set -euo pipefail
 
 mode="${1:-run}"
@@ -40,8 +43,9 @@ packages=(
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 # Debian 13 ships Qt's SVG plugins (the window icon's engine) apart from the library.
 [[ -r /etc/os-release ]] && grep -q '^VERSION_ID="13"' /etc/os-release && packages+=(qt6-svg-plugins)
-[[ "$mode" == test ]] && packages+=(chromium)  # the service's web page under test
+[[ "$mode" == test ]] && packages+=(chromium python3)  # the service's web page under test; the lint rule's own test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
+[[ "$mode" == lint ]] && packages+=(clang-format clang-tidy python3)  # the layout, the linter, the length check
 [[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
 # libFuzzer and the sanitizer runtimes of the release's default clang (14 on Debian 12, 19 on 13).
 clang_major=14
@@ -68,6 +72,26 @@ fi
 # readers and the core are what they check), no encoder weights needed.
 # -gline-tables-only: line numbers in reports at a fraction of -g's cost over LibTorch's headers.
 sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -gline-tables-only"
+# Lint, first the checks that need no build: the layout and the length of functions. `lint fast`
+# stops there (CI runs it); `lint` builds and runs clang-tidy below.
+lint_status=0
+if [[ "$mode" == lint ]]; then
+  pushd "$root" >/dev/null
+  mapfile -t sources < <(find core app ui tests -path tests/layers -prune -o \( -name '*.cpp' -o -name '*.h' \) -print | sort)
+  # Versions of clang-format lay code out differently; the tree is formatted with Debian 12's.
+  if [[ "$(clang-format --version)" == *"version 14."* ]]; then
+    clang-format --dry-run -Werror "${sources[@]}" || { echo "lint: run clang-format -i on the files above" >&2; lint_status=1; }
+  else
+    echo "lint: the layout is checked with clang-format 14 (Debian 12); this is $(clang-format --version): skipped" >&2
+  fi
+  python3 packaging/check-function-length.py core app ui || lint_status=1
+  popd >/dev/null
+  if [[ "${1:-}" == fast ]]; then
+    [[ $lint_status == 0 ]] && echo "lint: clean (layout and function length)"
+    exit $lint_status
+  fi
+fi
+
 case "$mode" in
   fuzz)
     seconds="${1:-60}"
@@ -111,7 +135,8 @@ esac
 # Clang for a new build folder: with the precompiled LibTorch headers it builds in half the time
 # GCC takes (GCC re-processes a precompiled header's templates in every file). CXX overrides it;
 # a folder configured earlier keeps its compiler.
-configure=(-G Ninja -DCMAKE_BUILD_TYPE=Release)
+configure=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
+[[ -n "${CAPTIONER_WERROR:-}" ]] && configure+=(-DCAPTIONER_WERROR="$CAPTIONER_WERROR")
 [[ -f "$build/CMakeCache.txt" ]] || configure+=(-DCMAKE_CXX_COMPILER="${CXX:-clang++}")
 cmake -S "$root" -B "$build" "${configure[@]}"
 cmake --build "$build" -j "$jobs"
@@ -168,6 +193,12 @@ case "$mode" in
     (cd "$build" && cpack -G DEB)
     ls "$build"/captioner_*.deb
     ;;
+  lint)
+    run-clang-tidy -quiet -p "$build" -j "$jobs" "$root/(core|app|ui)/.*\\.cpp\$" >"$build/clang-tidy.log" 2>&1 || lint_status=1
+    grep -E 'warning:|error:' "$build/clang-tidy.log" || true
+    [[ $lint_status == 0 ]] && echo "lint: clean"
+    exit $lint_status
+    ;;
   threads)
     tsan_build="${build}-tsan"
     cmake -S "$root" -B "$tsan_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
@@ -185,7 +216,7 @@ case "$mode" in
     exit $status
     ;;
   *)
-    echo "usage: $0 run|test|bench|screenshots|package|fuzz|sanitize|threads [args...]" >&2
+    echo "usage: $0 run|test|bench|screenshots|package|lint|fuzz|sanitize|threads [args...]" >&2
     exit 2
     ;;
 esac

@@ -110,20 +110,20 @@ class TestApi : public QObject {
 
   void decoding_parameters_map_to_one_rule() {
     DecodingParams p;
-    QCOMPARE(caption_request(p).mode, std::string("greedy"));
+    QVERIFY(decode_options(p).mode == DecodeMode::Greedy);
     p.n = 3;  // several captions at temperature 0: the beam's best
-    auto r = caption_request(p);
-    QCOMPARE(r.mode, std::string("beam"));
+    auto r = decode_options(p);
+    QVERIFY(r.mode == DecodeMode::Beam);
     QCOMPARE(r.beam_width, 3);
     p.beam_width = 5;
-    QCOMPARE(caption_request(p).beam_width, 5);
+    QCOMPARE(decode_options(p).beam_width, 5);
     p = {};
     p.temperature = 0.7;
     p.n = 4;
     p.seed = 11;
     p.max_tokens = 9;
-    r = caption_request(p);
-    QCOMPARE(r.mode, std::string("sample"));
+    r = decode_options(p);
+    QVERIFY(r.mode == DecodeMode::Sample);
     QCOMPARE(r.samples, 4);
     QCOMPARE(r.temperature, 0.7);
     QCOMPARE(r.seed, uint64_t{11});
@@ -137,11 +137,11 @@ class TestApi : public QObject {
     // Clients send generous limits: above the model's, max_tokens is lowered to it, not refused.
     p = {};
     p.max_tokens = 4096;
-    QCOMPARE(caption_request(p).max_len, RequestLimits{}.max_tokens);
+    QCOMPARE(decode_options(p).max_len, RequestLimits{}.max_tokens);
     const auto options = parse_chat_request(chat(json::array({image_part(kUrl)}),
                                                  {{"max_tokens", 4096}, {"stream", true}, {"logprobs", true},
                                                   {"stream_options", {{"include_usage", true}}}}));
-    QCOMPARE(options.request.max_len, RequestLimits{}.max_tokens);
+    QCOMPARE(options.decoding.max_len, RequestLimits{}.max_tokens);
     QVERIFY(options.include_usage && options.logprobs);
     // Hugging Face's parameters: max_new_tokens, sampling, beams and sequences.
     DecodingParams hf = hugging_face_parameters(R"({"max_new_tokens": 9, "do_sample": true, "temperature": 0.8, "seed": 3})", {});
@@ -149,10 +149,10 @@ class TestApi : public QObject {
     QCOMPARE(hf.temperature, 0.8);
     QCOMPARE(hf.seed, int64_t{3});
     hf = hugging_face_parameters(R"({"num_beams": 4, "num_return_sequences": 2, "do_sample": false, "temperature": 0.5})", {});
-    QCOMPARE(caption_request(hf).mode, std::string("beam"));
-    QCOMPARE(caption_request(hf).beam_width, 4);
+    QVERIFY(decode_options(hf).mode == DecodeMode::Beam);
+    QCOMPARE(decode_options(hf).beam_width, 4);
     QCOMPARE(hf.n, 2);
-    QCOMPARE(caption_request(hugging_face_parameters(R"({"do_sample": true})", {})).mode, std::string("sample"));
+    QVERIFY(decode_options(hugging_face_parameters(R"({"do_sample": true})", {})).mode == DecodeMode::Sample);
     const auto [status, code] = refusal([] { hugging_face_parameters(R"({"max_new_tokens": "lots"})", {}); });
     QCOMPARE(status, 400);
     QCOMPARE(code, std::string("bad_max_new_tokens"));

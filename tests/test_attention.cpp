@@ -6,7 +6,7 @@
 #include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>

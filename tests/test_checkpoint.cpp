@@ -1,5 +1,6 @@
 #include "core/model/caption_net.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 
@@ -256,14 +257,14 @@ class TestCheckpoint : public QObject {
     QDir(dir_.path()).mkpath("run");
     const std::string run = path("run");
     f.config.encoder_id = "keras:0123/mixed5-cells";
-    save_checkpoint(checkpoint_path(run), f.contents());
+    save_checkpoint(RunFolder(run).checkpoint(), f.contents());
     QCOMPARE(run_grid_layer(run), GridLayer::Mixed5);
     f.config.encoder_id = "keras:0123";
-    save_checkpoint(checkpoint_path(run), f.contents());
+    save_checkpoint(RunFolder(run).checkpoint(), f.contents());
     QCOMPARE(run_grid_layer(run), GridLayer::Mixed10);
     f.config.encoder_id = "keras:0123/mixed5";
-    save_checkpoint(checkpoint_path(run), f.contents());
-    test::expect_error([&] { run_grid_layer(run); }, {checkpoint_path(run), "earlier mixed5 grid", "extract"});
+    save_checkpoint(RunFolder(run).checkpoint(), f.contents());
+    test::expect_error([&] { run_grid_layer(run); }, {RunFolder(run).checkpoint(), "earlier mixed5 grid", "extract"});
   }
 
   void model_only_export_has_no_optimizer() {

@@ -1,6 +1,6 @@
 // The `captioner` executable, driven as a user would: exit codes, output files, error messages.
 #include "core/data/synthetic.h"
-#include "core/train/run_summary.h"
+#include "core/run/run_summary.h"
 #include "core/util/atomic_file.h"
 #include "core/util/npy.h"
 #include "core/vision/encoder.h"
@@ -11,6 +11,7 @@
 #include <QElapsedTimer>
 #include <QProcess>
 #include <QProcessEnvironment>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
@@ -59,6 +60,30 @@ class TestCli : public QObject {
     const auto help = run({"--help"});
     QCOMPARE(help.code, 0);
     QVERIFY(contains(help.out, "opens the desktop app"));
+  }
+
+  // The command-line reference (docs/cli.md, and docs/service.md for serve) names every option
+  // that a command's --help lists, so the pages cannot fall behind the commands.
+  void the_reference_names_every_option() {
+    QString docs;
+    for (const char* page : {"cli.md", "service.md"}) {
+      QFile f(QStringLiteral(CAPTIONER_TEST_DATA "/../../docs/") + page);
+      QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(f.fileName()));
+      docs += QString::fromUtf8(f.readAll());
+    }
+    const QRegularExpression option(QStringLiteral(R"((?:^|[\s,])(--[a-z][a-z0-9-]*))"));
+    QStringList missing;
+    for (const char* command : {"train", "caption", "extract", "shapes", "eval", "score", "import-weights", "serve", "demo"}) {
+      const auto help = run({command, "--help"});
+      QCOMPARE(help.code, 0);
+      for (auto it = option.globalMatch(QString::fromStdString(help.out)); it.hasNext();) {
+        const QString name = it.next().captured(1);
+        if (!docs.contains(QRegularExpression(QRegularExpression::escape(name) + QStringLiteral("(?![a-z0-9-])"))))
+          missing << QStringLiteral("%1 %2").arg(QLatin1String(command), name);
+      }
+    }
+    missing.removeDuplicates();
+    QVERIFY2(missing.isEmpty(), qPrintable(QStringLiteral("not in docs/cli.md or docs/service.md: ") + missing.join(", ")));
   }
 
   // Exit status as shells expect: 2 for a usage error, 1 for a runtime error; results alone on stdout.

@@ -3,7 +3,8 @@
 // a port in use, ranks that disagree) end in a clear error within the timeout, never a hang.
 #include "core/data/dataset.h"
 #include "core/data/synthetic.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/train/process_group.h"
 #include "core/train/trainer.h"
 #include "core/util/errors.h"
@@ -172,7 +173,7 @@ class TestDistributed : public QObject {
     const auto ranks = train_ranks(2, config, data_, path(name + "_two"), rendezvous(name));
     for (const auto& r : ranks) QCOMPARE(r.result.state, TrainerState::Finished);
     const auto reference = weights_of(one.model());
-    const double moved = max_difference(reference, weights_of(load_checkpoint(checkpoint_path(path(name + "_one"))).model));
+    const double moved = max_difference(reference, weights_of(load_checkpoint(RunFolder(path(name + "_one")).checkpoint()).model));
     QCOMPARE(moved, 0.0);  // the checkpoint holds the final weights
     // score.bias is added to every cell's score alike, so the softmax ignores it: its true
     // gradient is 0 and what it gets is rounding noise, which Adam scales up to ~lr-sized steps
@@ -214,7 +215,7 @@ class TestDistributed : public QObject {
     QCOMPARE(ranks[0].result.step, int64_t{8});
     const double apart = max_difference(weights_of(whole.model()), ranks[0].weights);
     QVERIFY2(apart < 1e-4, std::to_string(apart).c_str());
-    QCOMPARE(load_checkpoint(checkpoint_path(path("halves"))).state.step, int64_t{8});
+    QCOMPARE(load_checkpoint(RunFolder(path("halves")).checkpoint()).state.step, int64_t{8});
   }
 
   // Ranks that would train different runs refuse to start, every one of them, saying what differs.
@@ -252,7 +253,7 @@ class TestDistributed : public QObject {
     const auto two = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_two")), "--nproc", "2"});
     QVERIFY2(two.code == 0, two.err.c_str());
     QVERIFY2(two.err.find("2 ranks joined") != std::string::npos, two.err.c_str());
-    const auto a = load_checkpoint(checkpoint_path(path("cli_one"))), b = load_checkpoint(checkpoint_path(path("cli_two")));
+    const auto a = load_checkpoint(RunFolder(path("cli_one")).checkpoint()), b = load_checkpoint(RunFolder(path("cli_two")).checkpoint());
     QCOMPARE(b.state.step, int64_t{6});
     QCOMPARE(b.state.history.rows.size(), size_t{6});
     const double apart = max_difference(weights_of(a.model), weights_of(b.model));
@@ -304,7 +305,7 @@ class TestDistributed : public QObject {
                  error.contains("failed at step") && error.contains(": rank 1 ") && error.contains("died or stopped answering"), error.constData());
     ::kill(static_cast<pid_t>(ranks[1]->processId()), SIGKILL);
     ranks[1]->waitForFinished(60000);
-    const auto saved = load_checkpoint(checkpoint_path(run));
+    const auto saved = load_checkpoint(RunFolder(run).checkpoint());
     QVERIFY(saved.state.step >= 2);
   }
 

@@ -17,6 +17,10 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "cli_support.h"
+#include "core/data/tokenizer.h"
 #include "ui/caption_tab.h"
 #include "ui/caption_worker.h"
 
@@ -88,6 +92,12 @@ class TestGuiCaption : public QObject {
     QCOMPARE(texts.size(), 1);  // greedy
     QVERIFY2(!texts.front().isEmpty(), "empty caption");
     QVERIFY(tab.wordCount() > 0);
+    // The image shown is the last dropped; `captioner caption` gives it the same caption (one
+    // captioning pipeline and one set of decoding defaults behind both).
+    const test::Run cli = test::run({"caption", shapes_ + "/images/000002.png", "--model", attention_run_, "--json"});
+    QVERIFY2(cli.code == 0, cli.err.c_str());
+    const std::string by_cli = nlohmann::json::parse(cli.out).at("captions").at(0).at("text").get<std::string>();
+    QCOMPARE(texts.front(), QString::fromStdString(readable_caption(by_cli)));
   }
 
   // Captions read as prose: punctuation tokens attach to the word before them.

@@ -14,13 +14,17 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest/QtTest>
-#include <set>
 #include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "ui/qcustomplot_include.h"
 
 #include "core/train/recipe.h"
-#include "core/train/run_summary.h"
+#include "cli_support.h"
+#include "core/run/run_folder.h"
+#include "core/run/run_summary.h"
 #include "core/vision/grid_layer.h"
 #include "ui/eval_report.h"
 #include "ui/loss_plot.h"
@@ -167,6 +171,19 @@ class TestGuiTraining : public QObject {
     QVERIFY(QFileInfo::exists(opened.front().at(0).toString()));
     qInfo("worst GUI-thread stall listing, overlaying and evaluating runs: %lld ms", static_cast<long long>(meter.worst()));
     QVERIFY2(meter.worst() <= 50, qPrintable(QString("the GUI thread stalled %1 ms").arg(meter.worst())));
+    // `captioner eval` with its default decoding scores the run exactly as the app did: one set
+    // of decoding defaults (the length limit included) behind both.
+    const test::Run cli = test::run({"eval", "--model", attention, "--data", shapes_, "--split", "val", "--json"});
+    QVERIFY2(cli.code == 0, cli.err.c_str());
+    QFile app_report(QString::fromStdString(RunFolder(attention.toStdString()).evaluation()));
+    QVERIFY(app_report.open(QIODevice::ReadOnly));
+    const auto by_app = nlohmann::json::parse(app_report.readAll().toStdString());
+    const auto by_cli = nlohmann::json::parse(cli.out);
+    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "mean_log_prob", "content_accuracy", "pointing",
+                            "chair_i", "repetition_rate", "images", "decoding"})
+      QVERIFY2(by_app.at(key) == by_cli.at(key), (std::string(key) + ": app " + by_app.at(key).dump() + ", captioner eval " +
+                                                  by_cli.at(key).dump())
+                                                     .c_str());
     list->setChecked(lstm, false);
     QTRY_COMPARE_WITH_TIMEOUT(tab.plot()->runKeys().size(), 1, 10000);
   }

@@ -1,9 +1,10 @@
 #include "core/data/dataset.h"
 #include "core/data/synthetic.h"
 #include "core/model/config_json.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/train/recipe.h"
-#include "core/train/run_summary.h"
+#include "core/run/run_summary.h"
 #include "core/train/trainer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -135,7 +136,7 @@ class TestTrainer : public QObject {
     const std::string csv = read_file(path("learn/history.csv"));
     QVERIFY(csv.rfind("step,train_loss,val_loss,captions_per_s", 0) == 0);
     QCOMPARE(std::count(csv.begin(), csv.end(), '\n'), 121L);
-    QCOMPARE(load_checkpoint(checkpoint_path(path("learn"))).state.step, int64_t{120});
+    QCOMPARE(load_checkpoint(RunFolder(path("learn")).checkpoint()).state.step, int64_t{120});
     // history.csv reads back as the history the trainer kept, wall-clock times included.
     const History read = History::from_csv(csv, "history.csv");
     QCOMPARE(read.rows.size(), trainer.history().rows.size());
@@ -272,7 +273,7 @@ class TestTrainer : public QObject {
       QCOMPARE(r.state, TrainerState::Stopped);
       QCOMPARE(r.step, int64_t{23});
     }
-    QCOMPARE(load_checkpoint(checkpoint_path(path("interrupted"))).state.step, int64_t{23});
+    QCOMPARE(load_checkpoint(RunFolder(path("interrupted")).checkpoint()).state.step, int64_t{23});
     auto resumed = Trainer::resume(path("interrupted"), read_dataset(data_));
     QCOMPARE(resumed->step(), int64_t{23});
     QCOMPARE(resumed->run().state, TrainerState::Finished);
@@ -346,7 +347,7 @@ class TestTrainer : public QObject {
     const TrainResult result = worker.join();
     QCOMPARE(result.state, TrainerState::Stopped);
     QVERIFY(result.step <= recorder.step + 1);
-    QCOMPARE(load_checkpoint(checkpoint_path(path("control"))).state.step, result.step);
+    QCOMPARE(load_checkpoint(RunFolder(path("control")).checkpoint()).state.step, result.step);
 
     // A stop while paused ends the run too.
     auto config2 = config;
@@ -373,7 +374,7 @@ class TestTrainer : public QObject {
     const auto r = resumed->run();
     QCOMPARE(r.state, TrainerState::Failed);
     QVERIFY2(r.error.find("loss") != std::string::npos && r.error.find("step 6") != std::string::npos, r.error.c_str());
-    const auto kept = load_checkpoint(checkpoint_path(path("nan")));
+    const auto kept = load_checkpoint(RunFolder(path("nan")).checkpoint());
     QCOMPARE(kept.state.step, int64_t{5});
     for (const auto& p : kept.model->parameters()) QVERIFY(torch::isfinite(p).all().item<bool>());
   }
@@ -402,7 +403,7 @@ class TestTrainer : public QObject {
     QCOMPARE(observer.skipped, int64_t{2});
     QVERIFY(std::any_of(observer.lines.begin(), observer.lines.end(),
                         [](const std::string& l) { return l.find("step 4: the gradient is not finite") != std::string::npos; }));
-    for (const auto& p : load_checkpoint(checkpoint_path(path("nonfinite"))).model->parameters())
+    for (const auto& p : load_checkpoint(RunFolder(path("nonfinite")).checkpoint()).model->parameters())
       QVERIFY(torch::isfinite(p).all().item<bool>());
   }
 

@@ -209,9 +209,8 @@ void CaptionTab::recaption() {
   CaptionJob job;
   job.generation = ++generation_;
   job.image_path = image_path_;
-  job.request = decoding_->request();
-  job.request.max_len = 24;
-  job.request.seed = next_seed_++;
+  job.decoding = decoding_->options();
+  job.decoding.seed = next_seed_++;
   worker_->supersede(job.generation);
   if (!waiting_) setBusy(+1);
   waiting_ = true;

@@ -46,7 +46,7 @@ void CaptionWorker::caption(const CaptionJob& job) {
   out.image = shown_;
   try {
     if (service_->has_model()) {
-      out.results = service_->caption(job.image_path.toStdString(), job.request);
+      out.results = service_->caption(job.image_path.toStdString(), job.decoding);
       out.familiarity = service_->familiarity(job.image_path.toStdString());
     }
   } catch (const std::exception& e) {

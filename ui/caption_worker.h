@@ -18,7 +18,7 @@ namespace captioner::ui {
 struct CaptionJob {
   quint64 generation = 0;
   QString image_path;
-  CaptionRequest request;
+  DecodeOptions decoding;
 };
 
 struct CaptionOutcome {

@@ -74,9 +74,9 @@ void DecodingControls::enableForMode() {
   beam_->setEnabled(mode == QLatin1String("beam"));
 }
 
-CaptionRequest DecodingControls::request() const {
-  CaptionRequest r;
-  r.mode = mode_->currentData().toString().toStdString();
+DecodeOptions DecodingControls::options() const {
+  DecodeOptions r;
+  r.mode = parse_mode(mode_->currentData().toString().toStdString());
   r.temperature = temperature_->value();
   r.beam_width = beam_->value();
   r.samples = samples_->value();

@@ -17,9 +17,9 @@ class DecodingControls : public QWidget {
   Q_OBJECT
  public:
   explicit DecodingControls(QWidget* parent = nullptr);
-  // The request the controls describe (mode, temperature, beam width, samples); the caller sets
-  // the length limit and the seed.
-  CaptionRequest request() const;
+  // The options the controls describe (mode, temperature, beam width, samples), the rest at their
+  // defaults; the caller sets the seed.
+  DecodeOptions options() const;
   void setMode(const QString& mode);  // greedy | sample | beam
   void setTemperature(double t);
   double temperature() const;

@@ -1,15 +1,16 @@
 #include "core/data/tokenizer.h"
 #include "core/eval/run_evaluation.h"
-#include "core/train/run_summary.h"
+#include "core/run/run_folder.h"
+#include "core/util/errors.h"
 #include "core/util/atomic_file.h"
 #include "core/util/duration.h"
 
 #include <nlohmann/json.hpp>
 
 #include "ui/evaluator.h"
+#include "ui/background.h"
 #include "ui/feature_cache_location.h"
 
-#include <QThread>
 
 #include <algorithm>
 
@@ -49,70 +50,83 @@ nlohmann::json report_with_worst(const RunEvaluation& e) {
 Evaluator::Evaluator(QObject* parent) : QObject(parent) {}
 
 Evaluator::~Evaluator() {
-  if (thread_) {
-    cancel();
-    thread_->wait();
-    delete thread_;  // its finished() slot, queued to this object, will not run any more
-  }
+  if (!running_) return;
+  cancel();
+  if (thread_) thread_->wait();  // its result, queued to this object, is then dropped with it
 }
 
-bool Evaluator::isRunning() const { return thread_ != nullptr; }
+bool Evaluator::isRunning() const { return running_; }
 
-QString Evaluator::evaluationPath(const QString& run_dir) { return run_dir + QStringLiteral("/evaluation.json"); }
+QString Evaluator::evaluationPath(const QString& run_dir) {
+  return QString::fromStdString(RunFolder(run_dir.toStdString()).evaluation());
+}
 
 void Evaluator::cancel() {
   if (cancel_) *cancel_ = true;
 }
 
+namespace {
+
+// Progress of evaluate_run as the evaluator's signals (emitted on the job's thread, queued to the
+// widgets).
+class EvalProgress : public RunEvalObserver {
+ public:
+  explicit EvalProgress(Evaluator& e) : e_(e) {}
+  void on_message(const std::string& text) override { Q_EMIT e_.message(QString::fromStdString(text)); }
+  void on_extraction(const ExtractProgress& p) override {
+    Q_EMIT e_.progress(Evaluator::tr("Extracting features (ETA %1)").arg(QString::fromStdString(format_duration(p.eta_s))),
+                       p.done, p.total);
+  }
+  void on_caption(int64_t done, int64_t total) override {
+    if (done % 10 == 0 || done == total) Q_EMIT e_.progress(Evaluator::tr("Captioning"), done, total);
+  }
+
+ private:
+  Evaluator& e_;
+};
+
+struct EvalOutcome {
+  EvalEnd end = EvalEnd::Done;
+  QString error;
+};
+
+}  // namespace
+
 bool Evaluator::start(const EvalJob& job) {
-  if (thread_) return false;
+  if (running_) return false;
+  running_ = true;
   job_ = job;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
-  auto error = std::make_shared<QString>();
-  thread_ = QThread::create([this, job, cancel = cancel_, error] {
-    class Observer : public RunEvalObserver {
-     public:
-      explicit Observer(Evaluator& e) : e_(e) {}
-      void on_message(const std::string& text) override { Q_EMIT e_.message(QString::fromStdString(text)); }
-      void on_extraction(const ExtractProgress& p) override {
-        Q_EMIT e_.progress(Evaluator::tr("Extracting features (ETA %1)").arg(QString::fromStdString(format_duration(p.eta_s))),
-                           p.done, p.total);
-      }
-      void on_caption(int64_t done, int64_t total) override {
-        if (done % 10 == 0 || done == total) Q_EMIT e_.progress(Evaluator::tr("Captioning"), done, total);
-      }
-
-     private:
-      Evaluator& e_;
-    } observer(*this);
-    try {
-      RunEvalRequest request;
-      request.model = job.run_dir.toStdString();
-      request.data = job.dataset.toStdString();
-      request.images = job.image_dir.toStdString();
-      if (!job.image_dir.isEmpty()) {  // the cache the run's training used (feature_cache_location.h)
-        const RunSummary run = read_run_summary(job.run_dir.toStdString());
-        const GridLayer layer = run.config.encoder_id.empty() ? GridLayer::Mixed10 : grid_layer_of(run.config.encoder_id);
-        request.cache = shared_feature_cache(job.image_dir, layer).toStdString();
-      }
-      request.split = "test";
-      request.val_without_test = true;  // data without a test split: the validation split
-      request.decoding.max_len = 22;
-      const RunEvaluation e = evaluate_run(request, &observer, cancel.get());
-      write_file_atomically(evaluationPath(job.run_dir).toStdString(), report_with_worst(e).dump(2) + "\n");
-    } catch (const std::exception& e) {
-      *error = QString::fromStdString(e.what());
-    }
-  });
-  thread_->setObjectName(QStringLiteral("evaluation"));
-  // Finished is announced once the thread is gone, so a new evaluation can start from the slot.
-  connect(thread_, &QThread::finished, this, [this, error] {
-    thread_->deleteLater();
-    thread_ = nullptr;
-    cancel_.reset();
-    Q_EMIT finished(job_.run_dir, error->isEmpty(), *error);
-  });
-  thread_->start();
+  RunEvalRequest request;
+  request.model = job.run_dir.toStdString();
+  request.data = job.dataset.toStdString();
+  request.images = job.image_dir.toStdString();
+  if (!job.image_dir.isEmpty())  // the cache the run's training used (feature_cache_location.h)
+    request.cache_parent = shared_feature_cache_parent(job.image_dir).toStdString();
+  request.split = "test";
+  request.val_without_test = true;  // data without a test split: the validation split
+  thread_ = run_off_gui_thread(
+      this,
+      [this, request, cancel = cancel_, report = evaluationPath(job.run_dir).toStdString()] {
+        EvalOutcome out;
+        try {
+          EvalProgress progress(*this);
+          const RunEvaluation e = evaluate_run(request, &progress, cancel.get());
+          write_file_atomically(report, report_with_worst(e).dump(2) + "\n");
+        } catch (const Cancelled&) {
+          out.end = EvalEnd::Cancelled;
+        } catch (const std::exception& e) {
+          out.end = EvalEnd::Failed;
+          out.error = QString::fromStdString(e.what());
+        }
+        return out;
+      },
+      // Announced once the work is done, so a new evaluation can start from the slot.
+      [this](const EvalOutcome& out) {
+        running_ = false;
+        cancel_.reset();
+        Q_EMIT finished(job_.run_dir, out.end, out.error);
+      });
   return true;
 }
 

@@ -4,12 +4,13 @@
 // result is kept beside the run as evaluation.json: the scores, and the worst-captioned images
 // (file, caption, a reference) for the report.
 #include <QObject>
+#include <QPointer>
 #include <QString>
 
 #include <atomic>
 #include <memory>
 
-class QThread;
+#include <QThread>
 
 namespace captioner::ui {
 
@@ -18,6 +19,9 @@ struct EvalJob {
   QString dataset;    // the run's dataset (file or folder)
   QString image_dir;  // a COCO / Karpathy file's images when they are not beside it
 };
+
+// How an evaluation ended: a cancel is its own outcome, not an error to recognise by its text.
+enum class EvalEnd { Done, Cancelled, Failed };
 
 class Evaluator : public QObject {
   Q_OBJECT
@@ -35,11 +39,12 @@ class Evaluator : public QObject {
  Q_SIGNALS:
   void progress(const QString& stage, qint64 done, qint64 total);
   void message(const QString& text);
-  void finished(const QString& run_dir, bool ok, const QString& error);
+  void finished(const QString& run_dir, captioner::ui::EvalEnd end, const QString& error);  // error: Failed only
 
  private:
   EvalJob job_;
-  QThread* thread_ = nullptr;
+  bool running_ = false;
+  QPointer<QThread> thread_;  // the evaluation's, while it runs
   std::shared_ptr<std::atomic<bool>> cancel_;
 };
 

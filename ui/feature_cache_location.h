@@ -8,15 +8,14 @@
 #include <QStandardPaths>
 #include <QString>
 
-#include "core/vision/grid_layer.h"
-
 namespace captioner::ui {
 
-inline QString shared_feature_cache(const QString& image_dir, GridLayer layer) {
+// The folder that holds the caches of `image_dir`'s images, one per layer (the core names them:
+// TrainRequest::cache_parent, RunEvalRequest::cache_parent).
+inline QString shared_feature_cache_parent(const QString& image_dir) {
   const QByteArray key = QDir(image_dir).absolutePath().toUtf8();
   const QString id = QString::fromLatin1(QCryptographicHash::hash(key, QCryptographicHash::Sha1).toHex().left(16));
-  return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/feature-cache/") + id +
-         QStringLiteral("/") + QString::fromStdString(feature_cache_name(layer));
+  return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/feature-cache/") + id;
 }
 
 }  // namespace captioner::ui

@@ -13,7 +13,7 @@
 
 #include <vector>
 
-#include "core/train/history.h"
+#include "core/run/history.h"
 
 class QCustomPlot;
 class QCPGraph;

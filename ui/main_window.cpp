@@ -1,6 +1,7 @@
 #include "core/data/dataset.h"
 #include "core/data/shapes.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/util/runtime.h"
 
 #include <opencv2/core/version.hpp>
@@ -14,7 +15,6 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFrame>
-#include <QHBoxLayout>
 #include <QToolButton>
 #include <QFile>
 #include <QFileInfo>
@@ -33,12 +33,13 @@
 #include <QDesktopServices>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QThread>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <atomic>
 #include <functional>
 
+#include "ui/background.h"
 #include "ui/caption_tab.h"
 #include "ui/loss_plot.h"
 #include "ui/serve_controller.h"
@@ -59,8 +60,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   caption_ = new CaptionTab(this);
   tabs_->addTab(training_, tr("&Training"));
   tabs_->addTab(caption_, tr("&Caption"));
+  auto* central = new QWidget(this);
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(buildErrorBanner());
+  layout->addWidget(tabs_, 1);
+  setCentralWidget(central);
+  connectTabs();
+  connectServing();
+  buildMenus();
 
-  // The error banner: the message and a button that dismisses it.
+  QSettings s;
+  restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+  training_->loadSettings();
+  caption_->loadSettings();
+  resize(s.contains(QStringLiteral("window/geometry")) ? size() : QSize(1280, 820));
+  statusBar()->showMessage(QString::fromStdString(runtime_summary(resolve_device("auto"))));
+}
+
+// The error banner: the message and a button that dismisses it.
+QWidget* MainWindow::buildErrorBanner() {
   banner_box_ = new QFrame(this);
   banner_box_->setObjectName(QStringLiteral("errorBanner"));
   banner_box_->setStyleSheet(QStringLiteral("#errorBanner { background: #fde2e1; border-radius: 3px; } QLabel { color: #611a15; }"));
@@ -81,17 +100,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   banner_row->setContentsMargins(6, 4, 4, 4);
   banner_row->addWidget(banner_, 1);
   banner_row->addWidget(dismiss, 0, Qt::AlignTop);
-  auto* central = new QWidget(this);
-  auto* layout = new QVBoxLayout(central);
-  layout->setContentsMargins(4, 4, 4, 4);
-  layout->addWidget(banner_box_);
-  layout->addWidget(tabs_, 1);
-  setCentralWidget(central);
+  return banner_box_;
+}
 
+// What the tabs tell each other, and the window's status bar.
+void MainWindow::connectTabs() {
   connect(training_, &TrainingTab::errorOccurred, this, &MainWindow::showError);
   connect(caption_, &CaptionTab::errorOccurred, this, &MainWindow::showError);
   connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool ok) {
-    const bool saved = QFileInfo::exists(QString::fromStdString(checkpoint_path(run_dir.toStdString())));
+    const bool saved = RunFolder(run_dir.toStdString()).has_checkpoint();
     // A model the user chose stays in the Caption tab; the new run is only offered.
     if (saved && !caption_->hasModel()) {
       caption_->loadModel(run_dir);
@@ -124,6 +141,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     training_label_->setVisible(true);
     tabs_->setTabText(tabs_->indexOf(training_), state == RunState::Running ? tr("&Training (running)") : tr("&Training"));
   });
+}
+
+// File > Serve this model: the controller, its address in the status bar, the menu item's text.
+void MainWindow::connectServing() {
   serve_ = new ServeController(this);
   serving_label_ = new QLabel(this);
   serving_label_->setOpenExternalLinks(true);
@@ -146,17 +167,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     serve_action_->setText(tr("&Serve this model over HTTP"));
     serve_action_->setEnabled(true);
   });
-  buildMenus();
-
-  QSettings s;
-  restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
-  training_->loadSettings();
-  caption_->loadSettings();
-  resize(s.contains(QStringLiteral("window/geometry")) ? size() : QSize(1280, 820));
-  statusBar()->showMessage(QString::fromStdString(runtime_summary(resolve_device("auto"))));
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+  if (cancel_shapes_) *cancel_shapes_ = true;  // a generation still running stops soon, not at exit
+}
 
 QString MainWindow::builtInShapesDir() {
   return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/shapes");
@@ -164,46 +179,53 @@ QString MainWindow::builtInShapesDir() {
 
 void MainWindow::openBuiltInShapes(int count) {
   const QString dir = builtInShapesDir();
-  if (!QFileInfo::exists(dir + QStringLiteral("/dataset.json"))) {
-    QProgressDialog progress(tr("Generating the built-in Shapes dataset…"), tr("Cancel"), 0, count, this);
-    progress.setWindowModality(Qt::WindowModal);
-    progress.setMinimumDuration(0);
-    std::atomic<int> done{0};
-    std::atomic<bool> cancel{false};
-    QString error;
-    QThread* thread = QThread::create([&] {
-      try {
-        ShapesOptions o;
-        o.count = count;
-        o.seed = 1;
-        write_shapes_dataset(dir.toStdString(), o, [&](int64_t d, int64_t) {
-          done = static_cast<int>(d);
-          return !cancel.load();
-        });
-      } catch (const std::exception& e) {
-        error = QString::fromStdString(e.what());
-      }
-    });
-    thread->start();
-    while (!thread->isFinished()) {
-      progress.setValue(done.load());
-      if (progress.wasCanceled()) cancel = true;
-      QApplication::processEvents(QEventLoop::AllEvents, 30);
-      thread->wait(30);
-    }
-    delete thread;
-    progress.setValue(count);
-    if (!error.isEmpty()) {
-      showError(tr("Could not generate the Shapes dataset: %1").arg(error));
-      return;
-    }
-    if (cancel.load()) {
-      showError(tr("No dataset: the built-in Shapes data was not generated. File > Open built-in Shapes makes it "
-                   "(about 20 seconds); File > Open dataset opens another."));
-      return;
-    }
+  if (QFileInfo::exists(dir + QStringLiteral("/dataset.json"))) {
+    training_->setDataset(dir);
+    return;
   }
-  training_->setDataset(dir);
+  if (cancel_shapes_) return;  // asked again while it is being made
+  cancel_shapes_ = std::make_shared<std::atomic<bool>>(false);
+  // Not modal: a modal progress dialog runs the event loop inside setValue. The generation runs
+  // off the GUI thread; a timer shows its progress.
+  auto* progress = new QProgressDialog(tr("Generating the built-in Shapes dataset…"), tr("Cancel"), 0, count, this);
+  progress->setMinimumDuration(0);
+  progress->setAutoClose(false);
+  progress->setAutoReset(false);
+  auto done = std::make_shared<std::atomic<int>>(0);
+  const auto cancel = cancel_shapes_;
+  connect(progress, &QProgressDialog::canceled, progress, [cancel] { *cancel = true; });
+  auto* ticker = new QTimer(progress);
+  connect(ticker, &QTimer::timeout, progress, [progress, done] { progress->setValue(done->load()); });
+  ticker->start(100);
+  progress->show();
+  run_off_gui_thread(
+      this,
+      [dir, count, done, cancel]() -> QString {
+        try {
+          ShapesOptions o;
+          o.count = count;
+          o.seed = 1;
+          write_shapes_dataset(dir.toStdString(), o, [&](int64_t d, int64_t) {
+            *done = static_cast<int>(d);
+            return !cancel->load();
+          });
+        } catch (const std::exception& e) {
+          return QString::fromStdString(e.what());
+        }
+        return QString();
+      },
+      [this, dir, progress, cancel](const QString& error) {
+        progress->deleteLater();
+        cancel_shapes_.reset();
+        if (!error.isEmpty()) {
+          showError(tr("Could not generate the Shapes dataset: %1").arg(error));
+        } else if (cancel->load()) {
+          showError(tr("No dataset: the built-in Shapes data was not generated. File > Open built-in Shapes makes it "
+                       "(about 20 seconds); File > Open dataset opens another."));
+        } else {
+          training_->setDataset(dir);
+        }
+      });
 }
 
 void MainWindow::openImageFiles(const QStringList& paths) {
@@ -343,7 +365,7 @@ void MainWindow::openImages() {
 
 void MainWindow::saveModelAs() {
   const QString run = training_->lastRunDir().isEmpty() ? caption_->modelPath() : training_->lastRunDir();
-  const QString source = QFileInfo(run).isDir() ? run + QStringLiteral("/checkpoint.pt") : run;
+  const QString source = QString::fromStdString(model_checkpoint_file(run.toStdString()));
   if (!QFileInfo::exists(source)) {
     showError(tr("There is no model to save yet: train one first."));
     return;

@@ -8,6 +8,9 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
+#include <memory>
+
 class QAction;
 class QFrame;
 class QLabel;
@@ -45,6 +48,9 @@ class MainWindow : public QMainWindow {
   void closeEvent(QCloseEvent* event) override;
 
  private:
+  QWidget* buildErrorBanner();
+  void connectTabs();
+  void connectServing();
   void buildMenus();
   void buildExportMenu(QMenu* menu);
   void openDataset();
@@ -64,6 +70,7 @@ class MainWindow : public QMainWindow {
   QAction* serve_action_ = nullptr;
   QLabel* serving_label_;  // the address being served, in the status bar
   QLabel* training_label_;  // the run's state, in the status bar
+  std::shared_ptr<std::atomic<bool>> cancel_shapes_;  // while the built-in data is being generated
 };
 
 }  // namespace captioner::ui

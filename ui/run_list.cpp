@@ -16,6 +16,7 @@
 
 #include <cmath>
 
+#include "core/run/run_folder.h"
 #include "core/util/atomic_file.h"
 #include "core/vision/grid_layer.h"
 #include "ui/background.h"
@@ -252,7 +253,7 @@ void RunList::onItemChanged(QTreeWidgetItem* item, int column) {
       [dir] {
         HistoryRead read;
         try {
-          const std::string path = dir.toStdString() + "/history.csv";
+          const std::string path = RunFolder(dir.toStdString()).history();
           read.history = History::from_csv(read_file(path), path);
         } catch (const std::exception& e) {
           read.error = QString::fromStdString(e.what());
@@ -310,10 +311,10 @@ void RunList::updateButtons() {
   const QString dir = selectedRun();
   const RunSummary* run = summary(dir);
   const bool idle = !dir.isEmpty() && dir != busy_run_;
-  evaluate_->setEnabled(run && idle && QFileInfo::exists(dir + QStringLiteral("/checkpoint.pt")));
+  evaluate_->setEnabled(run && idle && RunFolder(dir.toStdString()).has_checkpoint());
   report_->setEnabled(run && !run->evaluation.empty());
   continue_->setEnabled(run && idle && busy_run_.isEmpty() && run->state != "failed" &&
-                        QFileInfo::exists(dir + QStringLiteral("/checkpoint.pt")));
+                        RunFolder(dir.toStdString()).has_checkpoint());
 }
 
 }  // namespace captioner::ui

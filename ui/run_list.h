@@ -10,8 +10,8 @@
 
 #include <vector>
 
-#include "core/train/history.h"
-#include "core/train/run_summary.h"
+#include "core/run/history.h"
+#include "core/run/run_summary.h"
 
 class QLabel;
 class QPushButton;

@@ -1,9 +1,9 @@
 #include "core/serve/http_server.h"
 
+#include "ui/background.h"
 #include "ui/serve_controller.h"
 
 #include <QMetaObject>
-#include <QThread>
 
 #include <mutex>
 
@@ -20,24 +20,20 @@ struct ServeController::Shared {
 ServeController::ServeController(QObject* parent) : QObject(parent) {}
 
 ServeController::~ServeController() {
-  if (!thread_) return;
-  {
-    std::lock_guard<std::mutex> lock(shared_->mutex);
-    shared_->stop_requested = true;
-    if (shared_->server) shared_->server->stop();
-  }
-  thread_->wait();
-  delete thread_;
+  if (!shared_) return;
+  stop();
+  if (thread_) thread_->wait();  // its end, queued to this object, is then dropped with it
 }
 
 void ServeController::start(const QString& model_path, int port) {
-  if (thread_) return;
+  if (shared_) return;
   auto shared = std::make_shared<Shared>();
   shared_ = shared;
   ServeConfig config;
   config.model = model_path.toStdString();
   config.port = port;
-  thread_ = QThread::create([this, shared, config] {
+  // When the work ends (stopped, or failed to start), the controller is ready again.
+  thread_ = run_off_gui_thread(this, [this, shared, config] {
     try {
       auto server = std::make_unique<CaptionServer>(config);
       server->bind(/*fallback_to_any=*/true);
@@ -47,7 +43,7 @@ void ServeController::start(const QString& model_path, int port) {
         std::lock_guard<std::mutex> lock(shared->mutex);
         if (!shared->stop_requested) serving = (shared->server = std::move(server)).get();
       }
-      if (!serving) return;
+      if (!serving) return true;
       QMetaObject::invokeMethod(this, [this, address] {
         address_ = address;
         Q_EMIT started(address);
@@ -57,20 +53,16 @@ void ServeController::start(const QString& model_path, int port) {
       const QString message = QString::fromStdString(e.what());
       QMetaObject::invokeMethod(this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
     }
-  });
-  // When the thread ends (stopped, or failed to start), the controller is ready again.
-  connect(thread_, &QThread::finished, this, [this] {
-    thread_->deleteLater();
-    thread_ = nullptr;
+    return true;
+  }, [this](bool) {
     shared_.reset();
     address_.clear();
     Q_EMIT stopped();
   });
-  thread_->start();
 }
 
 void ServeController::stop() {
-  if (!thread_) return;
+  if (!shared_) return;
   std::lock_guard<std::mutex> lock(shared_->mutex);
   shared_->stop_requested = true;
   if (shared_->server) shared_->server->stop();  // returns at once; the thread drains and ends

@@ -3,11 +3,12 @@
 // a worker thread (loading the model and encoder there, never on the GUI thread), on port 8080 or
 // any free port when 8080 is taken, loopback only. Results come back as queued signals.
 #include <QObject>
+#include <QPointer>
 #include <QString>
 
 #include <memory>
 
-class QThread;
+#include <QThread>
 
 namespace captioner::ui {
 
@@ -19,7 +20,7 @@ class ServeController : public QObject {
   explicit ServeController(QObject* parent = nullptr);
   ~ServeController() override;  // stops the server and waits for its requests in flight
 
-  bool isServing() const { return thread_ != nullptr; }
+  bool isServing() const { return shared_ != nullptr; }
   QString address() const { return address_; }
 
  public Q_SLOTS:
@@ -34,7 +35,7 @@ class ServeController : public QObject {
  private:
   struct Shared;
   std::shared_ptr<Shared> shared_;
-  QThread* thread_ = nullptr;
+  QPointer<QThread> thread_;  // the server's, while it runs
   QString address_;
 };
 

@@ -1,18 +1,13 @@
-#include "core/data/dataset.h"
-#include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
+#include "core/train/training_job.h"
 #include "core/util/errors.h"
-#include "core/vision/encoder.h"
-#include "core/vision/feature_cache.h"
 
-#include "ui/feature_cache_location.h"
 #include "ui/train_worker.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
 
 #include <cmath>
-#include <filesystem>
 
 namespace captioner::ui {
 
@@ -87,37 +82,16 @@ class BatchingObserver : public TrainObserver {
   TrainStatus status_;
 };
 
-// Features for a dataset of image files, extracted into the cache locate_dataset_images names,
-// unreadable images dropped; datasets with their own features are left as they are.
-void prepare_features(CaptionDataset& dataset, TrainConfig& config, const std::string& image_dir, GridLayer layer,
-                      const std::string& run_dir, TrainWorker& worker, const std::atomic<bool>& cancel) {
-  if (dataset.format == DatasetFormat::Handout || !config.features_path.empty()) return;
-  if (!image_dir.empty()) dataset.image_root = image_dir;
-  const std::string cache = image_dir.empty() ? std::string()
-                                              : shared_feature_cache(QString::fromStdString(image_dir), layer).toStdString();
-  const DatasetImages where = locate_dataset_images(dataset, image_dir, cache, run_dir, layer);
-  const std::string first = dataset.images.empty() ? dataset.source : dataset.image_root + "/" + dataset.images.front().file;
-  if (where.image_dir.empty() || !std::filesystem::exists(first))
-    throw DataError(first, "image not found; choose the folder that holds the dataset's images (File > Open dataset)");
-  Encoder encoder = load_encoder_at_layer("", layer);
-  class Progress : public ExtractObserver {
-   public:
-    explicit Progress(TrainWorker& w) : w_(w) {}
-    void on_progress(const ExtractProgress& p) override {
-      Q_EMIT w_.extraction(p.done, p.total, p.images_per_s, p.eta_s);
-    }
-   private:
-    TrainWorker& w_;
-  } progress(worker);
-  const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress, &cancel);
-  if (x.result.cancelled) throw ConfigError("feature extraction cancelled; what was extracted is kept for next time");
-  for (const auto& failed : x.result.failed)
-    Q_EMIT worker.message(QStringLiteral("skipped image: %1").arg(QString::fromStdString(failed.second)));
-  if (!x.result.refreshed.empty())
-    Q_EMIT worker.message(QStringLiteral("%1 image(s) changed since their features were cached and were encoded again")
-                              .arg(x.result.refreshed.size()));
-  config.features_path = x.pooled;
-}
+// Extraction progress and the preparation's notes, as signals.
+class PreparationReport : public TrainPreparationObserver {
+ public:
+  explicit PreparationReport(TrainWorker& worker) : worker_(worker) {}
+  void on_progress(const ExtractProgress& p) override { Q_EMIT worker_.extraction(p.done, p.total, p.images_per_s, p.eta_s); }
+  void on_note(const std::string& text) override { Q_EMIT worker_.message(QString::fromStdString(text)); }
+
+ private:
+  TrainWorker& worker_;
+};
 
 }  // namespace
 
@@ -147,24 +121,11 @@ void TrainWorker::run(const TrainRequest& request) {
     stop_early_ = false;
     cancel_extraction_ = false;
   }
-  const std::string run_dir = request.run_dir.toStdString();
+  const QString run_dir = QString::fromStdString(request.run_dir);
   try {
     Q_EMIT stateChanged(RunState::Preparing);
-    CaptionDataset dataset = read_dataset(request.dataset.toStdString());
-    TrainConfig config = request.config;
-    // A resumed run keeps the layer its features came from.
-    const GridLayer layer = request.resume ? run_grid_layer(run_dir)
-                                           : choose_grid_layer(request.layer.toStdString(), dataset, config.features_path, "");
-    if (!request.resume && dataset.format != DatasetFormat::Handout)
-      Q_EMIT message(QStringLiteral("encoder layer: %1%2").arg(QString::fromLatin1(grid_layer_name(layer)),
-                                                               request.layer == QLatin1String("auto")
-                                                                   ? QStringLiteral(" (automatic for these weights)")
-                                                                   : QString()));
-    prepare_features(dataset, config, request.image_dir.toStdString(), layer,
-                     run_dir, *this, cancel_extraction_);
-    std::unique_ptr<Trainer> trainer =
-        request.resume ? Trainer::resume(run_dir, std::move(dataset), config.steps)
-                       : std::make_unique<Trainer>(config, std::move(dataset), run_dir);
+    PreparationReport report(*this);
+    std::unique_ptr<Trainer> trainer = start_trainer(prepare_training(request, &report, &cancel_extraction_), request);
     // Published for pause/resume/stop from the GUI thread while it runs. The guard is declared
     // after `trainer`, so however this scope ends (an exception included) the pointer is cleared
     // before the Trainer is destroyed, never after.
@@ -188,16 +149,20 @@ void TrainWorker::run(const TrainRequest& request) {
     }
     BatchingObserver observer(*this, 50);
     const TrainResult result = trainer->run(&observer);
-    Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), request.run_dir);
+    Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), run_dir);
+  } catch (const Cancelled& e) {  // Stop pressed while the features were extracted: stopped, not failed
+    Q_EMIT message(QString::fromStdString(e.what()));
+    Q_EMIT stateChanged(RunState::Stopped);
+    Q_EMIT finished(true, QString(), run_dir);
   } catch (const std::exception& e) {
-    if (cancel_extraction_) {  // Stop pressed while the features were extracted: stopped, not failed
+    if (cancel_extraction_) {  // stopped while the trainer was being built: stopped, not failed
       Q_EMIT message(QString::fromStdString(e.what()));
       Q_EMIT stateChanged(RunState::Stopped);
-      Q_EMIT finished(true, QString(), request.run_dir);
+      Q_EMIT finished(true, QString(), run_dir);
       return;
     }
     Q_EMIT stateChanged(RunState::Failed);
-    Q_EMIT finished(false, QString::fromStdString(e.what()), request.run_dir);
+    Q_EMIT finished(false, QString::fromStdString(e.what()), run_dir);
   }
 }
 

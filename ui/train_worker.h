@@ -12,7 +12,7 @@
 #include <memory>
 #include <mutex>
 
-#include "core/model/config.h"
+#include "core/train/train_request.h"
 
 namespace captioner {
 class Trainer;
@@ -51,15 +51,6 @@ struct TrainStatus {
   qint64 samples_step = 0;        // the step they were made at
 };
 
-struct TrainRequest {
-  QString dataset;     // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
-  QString run_dir;
-  QString image_dir;   // where a COCO / Karpathy file's images are; empty: beside the file
-  QString layer = QStringLiteral("auto");  // encoder layer whose grid is extracted: "auto" or GridLayer's name
-  bool resume = false;
-  TrainConfig config;
-};
-
 class TrainWorker : public QObject {
   Q_OBJECT
  public:
@@ -71,7 +62,7 @@ class TrainWorker : public QObject {
   void stop();
 
  public Q_SLOTS:
-  void run(const captioner::ui::TrainRequest& request);
+  void run(const captioner::TrainRequest& request);
 
  Q_SIGNALS:
   void points(const QVector<captioner::ui::TrainPoint>& batch);
@@ -94,4 +85,4 @@ class TrainWorker : public QObject {
 Q_DECLARE_METATYPE(captioner::ui::RunState)
 Q_DECLARE_METATYPE(captioner::ui::TrainPoint)
 Q_DECLARE_METATYPE(captioner::ui::TrainStatus)
-Q_DECLARE_METATYPE(captioner::ui::TrainRequest)
+Q_DECLARE_METATYPE(captioner::TrainRequest)

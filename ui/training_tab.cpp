@@ -26,8 +26,9 @@
 #include "core/util/duration.h"
 #include "core/vision/feature_cache.h"
 #include "core/vision/grid_layer.h"
-#include "core/train/checkpoint.h"
-#include "core/train/run_summary.h"
+#include "core/run/run_folder.h"
+#include "core/run/run_summary.h"
+#include "core/train/training_job.h"
 #include "ui/background.h"
 #include "ui/caption_worker.h"
 #include "ui/eval_report.h"
@@ -67,6 +68,21 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   preview_->setEnabled(false);
   connect(preview_, &QPushButton::clicked, this, [this] { Q_EMIT previewRequested(last_run_); });
   buildLayout();
+  connectRunList();
+  connectEvaluator();
+  connect(form_, &TrainingForm::layerChanged, this, &TrainingTab::describeDataset);
+  connect(form_, &TrainingForm::minCountChanged, this, &TrainingTab::describeDataset);
+  connect(controls_, &RunControls::startClicked, this, &TrainingTab::start);
+  connect(controls_, &RunControls::pauseClicked, this, &TrainingTab::pause);
+  connect(controls_, &RunControls::unpauseClicked, this, &TrainingTab::unpause);
+  connect(controls_, &RunControls::stopClicked, this, &TrainingTab::stop);
+  connect(controls_, &RunControls::resumeRunChosen, this, &TrainingTab::resumeRun);
+  startWorker();
+  onState(RunState::Idle);
+  runs_->setRunsDir(runsDir());
+}
+
+void TrainingTab::connectRunList() {
   connect(runs_, &RunList::runShown, this, [this](const QString& dir, const QString& label, const History& history) {
     // The run being trained is already drawn live: a copy up to its last checkpoint would draw it
     // twice (and export its rows twice).
@@ -85,30 +101,27 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(runs_, &RunList::evaluateRequested, this, &TrainingTab::evaluateRun);
   connect(runs_, &RunList::reportRequested, this, &TrainingTab::showReport);
   connect(runs_, &RunList::continueRequested, this, &TrainingTab::resumeRun);
+}
+
+void TrainingTab::connectEvaluator() {
   connect(evaluator_, &Evaluator::progress, this, [this](const QString& stage, qint64 done, qint64 total) {
     progress_->setRange(0, static_cast<int>(total));
     progress_->setValue(static_cast<int>(done));
     status_->setText(tr("Evaluating %1: %2 %3 / %4 images").arg(QFileInfo(evaluator_->runDir()).fileName(), stage).arg(done).arg(total));
   });
   connect(evaluator_, &Evaluator::message, log_, &QPlainTextEdit::appendPlainText);
-  connect(evaluator_, &Evaluator::finished, this, [this](const QString& dir, bool ok, const QString& error) {
-    log_->appendPlainText(ok ? tr("Evaluated %1").arg(dir) : tr("Evaluation of %1 failed: %2").arg(dir, error));
+  connect(evaluator_, &Evaluator::finished, this, [this](const QString& dir, EvalEnd end, const QString& error) {
+    const bool ok = end == EvalEnd::Done;
+    const QString outcome = ok                        ? tr("Evaluated %1").arg(dir)
+                            : end == EvalEnd::Cancelled ? tr("Evaluation of %1 cancelled").arg(dir)
+                                                        : tr("Evaluation of %1 failed: %2").arg(dir, error);
+    log_->appendPlainText(outcome);
     status_->setText(ok ? tr("Evaluated %1: scores in the run list (Report… for details)").arg(QFileInfo(dir).fileName())
-                        : tr("Evaluation failed: %1").arg(error));
-    if (!ok && !error.contains(QStringLiteral("cancelled"))) Q_EMIT errorOccurred(error);
+                        : outcome);
+    if (end == EvalEnd::Failed) Q_EMIT errorOccurred(error);
     runs_->refresh();
     Q_EMIT evaluationFinished(dir, ok);
   });
-  connect(form_, &TrainingForm::layerChanged, this, &TrainingTab::describeDataset);
-  connect(form_, &TrainingForm::minCountChanged, this, &TrainingTab::describeDataset);
-  connect(controls_, &RunControls::startClicked, this, &TrainingTab::start);
-  connect(controls_, &RunControls::pauseClicked, this, &TrainingTab::pause);
-  connect(controls_, &RunControls::unpauseClicked, this, &TrainingTab::unpause);
-  connect(controls_, &RunControls::stopClicked, this, &TrainingTab::stop);
-  connect(controls_, &RunControls::resumeRunChosen, this, &TrainingTab::resumeRun);
-  startWorker();
-  onState(RunState::Idle);
-  runs_->setRunsDir(runsDir());
 }
 
 TrainingTab::~TrainingTab() { stopAndWait(); }
@@ -216,9 +229,11 @@ DatasetDescription describe_dataset(const QString& path, const QString& image_di
       features = TrainingTab::tr("in the dataset");
     } else {
       const GridLayer layer = choose_grid_layer(layer_choice.toStdString(), ds, "", "");
-      const std::string cache = image_dir.isEmpty() ? ds.image_root + "/" + feature_cache_name(layer)
-                                                    : shared_feature_cache(image_dir, layer).toStdString();
-      const bool cached = std::filesystem::exists(cache + "/grid.npy");
+      TrainRequest request;
+      request.image_dir = image_dir.toStdString();
+      if (!image_dir.isEmpty()) request.cache_parent = shared_feature_cache_parent(image_dir).toStdString();
+      const DatasetImages where = training_images(request, ds, layer);
+      const bool cached = !where.cache.empty() && !grid_features_path(cache_files(where.cache, false).pooled).empty();
       features = (cached ? TrainingTab::tr("%1, cached") : TrainingTab::tr("%1, extracted when training starts"))
                      .arg(QString::fromLatin1(grid_layer_name(layer)));
     }
@@ -262,34 +277,32 @@ void TrainingTab::describeDataset() {
 
 void TrainingTab::start() {
   if (dataset_.isEmpty() || isTraining()) return;
-  TrainRequest request;
-  request.dataset = dataset_;
-  request.image_dir = image_dir_;
-  request.layer = form_->layer();
+  TrainRequest request = datasetRequest();
+  request.layer = form_->layer().toStdString();
+  request.layer_chosen = request.layer != "auto";
   const QString runs = runsDir();
-  request.run_dir = runs + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+  const QString run_dir = runs + QStringLiteral("/") + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+  request.run_dir = run_dir.toStdString();
   QDir().mkpath(runs);
   form_->fill(request.config);
-  launch(request, tr("Run folder: %1").arg(request.run_dir));
+  launch(request, tr("Run folder: %1").arg(run_dir));
 }
 
 void TrainingTab::resumeRun(const QString& run_dir) {
   if (dataset_.isEmpty() || isTraining()) return;
-  if (!QFileInfo::exists(run_dir + QStringLiteral("/checkpoint.pt"))) {
-    Q_EMIT errorOccurred(tr("%1: no checkpoint.pt in this folder, so there is no run to resume").arg(run_dir));
+  if (!RunFolder(run_dir.toStdString()).has_checkpoint()) {
+    Q_EMIT errorOccurred(tr("%1: this folder holds no saved run to resume").arg(run_dir));
     return;
   }
-  TrainRequest request;
-  request.dataset = dataset_;
-  request.image_dir = image_dir_;
-  request.run_dir = run_dir;
+  TrainRequest request = datasetRequest();
+  request.run_dir = run_dir.toStdString();
   request.resume = true;
   // A stopped run goes on to its planned steps; a finished one trains as many more steps as the
   // form says.
   const RunSummary* run = runs_->summary(run_dir);
   TrainConfig shown;
   form_->fill(shown);
-  request.config.steps = run && run->step >= run->config.steps ? run->config.steps + shown.steps : 0;
+  request.resume_steps = run && run->step >= run->config.steps ? run->config.steps + shown.steps : 0;
   launch(request, tr("Resuming %1").arg(run_dir));
 }
 
@@ -297,14 +310,24 @@ QString TrainingTab::runsDir() const {
   return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
 }
 
+TrainRequest TrainingTab::datasetRequest() const {
+  TrainRequest request;
+  request.dataset = dataset_.toStdString();
+  request.image_dir = image_dir_.toStdString();
+  if (!image_dir_.isEmpty()) request.cache_parent = shared_feature_cache_parent(image_dir_).toStdString();
+  request.model_chosen = true;  // the form always names the model
+  return request;
+}
+
 void TrainingTab::launch(const TrainRequest& request, const QString& log_line) {
+  const QString run_dir = QString::fromStdString(request.run_dir);
   // Saved runs checked in the list stay in the plot beside the new one.
-  plot_->clear(tr("%1 (this run)").arg(QFileInfo(request.run_dir).fileName()));
-  runs_->setChecked(request.run_dir, false);  // a continued run is drawn live, not twice
-  runs_->setBusyRun(request.run_dir);
+  plot_->clear(tr("%1 (this run)").arg(QFileInfo(run_dir).fileName()));
+  runs_->setChecked(run_dir, false);  // a continued run is drawn live, not twice
+  runs_->setBusyRun(run_dir);
   samples_->clear();
   log_->appendPlainText(log_line);
-  last_run_ = request.run_dir;
+  last_run_ = run_dir;
   onState(RunState::Preparing);
   Q_EMIT requestRun(request);
 }
@@ -446,7 +469,7 @@ void TrainingTab::onState(RunState state) {
 void TrainingTab::updatePreview() {
   // Only a checkpoint can be previewed: none exists before the run's first save.
   const bool running = state_ == RunState::Running || state_ == RunState::Paused;
-  preview_->setEnabled(running && !last_run_.isEmpty() && QFileInfo::exists(QString::fromStdString(checkpoint_path(last_run_.toStdString()))));
+  preview_->setEnabled(running && !last_run_.isEmpty() && RunFolder(last_run_.toStdString()).has_checkpoint());
 }
 
 void TrainingTab::saveSettings() const {

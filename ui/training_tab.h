@@ -1,7 +1,8 @@
 #pragma once
 // The Training tab: the dataset, the form (TrainingForm), the run controls (RunControls), live
 // loss curves (LossPlot), a status line and the current captions of a few fixed validation
-// images. It owns the training thread and talks to its worker through queued signals only.
+// images. It owns the training thread: the run starts and reports through queued signals, and
+// pause, resume and stop are the worker's thread-safe calls.
 #include <QHash>
 #include <QIcon>
 #include <QSet>
@@ -70,7 +71,7 @@ class TrainingTab : public QWidget {
   void errorOccurred(const QString& text);
   // The dataset box has been filled in (read off the GUI thread); ok: the dataset can be used.
   void datasetDescribed(bool ok);
-  void requestRun(const captioner::ui::TrainRequest& request);
+  void requestRun(const captioner::TrainRequest& request);
   void evaluationFinished(const QString& run_dir, bool ok);
   // The user asked to see an image (from an evaluation report) or a checkpoint in the Caption tab.
   void openImageRequested(const QString& path);
@@ -80,6 +81,10 @@ class TrainingTab : public QWidget {
   QWidget* buildDatasetBox();
   void buildLayout();
   void startWorker();
+  // The request's dataset part, from the dataset chosen.
+  void connectRunList();
+  void connectEvaluator();
+  TrainRequest datasetRequest() const;
   void launch(const TrainRequest& request, const QString& log_line);
   void onStatus(const TrainStatus& status);
   void onExtraction(qint64 done, qint64 total, double images_per_s, double eta_s);

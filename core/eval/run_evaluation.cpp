@@ -8,7 +8,8 @@
 #include "core/data/feature_table.h"
 #include "core/data/shapes.h"
 #include "core/infer/model_input.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
 
@@ -25,7 +26,7 @@ Split parse_split(const std::string& name) {
 }
 
 void check_cancel(const std::atomic<bool>* cancel) {
-  if (cancel && cancel->load()) throw ConfigError("evaluation cancelled");
+  if (cancel && cancel->load()) throw Cancelled("evaluation cancelled");
 }
 
 // The features the model reads for `dataset`, extracted first when the dataset has none yet: of
@@ -35,29 +36,26 @@ FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_pat
   const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
   std::string pooled = !r.features.empty() ? r.features : dataset.features_path;
   const GridLayer layer = trained_grid_layer(model_path, checkpoint.config);
-  const DatasetImages where = locate_dataset_images(dataset, r.images, r.cache, data_root, layer);
+  std::string cache = r.cache;
+  if (cache.empty() && !r.images.empty() && !r.cache_parent.empty()) cache = r.cache_parent + "/" + feature_cache_name(layer);
+  const DatasetImages where = locate_dataset_images(dataset, r.images, cache, data_root, layer);
   if (pooled.empty()) {
     if (where.image_dir.empty()) throw DataError(r.data, "has no image files here; pass --images DIR (or --features FILE)");
     Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, r.encoder, resolve_device(r.device));
-    class Progress : public ExtractObserver {
+    class Forward : public ExtractObserver {
      public:
-      explicit Progress(RunEvalObserver* o) : o_(o) {}
+      explicit Forward(RunEvalObserver* o) : o_(o) {}
       void on_progress(const ExtractProgress& p) override {
         if (o_) o_->on_extraction(p);
+      }
+      void on_note(const std::string& text) override {
+        if (o_) o_->on_message(text);
       }
 
      private:
       RunEvalObserver* o_;
-    } progress(observer);
-    const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, &progress, cancel);
-    if (x.result.cancelled) throw ConfigError("evaluation cancelled during feature extraction; what was extracted is kept");
-    if (observer) {
-      for (const auto& failed : x.result.failed) observer->on_message("skipped image: " + failed.second);
-      if (!x.result.refreshed.empty())
-        observer->on_message("features: " + std::to_string(x.result.refreshed.size()) +
-                             " image(s) changed since they were cached and were encoded again");
-    }
-    pooled = x.pooled;
+    } forward(observer);
+    pooled = extract_dataset_reporting(encoder, dataset, where, &forward, cancel);
   }
   const bool grid = checkpoint.model->input() == FeatureInput::Grid;
   FeatureTable features = open_dataset_features(dataset, pooled, grid);
@@ -96,7 +94,7 @@ std::pair<std::string, std::vector<int64_t>> choose_images(const RunEvalRequest&
 RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, const std::atomic<bool>* cancel) {
   parse_split(r.split);  // a bad split is refused before anything is loaded
   const torch::Device device = resolve_device(r.device);
-  const std::string path = std::filesystem::is_directory(r.model) ? checkpoint_path(r.model) : r.model;
+  const std::string path = model_checkpoint_file(r.model);
   LoadedCheckpoint checkpoint = load_checkpoint(path, device);
   RunEvaluation out;
   out.dataset = read_dataset(r.data);

@@ -24,6 +24,7 @@ struct RunEvalRequest {
   bool val_without_test = false; // split "test" on data without test images: the val split instead
   std::string images;            // image folder of a COCO / Karpathy dataset; empty: beside the file
   std::string cache;             // feature cache folder; empty: the layer's default beside the data
+  std::string cache_parent;      // with images and no cache: the layer's cache goes in this folder
   std::string encoder;           // encoder weight file; empty: the installed one
   std::string features;          // pooled feature .npy for data without image files
   DecodeOptions decoding;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/model/decode_options.h"
+
 namespace captioner {
 
 struct CaptionWord {
@@ -30,20 +32,6 @@ CaptionResult caption_result(const DecodedCaption& caption);
 // {"image", "captions": [{"text", "log_prob", "finished", "tokens": [{"word", "log_prob",
 // "attention" (attention models only)}]}]}, on one line: several images make JSON Lines.
 std::string captions_to_json(const std::vector<CaptionResult>& captions, const std::string& image);
-
-struct CaptionRequest {
-  std::string mode = "greedy";  // greedy | sample | beam
-  double temperature = 1.0;
-  int top_k = 0;
-  int samples = 3;
-  int beam_width = 3;
-  int max_len = 20;
-  uint64_t seed = 0;
-};
-
-struct DecodeOptions;
-// The decoder's options for a request; throws std::invalid_argument for an unknown mode.
-DecodeOptions decode_options(const CaptionRequest& request);
 
 // How an image compares with the model's training images (familiarity.h): the cosine similarity
 // of its features to the nearest of them, against the similarity that 99 % of training images
@@ -71,7 +59,7 @@ class CaptionService {
   std::string model_summary() const;
 
   // Decodes (and encodes on first use) an image file. Throws DataError naming the file.
-  std::vector<CaptionResult> caption(const std::string& image_path, const CaptionRequest& request);
+  std::vector<CaptionResult> caption(const std::string& image_path, const DecodeOptions& options);
   // For an image captioned before.
   ImageFamiliarity familiarity(const std::string& image_path);
 

@@ -1,6 +1,6 @@
 #include "core/infer/model_input.h"
 
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
 #include "core/util/errors.h"
 
 namespace captioner {

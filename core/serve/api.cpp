@@ -37,7 +37,7 @@ std::string error_json(int status, const std::string& code, const std::string& m
       .dump();
 }
 
-CaptionRequest caption_request(const DecodingParams& p, const RequestLimits& limits) {
+DecodeOptions decode_options(const DecodingParams& p, const RequestLimits& limits) {
   if (!std::isfinite(p.temperature) || p.temperature < 0 || p.temperature > 100)
     throw bad_request("bad_temperature", "temperature must be between 0 and 100 (0: greedy)", "temperature");
   if (p.n < 1 || p.n > limits.max_choices)
@@ -46,18 +46,18 @@ CaptionRequest caption_request(const DecodingParams& p, const RequestLimits& lim
     throw bad_request("bad_beam_width", "beam_width must be between 1 and " + std::to_string(limits.max_choices), "beam_width");
   if (p.top_k < 0) throw bad_request("bad_top_k", "top_k must be 0 (all words) or more", "top_k");
   if (p.max_tokens < 1) throw bad_request("bad_max_tokens", "max_tokens must be at least 1", "max_tokens");
-  CaptionRequest r;
+  DecodeOptions r;
   r.max_len = std::min(p.max_tokens, limits.max_tokens);
   r.top_k = p.top_k;
   r.samples = p.n;
   r.temperature = p.temperature > 0 ? p.temperature : 1.0;
   if (p.temperature > 0) {
-    r.mode = "sample";
+    r.mode = DecodeMode::Sample;
   } else if (p.beam_width > 0 || p.n > 1) {
-    r.mode = "beam";
+    r.mode = DecodeMode::Beam;
     r.beam_width = std::max(p.beam_width, p.n);
   } else {
-    r.mode = "greedy";
+    r.mode = DecodeMode::Greedy;
   }
   r.seed = p.seed >= 0 ? static_cast<uint64_t>(p.seed) : std::random_device{}();
   return r;
@@ -162,7 +162,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
                       "top_logprobs is not available: the decoder keeps only the chosen words' log-probabilities "
                       "(logprobs: true gives those)",
                       "top_logprobs");
-  out.request = caption_request(p, limits);  // refuses out-of-range values before the image is decoded
+  out.decoding = decode_options(p, limits);  // refuses out-of-range values before the image is decoded
   out.image = decode_data_url(url->get<std::string>());
   return out;
 }

@@ -36,7 +36,8 @@ struct RequestLimits {
   int max_tokens = 100;
 };
 
-// How a caller's decoding parameters become a CaptionRequest, one rule for both endpoints:
+// The decoding fields of a request as the wire carries them (OpenAI's and Hugging Face's names),
+// and how they become the decoder's DecodeOptions, one rule for both endpoints:
 // temperature absent or 0 is greedy, or beam search when a beam width or n > 1 asks for several
 // captions; temperature > 0 samples n captions. max_tokens above the limit is lowered to it (the
 // caption then ends with finish_reason "length" if it runs that long), as clients send generous
@@ -49,12 +50,12 @@ struct DecodingParams {
   int max_tokens = 20;
   int64_t seed = -1;   // -1: a fresh seed per request
 };
-CaptionRequest caption_request(const DecodingParams& params, const RequestLimits& limits = {});
+DecodeOptions decode_options(const DecodingParams& params, const RequestLimits& limits = {});
 
 struct ChatRequest {
   std::string image;  // the image's bytes (decoded from its data URL)
   DecodingParams params;
-  CaptionRequest request;  // caption_request(params)
+  DecodeOptions decoding;  // decode_options(params)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
   bool logprobs = false;       // each choice's tokens with their log-probabilities

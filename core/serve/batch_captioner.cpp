@@ -1,22 +1,16 @@
 #include "core/serve/batch_captioner.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <future>
-#include <map>
 #include <mutex>
 
-#include "core/infer/model_input.h"
-#include "core/model/decoding.h"
-#include "core/train/checkpoint.h"
+#include "core/infer/caption_pipeline.h"
 #include "core/util/errors.h"
 #include "core/util/runtime.h"
-#include "core/vision/encoder.h"
+#include "core/vision/image_io.h"
 
 namespace captioner {
 
@@ -37,10 +31,7 @@ struct Job {
 
 struct BatchCaptioner::Impl {
   BatchOptions options;
-  torch::Device device = torch::kCPU;
-  std::string checkpoint_file;
-  std::unique_ptr<LoadedCheckpoint> checkpoint;
-  Encoder encoder;
+  std::unique_ptr<CaptionPipeline> pipeline;
 
   std::mutex mutex;
   std::condition_variable queued;  // a job arrived, or stopping
@@ -58,10 +49,7 @@ BatchCaptioner::BatchCaptioner(const std::string& model_path, const std::string&
     throw ConfigError("batching: max batch, queue and timeout must be at least 1, the wait at least 0");
   Impl& m = *impl_;
   m.options = options;
-  m.device = resolve_device(options.device);
-  m.checkpoint_file = std::filesystem::is_directory(model_path) ? checkpoint_path(model_path) : model_path;
-  m.checkpoint = std::make_unique<LoadedCheckpoint>(load_checkpoint(m.checkpoint_file, m.device));
-  m.encoder = load_encoder_for_model(m.checkpoint_file, m.checkpoint->config, encoder_path, m.device);
+  m.pipeline = std::make_unique<CaptionPipeline>(model_path, encoder_path, resolve_device(options.device));
 }
 
 BatchCaptioner::~BatchCaptioner() = default;
@@ -74,10 +62,10 @@ void BatchCaptioner::stop() {
   impl_->queued.notify_all();
 }
 
-bool BatchCaptioner::attends() const { return impl_->checkpoint->model->input() == FeatureInput::Grid; }
-std::string BatchCaptioner::checkpoint() const { return impl_->checkpoint_file; }
+bool BatchCaptioner::attends() const { return impl_->pipeline->attends(); }
+std::string BatchCaptioner::checkpoint() const { return impl_->pipeline->checkpoint_file(); }
 
-std::string BatchCaptioner::summary() const { return impl_->checkpoint->summary(); }
+std::string BatchCaptioner::summary() const { return impl_->pipeline->summary(); }
 
 BatchStats BatchCaptioner::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -87,12 +75,12 @@ BatchStats BatchCaptioner::stats() const {
 }
 
 std::vector<CaptionResult> BatchCaptioner::caption(const std::string& image_bytes, const std::string& name,
-                                                   const CaptionRequest& request) {
+                                                   const DecodeOptions& options) {
   Impl& m = *impl_;
   auto job = std::make_shared<Job>();
   job->image = &image_bytes;
   job->name = name;
-  job->decoding = decode_options(request);  // an unknown mode is refused here, not in the model loop
+  job->decoding = options;
   auto answer = job->promise.get_future();
   {
     std::lock_guard<std::mutex> lock(m.mutex);
@@ -146,15 +134,13 @@ void BatchCaptioner::run() {
 }
 
 void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batch) {
-  torch::NoGradGuard no_grad;
-  auto& model = *checkpoint->model;
   // Images are decoded here rather than on the callers' threads: one full-size image in memory
   // at a time, and LibTorch's resize runs at full speed on this thread (see run()).
-  std::vector<torch::Tensor> inputs;
+  std::vector<torch::Tensor> images;
   std::vector<std::shared_ptr<Job>> readable;
   for (auto& job : batch) {
     try {
-      inputs.push_back(inception_input(decode_image_rgb(*job->image, job->name, options.limits)));
+      images.push_back(decode_image_rgb(*job->image, job->name, options.limits));
       readable.push_back(job);
     } catch (...) {
       job->promise.set_exception(std::current_exception());
@@ -162,39 +148,19 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
   }
   batch = std::move(readable);
   if (batch.empty()) return;
-  torch::Tensor features;
   try {
-    features = model_input(encoder.net->forward(torch::stack(inputs).to(device)), model.input());
+    const torch::Tensor features = pipeline->encode(images);
+    images.clear();
+    std::vector<DecodeOptions> decoding;
+    for (const auto& job : batch) decoding.push_back(job->decoding);
+    const auto captions = pipeline->decode_rows(features, decoding);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::vector<CaptionResult> results;
+      for (const auto& c : captions[i]) results.push_back(caption_result(c));
+      batch[i]->promise.set_value(std::move(results));
+    }
   } catch (...) {
     for (auto& job : batch) job->promise.set_exception(std::current_exception());
-    return;
-  }
-  // Greedy requests of the same length limit are decoded together, the others one by one.
-  std::map<int, std::vector<size_t>> greedy;  // max_len -> jobs
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Job& job = *batch[i];
-    if (job.decoding.mode == DecodeMode::Greedy) {
-      greedy[job.decoding.max_len].push_back(i);
-      continue;
-    }
-    try {
-      std::vector<CaptionResult> results;
-      for (const auto& c : decode(model, checkpoint->vocab, features.narrow(0, static_cast<int64_t>(i), 1), job.decoding))
-        results.push_back(caption_result(c));
-      job.promise.set_value(std::move(results));
-    } catch (...) {
-      job.promise.set_exception(std::current_exception());
-    }
-  }
-  for (const auto& [max_len, jobs] : greedy) {
-    try {
-      std::vector<int64_t> rows(jobs.begin(), jobs.end());
-      const auto captions = decode_greedy_batch(model, checkpoint->vocab,
-                                                features.index_select(0, torch::tensor(rows).to(features.device())), max_len);
-      for (size_t k = 0; k < jobs.size(); ++k) batch[jobs[k]]->promise.set_value({caption_result(captions[k])});
-    } catch (...) {
-      for (size_t i : jobs) batch[i]->promise.set_exception(std::current_exception());
-    }
   }
 }
 

@@ -57,7 +57,7 @@ class BatchCaptioner {
   // The captions of an image given as its file's bytes; thread-safe, blocks until answered
   // (by run(), on another thread).
   // Throws DataError (naming `name`) for an image that cannot be read, QueueFull, RequestTimeout.
-  std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const CaptionRequest& request);
+  std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const DecodeOptions& options);
 
   bool attends() const;
   std::string checkpoint() const;  // the checkpoint file loaded

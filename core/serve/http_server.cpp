@@ -156,8 +156,8 @@ struct CaptionServer::Impl {
   }
 
   // The first n captions: beam search keeps its width of them.
-  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const CaptionRequest& request, int n) {
-    auto captions = captioner->caption(image, name, request);
+  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const DecodeOptions& options, int n) {
+    auto captions = captioner->caption(image, name, options);
     if (static_cast<int>(captions.size()) > n) captions.resize(static_cast<size_t>(n));
     return captions;
   }
@@ -170,6 +170,12 @@ struct CaptionServer::Impl {
   }
 
   void routes();
+  void limit_connections();
+  void allow_cross_origin();
+  void check_token();
+  void handle_errors();
+  void route_api();
+  void route_page_and_wrong_methods();
 };
 
 CaptionServer::CaptionServer(ServeConfig config) : impl_(std::make_unique<Impl>()) {
@@ -186,6 +192,15 @@ CaptionServer::~CaptionServer() = default;
 
 void CaptionServer::Impl::routes() {
   http = std::make_unique<httplib::Server>();
+  limit_connections();
+  allow_cross_origin();
+  check_token();
+  handle_errors();
+  route_api();
+  route_page_and_wrong_methods();
+}
+
+void CaptionServer::Impl::limit_connections() {
   // Each queued request holds a thread while it waits for the model; the spare threads answer
   // requests beyond the queue (503) and health checks without waiting.
   const size_t threads = static_cast<size_t>(config.batching.max_queue) + 8;
@@ -206,7 +221,9 @@ void CaptionServer::Impl::routes() {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+}
 
+void CaptionServer::Impl::allow_cross_origin() {
   // Cross-origin calls from a page of the configured origin: every answer says it may read it,
   // and a preflight (OPTIONS, which carries no token) is answered here.
   if (!config.cors_origin.empty()) {
@@ -221,7 +238,9 @@ void CaptionServer::Impl::routes() {
       res.set_header("Access-Control-Max-Age", "600");
     });
   }
+}
 
+void CaptionServer::Impl::check_token() {
   http->set_pre_routing_handler([this](const Request& req, Response& res) {
     const bool api = kApiMethods.count(req.path) > 0 || req.path.rfind("/v1/models/", 0) == 0;
     if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
@@ -237,7 +256,9 @@ void CaptionServer::Impl::routes() {
     res.set_header("WWW-Authenticate", "Bearer");
     return httplib::Server::HandlerResponse::Handled;
   });
+}
 
+void CaptionServer::Impl::handle_errors() {
   // Every answer of 400 or more is logged here, whoever made it; httplib's own (a malformed
   // request, a body over the limit, an unknown path) get OpenAI's error shape too.
   http->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
@@ -259,11 +280,13 @@ void CaptionServer::Impl::routes() {
   http->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
     set_error(res, ApiError(500, "internal_error", "the request failed inside the server"));
   });
+}
 
+void CaptionServer::Impl::route_api() {
   http->Post("/v1/chat/completions", [this](const Request& req, Response& res) {
     answer(res, [&] {
       const ChatRequest chat = parse_chat_request(req.body, config.limits);
-      const auto captions = caption(chat.image, "image_url", chat.request, chat.params.n);
+      const auto captions = caption(chat.image, "image_url", chat.decoding, chat.params.n);
       const int64_t created = std::time(nullptr);
       if (chat.stream)
         res.set_content(chat_response_events(captions, card, completion_id(), created, chat.include_usage), "text/event-stream");
@@ -282,8 +305,8 @@ void CaptionServer::Impl::routes() {
       p.seed = query_int(req, "seed", -1);
       p = caption_parameters(req, p);
       const bool words = query_int(req, "attention", 0) != 0;
-      const CaptionRequest request = caption_request(p, config.limits);  // refused before the image is read
-      res.set_content(caption_response_json(caption(caption_image(req), "image", request, p.n), words, p.n > 1),
+      const DecodeOptions options = decode_options(p, config.limits);  // refused before the image is read
+      res.set_content(caption_response_json(caption(caption_image(req), "image", options, p.n), words, p.n > 1),
                       "application/json");
     });
   });
@@ -302,6 +325,9 @@ void CaptionServer::Impl::routes() {
                         .dump(),
                     "application/json");
   });
+}
+
+void CaptionServer::Impl::route_page_and_wrong_methods() {
   for (const auto& asset : web_assets())
     http->Get(asset.path, [&asset](const Request&, Response& res) {
       res.set_header("Cache-Control", "no-cache");

@@ -1,6 +1,6 @@
 #include "core/train/trainer.h"
-#include "core/train/familiarity.h"
-#include "core/train/run_summary.h"
+#include "core/run/familiarity.h"
+#include "core/run/run_summary.h"
 
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,7 +19,8 @@
 #include "core/model/config_json.h"
 #include "core/model/decoding.h"
 #include "core/model/loss.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/file_lock.h"
@@ -208,7 +209,7 @@ struct Trainer::Impl {
   void lock_run_folder() {
     if (!writes()) return;
     try {
-      run_lock = std::make_unique<FileLock>(run_dir + "/.lock", FileLock::Wait::Fail);
+      run_lock = std::make_unique<FileLock>(RunFolder(run_dir).lock(), FileLock::Wait::Fail);
     } catch (const DataError& e) {
       if (e.reason() == "is locked by another process")
         throw DataError(run_dir, "another process is training into this folder; wait for it or choose another --out");
@@ -276,7 +277,7 @@ struct Trainer::Impl {
     sampler = std::make_unique<ImageSampler>(split.train, config.seed);
     caption_rng = Rng(config.seed ^ kCaptionStream);
     // What the Caption tab compares new images with (runs from before it get one when resumed).
-    if (writes() && !std::filesystem::exists(run_dir + "/familiarity.npy")) {
+    if (writes() && !std::filesystem::exists(RunFolder(run_dir).familiarity())) {
       std::error_code ec;
       std::filesystem::create_directories(run_dir, ec);
       std::vector<int64_t> rows;
@@ -489,9 +490,9 @@ struct Trainer::Impl {
     contents.model = model;
     contents.optimizer = optimizer.get();
     contents.state = &state;
-    const std::string path = checkpoint_path(run_dir);
+    const std::string path = RunFolder(run_dir).checkpoint();
     save_checkpoint(path, contents);
-    write_file_atomically(run_dir + "/history.csv", state.history.to_csv());
+    write_file_atomically(RunFolder(run_dir).history(), state.history.to_csv());
     write_summary("running");
     if (observer) observer->on_checkpoint(path, state.step);
   }
@@ -542,7 +543,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   std::unique_ptr<Trainer> trainer(new Trainer());
   Impl& d = *trainer->impl_;
   d.group = group;
-  const std::string path = checkpoint_path(run_dir);
+  const std::string path = RunFolder(run_dir).checkpoint();
   d.run_dir = run_dir;
   LoadedCheckpoint saved = load_checkpoint(path);  // first: a missing run is named as such
   d.lock_run_folder();

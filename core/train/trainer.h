@@ -22,7 +22,7 @@
 #include "core/data/vocabulary.h"
 #include "core/model/caption_model.h"
 #include "core/model/config.h"
-#include "core/train/history.h"
+#include "core/run/history.h"
 #include "core/train/process_group.h"
 
 namespace captioner {

@@ -31,4 +31,11 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Work that stopped because its caller asked it to (a cancel flag was set): not a failure, so a
+// front end reports it as a stop. What was finished before the stop is kept.
+class Cancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace captioner

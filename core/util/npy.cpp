@@ -182,6 +182,32 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return out + ")";
 }
 
+// Where the header text of the .npy file `bytes` lies: after the magic bytes, the version and its
+// length field (2 bytes in version 1, 4 in versions 2 and 3).
+std::pair<size_t, size_t> locate_header(const unsigned char* bytes, size_t size, const std::string& path) {
+  if (size < kMagicLen + 4 || std::memcmp(bytes, kMagic, kMagicLen) != 0)
+    throw DataError(path, "not a .npy file (bad magic bytes)");
+  const int major = bytes[6];
+  size_t header_len = 0;
+  size_t header_start = 0;
+  if (major == 1) {
+    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8;
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (size < 12) throw DataError(path, "truncated .npy header");
+    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8 |
+                 static_cast<size_t>(bytes[10]) << 16 | static_cast<size_t>(bytes[11]) << 24;
+    header_start = 12;
+  } else {
+    throw DataError(path, "unsupported .npy format version " + std::to_string(major));
+  }
+  if (header_len > kMaxHeader)
+    throw DataError(path, ".npy header of " + std::to_string(header_len) + " bytes; at most " + std::to_string(kMaxHeader) +
+                              " are accepted");
+  if (header_start + header_len > size) throw DataError(path, "truncated .npy header");
+  return {header_start, header_len};
+}
+
 }  // namespace
 
 NpyArray NpyArray::open(const std::string& path) {
@@ -196,26 +222,7 @@ NpyArray NpyArray::open(const std::string& path) {
   if (map->size > 0 && map->addr == MAP_FAILED) throw DataError(path, std::string("cannot map: ") + std::strerror(errno));
   const auto* bytes = static_cast<const unsigned char*>(map->addr);
 
-  if (map->size < kMagicLen + 4 || std::memcmp(bytes, kMagic, kMagicLen) != 0)
-    throw DataError(path, "not a .npy file (bad magic bytes)");
-  const int major = bytes[6];
-  size_t header_len = 0;
-  size_t header_start = 0;
-  if (major == 1) {
-    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8;
-    header_start = 10;
-  } else if (major == 2 || major == 3) {
-    if (map->size < 12) throw DataError(path, "truncated .npy header");
-    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8 |
-                 static_cast<size_t>(bytes[10]) << 16 | static_cast<size_t>(bytes[11]) << 24;
-    header_start = 12;
-  } else {
-    throw DataError(path, "unsupported .npy format version " + std::to_string(major));
-  }
-  if (header_len > kMaxHeader)
-    throw DataError(path, ".npy header of " + std::to_string(header_len) + " bytes; at most " + std::to_string(kMaxHeader) +
-                              " are accepted");
-  if (header_start + header_len > map->size) throw DataError(path, "truncated .npy header");
+  const auto [header_start, header_len] = locate_header(bytes, map->size, path);
   const std::string header_text(reinterpret_cast<const char*>(bytes + header_start), header_len);
 
   NpyHeader header = HeaderScanner(header_text, path).parse();

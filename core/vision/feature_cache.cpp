@@ -248,6 +248,19 @@ DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dat
   return out;
 }
 
+std::string extract_dataset_reporting(Encoder& encoder, CaptionDataset& dataset, const DatasetImages& where,
+                                      ExtractObserver* observer, const std::atomic<bool>* cancel) {
+  const DatasetExtraction x = extract_dataset_features(encoder, dataset, where.image_dir, where.cache, observer, cancel);
+  if (x.result.cancelled) throw Cancelled("feature extraction cancelled; what was extracted is kept for next time");
+  if (observer) {
+    for (const auto& failed : x.result.failed) observer->on_note("skipped image: " + failed.second);
+    if (!x.result.refreshed.empty())
+      observer->on_note("features: " + std::to_string(x.result.refreshed.size()) +
+                        " image(s) changed since they were cached and were encoded again");
+  }
+  return x.pooled;
+}
+
 GridLayer choose_grid_layer(const std::string& choice, const CaptionDataset& dataset, const std::string& features_path,
                             const std::string& encoder_path) {
   if (choice == "auto" && (dataset.format == DatasetFormat::Handout || !features_path.empty())) return GridLayer::Mixed10;

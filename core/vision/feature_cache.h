@@ -43,6 +43,8 @@ class ExtractObserver {
   virtual ~ExtractObserver() = default;
   virtual void on_progress(const ExtractProgress& progress) {}
   virtual void on_bad_image(const std::string& path, const std::string& reason) {}
+  // A line for the user about the data (an image skipped, a stale row encoded again).
+  virtual void on_note(const std::string& text) {}
 };
 
 struct ExtractResult {
@@ -107,6 +109,12 @@ struct DatasetExtraction {
 DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
                                            const std::string& cache, ExtractObserver* observer = nullptr,
                                            const std::atomic<bool>* cancel = nullptr);
+
+// extract_dataset_features as training and evaluation both use it: skipped and re-encoded images
+// reported to observer->on_note, and a cancel thrown as Cancelled (what was extracted is kept).
+// Returns the cache's pooled feature file.
+std::string extract_dataset_reporting(Encoder& encoder, CaptionDataset& dataset, const DatasetImages& where,
+                                      ExtractObserver* observer, const std::atomic<bool>* cancel);
 
 // Image files under `dir` (recursively, by extension, sorted), or the lines of a list file.
 std::vector<std::string> list_images(const std::string& dir_or_list);

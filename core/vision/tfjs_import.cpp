@@ -33,13 +33,9 @@ std::string base64_payload(const std::string& module, const std::string& path) {
   return module.substr(best_start, best_len);
 }
 
-}  // namespace
-
-std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
-  const std::string model_path = model_dir + "/model.min.js";
-  const std::string model = read_file(model_path);
-
-  // The shard list, found by plain search: a backtracking regex over a long list can exhaust the stack.
+// The weight bytes of every shard the manifest lists, in order. The shard list is found by plain
+// search: a backtracking regex over a long list can exhaust the stack.
+std::string read_shards(const std::string& model, const std::string& model_path, const std::string& model_dir) {
   const size_t paths_at = model.find("paths:[");
   const size_t paths_end = paths_at == std::string::npos ? std::string::npos : model.find(']', paths_at);
   if (paths_end == std::string::npos) throw DataError(model_path, "no weights manifest (paths) found");
@@ -51,7 +47,6 @@ std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
     i = model.find('"', close + 1);
   }
   if (shards.empty()) throw DataError(model_path, "the weights manifest lists no shard");
-
   std::string bytes;
   for (const auto& shard : shards) {
     const std::string shard_path = model_dir + "/" + shard + ".min.js";
@@ -61,7 +56,16 @@ std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
       throw DataError(shard_path, e.what());
     }
   }
+  return bytes;
+}
 
+}  // namespace
+
+std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir) {
+  const std::string model_path = model_dir + "/model.min.js";
+  const std::string model = read_file(model_path);
+
+  std::string bytes = read_shards(model, model_path, model_dir);  // from_blob takes a mutable pointer
   const std::string number = R"re((-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?))re";
   const std::regex entry(R"re(\{name:"([^"]+)",shape:\[([0-9,]*)\],dtype:"float32",quantization:\{min:)re" + number +
                          ",scale:" + number + R"re(,dtype:"uint8"\}\})re");

@@ -25,7 +25,8 @@
 
 #include "core/infer/model_input.h"
 #include "core/serve/http_server.h"
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 #include "core/util/atomic_file.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
@@ -38,7 +39,7 @@ namespace {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double extraction_images_per_s(const std::string& run, const std::vector<std::string>& images) {
-  const std::string checkpoint = checkpoint_path(run);
+  const std::string checkpoint = RunFolder(run).checkpoint();
   const LoadedCheckpoint model = load_checkpoint(checkpoint, torch::kCPU);
   Encoder encoder = load_encoder_for_model(checkpoint, model.config, "", torch::kCPU);
   const auto out = std::filesystem::temp_directory_path() / ("bench-serve-cache-" + std::to_string(::getpid()));

@@ -2,7 +2,7 @@
 #include <exception>
 #include <string>
 
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -1,4 +1,5 @@
-#include "core/train/familiarity.h"
+#include "core/run/familiarity.h"
+#include "core/run/run_folder.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,12 +10,6 @@
 #include "core/util/npy.h"
 
 namespace captioner {
-
-namespace {
-
-constexpr const char* kFile = "familiarity.npy";
-
-}  // namespace
 
 torch::Tensor image_signature(const torch::Tensor& model_input) {
   torch::Tensor x = model_input.to(torch::kFloat32);
@@ -30,7 +25,7 @@ void write_familiarity_reference(const std::string& run_dir, const FeatureTable&
   if (static_cast<int64_t>(rows.size()) > count) rows.resize(static_cast<size_t>(count));
   std::sort(rows.begin(), rows.end());  // reads the file in order
   const torch::Tensor signatures = image_signature(features.gather(rows)).contiguous();
-  write_npy_f32(run_dir + "/" + kFile, signatures.data_ptr<float>(), {signatures.size(0), signatures.size(1)});
+  write_npy_f32(RunFolder(run_dir).familiarity(), signatures.data_ptr<float>(), {signatures.size(0), signatures.size(1)});
 }
 
 double Familiarity::nearest(const torch::Tensor& model_input) const {
@@ -42,7 +37,7 @@ double Familiarity::nearest(const torch::Tensor& model_input) const {
 
 Familiarity read_familiarity(const std::string& run_dir) {
   Familiarity f;
-  const std::string path = run_dir + "/" + kFile;
+  const std::string path = RunFolder(run_dir).familiarity();
   if (!std::filesystem::exists(path)) return f;
   const FeatureTable table = FeatureTable::open(path);
   if (table.row_shape().size() != 1 || table.rows() < 2) throw DataError(path, "expected [images, features] signatures");

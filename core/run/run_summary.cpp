@@ -1,4 +1,5 @@
-#include "core/train/run_summary.h"
+#include "core/run/run_summary.h"
+#include "core/run/run_folder.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,9 +15,6 @@
 namespace captioner {
 
 namespace {
-
-constexpr const char* kSummaryFile = "run.json";
-constexpr const char* kEvaluationFile = "evaluation.json";
 
 nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
 
@@ -48,11 +46,11 @@ void write_run_summary(const std::string& run_dir, const RunSummary& s) {
                             {"state", s.state},          {"best_val_loss", number_or_null(s.best_val_loss)},
                             {"started_at", s.started_at}, {"updated_at", s.updated_at},
                             {"precision", s.precision}};
-  write_file_atomically(run_dir + "/" + kSummaryFile, j.dump(2) + "\n");
+  write_file_atomically(RunFolder(run_dir).summary(), j.dump(2) + "\n");
 }
 
 RunSummary read_run_summary(const std::string& run_dir) {
-  const std::string path = run_dir + "/" + kSummaryFile;
+  const std::string path = RunFolder(run_dir).summary();
   if (!std::filesystem::exists(path)) throw DataError(path, "not found; the folder holds no run summary");
   const nlohmann::json j = parse_json_file(path);
   RunSummary s;
@@ -71,7 +69,7 @@ RunSummary read_run_summary(const std::string& run_dir) {
   } catch (const nlohmann::json::exception& e) {
     throw DataError(path, std::string("bad field (") + e.what() + ")");
   }
-  const std::string evaluation = run_dir + "/" + kEvaluationFile;
+  const std::string evaluation = RunFolder(run_dir).evaluation();
   if (std::filesystem::exists(evaluation)) read_evaluation(evaluation, s);
   return s;
 }
@@ -81,7 +79,7 @@ RunListing list_runs(const std::string& runs_dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(runs_dir, ec)) return out;
   for (const auto& entry : std::filesystem::directory_iterator(runs_dir, ec)) {
-    if (!entry.is_directory(ec) || !std::filesystem::exists(entry.path() / kSummaryFile, ec)) continue;
+    if (!entry.is_directory(ec) || !std::filesystem::exists(RunFolder(entry.path().string()).summary(), ec)) continue;
     try {
       out.runs.push_back(read_run_summary(entry.path().string()));
     } catch (const std::exception& e) {

@@ -11,7 +11,7 @@
 #include "core/data/vocabulary.h"
 #include "core/model/caption_model.h"
 #include "core/model/config.h"
-#include "core/train/history.h"
+#include "core/run/history.h"
 #include "core/vision/grid_layer.h"
 
 namespace captioner {
@@ -70,8 +70,6 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
 // Throws CheckpointError naming `path` when the state is missing or does not fit the optimizer's model.
 void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimizer& optimizer, const std::string& path);
 
-// The checkpoint of a run folder.
-std::string checkpoint_path(const std::string& run_dir);
 // The encoder layer whose features the run saved in `run_dir` was trained on (its encoder id says).
 GridLayer run_grid_layer(const std::string& run_dir);
 // The same for a loaded checkpoint's configuration; `path` names the checkpoint in the DataError

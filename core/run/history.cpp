@@ -1,4 +1,4 @@
-#include "core/train/history.h"
+#include "core/run/history.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,4 +1,5 @@
-#include "core/train/checkpoint.h"
+#include "core/run/checkpoint.h"
+#include "core/run/run_folder.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/output-archive.h>
@@ -127,7 +128,6 @@ std::string shape_text(at::IntArrayRef sizes) {
 
 }  // namespace
 
-std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
 
 GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config) {
   try {
@@ -138,7 +138,7 @@ GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config)
 }
 
 GridLayer run_grid_layer(const std::string& run_dir) {
-  const std::string path = checkpoint_path(run_dir);
+  const std::string path = RunFolder(run_dir).checkpoint();
   return trained_grid_layer(path, load_checkpoint(path).config);
 }
 
@@ -255,6 +255,35 @@ void load_weights(LoadedCheckpoint& loaded, const std::string& checksum, const s
     throw CheckpointError(path, "the weights do not match the checksum saved with them: the file is corrupt");
 }
 
+// The records beside the weights (history, generator state, optimizer state), each checked against
+// its checksum (format 2) before anything reads its contents.
+void read_training_records(LoadedCheckpoint& loaded, const CheckpointMeta& meta, const std::string& path) {
+  const torch::Tensor history = read_record(*loaded.archive, "history", path);
+  const torch::Tensor rng = read_record(*loaded.archive, "torch_rng", path);
+  if (meta.version >= 2) {
+    const auto sums = nlohmann::json::parse(meta.record_checksums.empty() ? "{}" : meta.record_checksums);
+    check_record(sums, "history", history, path);
+    if (sums.contains("torch_rng")) check_record(sums, "torch_rng", rng, path);
+    if (sums.contains("optimizer_state")) {
+      loaded.optimizer_state = read_record(*loaded.archive, "optimizer_state", path);
+      check_record(sums, "optimizer_state", loaded.optimizer_state, path);
+    }
+    loaded.has_optimizer = loaded.optimizer_state.defined();
+  } else {
+    torch::serialize::InputArchive probe;
+    loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
+  }
+  if (history.defined()) loaded.state.history = history_from_tensor(history);
+  if (rng.defined()) {
+    // The run's generator state is a fixed-size byte record: another size is not one.
+    const auto expected = at::make_generator<at::CPUGeneratorImpl>().get_state();
+    if (rng.scalar_type() != expected.scalar_type() || rng.sizes() != expected.sizes())
+      throw CheckpointError(path, "its random generator record is " + shape_text(rng.sizes()) + ", not the " +
+                                      shape_text(expected.sizes()) + " bytes of a generator state");
+    loaded.state.torch_rng_state = rng;
+  }
+}
+
 }  // namespace
 
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
@@ -284,32 +313,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   loaded.state.caption_rng_state = std::move(meta.caption_rng_state);
   loaded.state.dataset_fingerprint = std::move(meta.dataset_fingerprint);
   try {
-    const torch::Tensor history = read_record(*loaded.archive, "history", path);
-    const torch::Tensor rng = read_record(*loaded.archive, "torch_rng", path);
-    if (meta.version >= 2) {
-      // Every record is checked before anything reads its contents.
-      const auto sums = nlohmann::json::parse(meta.record_checksums.empty() ? "{}" : meta.record_checksums);
-      check_record(sums, "history", history, path);
-      if (sums.contains("torch_rng")) check_record(sums, "torch_rng", rng, path);
-      if (sums.contains("optimizer_state")) {
-        loaded.optimizer_state = read_record(*loaded.archive, "optimizer_state", path);
-        check_record(sums, "optimizer_state", loaded.optimizer_state, path);
-      }
-      loaded.has_optimizer = loaded.optimizer_state.defined();
-    } else {
-      torch::serialize::InputArchive probe;
-      loaded.has_optimizer = loaded.archive->try_read("optimizer", probe);
-    }
-    if (history.defined()) loaded.state.history = history_from_tensor(history);
-    if (rng.defined()) {
-      // The run's generator state is a fixed-size byte record: another size is not one.
-      const auto expected = at::make_generator<at::CPUGeneratorImpl>().get_state();
-      if (rng.scalar_type() != expected.scalar_type() || rng.sizes() != expected.sizes())
-        throw CheckpointError(path, "its random generator record is " + shape_text(rng.sizes()) + ", not the " +
-                                        shape_text(expected.sizes()) + " bytes of a generator state");
-      loaded.state.torch_rng_state = rng;
-    }
-
+    read_training_records(loaded, meta, path);
     load_weights(loaded, meta.weights_checksum, path);
     loaded.model->to(device);
     loaded.model->eval();

@@ -1,0 +1,59 @@
+#include "core/infer/caption_pipeline.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <map>
+
+#include "core/infer/model_input.h"
+#include "core/run/run_folder.h"
+#include "core/util/errors.h"
+#include "core/vision/image_io.h"
+
+namespace captioner {
+
+CaptionPipeline::CaptionPipeline(const std::string& model, const std::string& encoder_path, const torch::Device& device,
+                                 bool with_encoder)
+    : checkpoint_file_(model_checkpoint_file(model)), device_(device) {
+  checkpoint_ = std::make_unique<LoadedCheckpoint>(load_checkpoint(checkpoint_file_, device_));
+  if (with_encoder) encoder_ = load_encoder_for_model(checkpoint_file_, checkpoint_->config, encoder_path, device_);
+  has_encoder_ = with_encoder;
+}
+
+bool CaptionPipeline::attends() const { return checkpoint_->model->input() == FeatureInput::Grid; }
+
+std::string CaptionPipeline::summary() const { return checkpoint_->summary(); }
+
+torch::Tensor CaptionPipeline::encode(const std::vector<torch::Tensor>& rgb_images) {
+  if (!has_encoder_) throw ConfigError("this model was loaded without its encoder; it captions feature rows only");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> inputs;
+  inputs.reserve(rgb_images.size());
+  for (const auto& rgb : rgb_images) inputs.push_back(inception_input(rgb));
+  return model_input(encoder_.net->forward(torch::stack(inputs).to(device_)), checkpoint_->model->input());
+}
+
+std::vector<DecodedCaption> CaptionPipeline::decode(const torch::Tensor& features, const DecodeOptions& options) {
+  return captioner::decode(*checkpoint_->model, checkpoint_->vocab, features.to(device_), options);
+}
+
+std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torch::Tensor& features,
+                                                                      const std::vector<DecodeOptions>& options) {
+  std::vector<std::vector<DecodedCaption>> out(options.size());
+  std::map<int, std::vector<int64_t>> greedy;  // max_len -> rows
+  for (size_t i = 0; i < options.size(); ++i) {
+    const auto row = static_cast<int64_t>(i);
+    if (options[i].mode == DecodeMode::Greedy && options[i].no_repeat_ngram == 0) {
+      greedy[options[i].max_len].push_back(row);
+    } else {
+      out[i] = decode(features.narrow(0, row, 1), options[i]);
+    }
+  }
+  for (const auto& [max_len, rows] : greedy) {
+    const auto captions = decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
+                                              features.index_select(0, torch::tensor(rows).to(features.device())), max_len);
+    for (size_t k = 0; k < rows.size(); ++k) out[static_cast<size_t>(rows[k])] = {captions[k]};
+  }
+  return out;
+}
+
+}  // namespace captioner
