@@ -55,23 +55,31 @@ void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
                                    "grid [images, 64, C] for attention models");
   cmd->add_option("--index", a->index, "Row of the image in --features")->needs(features);
   features->excludes("images");
-  cmd->add_option("--mode", a->mode, "greedy, sample or beam")->check(CLI::IsMember({"greedy", "sample", "beam"}))->capture_default_str();
+  cmd->add_option("--mode", a->mode, "greedy, sample or beam")
+      ->check(CLI::IsMember({"greedy", "sample", "beam"}))
+      ->capture_default_str();
   cmd->add_option("--temperature", d.temperature, "Sampling temperature T > 0 (p^(1/T); small T approaches greedy)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--top-k", d.top_k, "Sampling: only the k likeliest words (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--top-k", d.top_k, "Sampling: only the k likeliest words (0 = all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--samples", d.samples, "Captions to sample")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--beam", d.beam_width, "Beam width (with --mode beam; also the number of captions shown)")
-      ->check(CLI::Range(1, 100))->capture_default_str();
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--seed", d.seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--no-repeat-ngram", d.no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
-      ->check(CLI::Range(0, 20))->capture_default_str();
+      ->check(CLI::Range(0, 20))
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON with per-token log-probabilities and attention maps (64 numbers, row-major)");
   cmd->add_option("--attention-png", a->attention_png, "Write, per image, a strip of each word's attention over the image");
-  cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
-
 }
 
 // Captions of one image's model input, printed as text or JSON.
@@ -97,12 +105,12 @@ int caption_feature_row(const CaptionArgs& a, CaptionPipeline& pipeline, const D
   const bool grid_model = pipeline.attends();
   const size_t wanted_dims = grid_model ? 2 : 1;
   if (table.row_shape().size() != wanted_dims)
-    throw DataError(a.features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") +
-                                    "; the model expects " + (grid_model ? "grids [cells, features]" : "vectors [features]"));
+    throw DataError(a.features, std::string("rows are ") + (wanted_dims == 2 ? "vectors" : "grids") + "; the model expects " +
+                                    (grid_model ? "grids [cells, features]" : "vectors [features]"));
   const int64_t wanted_dim = pipeline.checkpoint().config.model.feature_dim;
   if (table.dim() != wanted_dim)
-    throw DataError(a.features, "rows have " + std::to_string(table.dim()) + " features; the model expects " +
-                                    std::to_string(wanted_dim));
+    throw DataError(a.features,
+                    "rows have " + std::to_string(table.dim()) + " features; the model expects " + std::to_string(wanted_dim));
   if (a.index < 0 || a.index >= table.rows())
     throw DataError(a.features, "has no row " + std::to_string(a.index) + " (it has " + std::to_string(table.rows()) + ")");
   print_captions_of(a, pipeline, table.gather({a.index}), options, a.features + "#" + std::to_string(a.index));
@@ -131,7 +139,8 @@ int caption_image_files(const CaptionArgs& a, CaptionPipeline& pipeline, const D
 std::string attention_folder(const CaptionArgs& a, const CaptionPipeline& pipeline) {
   if (a.attention_png.empty()) return "";
   if (!pipeline.attends()) {
-    std::cerr << "note: " << pipeline.checkpoint_file() << " is an LSTM model without attention; --attention-png writes nothing\n";
+    std::cerr << "note: " << pipeline.checkpoint_file()
+              << " is an LSTM model without attention; --attention-png writes nothing\n";
     return "";
   }
   std::error_code ec;

@@ -71,9 +71,8 @@ Command add_demo_command(CLI::App& app) {
       std::cout << "  image " << image << " (" << t.colour << " " << t.object << ", " << t.place << "): " << caption.text()
                 << '\n';
     }
-    std::cout << "\nModel saved in " << run_dir << "; try:\n  captioner caption --model " << run_dir << " --features "
-              << data_dir << "/image_codes.npy --index " << trainer.split().val.front()
-              << " --mode sample --temperature 0.8 --samples 3\n";
+    std::cout << "\nModel saved in " << run_dir << "; try:\n  captioner caption --model " << run_dir << " --features " << data_dir
+              << "/image_codes.npy --index " << trainer.split().val.front() << " --mode sample --temperature 0.8 --samples 3\n";
     return 0;
   };
 }

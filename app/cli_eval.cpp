@@ -31,19 +31,24 @@ void add_eval_options(CLI::App* cmd, EvalArgs* a) {
   cmd->add_option("--model", r.model, "Run folder (or its checkpoint.pt)")->required();
   cmd->add_option("--data", r.data, "Shapes folder, COCO captions JSON, Karpathy JSON or handout folder")->required();
   cmd->add_option("--split", r.split, "Split to evaluate: train, val, test, or all")
-      ->check(CLI::IsMember({"train", "val", "test", "all"}))->capture_default_str();
+      ->check(CLI::IsMember({"train", "val", "test", "all"}))
+      ->capture_default_str();
   cmd->add_option("--beam", a->beam, "Beam width (1 = greedy)")->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--no-repeat-ngram", d.no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
-      ->check(CLI::Range(0, 20))->capture_default_str();
+      ->check(CLI::Range(0, 20))
+      ->capture_default_str();
   cmd->add_option("--images", r.images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
-  cmd->add_option("--cache", r.cache, "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
+  cmd->add_option("--cache", r.cache,
+                  "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
   cmd->add_option("--encoder", r.encoder, "Encoder weight file (default: the installed one)");
   cmd->add_option("--features", r.features, "Pooled feature .npy for data without image files (one row per image)");
   cmd->add_option("--results", a->results, "Also write the captions as COCO results [{image_id, caption}]");
   cmd->add_flag("--json", a->json, "Print the report as JSON");
-  cmd->add_option("--device", r.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", r.device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
@@ -57,8 +62,8 @@ void print_text(const RunEvaluation& e) {
   if (!r.has_objects) return;
   std::printf("content accuracy %.4f\n", r.content_accuracy);
   const ObjectMentions& m = r.mentions;
-  std::printf("hallucination: CHAIR-i %.4f (%lld of %lld objects mentioned are not in the image), CHAIR-s %.4f\n",
-              m.chair_i(), static_cast<long long>(m.hallucinated), static_cast<long long>(m.mentioned), m.chair_s());
+  std::printf("hallucination: CHAIR-i %.4f (%lld of %lld objects mentioned are not in the image), CHAIR-s %.4f\n", m.chair_i(),
+              static_cast<long long>(m.hallucinated), static_cast<long long>(m.mentioned), m.chair_s());
   std::printf("object recall %.4f, repetition %.4f, ", m.recall(), m.repetition());
   if (m.counting_captions)
     std::printf("count accuracy %.4f (%lld captions give a number)\n", m.count_accuracy(),
@@ -91,8 +96,10 @@ int run_eval(const EvalArgs& a) {
     for (const auto& r : e.report.per_image) results.emplace_back(e.dataset.images[static_cast<size_t>(r.image)].id, r.caption);
     write_results(a.results, results);
   }
-  if (a.json) std::cout << eval_report_json(e).dump(2) << '\n';
-  else print_text(e);
+  if (a.json)
+    std::cout << eval_report_json(e).dump(2) << '\n';
+  else
+    print_text(e);
   return 0;
 }
 
@@ -100,8 +107,9 @@ int run_eval(const EvalArgs& a) {
 
 Command add_eval_command(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
-  auto* cmd = app.add_subcommand("eval", "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D; on Shapes also "
-                                         "content accuracy and the attention pointing game)");
+  auto* cmd = app.add_subcommand("eval",
+                                 "Caption a dataset split and score it (BLEU, ROUGE-L, CIDEr-D; on Shapes also "
+                                 "content accuracy and the attention pointing game)");
   add_eval_options(cmd, a.get());
   return [a]() -> int { return run_eval(*a); };
 }

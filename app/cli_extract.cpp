@@ -37,12 +37,10 @@ class ConsoleExtractObserver : public ExtractObserver {
     if (p.done < p.total && now - last_ < std::chrono::seconds(2)) return;
     last_ = now;
     std::fprintf(stderr, "%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)\n", static_cast<long long>(p.done),
-                static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
-                static_cast<long long>(p.failed));
+                 static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
+                 static_cast<long long>(p.failed));
   }
-  void on_bad_image(const std::string& path, const std::string& reason) override {
-    std::cerr << "skipped " << reason << '\n';
-  }
+  void on_bad_image(const std::string& path, const std::string& reason) override { std::cerr << "skipped " << reason << '\n'; }
 
  private:
   bool progress_;
@@ -58,13 +56,18 @@ Command add_extract_command(CLI::App& app) {
       ->required();
   cmd->add_option("--out", a->out, "Cache folder, or X.npy with --pooled-only")->required();
   cmd->add_flag("--pooled-only", a->pooled_only, "Keep only the pooled vectors (no 8x8 grid)");
-  cmd->add_option("--layer", a->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers nsfwjs fine-tuned; see the README)")
-      ->check(CLI::IsMember({"mixed10", "mixed5"}))->capture_default_str();
+  cmd->add_option("--layer", a->layer,
+                  "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid) or mixed5 (768-d, before the layers "
+                  "nsfwjs fine-tuned; see the README)")
+      ->check(CLI::IsMember({"mixed10", "mixed5"}))
+      ->capture_default_str();
   cmd->add_option("--encoder", a->encoder, "Encoder weight file (default: the installed one)");
   cmd->add_option("--batch-size", a->batch_size, "Images per encoder batch")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--workers", a->workers, "Image-decoding threads")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--threads", a->threads, "Encoder CPU threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--device", a->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No progress lines (the summary, bad images and errors still)");
 
   return [a]() -> int {

@@ -44,7 +44,7 @@ void ConsoleTrainObserver::on_checkpoint(const std::string& path, int64_t step) 
 }
 
 nlohmann::json scores_to_json(const CaptionScores& s) {
-  return {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]}, {"Bleu_3", s.bleu[2]},
+  return {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]},  {"Bleu_3", s.bleu[2]},
           {"Bleu_4", s.bleu[3]}, {"ROUGE_L", s.rouge_l}, {"CIDEr", s.cider_d}};
 }
 

@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -45,22 +45,32 @@ void add_serve_options(CLI::App* cmd, ServeArgs* a) {
   cmd->add_option("--encoder", c.encoder, "Encoder weight file (default: the installed one)");
   cmd->add_option("--host", c.host, "Address to listen on (another than 127.0.0.1 opens the service to the network)")
       ->capture_default_str();
-  cmd->add_option("--port", c.port, "Port (0: any free port, printed at start)")->check(CLI::Range(0, 65535))->capture_default_str();
-  auto* token = cmd->add_option("--token", c.token, "Require 'Authorization: Bearer TOKEN' on the API (visible to `ps`: "
-                                                    "prefer --token-file or CAPTIONER_SERVE_TOKEN)")
+  cmd->add_option("--port", c.port, "Port (0: any free port, printed at start)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  auto* token = cmd->add_option("--token", c.token,
+                                "Require 'Authorization: Bearer TOKEN' on the API (visible to `ps`: "
+                                "prefer --token-file or CAPTIONER_SERVE_TOKEN)")
                     ->envname("CAPTIONER_SERVE_TOKEN");
   cmd->add_option("--token-file", a->token_file, "Read the token from this file's first line")->excludes(token);
   cmd->add_option("--cors-origin", c.cors_origin,
                   "Let web pages of this origin (https://example.org, or *) call the API from a browser (off by default)");
-  cmd->add_option("--max-batch", c.batching.max_batch, "Images encoded together")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("--max-wait-ms", c.batching.max_wait_ms, "Longest wait for a batch to fill")->check(CLI::Range(0, 10000))
+  cmd->add_option("--max-batch", c.batching.max_batch, "Images encoded together")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->add_option("--max-queue", c.batching.max_queue, "Images waiting at most; more get 503")->check(CLI::Range(1, 4096))
+  cmd->add_option("--max-wait-ms", c.batching.max_wait_ms, "Longest wait for a batch to fill")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--max-queue", c.batching.max_queue, "Images waiting at most; more get 503")
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--max-body-mb", c.max_body_mb, "Largest request body")->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--timeout", c.timeout_s, "Longest wait in seconds for a request's captions (503 after)")
-      ->check(CLI::Range(1, 3600))->capture_default_str();
-  cmd->add_option("--device", c.batching.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--device", c.batching.device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads for the model (0 = all cores)")->capture_default_str();
 }
 
@@ -92,8 +102,8 @@ int run_serve(ServeArgs& a) {
   server.bind();
   std::cout << "Serving " << server.model().id << " (" << server.captioner().summary() << ") at " << server.address()
             << std::endl;
-  std::cout << "  OpenAI chat completions: " << server.address() << "v1/chat/completions; Hugging Face: "
-            << server.address() << "caption; Ctrl-C stops" << std::endl;
+  std::cout << "  OpenAI chat completions: " << server.address() << "v1/chat/completions; Hugging Face: " << server.address()
+            << "caption; Ctrl-C stops" << std::endl;
 
   std::atomic<bool> signalled{false};
   std::thread waiter([&] {
@@ -117,8 +127,9 @@ int run_serve(ServeArgs& a) {
 
 Command add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve a trained model over HTTP (OpenAI chat completions, Hugging Face "
-                                          "image-to-text, a web page)");
+  auto* cmd = app.add_subcommand("serve",
+                                 "Serve a trained model over HTTP (OpenAI chat completions, Hugging Face "
+                                 "image-to-text, a web page)");
   add_serve_options(cmd, a.get());
   return [a]() -> int { return run_serve(*a); };
 }

@@ -25,8 +25,7 @@ int run_gui(int argc, char** argv, const std::vector<std::string>& images) {
   captioner::configure_threads(0);
   captioner::ui::MainWindow window;
   window.show();
-  if (window.trainingTab()->dataset().isEmpty())
-    QTimer::singleShot(0, &window, [&window] { window.openBuiltInShapes(); });
+  if (window.trainingTab()->dataset().isEmpty()) QTimer::singleShot(0, &window, [&window] { window.openBuiltInShapes(); });
   if (!images.empty()) {
     QStringList paths;
     for (const auto& image : images) paths << QString::fromStdString(image);

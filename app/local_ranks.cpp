@@ -71,7 +71,8 @@ std::string exit_text(int status) {
 class RankSignals {
  public:
   RankSignals() {
-    struct sigaction ignore {}, forward {};
+    struct sigaction ignore {
+    }, forward{};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGINT, &ignore, &previous_int_);
     g_forward = 0;
@@ -88,7 +89,8 @@ class RankSignals {
   RankSignals& operator=(const RankSignals&) = delete;
 
  private:
-  struct sigaction previous_int_ {}, previous_term_ {}, previous_hup_ {};
+  struct sigaction previous_int_ {
+  }, previous_term_{}, previous_hup_{};
 };
 
 std::vector<pid_t> spawn_ranks(int nproc, const std::vector<std::string>& arguments, const std::string& rendezvous) {
@@ -159,10 +161,10 @@ int wait_for_ranks(std::vector<pid_t> ranks, std::chrono::milliseconds timeout) 
 
 int run_local_ranks(int nproc, const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
   // A fresh path: the file store must not hold a previous run's keys.
-  const std::string rendezvous = (std::filesystem::temp_directory_path() /
-                                  ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
-                                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
-                                     .string();
+  const std::string rendezvous =
+      (std::filesystem::temp_directory_path() / ("captioner-rendezvous-" + std::to_string(::getpid()) + "-" +
+                                                 std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
+          .string();
   int code = 0;
   {
     RankSignals signals;

@@ -43,17 +43,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Captioner: train image-captioning models and caption images"};
   app.set_version_flag("--version", std::string("captioner ") + CAPTIONER_VERSION);
   app.require_subcommand(1);
-  app.footer("Without arguments (or with image files only), captioner opens the desktop app.\n"
-             "Exit status: 0 success, 1 error, 2 usage error, 128+N stopped by signal N (after saving).");
+  app.footer(
+      "Without arguments (or with image files only), captioner opens the desktop app.\n"
+      "Exit status: 0 success, 1 error, 2 usage error, 128+N stopped by signal N (after saving).");
   const std::vector<std::pair<std::string, captioner::cli::Command>> commands = {
-      {"train", captioner::cli::add_train_command(app)},
-      {"caption", captioner::cli::add_caption_command(app)},
-      {"demo", captioner::cli::add_demo_command(app)},
-      {"import-weights", captioner::cli::add_import_command(app)},
-      {"extract", captioner::cli::add_extract_command(app)},
-      {"shapes", captioner::cli::add_shapes_command(app)},
-      {"score", captioner::cli::add_score_command(app)},
-      {"eval", captioner::cli::add_eval_command(app)},
+      {"train", captioner::cli::add_train_command(app)},     {"caption", captioner::cli::add_caption_command(app)},
+      {"demo", captioner::cli::add_demo_command(app)},       {"import-weights", captioner::cli::add_import_command(app)},
+      {"extract", captioner::cli::add_extract_command(app)}, {"shapes", captioner::cli::add_shapes_command(app)},
+      {"score", captioner::cli::add_score_command(app)},     {"eval", captioner::cli::add_eval_command(app)},
       {"serve", captioner::cli::add_serve_command(app)},
   };
 

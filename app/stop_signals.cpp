@@ -31,10 +31,14 @@ int StopSignals::signal_number() const { return g_signal; }
 
 const char* StopSignals::signal_name() const {
   switch (g_signal) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    default: return "a stop request";
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a stop request";
   }
 }
 

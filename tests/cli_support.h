@@ -36,8 +36,8 @@ inline QString train_small_shapes_model(const QString& dir, std::string* error, 
                         "--test-fraction", "0.2"});
   if (made.code != 0) return *error = made.err, QString();
   const QString model = dir + "/run";
-  const Run trained = run({"train", "--data", data, "--out", model, "--model", "attention", "--layer", "mixed5", "--steps",
-                           "30", "--batch-size", "8", "--val-every", "30"});
+  const Run trained = run({"train", "--data", data, "--out", model, "--model", "attention", "--layer", "mixed5", "--steps", "30",
+                           "--batch-size", "8", "--val-every", "30"});
   if (trained.code != 0) return *error = trained.err, QString();
   return model;
 }

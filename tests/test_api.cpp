@@ -128,8 +128,8 @@ class TestApi : public QObject {
     QCOMPARE(r.temperature, 0.7);
     QCOMPARE(r.seed, uint64_t{11});
     QCOMPARE(r.max_len, 9);
-    const auto parsed = parse_chat_request(chat(json::array({image_part(kUrl)}),
-                                                {{"temperature", 0.5}, {"n", 2}, {"max_completion_tokens", 7}, {"stream", true}}));
+    const auto parsed = parse_chat_request(
+        chat(json::array({image_part(kUrl)}), {{"temperature", 0.5}, {"n", 2}, {"max_completion_tokens", 7}, {"stream", true}}));
     QCOMPARE(parsed.params.temperature, 0.5);
     QCOMPARE(parsed.params.n, 2);
     QCOMPARE(parsed.params.max_tokens, 7);
@@ -138,9 +138,9 @@ class TestApi : public QObject {
     p = {};
     p.max_tokens = 4096;
     QCOMPARE(decode_options(p).max_len, RequestLimits{}.max_tokens);
-    const auto options = parse_chat_request(chat(json::array({image_part(kUrl)}),
-                                                 {{"max_tokens", 4096}, {"stream", true}, {"logprobs", true},
-                                                  {"stream_options", {{"include_usage", true}}}}));
+    const auto options = parse_chat_request(
+        chat(json::array({image_part(kUrl)}),
+             {{"max_tokens", 4096}, {"stream", true}, {"logprobs", true}, {"stream_options", {{"include_usage", true}}}}));
     QCOMPARE(options.decoding.max_len, RequestLimits{}.max_tokens);
     QVERIFY(options.include_usage && options.logprobs);
     // Hugging Face's parameters: max_new_tokens, sampling, beams and sequences.
@@ -160,8 +160,8 @@ class TestApi : public QObject {
 
   void chat_response_has_openais_shape() {
     ModelCard model{"shapes-run", 1700000000, 64};
-    const auto answer = json::parse(chat_response_json({result("a red disc", true, 3), result("a b c d", false, 4)}, model,
-                                                       "chatcmpl-1", 1800000000));
+    const auto answer = json::parse(
+        chat_response_json({result("a red disc", true, 3), result("a b c d", false, 4)}, model, "chatcmpl-1", 1800000000));
     QCOMPARE(answer["object"].get<std::string>(), std::string("chat.completion"));
     QCOMPARE(answer["id"].get<std::string>(), std::string("chatcmpl-1"));
     QCOMPARE(answer["model"].get<std::string>(), std::string("shapes-run"));
@@ -242,7 +242,8 @@ class TestApi : public QObject {
 
   void secrets_compare_whole() {
     QVERIFY(same_secret("s3cret-token", "s3cret-token"));
-    for (const char* wrong : {"", "s3cret", "s3cret-token ", "S3cret-token", "s3cret-tokem"}) QVERIFY(!same_secret(wrong, "s3cret-token"));
+    for (const char* wrong : {"", "s3cret", "s3cret-token ", "S3cret-token", "s3cret-tokem"})
+      QVERIFY(!same_secret(wrong, "s3cret-token"));
   }
 };
 

@@ -8,8 +8,8 @@
 #include "core/model/loss.h"
 #include "core/run/checkpoint.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "test_support.h"
 
@@ -19,7 +19,8 @@ using captioner::test::expect_error;
 namespace {
 
 const Vocabulary& vocab() {
-  static const Vocabulary v = Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "a", "red", "green", "blue", "yellow", "thing"});
+  static const Vocabulary v =
+      Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "a", "red", "green", "blue", "yellow", "thing"});
   return v;
 }
 
@@ -109,7 +110,8 @@ class TestAttention : public QObject {
         QVERIFY(std::abs(state.attention.sum().item<double>() - 1) < 1e-5);
       }
     }
-    for (int64_t i = 0; i < tf.targets.size(0); ++i) got.insert(std::lround(tf_logits[i][tf.targets[i].item<int64_t>()].item<double>() * 1e4));
+    for (int64_t i = 0; i < tf.targets.size(0); ++i)
+      got.insert(std::lround(tf_logits[i][tf.targets[i].item<int64_t>()].item<double>() * 1e4));
     QVERIFY(expected == got);
   }
 
@@ -271,7 +273,8 @@ class TestAttention : public QObject {
     for (int step = 0; step < 600; ++step) {
       const auto index = torch::randint(0, 512, {64}, torch::kInt64);
       adam.zero_grad();
-      const auto loss = caption_loss(*net, train.grids.index_select(0, index), train.tokens.index_select(0, index), Vocabulary::kPad);
+      const auto loss =
+          caption_loss(*net, train.grids.index_select(0, index), train.tokens.index_select(0, index), Vocabulary::kPad);
       loss.loss.backward();
       adam.step();
     }

@@ -194,7 +194,8 @@ class TestCheckpoint : public QObject {
     auto contents = wrong.contents();
     contents.config = &bigger;
     save_checkpoint(path("shape.pt"), contents);
-    test::expect_error([&] { load_checkpoint(path("shape.pt")); }, {path("shape.pt"), "cnn_h0.weight is [32, 12]", "hidden 32", "makes [64, 12]"});
+    test::expect_error([&] { load_checkpoint(path("shape.pt")); },
+                       {path("shape.pt"), "cnn_h0.weight is [32, 12]", "hidden 32", "makes [64, 12]"});
 
     Fixture nan;
     {

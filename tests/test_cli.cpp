@@ -149,8 +149,8 @@ class TestCli : public QObject {
     QVERIFY2(c.code == 0, c.err.c_str());
     QVERIFY(c.out.size() > 5);
 
-    const auto j = run({"caption", "--model", out, "--features", data_ + "/image_codes.npy", "--index", "3", "--mode",
-                        "sample", "--temperature", "0.7", "--samples", "4", "--json"});
+    const auto j = run({"caption", "--model", out, "--features", data_ + "/image_codes.npy", "--index", "3", "--mode", "sample",
+                        "--temperature", "0.7", "--samples", "4", "--json"});
     QVERIFY2(j.code == 0, j.err.c_str());
     const auto doc = nlohmann::json::parse(j.out);
     QCOMPARE(doc.at("captions").size(), size_t{4});
@@ -415,12 +415,13 @@ class TestCli : public QObject {
   // maps as JSON and as PNG strips -> eval with the Shapes measures -> score its results.
   void shapes_attention_end_to_end() {
     const QString data = path("shapes");
-    const auto g = run({"shapes", "--out", data, "--count", "40", "--seed", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"});
+    const auto g =
+        run({"shapes", "--out", data, "--count", "40", "--seed", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"});
     QVERIFY2(g.code == 0, g.err.c_str());
     const QString model = path("shapes_run");
-    const auto t = run({"train", "--data", data, "--out", model, "--model", "attention", "--steps", "30", "--batch-size", "8",
-                        "--hidden", "32", "--embed", "16", "--attention-dim", "16", "--min-count", "1", "--val-every", "10",
-                        "--max-len", "22"});
+    const auto t = run({"train", "--data",       data, "--out",       model, "--model",   "attention", "--steps",
+                        "30",    "--batch-size", "8",  "--hidden",    "32",  "--embed",   "16",        "--attention-dim",
+                        "16",    "--min-count",  "1",  "--val-every", "10",  "--max-len", "22"});
     QVERIFY2(t.code == 0, t.err.c_str());
     QVERIFY(QFile::exists(data + "/features-mixed5/grid.npy"));  // --layer auto: mixed5 for these weights
 
@@ -448,7 +449,8 @@ class TestCli : public QObject {
     QVERIFY2(lines.code == 0, lines.err.c_str());
     std::istringstream stream(lines.out);
     std::vector<std::string> images;
-    for (std::string line; std::getline(stream, line);) images.push_back(nlohmann::json::parse(line).at("image").get<std::string>());
+    for (std::string line; std::getline(stream, line);)
+      images.push_back(nlohmann::json::parse(line).at("image").get<std::string>());
     QCOMPARE(images.size(), size_t{2});
     QVERIFY(contains(images[0], "000001.png") && contains(images[1], "000002.png"));
 
@@ -478,10 +480,12 @@ class TestCli : public QObject {
   // --layer mixed5: its own cache folder; caption, eval and --resume take the layer from the run.
   void a_mixed5_run_keeps_its_layer() {
     const QString data = path("shapes5");
-    QCOMPARE(run({"shapes", "--out", data, "--count", "12", "--seed", "4", "--val-fraction", "0.25", "--test-fraction", "0.25"}).code, 0);
+    QCOMPARE(
+        run({"shapes", "--out", data, "--count", "12", "--seed", "4", "--val-fraction", "0.25", "--test-fraction", "0.25"}).code,
+        0);
     const QString model = path("shapes5_run");
-    const QStringList common = {"--model", "attention", "--batch-size", "4", "--hidden", "16", "--embed", "8",
-                                "--attention-dim", "8", "--min-count", "1", "--val-every", "5", "--max-len", "22"};
+    const QStringList common = {"--model",         "attention", "--batch-size", "4", "--hidden",    "16", "--embed",   "8",
+                                "--attention-dim", "8",         "--min-count",  "1", "--val-every", "5",  "--max-len", "22"};
     const auto t = run(QStringList{"train", "--data", data, "--out", model, "--layer", "mixed5", "--steps", "5"} + common);
     QVERIFY2(t.code == 0, t.err.c_str());
     QCOMPARE(NpyArray::open((data + "/features-mixed5/grid.npy").toStdString()).shape(), (std::vector<int64_t>{12, 64, 768}));

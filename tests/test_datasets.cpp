@@ -11,7 +11,8 @@ class TestDatasets : public QObject {
   Q_OBJECT
   QTemporaryDir dir_;
   std::string path(const std::string& name) { return dir_.path().toStdString() + "/" + name; }
-  std::string handout(const std::string& name, const std::vector<float>& features, int64_t dim, const std::string& captions_json) {
+  std::string handout(const std::string& name, const std::vector<float>& features, int64_t dim,
+                      const std::string& captions_json) {
     const std::string d = path(name);
     QDir().mkpath(QString::fromStdString(d));
     write_npy_f32(d + "/image_codes.npy", features.data(), {static_cast<int64_t>(features.size()) / dim, dim});
@@ -34,7 +35,7 @@ class TestDatasets : public QObject {
   void reads_coco_captions() {
     const auto ds = read_dataset(std::string(CAPTIONER_TEST_DATA) + "/coco_captions_small.json");
     QCOMPARE(ds.format, DatasetFormat::Coco);
-    QCOMPARE(ds.images.size(), size_t{3});  // the image without captions is skipped ...
+    QCOMPARE(ds.images.size(), size_t{3});    // the image without captions is skipped ...
     QCOMPARE(ds.warnings.size(), size_t{1});  // ... and said so
     QCOMPARE(ds.images[0].key, std::string("391895"));
     QCOMPARE(ds.images[0].file, std::string("000000391895.jpg"));
@@ -120,18 +121,18 @@ class TestDatasets : public QObject {
     expect_error([&] { read_dataset(unknown); }, {unknown, "annotations[0]", "image_id 2"});
     const auto no_name = write_text(path("coco_noname.json"), R"({"images":[{"id":1}],"annotations":[]})");
     expect_error([&] { read_dataset(no_name); }, {"images[0]", "file_name"});
-    const auto dup = write_text(path("coco_dup.json"),
-                                R"({"images":[{"id":1,"file_name":"a"},{"id":1,"file_name":"b"}],"annotations":[]})");
+    const auto dup =
+        write_text(path("coco_dup.json"), R"({"images":[{"id":1,"file_name":"a"},{"id":1,"file_name":"b"}],"annotations":[]})");
     expect_error([&] { read_dataset(dup); }, {"images[1]", "twice"});
   }
   void karpathy_structure_errors_are_located() {
-    const auto bad_split = write_text(path("k_split.json"),
-                                      R"({"images":[{"filename":"a.jpg","split":"holdout","sentences":[{"tokens":["x"]}]}]})");
+    const auto bad_split =
+        write_text(path("k_split.json"), R"({"images":[{"filename":"a.jpg","split":"holdout","sentences":[{"tokens":["x"]}]}]})");
     expect_error([&] { read_dataset(bad_split); }, {bad_split, "images[0].split", "holdout"});
     const auto no_sent = write_text(path("k_nosent.json"), R"({"images":[{"filename":"a.jpg","split":"train","sentences":[]}]})");
     expect_error([&] { read_dataset(no_sent); }, {"images[0].sentences"});
-    const auto empty_tokens = write_text(path("k_empty.json"),
-                                         R"({"images":[{"filename":"a.jpg","split":"train","sentences":[{"tokens":[]}]}]})");
+    const auto empty_tokens =
+        write_text(path("k_empty.json"), R"({"images":[{"filename":"a.jpg","split":"train","sentences":[{"tokens":[]}]}]})");
     expect_error([&] { read_dataset(empty_tokens); }, {"images[0].sentences[0]", "empty"});
   }
 };

@@ -70,10 +70,20 @@ class TreeModel : public StepModel {
     for (int64_t i = 0; i < tokens.size(0); ++i) {
       std::vector<float> p(7, 1e-9f);
       switch (tokens[i].item<int64_t>()) {
-        case Vocabulary::kStart: p[4] = 0.5f; p[5] = 0.4f; p[6] = 0.1f; break;
-        case 4: p[3] = p[4] = p[5] = p[6] = 0.25f; break;
-        case 5: p[3] = 0.9f; p[6] = 0.1f; break;
-        default: p[3] = 1.0f;
+        case Vocabulary::kStart:
+          p[4] = 0.5f;
+          p[5] = 0.4f;
+          p[6] = 0.1f;
+          break;
+        case 4:
+          p[3] = p[4] = p[5] = p[6] = 0.25f;
+          break;
+        case 5:
+          p[3] = 0.9f;
+          p[6] = 0.1f;
+          break;
+        default:
+          p[3] = 1.0f;
       }
       rows.insert(rows.end(), p.begin(), p.end());
     }
@@ -269,7 +279,8 @@ class TestDecoding : public QObject {
     for (const auto& t : caption.tokens) ids.push_back(t.id);
     torch::NoGradGuard no_grad;
     const auto tokens = torch::tensor(ids, torch::kInt64).unsqueeze(0);
-    const auto hidden = test::hidden_states(*net, features.unsqueeze(0), tokens.index({torch::indexing::Slice(), torch::indexing::Slice(0, -1)}));
+    const auto hidden =
+        test::hidden_states(*net, features.unsqueeze(0), tokens.index({torch::indexing::Slice(), torch::indexing::Slice(0, -1)}));
     const auto lp = torch::log_softmax(test::logits(*net, hidden), -1)[0];
     for (size_t i = 0; i < caption.tokens.size(); ++i)
       QVERIFY(std::abs(lp[static_cast<int64_t>(i)][ids[i + 1]].item<float>() - caption.tokens[i].log_prob) < 1e-5);
@@ -355,7 +366,8 @@ class TestDecoding : public QObject {
       }
       // Where beam and greedy find the same caption their sums may differ in the last float bits
       // (beams are scored in a batch), hence the small tolerance.
-      QVERIFY2(beam_total >= greedy_total - 1e-4, (kind + ": " + std::to_string(beam_total) + " < " + std::to_string(greedy_total)).c_str());
+      QVERIFY2(beam_total >= greedy_total - 1e-4,
+               (kind + ": " + std::to_string(beam_total) + " < " + std::to_string(greedy_total)).c_str());
     }
   }
 
@@ -382,7 +394,8 @@ class TestDecoding : public QObject {
           QVERIFY(token.attention.empty());  // no map for END
         } else {
           QCOMPARE(token.attention.size(), size_t(9));
-          for (size_t c = 0; c < 9; ++c) QVERIFY(std::abs(token.attention[c] - state.attention[0][static_cast<int64_t>(c)].item<float>()) < 1e-6);
+          for (size_t c = 0; c < 9; ++c)
+            QVERIFY(std::abs(token.attention[c] - state.attention[0][static_cast<int64_t>(c)].item<float>()) < 1e-6);
         }
         previous = torch::full({1}, token.id, torch::kInt64);
       }

@@ -173,7 +173,8 @@ class TestDistributed : public QObject {
     const auto ranks = train_ranks(2, config, data_, path(name + "_two"), rendezvous(name));
     for (const auto& r : ranks) QCOMPARE(r.result.state, TrainerState::Finished);
     const auto reference = weights_of(one.model());
-    const double moved = max_difference(reference, weights_of(load_checkpoint(RunFolder(path(name + "_one")).checkpoint()).model));
+    const double moved =
+        max_difference(reference, weights_of(load_checkpoint(RunFolder(path(name + "_one")).checkpoint()).model));
     QCOMPARE(moved, 0.0);  // the checkpoint holds the final weights
     // score.bias is added to every cell's score alike, so the softmax ignores it: its true
     // gradient is 0 and what it gets is rounding noise, which Adam scales up to ~lr-sized steps
@@ -189,7 +190,8 @@ class TestDistributed : public QObject {
     for (size_t i = 0; i < one.history().rows.size(); ++i) {
       const auto& a = one.history().rows[i];
       const auto& b = ranks[0].history.rows[i];
-      QVERIFY2(std::abs(a.train_loss - b.train_loss) < 1e-4, (std::to_string(a.train_loss) + " vs " + std::to_string(b.train_loss)).c_str());
+      QVERIFY2(std::abs(a.train_loss - b.train_loss) < 1e-4,
+               (std::to_string(a.train_loss) + " vs " + std::to_string(b.train_loss)).c_str());
       QCOMPARE(std::isnan(a.val_loss), std::isnan(b.val_loss));
       if (!std::isnan(a.val_loss)) QVERIFY(std::abs(a.val_loss - b.val_loss) < 1e-4);
     }
@@ -245,15 +247,20 @@ class TestDistributed : public QObject {
 
   // `train --nproc 2` starts two ranks of itself and ends with the one-process run's model.
   void nproc_runs_local_ranks_end_to_end() {
-    const QStringList common = {"train", "--data", QString::fromStdString(data_), "--model", "lstm", "--hidden", "32", "--embed", "16",
-                                "--steps", "6", "--batch-size", "20", "--val-every", "3", "--lr", "5e-3", "--seed", "7",
-                                "--dropout", "0"};  // dropout masks are drawn per rank
+    const QStringList common = {"train",   "--data",      QString::fromStdString(data_),
+                                "--model", "lstm",        "--hidden",
+                                "32",      "--embed",     "16",
+                                "--steps", "6",           "--batch-size",
+                                "20",      "--val-every", "3",
+                                "--lr",    "5e-3",        "--seed",
+                                "7",       "--dropout",   "0"};  // dropout masks are drawn per rank
     const auto one = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_one")), "--threads", "1"});
     QVERIFY2(one.code == 0, one.err.c_str());
     const auto two = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_two")), "--nproc", "2"});
     QVERIFY2(two.code == 0, two.err.c_str());
     QVERIFY2(two.err.find("2 ranks joined") != std::string::npos, two.err.c_str());
-    const auto a = load_checkpoint(RunFolder(path("cli_one")).checkpoint()), b = load_checkpoint(RunFolder(path("cli_two")).checkpoint());
+    const auto a = load_checkpoint(RunFolder(path("cli_one")).checkpoint()),
+               b = load_checkpoint(RunFolder(path("cli_two")).checkpoint());
     QCOMPARE(b.state.step, int64_t{6});
     QCOMPARE(b.state.history.rows.size(), size_t{6});
     const double apart = max_difference(weights_of(a.model), weights_of(b.model));
@@ -262,7 +269,8 @@ class TestDistributed : public QObject {
     const auto outside = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_never")), "--rank", "3"});
     QCOMPARE(outside.code, 1);
     QVERIFY2(outside.err.find("rank 3 is outside the world of 1") != std::string::npos, outside.err.c_str());
-    const auto both = test::run(common + QStringList{"--out", QString::fromStdString(path("cli_never")), "--nproc", "2", "--world-size", "2"});
+    const auto both =
+        test::run(common + QStringList{"--out", QString::fromStdString(path("cli_never")), "--nproc", "2", "--world-size", "2"});
     QCOMPARE(both.code, 1);
     QVERIFY2(both.err.find("give either --nproc or --world-size") != std::string::npos, both.err.c_str());
     QVERIFY(!QFileInfo::exists(QString::fromStdString(path("cli_never"))));
@@ -282,11 +290,33 @@ class TestDistributed : public QObject {
     std::vector<std::unique_ptr<QProcess>> ranks;
     for (int r = 0; r < 2; ++r) {
       ranks.push_back(std::make_unique<QProcess>());
-      ranks.back()->start(QStringLiteral(CAPTIONER_EXE),
-                          {"train", "--data", QString::fromStdString(data_), "--out", QString::fromStdString(run), "--model", "lstm",
-                           "--hidden", "32", "--steps", "1000000", "--batch-size", "20", "--checkpoint-every", "2", "--log-every", "1",
-                           "--threads", "1", "--world-size", "2", "--rank", QString::number(r), "--rendezvous", rendezvous_at,
-                           "--dist-timeout", "5"});
+      ranks.back()->start(QStringLiteral(CAPTIONER_EXE), {"train",
+                                                          "--data",
+                                                          QString::fromStdString(data_),
+                                                          "--out",
+                                                          QString::fromStdString(run),
+                                                          "--model",
+                                                          "lstm",
+                                                          "--hidden",
+                                                          "32",
+                                                          "--steps",
+                                                          "1000000",
+                                                          "--batch-size",
+                                                          "20",
+                                                          "--checkpoint-every",
+                                                          "2",
+                                                          "--log-every",
+                                                          "1",
+                                                          "--threads",
+                                                          "1",
+                                                          "--world-size",
+                                                          "2",
+                                                          "--rank",
+                                                          QString::number(r),
+                                                          "--rendezvous",
+                                                          rendezvous_at,
+                                                          "--dist-timeout",
+                                                          "5"});
       QVERIFY(ranks.back()->waitForStarted());
     }
     // Rank 0 reports each step on stderr: wait for the third (and so a checkpoint), then strike rank 1.
@@ -302,7 +332,8 @@ class TestDistributed : public QObject {
     QCOMPARE(ranks[0]->exitCode(), 1);
     QVERIFY2(error.contains("training failed: rank 0: ") &&
                  // "rank 1 (last seen at step N) died", or without the step when it died mid-step
-                 error.contains("failed at step") && error.contains(": rank 1 ") && error.contains("died or stopped answering"), error.constData());
+                 error.contains("failed at step") && error.contains(": rank 1 ") && error.contains("died or stopped answering"),
+             error.constData());
     ::kill(static_cast<pid_t>(ranks[1]->processId()), SIGKILL);
     ranks[1]->waitForFinished(60000);
     const auto saved = load_checkpoint(RunFolder(run).checkpoint());

@@ -44,8 +44,7 @@ class TestEncoder : public QObject {
         const double grid = torch::cosine_similarity(a.grid.flatten(), b.grid.flatten(), 0).item<double>();
         const double worst_cell =
             torch::cosine_similarity(a.grid.flatten(2), b.grid.flatten(2), 1).min().item<double>();  // per grid cell
-        qInfo("%s %s: cosine pooled %.6f, grid %.6f, worst cell %.6f", name, grid_layer_name(layer), pooled, grid,
-              worst_cell);
+        qInfo("%s %s: cosine pooled %.6f, grid %.6f, worst cell %.6f", name, grid_layer_name(layer), pooled, grid, worst_cell);
         QVERIFY2(pooled >= 0.999 && grid >= 0.999, name);
       }
     }
@@ -92,7 +91,8 @@ class TestEncoder : public QObject {
       } else {
         int64_t numel = 1;
         for (auto d : shape) numel *= d;
-        auto f = torch::sin(torch::arange(numel, torch::kFloat64) * 12.9898 + static_cast<double>(k) * 78.233).to(torch::kFloat32);
+        auto f =
+            torch::sin(torch::arange(numel, torch::kFloat64) * 12.9898 + static_cast<double>(k) * 78.233).to(torch::kFloat32);
         const bool bn_bias = name.find("bn.bias") != std::string::npos;
         const double scale = bn_bias ? 0.01 : std::sqrt(6.0 / static_cast<double>(shape.size() > 1 ? numel / shape[0] : 1));
         t = (f * scale).view(shape);
@@ -104,7 +104,9 @@ class TestEncoder : public QObject {
     const std::string file = dir.path().toStdString() + "/state_dict.pt";
     const auto bytes = torch::pickle_save(c10::IValue(dict));
     test::write_text(file, std::string(bytes.begin(), bytes.end()));
-    const auto x = (torch::sin(torch::arange(3 * 299 * 299, torch::kFloat64) * 0.001) * 0.5 + 0.5).to(torch::kFloat32).view({1, 3, 299, 299});
+    const auto x = (torch::sin(torch::arange(3 * 299 * 299, torch::kFloat64) * 0.001) * 0.5 + 0.5)
+                       .to(torch::kFloat32)
+                       .view({1, 3, 299, 299});
     torch::NoGradGuard no_grad;
     for (const auto& c : ref.at("cases")) {
       auto net = inception_from_torchvision(file, c.at("transform_input").get<bool>());
@@ -203,7 +205,8 @@ class TestEncoder : public QObject {
     const auto base = encoder.net->forward(blank).grid;
     const double cell = 299.0 / 8;
     int right = 0, total = 0;
-    for (const auto& [row, col] : std::vector<std::pair<int, int>>{{0, 0}, {1, 6}, {6, 1}, {7, 7}, {1, 1}, {6, 6}, {3, 4}, {0, 5}, {7, 2}}) {
+    for (const auto& [row, col] :
+         std::vector<std::pair<int, int>>{{0, 0}, {1, 6}, {6, 1}, {7, 7}, {1, 1}, {6, 6}, {3, 4}, {0, 5}, {7, 2}}) {
       auto x = blank.clone();
       const int cy = static_cast<int>((row + 0.5) * cell), cx = static_cast<int>((col + 0.5) * cell);
       using torch::indexing::Slice;

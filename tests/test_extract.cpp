@@ -118,7 +118,8 @@ class TestExtract : public QObject {
     const auto cells = torch::tensor(npy_row(grid, 1)).view({64, 768});
     QVERIFY(torch::allclose(cells[8 * 3 + 5], direct.grid[0].select(1, 3).select(1, 5), 1e-2, 1e-2));
     // The mixed10 encoder may not add to (or resume) this cache.
-    test::expect_error([&] { extract_features(encoder_, good, out, {}); }, {"/mixed5", "not " + encoder_.id, "delete its folder"});
+    test::expect_error([&] { extract_features(encoder_, good, out, {}); },
+                       {"/mixed5", "not " + encoder_.id, "delete its folder"});
   }
 
   void an_interrupted_run_resumes_where_it_stopped() {

@@ -3,16 +3,16 @@
 
 #include <QApplication>
 #include <QBuffer>
-#include <QListWidget>
+#include <QDoubleSpinBox>
 #include <QDropEvent>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QListWidget>
 #include <QMimeData>
 #include <QSignalSpy>
-#include <QTemporaryDir>
-#include <QDoubleSpinBox>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 #include <set>
@@ -54,8 +54,13 @@ QByteArray jpeg_with_orientation_6(const QImage& image) {
   buffer.open(QIODevice::WriteOnly);
   image.save(&buffer, "JPG", 95);
   // APP1: "Exif\0\0", a big-endian TIFF header, one IFD entry: Orientation (0x0112), SHORT, 1, 6.
-  const char app1[] = "\xFF\xE1\x00\x22" "Exif\x00\x00" "MM\x00\x2A\x00\x00\x00\x08"
-                      "\x00\x01" "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" "\x00\x00\x00\x00";
+  const char app1[] =
+      "\xFF\xE1\x00\x22"
+      "Exif\x00\x00"
+      "MM\x00\x2A\x00\x00\x00\x08"
+      "\x00\x01"
+      "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
+      "\x00\x00\x00\x00";
   jpeg.insert(2, QByteArray(app1, sizeof app1 - 1));  // after SOI
   return jpeg;
 }
@@ -245,7 +250,7 @@ class TestGuiCaption : public QObject {
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write(jpeg_with_orientation_6(wide));
     f.close();
-    QCOMPARE(QImage(rotated).size(), QSize(60, 20));  // as stored
+    QCOMPARE(QImage(rotated).size(), QSize(60, 20));                  // as stored
     QCOMPARE(ui::load_display_image(rotated).size(), QSize(20, 60));  // as shown
     ui::CaptionTab tab;
     QVERIFY(load(tab, lstm_run_));  // no maps: the overlay is the image itself

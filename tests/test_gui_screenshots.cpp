@@ -58,12 +58,14 @@ class TestGuiScreenshots : public QObject {
     QStandardPaths::setTestModeEnabled(true);
     QSettings().clear();
     test::store_small_training_settings(64, 32, 16, 10, 400);  // many points within the screenshot's time
-    const QString out = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOTS") ? qEnvironmentVariable("CAPTIONER_SCREENSHOTS") : dir_.path();
+    const QString out =
+        qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOTS") ? qEnvironmentVariable("CAPTIONER_SCREENSHOTS") : dir_.path();
     const QString shapes = QString::fromStdString(test::make_shapes_with_features(dir_.path().toStdString(), 48));
 
     const QString runs = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
     QDir(runs).removeRecursively();
-    if (qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_RUNS")) copy_runs(qEnvironmentVariable("CAPTIONER_SCREENSHOT_RUNS"), runs);
+    if (qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_RUNS"))
+      copy_runs(qEnvironmentVariable("CAPTIONER_SCREENSHOT_RUNS"), runs);
 
     ui::MainWindow window;
     window.resize(1360, 860);
@@ -84,17 +86,19 @@ class TestGuiScreenshots : public QObject {
     QVERIFY(training.save(out + "/training.png"));
     QVERIFY2(spread(training) > 10, "training screenshot is blank");
 
-    const QString model = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_MODEL") ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_MODEL")
-                                                                                 : window.trainingTab()->lastRunDir();
+    const QString model = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_MODEL")
+                              ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_MODEL")
+                              : window.trainingTab()->lastRunDir();
     window.tabs()->setCurrentWidget(window.captionTab());
     QSignalSpy loaded(window.captionTab(), &ui::CaptionTab::modelLoaded);
     window.captionTab()->loadModel(model);
     QVERIFY(loaded.wait(60000) && loaded.front().at(1).toBool());
     window.captionTab()->setMode(QStringLiteral("beam"));
     QSignalSpy captioned(window.captionTab(), &ui::CaptionTab::captioned);
-    const QStringList images = qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_IMAGES")
-                                   ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_IMAGES").split(':')
-                                   : QStringList{shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"};
+    const QStringList images =
+        qEnvironmentVariableIsSet("CAPTIONER_SCREENSHOT_IMAGES")
+            ? qEnvironmentVariable("CAPTIONER_SCREENSHOT_IMAGES").split(':')
+            : QStringList{shapes + "/images/000002.png", shapes + "/images/000007.png", shapes + "/images/000005.png"};
     window.captionTab()->addImages(images);
     QVERIFY(captioned.wait(60000));
     window.captionTab()->selectWord(std::min(3, window.captionTab()->wordCount() - 1));

@@ -10,8 +10,8 @@
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTabWidget>
-#include <QToolButton>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QtTest/QtTest>
 
 #include "core/util/atomic_file.h"

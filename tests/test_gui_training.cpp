@@ -3,14 +3,14 @@
 #include "gui_support.h"
 
 #include <QApplication>
-#include <QElapsedTimer>
 #include <QComboBox>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableWidget>
-#include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest/QtTest>
@@ -21,10 +21,10 @@
 
 #include "ui/qcustomplot_include.h"
 
-#include "core/train/recipe.h"
 #include "cli_support.h"
 #include "core/run/run_folder.h"
 #include "core/run/run_summary.h"
+#include "core/train/recipe.h"
 #include "core/vision/grid_layer.h"
 #include "ui/eval_report.h"
 #include "ui/loss_plot.h"
@@ -179,11 +179,10 @@ class TestGuiTraining : public QObject {
     QVERIFY(app_report.open(QIODevice::ReadOnly));
     const auto by_app = nlohmann::json::parse(app_report.readAll().toStdString());
     const auto by_cli = nlohmann::json::parse(cli.out);
-    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "mean_log_prob", "content_accuracy", "pointing",
-                            "chair_i", "repetition_rate", "images", "decoding"})
-      QVERIFY2(by_app.at(key) == by_cli.at(key), (std::string(key) + ": app " + by_app.at(key).dump() + ", captioner eval " +
-                                                  by_cli.at(key).dump())
-                                                     .c_str());
+    for (const char* key : {"Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr", "mean_log_prob", "content_accuracy", "pointing", "chair_i",
+                            "repetition_rate", "images", "decoding"})
+      QVERIFY2(by_app.at(key) == by_cli.at(key),
+               (std::string(key) + ": app " + by_app.at(key).dump() + ", captioner eval " + by_cli.at(key).dump()).c_str());
     list->setChecked(lstm, false);
     QTRY_COMPARE_WITH_TIMEOUT(tab.plot()->runKeys().size(), 1, 10000);
   }
@@ -237,7 +236,8 @@ class TestGuiTraining : public QObject {
     QVERIFY(tab.state() == ui::RunState::Stopped);
     // Stopped: where it stopped, no rate or ETA any more.
     const QString status = tab.findChild<QLabel*>(QStringLiteral("runStatus"))->text();
-    QVERIFY2(status.startsWith("Stopped at step ") && !status.contains("captions/s") && !status.contains("ETA"), qPrintable(status));
+    QVERIFY2(status.startsWith("Stopped at step ") && !status.contains("captions/s") && !status.contains("ETA"),
+             qPrintable(status));
     QVERIFY(tab.plot()->trainPointCount() < 400);
     QVERIFY(QFileInfo::exists(tab.lastRunDir() + "/checkpoint.pt"));
     const QString csv = dir_.path() + "/loss.csv";
@@ -315,7 +315,8 @@ class TestGuiTraining : public QObject {
     const QVector<double> ticks = plot.plot()->yAxis->tickVector();
     const QVector<QString> labels = plot.plot()->yAxis->tickVectorLabels();
     QVERIFY2(ticks.size() >= 4, qPrintable(QString::number(ticks.size())));
-    QVERIFY(labels.contains(QStringLiteral("0.1")) && labels.contains(QStringLiteral("0.2")) && labels.contains(QStringLiteral("0.5")));
+    QVERIFY(labels.contains(QStringLiteral("0.1")) && labels.contains(QStringLiteral("0.2")) &&
+            labels.contains(QStringLiteral("0.5")));
   }
 
   void a_bad_dataset_is_reported_in_the_tab() {

@@ -41,8 +41,8 @@ class TestImages : public QObject {
   // pixels happen to store; an opaque one is unchanged.
   void transparent_png_is_laid_over_white() {
     cv::Mat bgra(8, 8, CV_8UC4, cv::Scalar(0, 0, 255, 0));  // red, fully transparent
-    bgra.at<cv::Vec4b>(0, 0) = {255, 0, 0, 255};           // opaque blue
-    bgra.at<cv::Vec4b>(0, 1) = {0, 0, 0, 128};             // half-transparent black
+    bgra.at<cv::Vec4b>(0, 0) = {255, 0, 0, 255};            // opaque blue
+    bgra.at<cv::Vec4b>(0, 1) = {0, 0, 0, 128};              // half-transparent black
     std::vector<uchar> png;
     QVERIFY(cv::imencode(".png", bgra, png));
     const auto rgb = decode_image_rgb(std::string(png.begin(), png.end()), "t.png");
@@ -102,10 +102,12 @@ class TestImages : public QObject {
     torch::manual_seed(5);
     for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{24, 32}, {299, 299}, {300, 17}, {1537, 211}, {4001, 9}}) {
       const auto rgb = torch::randint(0, 256, {h, w, 3}, torch::kUInt8);
-      const auto full = F::interpolate(rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32),
-                                       F::InterpolateFuncOptions().size(std::vector<int64_t>{299, 299}).mode(torch::kBilinear).align_corners(true))
-                            .squeeze(0)
-                            .div_(255.0f);
+      const auto full =
+          F::interpolate(
+              rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32),
+              F::InterpolateFuncOptions().size(std::vector<int64_t>{299, 299}).mode(torch::kBilinear).align_corners(true))
+              .squeeze(0)
+              .div_(255.0f);
       QVERIFY2(torch::equal(inception_input(rgb), full), (std::to_string(h) + "x" + std::to_string(w)).c_str());
     }
   }
@@ -136,7 +138,8 @@ class TestImages : public QObject {
                              std::string("\x12\x01\x03\0\x01\0\0\0\x06\0\0\0", 12) + std::string(4, '\0');
     const std::string payload = std::string("Exif\0\0", 6) + tiff;
     const size_t length = payload.size() + 2;
-    const std::string app1 = std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + payload;
+    const std::string app1 =
+        std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff) + payload;
     const std::string rotated = jpeg.substr(0, 2) + app1 + jpeg.substr(2);
     const auto rgb = decode_image_rgb(rotated, "exif.jpg");
     QCOMPARE(rgb.sizes(), (torch::IntArrayRef{40, 20, 3}));  // now portrait
@@ -152,8 +155,7 @@ class TestImages : public QObject {
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/cut.jpg", jpeg.substr(0, jpeg.size() / 2))); },
                        {"cut.jpg", "truncated"});
     const std::string png = encode(pattern(64, 64), ".png");
-    test::expect_error([&] { load_image_rgb(test::write_text(root + "/cut.png", png.substr(0, png.size() / 2))); },
-                       {"cut.png"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/cut.png", png.substr(0, png.size() / 2))); }, {"cut.png"});
     test::expect_error([&] { load_image_rgb(test::write_text(root + "/tiny.png", encode(pattern(6, 20), ".png"))); },
                        {"tiny.png", "6x20", "at least 8"});
     // A PNG header that claims 60000 x 60000 pixels: refused before any decoding.
@@ -199,8 +201,7 @@ class TestImages : public QObject {
     dicom.append(2, '\0');  // the literal holds 28 bytes: no read past its end (AddressSanitizer)
     dicom.resize(128, 'h');
     dicom += "DICM\xff\xfa";
-    test::expect_error([&] { load_image_rgb(test::write_text(root + "/dicom.webp", dicom)); },
-                       {"dicom.webp", "DICM signature"});
+    test::expect_error([&] { load_image_rgb(test::write_text(root + "/dicom.webp", dicom)); }, {"dicom.webp", "DICM signature"});
     std::string dted = dicom.substr(0, 128);
     dted.resize(140, 'h');
     dted += "DTED";  // GDAL's DTED signature at byte 140
@@ -269,7 +270,7 @@ class TestImages : public QObject {
     rgb[1][1][2] = 51;
     const auto x = inception_input(rgb);
     QCOMPARE(x.sizes(), (torch::IntArrayRef{3, 299, 299}));
-    QCOMPARE(x[0][0][0].item<float>(), 1.0f);     // corners map exactly onto corners
+    QCOMPARE(x[0][0][0].item<float>(), 1.0f);  // corners map exactly onto corners
     QCOMPARE(x[2][298][298].item<float>(), 0.2f);
     QVERIFY(std::abs(x[0][149][149].item<float>() - 0.25f) < 1e-6);  // the centre blends all four
     QVERIFY(x.min().item<float>() >= 0.0f && x.max().item<float>() <= 1.0f);

@@ -23,7 +23,8 @@ class TestLoss : public QObject {
     // One confident position: logits (ln 3, 0, 0, 0) -> p(target 0) = 3/6.
     auto l2 = torch::zeros({1, 1, 4});
     l2[0][0][1] = std::log(3.0);
-    QVERIFY(std::abs(test::masked_cross_entropy(l2, torch::tensor({{1}}, torch::kInt64), 0).item<double>() - std::log(2.0)) < 1e-6);
+    QVERIFY(std::abs(test::masked_cross_entropy(l2, torch::tensor({{1}}, torch::kInt64), 0).item<double>() - std::log(2.0)) <
+            1e-6);
     // No real tokens: zero, not NaN.
     QCOMPARE(test::masked_cross_entropy(logits, torch::zeros({1, 3}, torch::kInt64), 0).item<double>(), 0.0);
   }
@@ -64,7 +65,8 @@ class TestLoss : public QObject {
     using torch::indexing::Slice;
     const auto inputs = tokens.index({Slice(), Slice(0, -1)});
     const auto targets = tokens.index({Slice(), Slice(1, torch::indexing::None)});
-    const auto full = test::masked_cross_entropy(test::logits(*net, test::hidden_states(*net, features, inputs)), targets, Vocabulary::kPad);
+    const auto full =
+        test::masked_cross_entropy(test::logits(*net, test::hidden_states(*net, features, inputs)), targets, Vocabulary::kPad);
     const auto fast = caption_loss(*net, features, tokens, Vocabulary::kPad);
     QCOMPARE(fast.tokens, int64_t{3 + 5 + 5});
     QVERIFY(torch::allclose(fast.loss, full, 1e-6, 1e-6));

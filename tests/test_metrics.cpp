@@ -114,9 +114,7 @@ class TestMetrics : public QObject {
   }
 
   // A single image has idf log(1) - log(1) = 0 for every n-gram: CIDEr-D is 0 whatever the caption.
-  void cider_d_of_one_image_is_zero() {
-    QCOMPARE(cider_d(refs({{"a b"}}), cands({"a b"})).corpus, 0.0);
-  }
+  void cider_d_of_one_image_is_zero() { QCOMPARE(cider_d(refs({{"a b"}}), cands({"a b"})).corpus, 0.0); }
 
   // n-grams shared by every image's references carry no weight.
   void cider_d_ignores_ngrams_in_every_image() {
@@ -126,7 +124,8 @@ class TestMetrics : public QObject {
   }
 
   void score_captions_tokenizes_raw_text() {
-    const auto s = score_captions({{"A small red circle."}, {"A large blue square!"}}, {"a small red circle", "A LARGE blue square"});
+    const auto s =
+        score_captions({{"A small red circle."}, {"A large blue square!"}}, {"a small red circle", "A LARGE blue square"});
     for (double b : s.bleu) QVERIFY(near(b, 1.0, 1e-9));
     QVERIFY(near(s.rouge_l, 1.0));
     QVERIFY(s.cider_d > 0);

@@ -22,8 +22,8 @@ namespace {
 // Builds a .npy file by hand, as NumPy lays it out.
 std::string npy_bytes(const std::string& descr, bool fortran, const std::string& shape, const std::string& data,
                       int version = 1) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': " + shape + ", }";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
   const size_t prefix = version == 1 ? 10 : 12;
   header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
   header.push_back('\n');
@@ -44,7 +44,8 @@ template <typename T>
 std::string raw(const std::vector<T>& values, bool big_endian = false) {
   std::string s(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
   if (big_endian)
-    for (size_t i = 0; i < s.size(); i += sizeof(T)) std::reverse(s.begin() + static_cast<long>(i), s.begin() + static_cast<long>(i + sizeof(T)));
+    for (size_t i = 0; i < s.size(); i += sizeof(T))
+      std::reverse(s.begin() + static_cast<long>(i), s.begin() + static_cast<long>(i + sizeof(T)));
   return s;
 }
 
@@ -133,8 +134,7 @@ class TestNpy : public QObject {
     // as float32 from a float16 file (fuzz_npy, in its 10-minute runs).
     expect(file("huge_rows.npy", npy_bytes("<f4", false, "(0, 555, 55555555, 55558)", "")), "at most 67108864");
     expect(file("big_rows.npy", npy_bytes(">f2", true, "(0, 555, 555558)", "")), "308334690 values");
-    expect(file("huge_dim.npy", npy_bytes("<f4", false, "(99999999999999999999, 1)", raw<float>({1}))),
-           "dimension too large");
+    expect(file("huge_dim.npy", npy_bytes("<f4", false, "(99999999999999999999, 1)", raw<float>({1}))), "dimension too large");
     expect(file("no_shape.npy", npy_bytes("<f4", false, "", raw<float>({1}))), "expected '('");
     expect(file("unterminated.npy", std::string("\x93NUMPY\x01\x00\x10\x00{'descr': '<f4   ", 26)), "unterminated string");
     std::string big_header("\x93NUMPY\x02\x00\x00\x00\x20\x00", 12);  // header length 2 MiB

@@ -14,9 +14,11 @@ class TestPrintable : public QObject {
     QCOMPARE(printable("\x1b[2Jwiped"), std::string("\\x1b[2Jwiped"));
     QCOMPARE(printable(std::string("bell\x07nul\0end", 12)), std::string("bell\\x07nul\\x00end"));
     QCOMPARE(printable("tab\tnew\nline\x7f"), std::string("tab\\x09new\\x0aline\\x7f"));
-    QCOMPARE(printable("abc\xe2\x80\xae" "fed"), std::string("abc\\u202efed"));  // right-to-left override
+    QCOMPARE(printable("abc\xe2\x80\xae"
+                       "fed"),
+             std::string("abc\\u202efed"));                                            // right-to-left override
     QCOMPARE(printable("\xe2\x81\xa6x\xe2\x81\xa9"), std::string("\\u2066x\\u2069"));  // an isolate
-    QCOMPARE(printable("cut \xe2\x80"), std::string("cut \xe2\x80"));  // a cut sequence is not read past its end
+    QCOMPARE(printable("cut \xe2\x80"), std::string("cut \xe2\x80"));                  // a cut sequence is not read past its end
   }
 };
 

@@ -1,7 +1,7 @@
 #include "core/model/projection.h"
 
-#include "core/util/precision.h"
 #include "core/util/errors.h"
+#include "core/util/precision.h"
 
 #include <torch/torch.h>
 
@@ -101,8 +101,8 @@ class TestProjection : public QObject {
     const auto targets = torch::randint(0, v, {n}, torch::kInt64);
     struct Step {
       double loss;
-      torch::Tensor gx, gw, gb;  // of the loss
-      torch::Tensor y, ygx, ygw;   // the layer alone: its output, and the gradients of sum(y^2)
+      torch::Tensor gx, gw, gb;   // of the loss
+      torch::Tensor y, ygx, ygw;  // the layer alone: its output, and the gradients of sum(y^2)
     };
     auto step = [&](MatmulPrecision precision) {
       const MatmulPrecisionScope scope(precision);
@@ -124,10 +124,12 @@ class TestProjection : public QObject {
     auto relative = [](const torch::Tensor& a, const torch::Tensor& b) {
       return ((a - b).abs().max() / b.abs().max()).item<double>();
     };
-    qInfo("bf16 against fp32: loss %.6f vs %.6f; loss gradients %.4f %.4f %.4f; layer %.4f, its gradients %.4f %.4f "
-          "(native bf16: %s)", bf16.loss, fp32.loss, relative(bf16.gx, fp32.gx), relative(bf16.gw, fp32.gw),
-          relative(bf16.gb, fp32.gb), relative(bf16.y, fp32.y), relative(bf16.ygx, fp32.ygx), relative(bf16.ygw, fp32.ygw),
-          cpu_has_native_bf16() ? "yes" : "no");
+    qInfo(
+        "bf16 against fp32: loss %.6f vs %.6f; loss gradients %.4f %.4f %.4f; layer %.4f, its gradients %.4f %.4f "
+        "(native bf16: %s)",
+        bf16.loss, fp32.loss, relative(bf16.gx, fp32.gx), relative(bf16.gw, fp32.gw), relative(bf16.gb, fp32.gb),
+        relative(bf16.y, fp32.y), relative(bf16.ygx, fp32.ygx), relative(bf16.ygw, fp32.ygw),
+        cpu_has_native_bf16() ? "yes" : "no");
     QVERIFY(std::abs(bf16.loss - fp32.loss) <= 5e-3 * std::abs(fp32.loss));
     QVERIFY(relative(bf16.gx, fp32.gx) <= 2e-2);
     QVERIFY(relative(bf16.gw, fp32.gw) <= 2e-2);

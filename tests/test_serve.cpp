@@ -74,11 +74,13 @@ class Server {
 };
 
 std::string chat_body(const std::string& image, const json& extra = json::object()) {
-  json body = {{"model", "captioner"},
-               {"messages", json::array({{{"role", "user"},
-                                          {"content", json::array({{{"type", "text"}, {"text", "Describe the picture."}},
-                                                                   {{"type", "image_url"},
-                                                                    {"image_url", {{"url", "data:image/png;base64," + base64(image)}}}}})}}})}};
+  json body = {
+      {"model", "captioner"},
+      {"messages",
+       json::array({{{"role", "user"},
+                     {"content", json::array({{{"type", "text"}, {"text", "Describe the picture."}},
+                                              {{"type", "image_url"},
+                                               {"image_url", {{"url", "data:image/png;base64," + base64(image)}}}}})}}})}};
   body.update(extra);
   return body.dump();
 }
@@ -100,7 +102,7 @@ class TestServe : public QObject {
   std::vector<std::string> images_;    // PNG bytes of distinct scenes
   std::vector<std::string> expected_;  // `captioner caption`'s greedy caption of each
   QString first_image_;
-  std::unique_ptr<Server> server_;     // default settings but a 2 MB body limit
+  std::unique_ptr<Server> server_;  // default settings but a 2 MB body limit
 
   QString path(const QString& name) const { return dir_.path() + "/" + name; }
 
@@ -270,12 +272,19 @@ class TestServe : public QObject {
         {"not JSON", "POST", chat, "{not json", "application/json", 400},
         {"JSON not an object", "POST", chat, "[1,2]", "application/json", 400},
         {"no messages", "POST", chat, "{\"model\": \"x\"}", "application/json", 400},
-        {"no image", "POST", chat, json{{"messages", {{{"role", "user"}, {"content", "hello"}}}}}.dump(), "application/json", 400},
+        {"no image", "POST", chat, json{{"messages", {{{"role", "user"}, {"content", "hello"}}}}}.dump(), "application/json",
+         400},
         {"remote image URL", "POST", chat,
-         json{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "http://example.com/a.png"}}}}}}}}}}.dump(),
+         json{
+             {"messages",
+              {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "http://example.com/a.png"}}}}}}}}}}
+             .dump(),
          "application/json", 400},
         {"bad base64", "POST", chat,
-         json{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,%%%%"}}}}}}}}}}.dump(),
+         json{{"messages",
+               {{{"role", "user"},
+                 {"content", {{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,%%%%"}}}}}}}}}}
+             .dump(),
          "application/json", 400},
         {"not an image", "POST", chat, chat_body("this is text, not a picture"), "application/json", 400},
         {"truncated PNG", "POST", "/caption", images_[0].substr(0, images_[0].size() / 2), "image/png", 400},
@@ -304,8 +313,7 @@ class TestServe : public QObject {
                    error["error"].contains("code"),
                (what + ": " + r->body).c_str());
       const std::string logged = " " + std::to_string(k.status) + " " + k.method + " " + k.path.substr(0, k.path.find('?'));
-      QVERIFY2(contains(server_->log(), logged),
-               (what + ": not logged").c_str());
+      QVERIFY2(contains(server_->log(), logged), (what + ": not logged").c_str());
     }
     QCOMPARE(caption_text(*server_->client(), images_[3]), expected_[3]);  // still serving
     QCOMPARE(server_->process().state(), QProcess::Running);
@@ -374,7 +382,8 @@ class TestServe : public QObject {
     QSKIP("Node.js was not found when the build was configured (packaging/quickstart.sh test installs it)");
 #else
     const QString dir = QStringLiteral(CAPTIONER_CLIENT_TEST);
-    if (!QFileInfo::exists(dir + "/node_modules/openai")) QFAIL(qPrintable("the clients are not installed: run npm ci in " + dir));
+    if (!QFileInfo::exists(dir + "/node_modules/openai"))
+      QFAIL(qPrintable("the clients are not installed: run npm ci in " + dir));
     Server guarded(model_, {"--token", "client-test-token"});
     QVERIFY2(guarded.port() > 0, guarded.log().c_str());
     QProcess node;
@@ -383,7 +392,8 @@ class TestServe : public QObject {
     QVERIFY(node.waitForFinished(180000));
     const QString output = node.readAllStandardOutput() + node.readAllStandardError();
     qInfo("%s", qPrintable(output.trimmed()));
-    QVERIFY2(node.exitStatus() == QProcess::NormalExit && node.exitCode() == 0, qPrintable(output + "\n" + QString::fromStdString(guarded.log())));
+    QVERIFY2(node.exitStatus() == QProcess::NormalExit && node.exitCode() == 0,
+             qPrintable(output + "\n" + QString::fromStdString(guarded.log())));
 #endif
   }
 

@@ -106,7 +106,8 @@ class TestShapes : public QObject {
       for (const auto& caption : s.captions) {
         const auto words = tokenize(caption);
         QVERIFY2(names_exactly(words, s.objects), caption.c_str());
-        QCOMPARE(static_cast<size_t>(std::count_if(words.begin(), words.end(), [](const std::string& w) { return w == "small" || w == "large"; })),
+        QCOMPARE(static_cast<size_t>(std::count_if(words.begin(), words.end(),
+                                                   [](const std::string& w) { return w == "small" || w == "large"; })),
                  s.objects.size());
       }
     }
@@ -132,7 +133,8 @@ class TestShapes : public QObject {
   // box says, the captions name exactly the objects, and every kind of background occurs.
   void natural_scenes_keep_their_objects_visible() {
     const auto o = natural_options();
-    const std::map<std::string, float> hues = {{"red", 0}, {"yellow", 57}, {"green", 116}, {"cyan", 183}, {"blue", 226}, {"magenta", 300}};
+    const std::map<std::string, float> hues = {{"red", 0},    {"yellow", 57}, {"green", 116},
+                                               {"cyan", 183}, {"blue", 226},  {"magenta", 300}};
     std::set<std::string> backgrounds;
     int differs_from_classic = 0;
     for (int64_t i = 0; i < 200; ++i) {
@@ -297,21 +299,24 @@ class TestShapes : public QObject {
     QCOMPARE(pairs[0].token, size_t(3));
     QCOMPARE(pairs[1].color + " " + pairs[1].shape, std::string("blue square"));
     QCOMPARE(pairs[1].token, size_t(11));
-    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}}, {"square", "blue", "large", {100, 100, 99, 99}}};
+    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}},
+                                            {"square", "blue", "large", {100, 100, 99, 99}}};
     QVERIFY(names_exactly(tokenize("a large blue square and a small red circle"), truth));
-    QVERIFY(!names_exactly(tokenize("a small red circle"), truth));                         // one missing
-    QVERIFY(!names_exactly(tokenize("a small green circle and a large blue square"), truth));  // wrong colour
+    QVERIFY(!names_exactly(tokenize("a small red circle"), truth));                                   // one missing
+    QVERIFY(!names_exactly(tokenize("a small green circle and a large blue square"), truth));         // wrong colour
     QVERIFY(!names_exactly(tokenize("a small red circle , a large blue square and a star"), truth));  // extra
   }
 
   // Hand-made captions of one scene (a red circle and a blue square) whose hallucination
   // figures are known.
   void object_mentions_measure_hallucination() {
-    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}}, {"square", "blue", "large", {100, 100, 99, 99}}};
+    const std::vector<ShapeObject> truth = {{"circle", "red", "small", {0, 0, 50, 50}},
+                                            {"square", "blue", "large", {100, 100, 99, 99}}};
     ObjectMentions m;
-    count_object_mentions(tokenize("a large blue square and a small red circle"), truth, m);      // exact
+    count_object_mentions(tokenize("a large blue square and a small red circle"), truth, m);        // exact
     count_object_mentions(tokenize("two shapes , a small red circle and a green star"), truth, m);  // 1 invented; count right
-    count_object_mentions(tokenize("three shapes , a blue square , a blue square and a white star"), truth, m);  // repeat, invention, wrong count
+    count_object_mentions(tokenize("three shapes , a blue square , a blue square and a white star"), truth,
+                          m);                                     // repeat, invention, wrong count
     count_object_mentions(tokenize("a small circle"), truth, m);  // no colour: any circle matches
     QCOMPARE(m.captions, int64_t{4});
     QCOMPARE(m.mentioned, int64_t{2 + 2 + 2 + 1});  // distinct per caption

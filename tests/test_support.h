@@ -24,8 +24,7 @@ inline std::string write_text(const std::string& path, const std::string& text) 
 inline std::string write_handout(const QTemporaryDir& dir, const std::vector<float>& features, int64_t dim,
                                  const std::vector<std::vector<std::string>>& lists) {
   const std::string root = dir.path().toStdString();
-  write_npy_f32(root + "/image_codes.npy", features.data(),
-                {static_cast<int64_t>(features.size()) / dim, dim});
+  write_npy_f32(root + "/image_codes.npy", features.data(), {static_cast<int64_t>(features.size()) / dim, dim});
   write_text(root + "/captions_tokenized.json", nlohmann::json(lists).dump());
   return root;
 }

@@ -33,20 +33,14 @@ class TestTokenizer : public QObject {
       QCOMPARE(tokenize(captioner::join_tokens(once)), once);
     }
   }
-  void keeps_apostrophes_and_hyphens_inside_words() {
-    QCOMPARE(tokenize("A man's T-shirt"), (Tokens{"a", "man's", "t-shirt"}));
-  }
-  void keeps_numbers_whole() {
-    QCOMPARE(tokenize("3.5 and 1,000."), (Tokens{"3.5", "and", "1,000", "."}));
-  }
+  void keeps_apostrophes_and_hyphens_inside_words() { QCOMPARE(tokenize("A man's T-shirt"), (Tokens{"a", "man's", "t-shirt"})); }
+  void keeps_numbers_whole() { QCOMPARE(tokenize("3.5 and 1,000."), (Tokens{"3.5", "and", "1,000", "."})); }
   void collapses_whitespace_and_keeps_ellipsis() {
     QCOMPARE(tokenize("  a\tdog\n\n..."), (Tokens{"a", "dog", "..."}));
     QVERIFY(tokenize("   \t ").empty());
     QVERIFY(tokenize("").empty());
   }
-  void leaves_non_ascii_bytes_alone() {
-    QCOMPARE(tokenize("Un CAFÉ crème"), (Tokens{"un", "cafÉ", "crème"}));
-  }
+  void leaves_non_ascii_bytes_alone() { QCOMPARE(tokenize("Un CAFÉ crème"), (Tokens{"un", "cafÉ", "crème"})); }
 };
 
 QTEST_APPLESS_MAIN(TestTokenizer)

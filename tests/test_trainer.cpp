@@ -3,14 +3,14 @@
 #include "core/model/config_json.h"
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
-#include "core/train/recipe.h"
 #include "core/run/run_summary.h"
+#include "core/train/recipe.h"
 #include "core/train/trainer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -163,8 +163,8 @@ class TestTrainer : public QObject {
   // A history file that is not one is refused with the file and line named; a run history
   // written before wall-clock times were kept still reads.
   void history_csv_is_read_strictly() {
-    const History old = History::from_csv("step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,2.5,,100.0,0.001,0.5\n",
-                                          "old.csv");
+    const History old =
+        History::from_csv("step,train_loss,val_loss,captions_per_s,lr,elapsed_s\n1,2.5,,100.0,0.001,0.5\n", "old.csv");
     QCOMPARE(old.rows.size(), size_t{1});
     QCOMPARE(old.rows[0].wall_time, 0.0);
     QVERIFY(std::isnan(old.rows[0].val_loss));

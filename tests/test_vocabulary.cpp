@@ -28,9 +28,9 @@ class TestVocabulary : public QObject {
   }
   void threshold_keeps_words_seen_min_count_times() {
     const auto v = build({{"a", "dog"}, {"a", "cat"}, {"a", "dog", "runs"}}, 2);
-    QVERIFY(v.contains("a"));    // 3
-    QVERIFY(v.contains("dog"));  // 2
-    QVERIFY(!v.contains("cat")); // 1
+    QVERIFY(v.contains("a"));     // 3
+    QVERIFY(v.contains("dog"));   // 2
+    QVERIFY(!v.contains("cat"));  // 1
     QVERIFY(!v.contains("runs"));
     QCOMPARE(v.size(), int64_t{6});
     QCOMPARE(v.id("cat"), Vocabulary::kUnk);
@@ -59,8 +59,7 @@ class TestVocabulary : public QObject {
     const auto v = build({{"x", "y"}, {"y"}}, 1);
     QCOMPARE(Vocabulary::from_words(v.words()), v);
     QVERIFY_THROWS_EXCEPTION(captioner::DataError, Vocabulary::from_words({"x", "y"}));
-    QVERIFY_THROWS_EXCEPTION(captioner::DataError,
-                             Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "a", "a"}));
+    QVERIFY_THROWS_EXCEPTION(captioner::DataError, Vocabulary::from_words({"#PAD#", "#UNK#", "#START#", "#END#", "a", "a"}));
     QVERIFY_THROWS_EXCEPTION(std::out_of_range, v.word(99));
   }
 };

@@ -13,11 +13,11 @@
 #include <QListWidget>
 #include <QMimeData>
 #include <QProgressBar>
-#include <QShortcut>
-#include <QThread>
 #include <QSettings>
+#include <QShortcut>
 #include <QSplitter>
 #include <QStandardPaths>
+#include <QThread>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -32,8 +32,7 @@
 
 namespace captioner::ui {
 
-CaptionTab::CaptionTab(QWidget* parent)
-    : QWidget(parent), next_seed_(static_cast<quint64>(QDateTime::currentMSecsSinceEpoch())) {
+CaptionTab::CaptionTab(QWidget* parent) : QWidget(parent), next_seed_(static_cast<quint64>(QDateTime::currentMSecsSinceEpoch())) {
   qRegisterMetaType<CaptionJob>();
   qRegisterMetaType<CaptionOutcome>();
   qRegisterMetaType<ModelOutcome>();
@@ -73,8 +72,10 @@ CaptionTab::CaptionTab(QWidget* parent)
   connect(words_, &WordBar::wordClicked, this, &CaptionTab::selectWord);
   connect(heatmap_, &HeatmapView::playStarted, this, [this] { selectWord(0); });
   connect(heatmap_, &HeatmapView::playStep, this, [this] {
-    if (word_ + 1 >= wordCount()) heatmap_->stopPlaying();
-    else selectWord(word_ + 1);
+    if (word_ + 1 >= wordCount())
+      heatmap_->stopPlaying();
+    else
+      selectWord(word_ + 1);
   });
   setFocusPolicy(Qt::StrongFocus);
   // ← → step through the words whatever has focus in the tab (widgets that use the arrows
@@ -141,8 +142,9 @@ void CaptionTab::loadModel(const QString& path) {
 void CaptionTab::onModelLoaded(const ModelOutcome& m) {
   setBusy(-1);
   if (!m.ok) {
-    model_label_->setText(model_path_.isEmpty() ? tr("No model yet: train one in the Training tab, or File ▸ Open model.")
-                                                : tr("Model: %1 (%2)").arg(QDir::toNativeSeparators(model_path_), model_summary_));
+    model_label_->setText(model_path_.isEmpty()
+                              ? tr("No model yet: train one in the Training tab, or File ▸ Open model.")
+                              : tr("Model: %1 (%2)").arg(QDir::toNativeSeparators(model_path_), model_summary_));
     Q_EMIT errorOccurred(tr("Cannot use this model: %1").arg(m.error));
     Q_EMIT modelLoaded(m.path, false);
     return;
@@ -265,7 +267,8 @@ void CaptionTab::showResults() {
     const QSignalBlocker block(captions_);
     captions_->clear();
     for (const auto& r : results_) {
-      auto* item = new QListWidgetItem(QStringLiteral("%1   (log\u00a0p\u00a0%2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
+      auto* item = new QListWidgetItem(
+          QStringLiteral("%1   (log\u00a0p\u00a0%2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
       item->setToolTip(readable(r.text));
     }
     if (!results_.empty()) captions_->setCurrentRow(caption_);
@@ -283,8 +286,9 @@ void CaptionTab::selectWord(int index) {
 QString CaptionTab::note() const {
   if (!has_model_) return tr("No model loaded yet.");
   if (!attends_)
-    return tr("This is an LSTM model: it reads one vector for the whole image, so it has no attention "
-              "map to show. Train an attention model to see where it looks.");
+    return tr(
+        "This is an LSTM model: it reads one vector for the whole image, so it has no attention "
+        "map to show. Train an attention model to see where it looks.");
   const auto words = shownWords();
   if (words.empty()) return QString();
   return tr("Where the model looked for “%1” (← → to step through the words)")

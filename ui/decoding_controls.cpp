@@ -16,7 +16,8 @@ DecodingControls::DecodingControls(QWidget* parent) : QWidget(parent) {
   mode_->addItem(tr("Greedy"), QStringLiteral("greedy"));
   mode_->addItem(tr("Sample"), QStringLiteral("sample"));
   mode_->addItem(tr("Beam search"), QStringLiteral("beam"));
-  mode_->setToolTip(tr("Greedy: the likeliest word each step. Sample: draw words at a temperature. Beam: keep the best hypotheses."));
+  mode_->setToolTip(
+      tr("Greedy: the likeliest word each step. Sample: draw words at a temperature. Beam: keep the best hypotheses."));
   temperature_slider_ = new QSlider(Qt::Horizontal, this);
   temperature_slider_->setRange(5, 300);
   temperature_slider_->setValue(100);

@@ -37,11 +37,13 @@ QString scores_html(const nlohmann::json& j) {
     html += QStringLiteral("<tr><td>%1</td><td align=\"right\"><b>%2</b></td><td><i>%3</i></td></tr>").arg(name, value, tip);
   };
   row(QStringLiteral("BLEU-1 / 2 / 3 / 4"),
-      QStringLiteral("%1 / %2 / %3 / %4").arg(number(j, "Bleu_1"), number(j, "Bleu_2"), number(j, "Bleu_3"), number(j, "Bleu_4")));
+      QStringLiteral("%1 / %2 / %3 / %4")
+          .arg(number(j, "Bleu_1"), number(j, "Bleu_2"), number(j, "Bleu_3"), number(j, "Bleu_4")));
   row(QStringLiteral("ROUGE-L"), number(j, "ROUGE_L"));
   row(QStringLiteral("CIDEr-D"), number(j, "CIDEr"));
   if (j.contains("content_accuracy")) {
-    row(EvalReport::tr("Content accuracy"), number(j, "content_accuracy"), EvalReport::tr("captions naming exactly the scene's objects"));
+    row(EvalReport::tr("Content accuracy"), number(j, "content_accuracy"),
+        EvalReport::tr("captions naming exactly the scene's objects"));
     row(EvalReport::tr("Pointing game"), number(j, "pointing"),
         EvalReport::tr("centre-cell baseline %1").arg(number(j, "pointing_centre_baseline")));
     row(EvalReport::tr("CHAIR-i / CHAIR-s"), QStringLiteral("%1 / %2").arg(number(j, "chair_i"), number(j, "chair_s")),

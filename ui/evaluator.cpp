@@ -1,16 +1,15 @@
 #include "core/data/tokenizer.h"
 #include "core/eval/run_evaluation.h"
 #include "core/run/run_folder.h"
-#include "core/util/errors.h"
 #include "core/util/atomic_file.h"
 #include "core/util/duration.h"
+#include "core/util/errors.h"
 
 #include <nlohmann/json.hpp>
 
-#include "ui/evaluator.h"
 #include "ui/background.h"
+#include "ui/evaluator.h"
 #include "ui/feature_cache_location.h"
-
 
 #include <algorithm>
 

@@ -70,8 +70,9 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
   opacity_->setToolTip(tr("Heatmap opacity"));
   same_scale_ = new QCheckBox(tr("Same scale"), this);
   same_scale_->setObjectName(QStringLiteral("sameScale"));
-  same_scale_->setToolTip(tr("The tiles below share one colour scale (the bar's top is the largest weight of any word), "
-                             "so the words' maps compare; off: each word's map uses the whole scale"));
+  same_scale_->setToolTip(
+      tr("The tiles below share one colour scale (the bar's top is the largest weight of any word), "
+         "so the words' maps compare; off: each word's map uses the whole scale"));
   connect(same_scale_, &QCheckBox::toggled, this, &HeatmapView::updateStrip);
   grid_lines_ = new QCheckBox(tr("Grid lines"), this);
   grid_lines_->setToolTip(tr("Show the 8×8 cells the model attends over"));
@@ -172,7 +173,9 @@ void HeatmapView::updateStrip() {
     strip_->clear();
     return;
   }
-  const QImage strip = to_qimage(attention_sheet(to_bgr(image_), strip_words(words_), sheet_options(kStripTile, stripColumns(), opacity_->value() / 100.0, same_scale_->isChecked())));
+  const QImage strip =
+      to_qimage(attention_sheet(to_bgr(image_), strip_words(words_),
+                                sheet_options(kStripTile, stripColumns(), opacity_->value() / 100.0, same_scale_->isChecked())));
   strip_->setPixmap(QPixmap::fromImage(strip));
   strip_->resize(strip.size());
 }
@@ -185,7 +188,8 @@ void HeatmapView::updateView() {
   }
   // Scaled to the space the label has now (it shrinks with the window), the grid drawn after
   // scaling so its lines stay one pixel sharp.
-  QImage shown = overlayFor(word_, false).scaled(heatmap_->size().boundedTo(QSize(1024, 1024)), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+  QImage shown = overlayFor(word_, false)
+                     .scaled(heatmap_->size().boundedTo(QSize(1024, 1024)), Qt::KeepAspectRatio, Qt::SmoothTransformation);
   drawGrid(shown);
   heatmap_->setPixmap(QPixmap::fromImage(shown));
   // The selected word's tile in the strip (after the image's own tile) stays in view.
@@ -206,8 +210,8 @@ bool HeatmapView::exportStrip(const QString& path) const {
 }
 
 SettingsTable HeatmapView::settings() const {
-  return {{QStringLiteral("opacity"), opacity_}, {QStringLiteral("grid"), grid_lines_},
-          {QStringLiteral("same_scale"), same_scale_}};
+  return {
+      {QStringLiteral("opacity"), opacity_}, {QStringLiteral("grid"), grid_lines_}, {QStringLiteral("same_scale"), same_scale_}};
 }
 
 }  // namespace captioner::ui

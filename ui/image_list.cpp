@@ -27,8 +27,9 @@ int ImageList::addImages(const QStringList& paths) {
       continue;
     }
     paths_ << path;
-    auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumb.scaled(72, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation))),
-                                     QFileInfo(path).fileName());
+    auto* item =
+        new QListWidgetItem(QIcon(QPixmap::fromImage(thumb.scaled(72, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation))),
+                            QFileInfo(path).fileName());
     item->setToolTip(path);
     addItem(item);
     ++added;

@@ -26,8 +26,8 @@ namespace captioner::ui {
 namespace {
 
 // Distinct colours in the order runs are added (Tableau 10's first eight).
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
-                           QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127)};
+const QColor kPalette[] = {QColor(31, 119, 180),  QColor(255, 127, 14), QColor(44, 160, 44),   QColor(214, 39, 40),
+                           QColor(148, 103, 189), QColor(140, 86, 75),  QColor(227, 119, 194), QColor(127, 127, 127)};
 
 }  // namespace
 
@@ -44,7 +44,8 @@ class LogTicker125 : public QCPAxisTicker {
   QVector<double> createTickVector(double, const QCPRange& range) override {
     QVector<double> ticks;
     if (range.lower <= 0 || range.upper <= range.lower) return ticks;
-    for (int e = static_cast<int>(std::floor(std::log10(range.lower))); e <= static_cast<int>(std::ceil(std::log10(range.upper))); ++e)
+    for (int e = static_cast<int>(std::floor(std::log10(range.lower))); e <= static_cast<int>(std::ceil(std::log10(range.upper)));
+         ++e)
       for (double m : {1.0, 2.0, 5.0}) {
         const double t = m * std::pow(10.0, e);
         if (t >= range.lower && t <= range.upper) ticks << t;
@@ -210,8 +211,10 @@ void LossPlot::labelSeries(Series& s) {
   const bool loss = chart_ == nullptr || chart_->currentIndex() == 0;
   s.smooth->setName(loss ? tr("%1: train").arg(s.label) : s.label);
   s.val->setName(tr("%1: validation").arg(s.label));
-  if (loss && !s.history.rows.empty()) s.val->addToLegend();
-  else s.val->removeFromLegend();
+  if (loss && !s.history.rows.empty())
+    s.val->addToLegend();
+  else
+    s.val->removeFromLegend();
 }
 
 void LossPlot::setRun(const QString& key, const QString& label, const History& history) {
@@ -259,8 +262,10 @@ void LossPlot::setLogY(bool on) {
     return;
   }
   plot_->yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-  if (on) plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker125));
-  else plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  if (on)
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new LogTicker125));
+  else
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   scheduleReplot();
   Q_EMIT logYChanged(on);
 }
@@ -292,18 +297,24 @@ void LossPlot::setXAxis(XAxis axis) {
 
 double LossPlot::xOf(const HistoryRow& r) const {
   switch (xAxis()) {
-    case XAxis::Step: return static_cast<double>(r.step);
-    case XAxis::Elapsed: return r.elapsed_s;
-    case XAxis::WallClock: return r.wall_time > 0 ? r.wall_time : std::nan("");
+    case XAxis::Step:
+      return static_cast<double>(r.step);
+    case XAxis::Elapsed:
+      return r.elapsed_s;
+    case XAxis::WallClock:
+      return r.wall_time > 0 ? r.wall_time : std::nan("");
   }
   return 0;
 }
 
 double LossPlot::yOf(const HistoryRow& r) const {
   switch (chart()) {
-    case Chart::Loss: return r.train_loss;
-    case Chart::LearningRate: return r.lr;
-    case Chart::Throughput: return r.captions_per_s;
+    case Chart::Loss:
+      return r.train_loss;
+    case Chart::LearningRate:
+      return r.lr;
+    case Chart::Throughput:
+      return r.captions_per_s;
   }
   return 0;
 }
@@ -376,18 +387,19 @@ QString LossPlot::readoutAt(double x) const {
   for (const auto& s : series_) {
     const auto* data = s.smooth->data().data();
     if (data->isEmpty()) continue;
-    auto it = data->findEnd(x, false);  // past the last point at or before x
+    auto it = data->findEnd(x, false);       // past the last point at or before x
     if (it == data->constBegin()) continue;  // x is before this series' data
     --it;
     const double key = it->key;
     const auto raw_it = s.raw->data()->findBegin(key, false);
-    QString part = QStringLiteral("<span style=\"color:%1\">■</span> %2: ")
-                       .arg(s.color.name(), s.label.toHtmlEscaped());
+    QString part = QStringLiteral("<span style=\"color:%1\">■</span> %2: ").arg(s.color.name(), s.label.toHtmlEscaped());
     part += wall ? QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(key * 1000)).toString(QStringLiteral("HH:mm:ss"))
                  : (xAxis() == XAxis::Step ? tr("step %1").arg(key, 0, 'f', 0) : tr("%1 s").arg(key, 0, 'f', 1));
     const int digits = chart() == Chart::LearningRate ? 6 : 4;
     part += tr(" %1 %2 (raw %3)")
-                .arg(loss ? tr("train") : chart() == Chart::LearningRate ? tr("lr") : tr("captions/s"))
+                .arg(loss                             ? tr("train")
+                     : chart() == Chart::LearningRate ? tr("lr")
+                                                      : tr("captions/s"))
                 .arg(it->value, 0, 'g', digits)
                 .arg(raw_it != s.raw->data()->constEnd() ? raw_it->value : std::nan(""), 0, 'g', digits);
     if (loss) {

@@ -46,7 +46,7 @@ class LossPlot : public QWidget {
   QStringList runKeys() const;  // the saved runs shown
   int seriesCount() const { return static_cast<int>(series_.size()); }
   QColor seriesColor(const QString& key) const;  // invalid when not shown
-  int trainPointCount() const;  // of the live run
+  int trainPointCount() const;                   // of the live run
   int valPointCount() const;
   // Every shown series: run,step,wall_time,elapsed_s,train_raw,train_smoothed,val_loss,lr,captions_per_s.
   bool exportCsv(const QString& path) const;

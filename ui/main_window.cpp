@@ -12,12 +12,15 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QDesktopServices>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
-#include <QFileDialog>
-#include <QFrame>
-#include <QToolButton>
 #include <QFile>
+#include <QFileDialog>
 #include <QFileInfo>
+#include <QFrame>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
@@ -26,14 +29,11 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QStandardPaths>
-#include <QUrl>
-#include <QGridLayout>
-#include <QDialogButtonBox>
-#include <QDialog>
-#include <QDesktopServices>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
+#include <QToolButton>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include <atomic>
@@ -82,7 +82,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 QWidget* MainWindow::buildErrorBanner() {
   banner_box_ = new QFrame(this);
   banner_box_->setObjectName(QStringLiteral("errorBanner"));
-  banner_box_->setStyleSheet(QStringLiteral("#errorBanner { background: #fde2e1; border-radius: 3px; } QLabel { color: #611a15; }"));
+  banner_box_->setStyleSheet(
+      QStringLiteral("#errorBanner { background: #fde2e1; border-radius: 3px; } QLabel { color: #611a15; }"));
   banner_box_->setVisible(false);
   banner_ = new QLabel(banner_box_);
   banner_->setWordWrap(true);
@@ -115,7 +116,8 @@ void MainWindow::connectTabs() {
       statusBar()->showMessage(tr("Training saved in %1; the Caption tab uses it").arg(run_dir), 8000);
     } else {
       statusBar()->showMessage(saved ? tr("Training saved in %1 (the Caption tab keeps its model: Preview or "
-                                          "File > Open model switches)").arg(run_dir)
+                                          "File > Open model switches)")
+                                           .arg(run_dir)
                                      : tr("Training stopped before its first checkpoint"),
                                8000);
     }
@@ -154,14 +156,14 @@ void MainWindow::connectServing() {
     statusBar()->clearMessage();  // "Loading … for serving…" is over
     serving_label_->setText(tr("Serving at <a href=\"%1\">%1</a>").arg(address));
     serving_label_->setToolTip(tr("OpenAI chat completions at %1v1/chat/completions, image bytes at %1caption, "
-                                  "a web page at %1").arg(address));
+                                  "a web page at %1")
+                                   .arg(address));
     serving_label_->setVisible(true);
     serve_action_->setText(tr("Stop &serving"));
     serve_action_->setEnabled(true);
   });
-  connect(serve_, &ServeController::failed, this, [this](const QString& message) {
-    showError(tr("Could not serve the model: %1").arg(message));
-  });
+  connect(serve_, &ServeController::failed, this,
+          [this](const QString& message) { showError(tr("Could not serve the model: %1").arg(message)); });
   connect(serve_, &ServeController::stopped, this, [this] {
     serving_label_->setVisible(false);
     serve_action_->setText(tr("&Serve this model over HTTP"));
@@ -220,8 +222,9 @@ void MainWindow::openBuiltInShapes(int count) {
         if (!error.isEmpty()) {
           showError(tr("Could not generate the Shapes dataset: %1").arg(error));
         } else if (cancel->load()) {
-          showError(tr("No dataset: the built-in Shapes data was not generated. File > Open built-in Shapes makes it "
-                       "(about 20 seconds); File > Open dataset opens another."));
+          showError(
+              tr("No dataset: the built-in Shapes data was not generated. File > Open built-in Shapes makes it "
+                 "(about 20 seconds); File > Open dataset opens another."));
         } else {
           training_->setDataset(dir);
         }
@@ -230,7 +233,8 @@ void MainWindow::openBuiltInShapes(int count) {
 
 void MainWindow::openImageFiles(const QStringList& paths) {
   tabs_->setCurrentWidget(caption_);
-  if (caption_->addImages(paths) == 0) showError(tr("None of these files is an image Captioner can read: %1").arg(paths.join(QStringLiteral(", "))));
+  if (caption_->addImages(paths) == 0)
+    showError(tr("None of these files is an image Captioner can read: %1").arg(paths.join(QStringLiteral(", "))));
 }
 
 void MainWindow::buildMenus() {
@@ -246,11 +250,13 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
 
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
-  edit->addAction(tr("&Paste image"), this, [this] {
-    tabs_->setCurrentWidget(caption_);
-    if (caption_->addMimeData(QApplication::clipboard()->mimeData()) == 0)
-      showError(tr("The clipboard holds no image or image file."));
-  })->setShortcut(QKeySequence::Paste);
+  edit->addAction(tr("&Paste image"), this,
+                  [this] {
+                    tabs_->setCurrentWidget(caption_);
+                    if (caption_->addMimeData(QApplication::clipboard()->mimeData()) == 0)
+                      showError(tr("The clipboard holds no image or image file."));
+                  })
+      ->setShortcut(QKeySequence::Paste);
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("&Training"), this, [this] { tabs_->setCurrentWidget(training_); })->setShortcut(QKeySequence(tr("Ctrl+1")));
@@ -275,8 +281,10 @@ void MainWindow::buildExportMenu(QMenu* menu) {
     menu->addAction(label, this, [=] {
       const QString path = QFileDialog::getSaveFileName(this, title, name, filter);
       if (path.isEmpty()) return;
-      if (write(path)) statusBar()->showMessage(tr("Wrote %1").arg(QDir::toNativeSeparators(path)), 8000);
-      else showError(failure.arg(path));
+      if (write(path))
+        statusBar()->showMessage(tr("Wrote %1").arg(QDir::toNativeSeparators(path)), 8000);
+      else
+        showError(failure.arg(path));
     });
   };
   add(tr("Loss curves as &PNG…"), tr("Export the loss plot"), QStringLiteral("loss.png"), tr("PNG (*.png)"),
@@ -293,10 +301,11 @@ void MainWindow::buildExportMenu(QMenu* menu) {
 
 void MainWindow::openDataset() {
   QSettings s;
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open a dataset (dataset.json, COCO captions JSON, or "
-                                                             "captions_tokenized.json of a handout folder)"),
-                                                    s.value(QStringLiteral("folders/dataset")).toString(),
-                                                    tr("Datasets (*.json)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this,
+                                   tr("Open a dataset (dataset.json, COCO captions JSON, or "
+                                      "captions_tokenized.json of a handout folder)"),
+                                   s.value(QStringLiteral("folders/dataset")).toString(), tr("Datasets (*.json)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
   const QFileInfo info(path);
@@ -325,9 +334,9 @@ void MainWindow::openDataset() {
 
 void MainWindow::openModel() {
   QSettings s;
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
-                                                    s.value(QStringLiteral("folders/model")).toString(),
-                                                    tr("Checkpoints (*.pt)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
+                                   s.value(QStringLiteral("folders/model")).toString(), tr("Checkpoints (*.pt)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
   caption_->loadModel(path);
@@ -353,10 +362,10 @@ void MainWindow::toggleServing() {
 void MainWindow::openImages() {
   QSettings s;
   // The last folder images came from; at first the Pictures folder, not the working folder.
-  const QString start = s.value(QStringLiteral("folders/images"),
-                                QStandardPaths::writableLocation(QStandardPaths::PicturesLocation)).toString();
-  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), start,
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
+  const QString start =
+      s.value(QStringLiteral("folders/images"), QStandardPaths::writableLocation(QStandardPaths::PicturesLocation)).toString();
+  const QStringList paths =
+      QFileDialog::getOpenFileNames(this, tr("Open images"), start, tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
   if (paths.isEmpty()) return;
   s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
   caption_->addImages(paths);
@@ -370,7 +379,8 @@ void MainWindow::saveModelAs() {
     showError(tr("There is no model to save yet: train one first."));
     return;
   }
-  const QString path = QFileDialog::getSaveFileName(this, tr("Save model as"), QStringLiteral("model.pt"), tr("Checkpoints (*.pt)"));
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Save model as"), QStringLiteral("model.pt"), tr("Checkpoints (*.pt)"));
   if (path.isEmpty()) return;
   QFile::remove(path);
   if (!QFile::copy(source, path)) showError(tr("%1: cannot write the model there").arg(path));

@@ -2,8 +2,8 @@
 // The main window: Training and Caption tabs, menus with standard shortcuts, an error banner
 // (plain words, what and how to fix, never a crash), remembered geometry and choices, and the
 // built-in Shapes data generated on first launch.
-#include <QMainWindow>
 #include <QList>
+#include <QMainWindow>
 #include <QPair>
 #include <QString>
 #include <QStringList>
@@ -68,8 +68,8 @@ class MainWindow : public QMainWindow {
   QLabel* banner_;
   ServeController* serve_;
   QAction* serve_action_ = nullptr;
-  QLabel* serving_label_;  // the address being served, in the status bar
-  QLabel* training_label_;  // the run's state, in the status bar
+  QLabel* serving_label_;                             // the address being served, in the status bar
+  QLabel* training_label_;                            // the run's state, in the status bar
   std::shared_ptr<std::atomic<bool>> cancel_shapes_;  // while the built-in data is being generated
 };
 

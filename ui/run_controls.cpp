@@ -24,8 +24,8 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   connect(stop_, &QPushButton::clicked, this, &RunControls::stopClicked);
   connect(resume_run_, &QPushButton::clicked, this, [this] {
     QSettings s;
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to resume"),
-                                                          s.value(QStringLiteral("folders/runs")).toString());
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Run folder to resume"), s.value(QStringLiteral("folders/runs")).toString());
     if (dir.isEmpty()) return;
     s.setValue(QStringLiteral("folders/runs"), QFileInfo(dir).absolutePath());
     Q_EMIT resumeRunChosen(dir);

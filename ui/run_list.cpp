@@ -56,8 +56,8 @@ std::vector<std::pair<QString, QString>> settings_of(const RunSummary& r) {
           {QObject::tr("steps"), QString::number(c.steps)},
           {QObject::tr("batch"), QString::number(c.batch_size)},
           {QObject::tr("learning rate"), QString::number(c.lr, 'g', 4)},
-          {QObject::tr("lr decay"), c.lr_decay == 1.0 ? QObject::tr("none")
-                                                      : QObject::tr("×%1 every %2").arg(c.lr_decay).arg(c.lr_decay_every)},
+          {QObject::tr("lr decay"),
+           c.lr_decay == 1.0 ? QObject::tr("none") : QObject::tr("×%1 every %2").arg(c.lr_decay).arg(c.lr_decay_every)},
           {QObject::tr("max length"), QString::number(c.max_len)},
           {QObject::tr("min count"), QString::number(c.min_count)},
           {QObject::tr("validate every"), QString::number(c.val_every)},
@@ -99,15 +99,17 @@ RunList::RunList(QWidget* parent) : QWidget(parent) {
   connect(refresh_button, &QPushButton::clicked, this, &RunList::refresh);
   evaluate_ = new QPushButton(tr("Evaluate"), this);
   evaluate_->setObjectName(QStringLiteral("evaluateRun"));
-  evaluate_->setToolTip(tr("Caption the dataset's test split with the selected run and score it "
-                           "(the same code as captioner eval)"));
+  evaluate_->setToolTip(
+      tr("Caption the dataset's test split with the selected run and score it "
+         "(the same code as captioner eval)"));
   connect(evaluate_, &QPushButton::clicked, this, [this] { Q_EMIT evaluateRequested(selectedRun()); });
   report_ = new QPushButton(tr("Report…"), this);
   report_->setToolTip(tr("The selected run's latest evaluation, with its worst-captioned images"));
   connect(report_, &QPushButton::clicked, this, [this] { Q_EMIT reportRequested(selectedRun()); });
   continue_ = new QPushButton(tr("Continue training"), this);
-  continue_->setToolTip(tr("Train the selected run further with its own settings: a stopped run to its planned "
-                           "steps, a finished one for as many more steps as the form's Steps"));
+  continue_->setToolTip(
+      tr("Train the selected run further with its own settings: a stopped run to its planned "
+         "steps, a finished one for as many more steps as the form's Steps"));
   connect(continue_, &QPushButton::clicked, this, [this] { Q_EMIT continueRequested(selectedRun()); });
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(refresh_button);
@@ -176,15 +178,15 @@ void RunList::show(const RunListing& listing) {
     item->setText(Pointing, score(r, "pointing"));
     if (!r.evaluation.empty())
       for (int c : {Cider, Content, Pointing})
-        item->setToolTip(c, tr("%1 split, %2 decoding").arg(QString::fromStdString(r.evaluation_split),
-                                                             QString::fromStdString(r.evaluation_decoding)));
+        item->setToolTip(c, tr("%1 split, %2 decoding")
+                                .arg(QString::fromStdString(r.evaluation_split), QString::fromStdString(r.evaluation_decoding)));
     if (dir == selected) item->setSelected(true);
   }
   filling_ = false;
-  note_->setText(listing.problems.empty() ? QString()
-                                          : tr("Left out: %1").arg(QString::fromStdString(listing.problems.front())) +
-                                                (listing.problems.size() > 1 ? tr(" (and %1 more)").arg(listing.problems.size() - 1)
-                                                                             : QString()));
+  note_->setText(listing.problems.empty()
+                     ? QString()
+                     : tr("Left out: %1").arg(QString::fromStdString(listing.problems.front())) +
+                           (listing.problems.size() > 1 ? tr(" (and %1 more)").arg(listing.problems.size() - 1) : QString()));
   note_->setVisible(!listing.problems.empty());
   // Runs that were checked and are gone (deleted folders) leave the plot.
   for (const QString& dir : checked)

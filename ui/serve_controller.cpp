@@ -33,32 +33,39 @@ void ServeController::start(const QString& model_path, int port) {
   config.model = model_path.toStdString();
   config.port = port;
   // When the work ends (stopped, or failed to start), the controller is ready again.
-  thread_ = run_off_gui_thread(this, [this, shared, config] {
-    try {
-      auto server = std::make_unique<CaptionServer>(config);
-      server->bind(/*fallback_to_any=*/true);
-      const QString address = QString::fromStdString(server->address());
-      CaptionServer* serving = nullptr;
-      {
-        std::lock_guard<std::mutex> lock(shared->mutex);
-        if (!shared->stop_requested) serving = (shared->server = std::move(server)).get();
-      }
-      if (!serving) return true;
-      QMetaObject::invokeMethod(this, [this, address] {
-        address_ = address;
-        Q_EMIT started(address);
-      }, Qt::QueuedConnection);
-      serving->run();
-    } catch (const std::exception& e) {
-      const QString message = QString::fromStdString(e.what());
-      QMetaObject::invokeMethod(this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
-    }
-    return true;
-  }, [this](bool) {
-    shared_.reset();
-    address_.clear();
-    Q_EMIT stopped();
-  });
+  thread_ = run_off_gui_thread(
+      this,
+      [this, shared, config] {
+        try {
+          auto server = std::make_unique<CaptionServer>(config);
+          server->bind(/*fallback_to_any=*/true);
+          const QString address = QString::fromStdString(server->address());
+          CaptionServer* serving = nullptr;
+          {
+            std::lock_guard<std::mutex> lock(shared->mutex);
+            if (!shared->stop_requested) serving = (shared->server = std::move(server)).get();
+          }
+          if (!serving) return true;
+          QMetaObject::invokeMethod(
+              this,
+              [this, address] {
+                address_ = address;
+                Q_EMIT started(address);
+              },
+              Qt::QueuedConnection);
+          serving->run();
+        } catch (const std::exception& e) {
+          const QString message = QString::fromStdString(e.what());
+          QMetaObject::invokeMethod(
+              this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
+        }
+        return true;
+      },
+      [this](bool) {
+        shared_.reset();
+        address_.clear();
+        Q_EMIT stopped();
+      });
 }
 
 void ServeController::stop() {

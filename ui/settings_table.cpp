@@ -23,13 +23,18 @@ QVariant value_of(const QWidget* w) {
 }
 
 void set_value(QWidget* w, const QVariant& v) {
-  if (auto* s = qobject_cast<QSpinBox*>(w)) s->setValue(v.toInt());
-  else if (auto* d = qobject_cast<QDoubleSpinBox*>(w)) d->setValue(v.toDouble());
+  if (auto* s = qobject_cast<QSpinBox*>(w))
+    s->setValue(v.toInt());
+  else if (auto* d = qobject_cast<QDoubleSpinBox*>(w))
+    d->setValue(v.toDouble());
   else if (auto* c = qobject_cast<QComboBox*>(w)) {
     if (v.toInt() >= 0 && v.toInt() < c->count()) c->setCurrentIndex(v.toInt());
-  } else if (auto* b = qobject_cast<QCheckBox*>(w)) b->setChecked(v.toBool());
-  else if (auto* a = qobject_cast<QAbstractSlider*>(w)) a->setValue(v.toInt());
-  else throw std::logic_error(std::string("settings table: unsupported widget ") + w->metaObject()->className());
+  } else if (auto* b = qobject_cast<QCheckBox*>(w))
+    b->setChecked(v.toBool());
+  else if (auto* a = qobject_cast<QAbstractSlider*>(w))
+    a->setValue(v.toInt());
+  else
+    throw std::logic_error(std::string("settings table: unsupported widget ") + w->metaObject()->className());
 }
 
 }  // namespace

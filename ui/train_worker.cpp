@@ -13,13 +13,20 @@ namespace captioner::ui {
 
 QString run_state_name(RunState state) {
   switch (state) {
-    case RunState::Idle: return QStringLiteral("idle");
-    case RunState::Preparing: return QStringLiteral("preparing");
-    case RunState::Running: return QStringLiteral("running");
-    case RunState::Paused: return QStringLiteral("paused");
-    case RunState::Stopped: return QStringLiteral("stopped");
-    case RunState::Finished: return QStringLiteral("finished");
-    case RunState::Failed: return QStringLiteral("failed");
+    case RunState::Idle:
+      return QStringLiteral("idle");
+    case RunState::Preparing:
+      return QStringLiteral("preparing");
+    case RunState::Running:
+      return QStringLiteral("running");
+    case RunState::Paused:
+      return QStringLiteral("paused");
+    case RunState::Stopped:
+      return QStringLiteral("stopped");
+    case RunState::Finished:
+      return QStringLiteral("finished");
+    case RunState::Failed:
+      return QStringLiteral("failed");
   }
   return QString();
 }
@@ -28,11 +35,16 @@ namespace {
 
 RunState run_state(TrainerState state) {
   switch (state) {
-    case TrainerState::Running: return RunState::Running;
-    case TrainerState::Paused: return RunState::Paused;
-    case TrainerState::Stopped: return RunState::Stopped;
-    case TrainerState::Finished: return RunState::Finished;
-    case TrainerState::Failed: return RunState::Failed;
+    case TrainerState::Running:
+      return RunState::Running;
+    case TrainerState::Paused:
+      return RunState::Paused;
+    case TrainerState::Stopped:
+      return RunState::Stopped;
+    case TrainerState::Finished:
+      return RunState::Finished;
+    case TrainerState::Failed:
+      return RunState::Failed;
   }
   return RunState::Failed;
 }
@@ -110,8 +122,10 @@ void TrainWorker::unpause() {
 
 void TrainWorker::stop() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (trainer_) trainer_->control().request_stop();
-  else stop_early_ = true;
+  if (trainer_)
+    trainer_->control().request_stop();
+  else
+    stop_early_ = true;
   cancel_extraction_ = true;
 }
 

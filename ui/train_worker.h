@@ -48,7 +48,7 @@ struct TrainStatus {
   qint64 step = 0, total = 0;
   double captions_per_s = 0, eta_s = 0, lr = 0, best_val = 0, elapsed_s = 0;
   QVector<TrainSample> samples;  // a validation's captions, in the one status that follows it; else empty
-  qint64 samples_step = 0;        // the step they were made at
+  qint64 samples_step = 0;       // the step they were made at
 };
 
 class TrainWorker : public QObject {

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 
-#include "core/util/precision.h"
 #include "core/train/recipe.h"
+#include "core/util/precision.h"
 #include "core/util/runtime.h"
 
 namespace captioner::ui {
@@ -43,8 +43,7 @@ TrainingForm::TrainingForm(QWidget* parent) : QGroupBox(tr("Model and training")
   addTrainingFields(form, defaults);
   connect(kind_, &QComboBox::currentIndexChanged, this, [this] { setLocked(locked_); });
   connect(preset_, &QComboBox::currentIndexChanged, this, &TrainingForm::applyPreset);
-  for (QSpinBox* s : {steps_, batch_, val_every_})
-    connect(s, &QSpinBox::valueChanged, this, &TrainingForm::showMatchingPreset);
+  for (QSpinBox* s : {steps_, batch_, val_every_}) connect(s, &QSpinBox::valueChanged, this, &TrainingForm::showMatchingPreset);
   showMatchingPreset();
   connect(layer_, &QComboBox::currentIndexChanged, this, &TrainingForm::layerChanged);
   connect(min_count_, &QSpinBox::valueChanged, this, &TrainingForm::minCountChanged);
@@ -64,10 +63,11 @@ void TrainingForm::addModelFields(QFormLayout* form, const TrainConfig& defaults
   layer_->addItem(tr("mixed5 (8×8×768, sees colour)"), QStringLiteral("mixed5"));
   layer_->addItem(tr("mixed10 (standard 8×8×2048 grid)"), QStringLiteral("mixed10"));
   layer_->setCurrentIndex(layer_->findData(QString::fromLatin1(kRecommendedLayerChoice)));
-  layer_->setToolTip(tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled nsfwjs weights' layers after "
-                        "mixed5 were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably "
-                        "(content accuracy 0.92 against 0.47), so Automatic picks mixed5 for them and mixed10 for "
-                        "torchvision's weights"));
+  layer_->setToolTip(
+      tr("Inception-v3 layer whose 8×8 grid the model reads. The bundled nsfwjs weights' layers after "
+         "mixed5 were fine-tuned away from colour: on Shapes, mixed5 names colours far more reliably "
+         "(content accuracy 0.92 against 0.47), so Automatic picks mixed5 for them and mixed10 for "
+         "torchvision's weights"));
   for (QComboBox* box : {kind_, layer_}) {  // long item texts do not widen the form
     box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     box->setMinimumContentsLength(16);
@@ -94,8 +94,9 @@ void TrainingForm::addTrainingFields(QFormLayout* form, const TrainConfig& defau
     preset_->setItemData(preset_->count() - 1, QString::fromStdString(p.summary), Qt::ToolTipRole);
   }
   preset_->addItem(tr("Custom"), QString());
-  preset_->setToolTip(tr("Sets steps, batch size and validation cadence together (the same presets as "
-                         "captioner train --preset)"));
+  preset_->setToolTip(
+      tr("Sets steps, batch size and validation cadence together (the same presets as "
+         "captioner train --preset)"));
   batch_ = spin(1, 4096, static_cast<int>(defaults.batch_size), tr("Distinct images per batch, one random caption each"), this);
   lr_ = real(1e-5, 1.0, 1e-4, 5, defaults.lr, tr("Adam learning rate (halved at 40 % and 80 % of the steps)"), this);
   max_len_ = spin(3, 200, static_cast<int>(defaults.max_len), tr("Tokens per caption, START and END included"), this);
@@ -122,12 +123,14 @@ void TrainingForm::addTrainingFields(QFormLayout* form, const TrainConfig& defau
   precision_ = new QComboBox(this);
   precision_->setObjectName(QStringLiteral("precision"));
   const bool native_bf16 = cpu_has_native_bf16();
-  precision_->addItem(native_bf16 ? tr("Automatic (bf16 on this CPU)") : tr("Automatic (fp32 on this CPU)"), QStringLiteral("auto"));
+  precision_->addItem(native_bf16 ? tr("Automatic (bf16 on this CPU)") : tr("Automatic (fp32 on this CPU)"),
+                      QStringLiteral("auto"));
   precision_->addItem(tr("fp32"), QStringLiteral("fp32"));
   precision_->addItem(tr("bf16 mixed"), QStringLiteral("bf16"));
-  precision_->setToolTip(tr("Matrix products on the CPU: bf16 operands with fp32 accumulation (weights, optimizer, "
-                            "loss and checkpoints stay fp32), about twice as fast where the CPU has bf16 units "
-                            "(AVX512-BF16 or AMX); Automatic uses them where they exist"));
+  precision_->setToolTip(
+      tr("Matrix products on the CPU: bf16 operands with fp32 accumulation (weights, optimizer, "
+         "loss and checkpoints stay fp32), about twice as fast where the CPU has bf16 units "
+         "(AVX512-BF16 or AMX); Automatic uses them where they exist"));
   form->addRow(tr("Device"), device_);
   form->addRow(tr("Precision"), precision_);
   form->addRow(tr("CPU threads"), threads_);
@@ -195,13 +198,21 @@ void TrainingForm::setLocked(bool locked) {
 }
 
 SettingsTable TrainingForm::settings() const {
-  return {{QStringLiteral("kind"), kind_},       {QStringLiteral("layer"), layer_},
-          {QStringLiteral("hidden"), hidden_},   {QStringLiteral("embed"), embed_},
-          {QStringLiteral("layers"), layers_},   {QStringLiteral("dropout"), dropout_},
-          {QStringLiteral("preset"), preset_},   {QStringLiteral("batch"), batch_},     {QStringLiteral("lr"), lr_},
-          {QStringLiteral("max_len"), max_len_}, {QStringLiteral("min_count"), min_count_},
-          {QStringLiteral("val_every"), val_every_}, {QStringLiteral("steps"), steps_},
-          {QStringLiteral("threads"), threads_}, {QStringLiteral("precision"), precision_}};
+  return {{QStringLiteral("kind"), kind_},
+          {QStringLiteral("layer"), layer_},
+          {QStringLiteral("hidden"), hidden_},
+          {QStringLiteral("embed"), embed_},
+          {QStringLiteral("layers"), layers_},
+          {QStringLiteral("dropout"), dropout_},
+          {QStringLiteral("preset"), preset_},
+          {QStringLiteral("batch"), batch_},
+          {QStringLiteral("lr"), lr_},
+          {QStringLiteral("max_len"), max_len_},
+          {QStringLiteral("min_count"), min_count_},
+          {QStringLiteral("val_every"), val_every_},
+          {QStringLiteral("steps"), steps_},
+          {QStringLiteral("threads"), threads_},
+          {QStringLiteral("precision"), precision_}};
 }
 
 }  // namespace captioner::ui

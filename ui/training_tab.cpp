@@ -5,15 +5,15 @@
 #include <QFileInfo>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QPushButton>
-#include <QTabWidget>
 #include <QLabel>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QSettings>
 #include <QSplitter>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QThread>
 #include <QVBoxLayout>
 
@@ -23,20 +23,20 @@
 #include "core/data/dataset.h"
 #include "core/data/tokenizer.h"
 #include "core/data/vocabulary.h"
-#include "core/util/duration.h"
-#include "core/vision/feature_cache.h"
-#include "core/vision/grid_layer.h"
 #include "core/run/run_folder.h"
 #include "core/run/run_summary.h"
 #include "core/train/training_job.h"
+#include "core/util/duration.h"
+#include "core/vision/feature_cache.h"
+#include "core/vision/grid_layer.h"
 #include "ui/background.h"
 #include "ui/caption_worker.h"
 #include "ui/eval_report.h"
 #include "ui/evaluator.h"
 #include "ui/feature_cache_location.h"
 #include "ui/loss_plot.h"
-#include "ui/run_list.h"
 #include "ui/run_controls.h"
+#include "ui/run_list.h"
 #include "ui/training_form.h"
 
 namespace captioner::ui {
@@ -107,12 +107,13 @@ void TrainingTab::connectEvaluator() {
   connect(evaluator_, &Evaluator::progress, this, [this](const QString& stage, qint64 done, qint64 total) {
     progress_->setRange(0, static_cast<int>(total));
     progress_->setValue(static_cast<int>(done));
-    status_->setText(tr("Evaluating %1: %2 %3 / %4 images").arg(QFileInfo(evaluator_->runDir()).fileName(), stage).arg(done).arg(total));
+    status_->setText(
+        tr("Evaluating %1: %2 %3 / %4 images").arg(QFileInfo(evaluator_->runDir()).fileName(), stage).arg(done).arg(total));
   });
   connect(evaluator_, &Evaluator::message, log_, &QPlainTextEdit::appendPlainText);
   connect(evaluator_, &Evaluator::finished, this, [this](const QString& dir, EvalEnd end, const QString& error) {
     const bool ok = end == EvalEnd::Done;
-    const QString outcome = ok                        ? tr("Evaluated %1").arg(dir)
+    const QString outcome = ok                          ? tr("Evaluated %1").arg(dir)
                             : end == EvalEnd::Cancelled ? tr("Evaluation of %1 cancelled").arg(dir)
                                                         : tr("Evaluation of %1 failed: %2").arg(dir, error);
     log_->appendPlainText(outcome);
@@ -204,8 +205,9 @@ void TrainingTab::stopAndWait() {
 void TrainingTab::setDataset(const QString& path, const QString& image_dir) {
   dataset_ = path;
   image_dir_ = image_dir;
-  dataset_label_->setText(image_dir.isEmpty() ? QDir::toNativeSeparators(path)
-                                              : tr("%1\nimages in %2").arg(QDir::toNativeSeparators(path), QDir::toNativeSeparators(image_dir)));
+  dataset_label_->setText(image_dir.isEmpty()
+                              ? QDir::toNativeSeparators(path)
+                              : tr("%1\nimages in %2").arg(QDir::toNativeSeparators(path), QDir::toNativeSeparators(image_dir)));
   describeDataset();
   onState(state_);
 }
@@ -214,8 +216,7 @@ namespace {
 
 // What the dataset box says about a dataset with the form's settings. Reads the dataset and may
 // read the encoder's metadata (the "auto" layer), so it runs off the GUI thread.
-DatasetDescription describe_dataset(const QString& path, const QString& image_dir, const QString& layer_choice,
-                                    int min_count) {
+DatasetDescription describe_dataset(const QString& path, const QString& image_dir, const QString& layer_choice, int min_count) {
   DatasetDescription d;
   try {
     const CaptionDataset ds = read_dataset(path.toStdString());
@@ -237,8 +238,9 @@ DatasetDescription describe_dataset(const QString& path, const QString& image_di
       features = (cached ? TrainingTab::tr("%1, cached") : TrainingTab::tr("%1, extracted when training starts"))
                      .arg(QString::fromLatin1(grid_layer_name(layer)));
     }
-    d.text = TrainingTab::tr("%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
-                             "%7 test; features %8")
+    d.text = TrainingTab::tr(
+                 "%1 images, %2 captions; vocabulary %3 words at min count %4; split %5 train / %6 val / "
+                 "%7 test; features %8")
                  .arg(ds.images.size())
                  .arg(ds.caption_count())
                  .arg(vocab.size())
@@ -264,7 +266,8 @@ void TrainingTab::describeDataset() {
   dataset_info_->setText(tr("Reading the dataset…"));
   const int generation = ++description_generation_;
   run_off_gui_thread(
-      this, [=, path = dataset_, dir = image_dir_, layer = form_->layer(), min_count = form_->minCount()] {
+      this,
+      [=, path = dataset_, dir = image_dir_, layer = form_->layer(), min_count = form_->minCount()] {
         return describe_dataset(path, dir, layer, min_count);
       },
       [this, generation](const DatasetDescription& d) {
@@ -380,10 +383,11 @@ void TrainingTab::onStatus(const TrainStatus& s) {
     last_sample_step_ = s.samples_step;
     int row = 0;
     for (const TrainSample& sample : s.samples) {
-      auto* item = new QListWidgetItem(tr("step %1 · %2: %3\nreference: %4")
-                                           .arg(s.samples_step)
-                                           .arg(sample.key, QString::fromStdString(readable_caption(sample.caption.toStdString())),
-                                                QString::fromStdString(readable_caption(sample.reference.toStdString()))));
+      auto* item =
+          new QListWidgetItem(tr("step %1 · %2: %3\nreference: %4")
+                                  .arg(s.samples_step)
+                                  .arg(sample.key, QString::fromStdString(readable_caption(sample.caption.toStdString())),
+                                       QString::fromStdString(readable_caption(sample.reference.toStdString()))));
       item->setData(Qt::UserRole, sample.image);
       samples_->insertItem(row++, item);
       showThumbnail(item, sample.image);
@@ -454,11 +458,12 @@ void TrainingTab::onState(RunState state) {
     if (last_status_.total == 0)
       status_->setText(how + tr(" before the first step"));
     else
-      status_->setText(tr("%1 at step %2 / %3   best val %4")
-                           .arg(how)
-                           .arg(last_status_.step)
-                           .arg(last_status_.total)
-                           .arg(std::isnan(last_status_.best_val) ? QStringLiteral("–") : QString::number(last_status_.best_val, 'f', 4)));
+      status_->setText(
+          tr("%1 at step %2 / %3   best val %4")
+              .arg(how)
+              .arg(last_status_.step)
+              .arg(last_status_.total)
+              .arg(std::isnan(last_status_.best_val) ? QStringLiteral("–") : QString::number(last_status_.best_val, 'f', 4)));
   }
   controls_->setState(state, !dataset_.isEmpty());
   updatePreview();
@@ -491,7 +496,8 @@ void TrainingTab::loadSettings() {
   plot_->setSmoothing(s.value(QStringLiteral("smoothing"), plot_->smoothing()).toDouble());
   plot_->setLogY(s.value(QStringLiteral("log_y"), plot_->logY()).toBool());
   const int x_axis = s.value(QStringLiteral("x_axis"), static_cast<int>(plot_->xAxis())).toInt();
-  if (x_axis >= 0 && x_axis <= static_cast<int>(LossPlot::XAxis::WallClock)) plot_->setXAxis(static_cast<LossPlot::XAxis>(x_axis));
+  if (x_axis >= 0 && x_axis <= static_cast<int>(LossPlot::XAxis::WallClock))
+    plot_->setXAxis(static_cast<LossPlot::XAxis>(x_axis));
   const QString dataset = s.value(QStringLiteral("dataset")).toString();
   const QString image_dir = s.value(QStringLiteral("image_dir")).toString();
   s.endGroup();

@@ -24,7 +24,8 @@ void WordBar::setWords(const std::vector<CaptionWord>& words) {
   }
   for (size_t i = 0; i < words.size(); ++i) {
     const auto& w = words[i];
-    auto* b = new QPushButton(QStringLiteral("%1\n%2%").arg(QString::fromStdString(w.word)).arg(std::exp(w.log_prob) * 100, 0, 'f', 0), box_);
+    auto* b = new QPushButton(
+        QStringLiteral("%1\n%2%").arg(QString::fromStdString(w.word)).arg(std::exp(w.log_prob) * 100, 0, 'f', 0), box_);
     b->setCheckable(true);
     b->setToolTip(tr("p = %1").arg(std::exp(w.log_prob), 0, 'f', 3));
     connect(b, &QPushButton::clicked, this, [this, i] { Q_EMIT wordClicked(static_cast<int>(i)); });

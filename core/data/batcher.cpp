@@ -24,8 +24,7 @@ torch::Tensor pad_sequences(const std::vector<const std::vector<int64_t>*>& sequ
   for (const auto* s : sequences) longest = std::max(longest, s->size());
   auto out = torch::full({static_cast<int64_t>(sequences.size()), static_cast<int64_t>(longest)}, pad_id, torch::kInt64);
   auto* data = out.data_ptr<int64_t>();
-  for (size_t i = 0; i < sequences.size(); ++i)
-    std::copy(sequences[i]->begin(), sequences[i]->end(), data + i * longest);
+  for (size_t i = 0; i < sequences.size(); ++i) std::copy(sequences[i]->begin(), sequences[i]->end(), data + i * longest);
   return out;
 }
 

@@ -36,7 +36,7 @@ class ImageSampler {
   ImageSampler(std::vector<int64_t> pool, uint64_t seed);
   std::vector<int64_t> next(int64_t batch_size);
   int64_t epoch() const { return epoch_; }
-  std::string state() const;            // order, position, epoch and generator, as JSON text
+  std::string state() const;  // order, position, epoch and generator, as JSON text
   void restore(const std::string& state);
 
  private:

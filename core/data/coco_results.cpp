@@ -59,8 +59,10 @@ std::map<std::string, std::vector<std::string>> read_references(const std::strin
         const json& id = image.contains("cocoid") ? image.at("cocoid") : image.at("imgid");
         auto& list = refs[id_text(id, where, path)];
         for (const auto& s : image.at("sentences")) {
-          if (s.contains("raw")) list.push_back(s.at("raw").get<std::string>());
-          else list.push_back(join_tokens(s.at("tokens").get<std::vector<std::string>>()));
+          if (s.contains("raw"))
+            list.push_back(s.at("raw").get<std::string>());
+          else
+            list.push_back(join_tokens(s.at("tokens").get<std::vector<std::string>>()));
         }
       }
     }

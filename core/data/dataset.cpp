@@ -21,18 +21,25 @@ using nlohmann::json;
 
 const char* split_name(Split split) {
   switch (split) {
-    case Split::Train: return "train";
-    case Split::Val: return "val";
-    case Split::Test: return "test";
-    default: return "unassigned";
+    case Split::Train:
+      return "train";
+    case Split::Val:
+      return "val";
+    case Split::Test:
+      return "test";
+    default:
+      return "unassigned";
   }
 }
 
 const char* format_name(DatasetFormat format) {
   switch (format) {
-    case DatasetFormat::Handout: return "handout";
-    case DatasetFormat::Coco: return "coco";
-    default: return "karpathy";
+    case DatasetFormat::Handout:
+      return "handout";
+    case DatasetFormat::Coco:
+      return "coco";
+    default:
+      return "karpathy";
   }
 }
 
@@ -105,15 +112,15 @@ CaptionDataset read_handout(const std::string& dir) {
 
   const NpyArray codes = NpyArray::open(ds.features_path);
   if (codes.shape().size() != 2)
-    throw DataError(ds.features_path, "expected a 2-D array [images, features], found " +
-                                          std::to_string(codes.shape().size()) + " dimension(s)");
+    throw DataError(ds.features_path,
+                    "expected a 2-D array [images, features], found " + std::to_string(codes.shape().size()) + " dimension(s)");
   if (codes.rows() == 0 || codes.row_size() == 0) throw DataError(ds.features_path, "array is empty");
 
   const json doc = parse_json_file(captions_path);
   if (!doc.is_array()) throw DataError(captions_path, "expected a list with one list of captions per image");
   if (static_cast<int64_t>(doc.size()) != codes.rows())
-    throw DataError(captions_path, "has " + std::to_string(doc.size()) + " caption lists but " + ds.features_path +
-                                       " has " + std::to_string(codes.rows()) + " rows; they must match");
+    throw DataError(captions_path, "has " + std::to_string(doc.size()) + " caption lists but " + ds.features_path + " has " +
+                                       std::to_string(codes.rows()) + " rows; they must match");
   ds.images.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
     const std::string where = "entry " + std::to_string(i);
@@ -195,9 +202,8 @@ CaptionDataset read_karpathy(const std::string& json_path) {
     ImageRecord r;
     const std::string filename = string_of(member(image, "filename", where, json_path), where + ".filename", json_path);
     auto fp = image.is_object() ? image.find("filepath") : image.end();
-    r.file = (fp != image.end() && fp->is_string() && !fp->get<std::string>().empty())
-                 ? fp->get<std::string>() + "/" + filename
-                 : filename;
+    r.file = (fp != image.end() && fp->is_string() && !fp->get<std::string>().empty()) ? fp->get<std::string>() + "/" + filename
+                                                                                       : filename;
     r.key = r.file;
     r.id = std::to_string(i);
     for (const char* id_key : {"cocoid", "imgid"}) {
@@ -211,14 +217,17 @@ CaptionDataset read_karpathy(const std::string& json_path) {
     if (!seen.emplace(r.key, i).second) throw DataError(json_path, where + ": image " + r.key + " appears twice");
 
     const std::string split = string_of(member(image, "split", where, json_path), where + ".split", json_path);
-    if (split == "train" || split == "restval") r.split = Split::Train;
-    else if (split == "val") r.split = Split::Val;
-    else if (split == "test") r.split = Split::Test;
-    else throw DataError(json_path, where + ".split: unknown split \"" + split + "\" (expected train, restval, val or test)");
+    if (split == "train" || split == "restval")
+      r.split = Split::Train;
+    else if (split == "val")
+      r.split = Split::Val;
+    else if (split == "test")
+      r.split = Split::Test;
+    else
+      throw DataError(json_path, where + ".split: unknown split \"" + split + "\" (expected train, restval, val or test)");
 
     const json& sentences = member(image, "sentences", where, json_path);
-    if (!sentences.is_array() || sentences.empty())
-      throw DataError(json_path, where + ".sentences: expected a non-empty list");
+    if (!sentences.is_array() || sentences.empty()) throw DataError(json_path, where + ".sentences: expected a non-empty list");
     for (size_t j = 0; j < sentences.size(); ++j) {
       const std::string swhere = where + ".sentences[" + std::to_string(j) + "]";
       const json& s = sentences[j];
@@ -231,8 +240,8 @@ CaptionDataset read_karpathy(const std::string& json_path) {
         // Re-tokenizing the joined tokens lower-cases them and is a no-op on clean input.
         r.captions.push_back(caption_from_text(join_tokens(words), swhere, json_path));
       } else {
-        r.captions.push_back(caption_from_text(string_of(member(s, "raw", swhere, json_path), swhere + ".raw", json_path),
-                                               swhere, json_path));
+        r.captions.push_back(
+            caption_from_text(string_of(member(s, "raw", swhere, json_path), swhere + ".raw", json_path), swhere, json_path));
       }
     }
     ds.images.push_back(std::move(r));
@@ -269,9 +278,15 @@ DatasetSplit split_images(const CaptionDataset& dataset, double val_fraction, do
   if (dataset.has_own_split()) {
     for (int64_t i = 0; i < n; ++i) {
       switch (dataset.images[static_cast<size_t>(i)].split) {
-        case Split::Val: split.val.push_back(i); break;
-        case Split::Test: split.test.push_back(i); break;
-        default: split.train.push_back(i); break;
+        case Split::Val:
+          split.val.push_back(i);
+          break;
+        case Split::Test:
+          split.test.push_back(i);
+          break;
+        default:
+          split.train.push_back(i);
+          break;
       }
     }
     return split;

@@ -21,7 +21,7 @@ struct ImageRecord {
   std::string file;  // image file relative to CaptionDataset::image_root; empty for the handout
   std::vector<TokenizedCaption> captions;
   Split split = Split::Unassigned;  // the dataset's own split, when it has one
-  int64_t feature_row = 0;           // row of this image in a feature array laid out in file order
+  int64_t feature_row = 0;          // row of this image in a feature array laid out in file order
 };
 
 struct CaptionDataset {

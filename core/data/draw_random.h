@@ -15,6 +15,8 @@ inline double uniform(Rng& rng, double lo, double hi) { return lo + (hi - lo) * 
 inline int between(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1))); }
 inline bool chance(Rng& rng, double p) { return uniform(rng) < p; }
 template <typename T>
-const T& pick(Rng& rng, const std::vector<T>& v) { return v[static_cast<size_t>(rng.below(v.size()))]; }
+const T& pick(Rng& rng, const std::vector<T>& v) {
+  return v[static_cast<size_t>(rng.below(v.size()))];
+}
 
 }  // namespace captioner::draw

@@ -19,7 +19,7 @@ class FeatureTable {
   static FeatureTable from_tensor(torch::Tensor features);
 
   int64_t rows() const;
-  int64_t dim() const;                  // the last dimension: the width of one feature vector
+  int64_t dim() const;                     // the last dimension: the width of one feature vector
   std::vector<int64_t> row_shape() const;  // [dim] or [cells, dim]
   // Float32 CPU tensor [rows.size(), row_shape()...].
   torch::Tensor gather(const std::vector<int64_t>& rows) const;

@@ -116,7 +116,8 @@ cv::Mat patchwork(Rng& rng, int n) {
         break;
       }
       case 1:
-        cv::ellipse(img, cv::RotatedRect(centre, {w, h}, static_cast<float>(uniform(rng, 0, 180))), colour, cv::FILLED, cv::LINE_AA);
+        cv::ellipse(img, cv::RotatedRect(centre, {w, h}, static_cast<float>(uniform(rng, 0, 180))), colour, cv::FILLED,
+                    cv::LINE_AA);
         break;
       default: {
         std::vector<cv::Point> pts;
@@ -172,7 +173,10 @@ std::string paint_textured_background(Rng& rng, cv::Mat& img, const std::vector<
     return "photo";
   }
   const std::string kind = draw::pick(rng, textured_background_kinds());
-  cv::Mat painted = kind == "clouds" ? clouds(rng, n) : kind == "marble" ? marble(rng, n) : kind == "wood" ? wood(rng, n) : patchwork(rng, n);
+  cv::Mat painted = kind == "clouds"   ? clouds(rng, n)
+                    : kind == "marble" ? marble(rng, n)
+                    : kind == "wood"   ? wood(rng, n)
+                                       : patchwork(rng, n);
   if (chance(rng, 0.4)) {
     const double sigma = uniform(rng, 0.6, 2.5) * n / 299.0;
     cv::GaussianBlur(painted, painted, {0, 0}, sigma);
@@ -185,7 +189,8 @@ void scatter_clutter(Rng& rng, cv::Mat& img) {
   const int n = img.rows;
   const double s = n / 299.0;
   static const std::string kGlyphs = "ABCDEFGHKLMNPRSTUVWXYZ0123456789";
-  static const int kFonts[] = {cv::FONT_HERSHEY_SIMPLEX, cv::FONT_HERSHEY_PLAIN, cv::FONT_HERSHEY_DUPLEX, cv::FONT_HERSHEY_COMPLEX};
+  static const int kFonts[] = {cv::FONT_HERSHEY_SIMPLEX, cv::FONT_HERSHEY_PLAIN, cv::FONT_HERSHEY_DUPLEX,
+                               cv::FONT_HERSHEY_COMPLEX};
   const int count = between(rng, 1, 8);
   for (int i = 0; i < count; ++i) {
     const cv::Scalar colour = any_colour(rng);

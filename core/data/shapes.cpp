@@ -30,9 +30,9 @@ struct Colour {
 // words (an earlier palette with orange and purple between red, yellow and blue was confused by
 // the encoder's features). Backgrounds stay grey-ish so no colour is confused with them.
 const std::vector<Colour>& colours() {
-  static const std::vector<Colour> c = {
-      {"red", {30, 30, 230}},      {"yellow", {20, 225, 235}}, {"green", {40, 200, 30}}, {"cyan", {230, 220, 30}},
-      {"blue", {235, 70, 20}},     {"magenta", {225, 40, 225}}, {"white", {245, 245, 245}}};
+  static const std::vector<Colour> c = {{"red", {30, 30, 230}},    {"yellow", {20, 225, 235}}, {"green", {40, 200, 30}},
+                                        {"cyan", {230, 220, 30}},  {"blue", {235, 70, 20}},    {"magenta", {225, 40, 225}},
+                                        {"white", {245, 245, 245}}};
   return c;
 }
 
@@ -165,12 +165,19 @@ std::vector<std::string> caption_candidates(const ShapesScene& s, int n, Rng& rn
   std::vector<std::string> out;
   if (o.size() == 1) {
     const std::string a = phrase(o[0]);
-    out = {a, a + " on a " + bg + " background", "there is " + a + " " + location(o[0], n), "a picture of " + a,
-           a + " " + location(o[0], n), "an image with " + a + " on a " + bg + " background"};
+    out = {a,
+           a + " on a " + bg + " background",
+           "there is " + a + " " + location(o[0], n),
+           "a picture of " + a,
+           a + " " + location(o[0], n),
+           "an image with " + a + " on a " + bg + " background"};
   } else if (o.size() == 2) {
     const std::string a = phrase(o[0]), b = phrase(o[1]);
-    out = {a + " " + relation(o[0], o[1]) + " " + b, b + " " + relation(o[1], o[0]) + " " + a, a + " and " + b,
-           b + " and " + a + " on a " + bg + " background", "there is " + a + " " + relation(o[0], o[1]) + " " + b,
+    out = {a + " " + relation(o[0], o[1]) + " " + b,
+           b + " " + relation(o[1], o[0]) + " " + a,
+           a + " and " + b,
+           b + " and " + a + " on a " + bg + " background",
+           "there is " + a + " " + relation(o[0], o[1]) + " " + b,
            "two shapes , " + b + " and " + a};
   } else {
     std::vector<size_t> order = {0, 1, 2};
@@ -180,16 +187,14 @@ std::vector<std::string> caption_candidates(const ShapesScene& s, int n, Rng& rn
     std::sort(by_x.begin(), by_x.end(), [&](size_t i, size_t j) { return centre_of(o[i]).x < centre_of(o[j]).x; });
     out = {a + " , " + b + " and " + c,
            "from left to right " + phrase(o[by_x[0]]) + " , " + phrase(o[by_x[1]]) + " and " + phrase(o[by_x[2]]),
-           a + " " + relation(o[order[0]], o[order[1]]) + " " + b + " and " + c,
-           "three shapes , " + c + " , " + a + " and " + b,
+           a + " " + relation(o[order[0]], o[order[1]]) + " " + b + " and " + c, "three shapes , " + c + " , " + a + " and " + b,
            b + " and " + c + " " + relation(o[order[2]], o[order[0]]) + " " + a};
   }
   return out;
 }
 
 bool overlaps(const std::array<int, 4>& a, const std::array<int, 4>& b, int margin) {
-  return a[0] < b[0] + b[2] + margin && b[0] < a[0] + a[2] + margin && a[1] < b[1] + b[3] + margin &&
-         b[1] < a[1] + a[3] + margin;
+  return a[0] < b[0] + b[2] + margin && b[0] < a[0] + a[2] + margin && a[1] < b[1] + b[3] + margin && b[1] < a[1] + a[3] + margin;
 }
 
 std::string split_for(Rng& rng, const ShapesOptions& options) {

@@ -25,15 +25,15 @@
 namespace captioner {
 
 struct ShapeObject {
-  std::string shape;  // one of shape_names()
-  std::string color;  // one of color_names()
-  std::string size;   // "small" or "large"
+  std::string shape;          // one of shape_names()
+  std::string color;          // one of color_names()
+  std::string size;           // "small" or "large"
   std::array<int, 4> bbox{};  // x, y, width, height in pixels
 };
 
 struct ShapesScene {
   std::vector<ShapeObject> objects;
-  std::string background;  // plain, gradient, noise, stripes, or a textured kind, or photo
+  std::string background;             // plain, gradient, noise, stripes, or a textured kind, or photo
   std::vector<std::string> captions;  // tokenized, space-separated
   cv::Mat image;                      // BGR, image_size x image_size
 };
@@ -49,7 +49,7 @@ struct ShapesOptions {
   int captions_per_image = 5;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
-  std::string split;  // when set (train, val or test), every image goes to this split
+  std::string split;              // when set (train, val or test), every image goes to this split
   std::string style = "natural";  // one of shapes_styles()
   // Natural style only: photos (BGR) that a share of the scenes use as background, and their
   // names, recorded in dataset.json. The scenes depend on the photos and their order.
@@ -68,9 +68,9 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
                           const std::function<bool(int64_t, int64_t)>& progress = {});
 
 struct ShapesAnnotations {
-  int image_size = 299;                          // boxes are in pixels of a square image this wide
+  int image_size = 299;                           // boxes are in pixels of a square image this wide
   std::vector<std::vector<ShapeObject>> objects;  // per image, in file order
-  bool any() const;                              // whether any image has objects
+  bool any() const;                               // whether any image has objects
 };
 // The objects of every image of a Shapes dataset.json, in file order; empty lists for a
 // Karpathy file without objects. Throws DataError naming the file on malformed objects.

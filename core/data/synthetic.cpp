@@ -22,8 +22,7 @@ const std::vector<std::string> kPlaces = {"on the grass", "in the water", "on a 
 std::vector<std::string> captions_for(const SyntheticImage& im) {
   return {"a " + im.colour + " " + im.object + " " + im.place,
           "there is a " + im.colour + " " + im.object + " " + im.place + " .",
-          "a " + im.object + " that is " + im.colour + " , " + im.place,
-          "the " + im.colour + " " + im.object + " is " + im.place,
+          "a " + im.object + " that is " + im.colour + " , " + im.place, "the " + im.colour + " " + im.object + " is " + im.place,
           "a photo of a " + im.colour + " " + im.object + " " + im.place};
 }
 }  // namespace
@@ -53,8 +52,7 @@ std::vector<SyntheticImage> write_synthetic_handout(const std::string& dir, cons
     images.push_back(std::move(im));
   }
   auto features = colour_vecs.index_select(0, torch::tensor(c_idx)) + object_vecs.index_select(0, torch::tensor(o_idx)) +
-                  place_vecs.index_select(0, torch::tensor(p_idx)) +
-                  options.noise * torch::randn({options.images, f}, generator);
+                  place_vecs.index_select(0, torch::tensor(p_idx)) + options.noise * torch::randn({options.images, f}, generator);
   features = features.contiguous();
   write_npy_f32(dir + "/image_codes.npy", features.data_ptr<float>(), {options.images, f});
   write_file_atomically(dir + "/captions_tokenized.json", captions.dump());

@@ -12,8 +12,21 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // ("man's", "t-shirt"), so PTB-style pieces such as "'s" survive a second pass unchanged.
 bool is_split_punct(char c) {
   switch (c) {
-    case '.': case ',': case '!': case '?': case ';': case ':': case '"':
-    case '(': case ')': case '[': case ']': case '{': case '}': case '/': case '`':
+    case '.':
+    case ',':
+    case '!':
+    case '?':
+    case ';':
+    case ':':
+    case '"':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '/':
+    case '`':
       return true;
     default:
       return false;
@@ -37,8 +50,8 @@ std::vector<std::string> tokenize(std::string_view text) {
     }
     if (is_split_punct(c)) {
       // A decimal point or thousands separator between digits is part of the number: "3.5".
-      const bool in_number = (c == '.' || c == ',') && !word.empty() && is_digit(word.back()) &&
-                             i + 1 < text.size() && is_digit(text[i + 1]);
+      const bool in_number =
+          (c == '.' || c == ',') && !word.empty() && is_digit(word.back()) && i + 1 < text.size() && is_digit(text[i + 1]);
       if (in_number) {
         word.push_back(c);
         continue;

@@ -33,9 +33,8 @@ Vocabulary Vocabulary::build(const std::vector<const TokenizedCaption*>& caption
   Vocabulary specials;
   for (auto& [word, count] : counts)
     if (count >= std::max(min_count, 1) && !specials.contains(word)) kept.emplace_back(word, count);
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
 
   Vocabulary vocab;
   for (auto& [word, count] : kept) vocab.add(word);
@@ -44,8 +43,8 @@ Vocabulary Vocabulary::build(const std::vector<const TokenizedCaption*>& caption
 
 Vocabulary Vocabulary::from_words(const std::vector<std::string>& words) {
   Vocabulary vocab;
-  if (words.size() < 4 || words[kPad] != kPadWord || words[kUnk] != kUnkWord ||
-      words[kStart] != kStartWord || words[kEnd] != kEndWord)
+  if (words.size() < 4 || words[kPad] != kPadWord || words[kUnk] != kUnkWord || words[kStart] != kStartWord ||
+      words[kEnd] != kEndWord)
     throw DataError("", "vocabulary must start with #PAD#, #UNK#, #START#, #END#");
   for (size_t i = 4; i < words.size(); ++i) {
     if (vocab.contains(words[i])) throw DataError("", "vocabulary lists '" + words[i] + "' twice");

@@ -36,8 +36,8 @@ void count_object_mentions(const std::vector<std::string>& words, const std::vec
   int64_t recalled = 0;
   for (const auto& t : truth) recalled += mentioned.count(t) ? 1 : 0;
 
-  static const std::map<std::string, int64_t> numbers = {{"one", 1}, {"two", 2}, {"three", 3}, {"four", 4},
-                                                          {"five", 5}, {"six", 6}, {"seven", 7}, {"eight", 8}};
+  static const std::map<std::string, int64_t> numbers = {{"one", 1},  {"two", 2}, {"three", 3}, {"four", 4},
+                                                         {"five", 5}, {"six", 6}, {"seven", 7}, {"eight", 8}};
   bool counts = false, right = true;
   for (const auto& w : words)
     if (const auto n = numbers.find(w); n != numbers.end()) {
@@ -56,8 +56,7 @@ void count_object_mentions(const std::vector<std::string>& words, const std::vec
   score.repeating_captions += repeated ? 1 : 0;
 }
 
-void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size,
-                        Pointing& score) {
+void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size, Pointing& score) {
   auto inside = [](const ShapeObject& o, double x, double y) {
     return x >= o.bbox[0] && x < o.bbox[0] + o.bbox[2] && y >= o.bbox[1] && y < o.bbox[1] + o.bbox[3];
   };

@@ -33,12 +33,12 @@ bool names_exactly(const std::vector<std::string>& words, const std::vector<Shap
 //   repetition  share of captions that name the same object twice.
 struct ObjectMentions {
   int64_t captions = 0;
-  int64_t mentioned = 0;             // distinct objects mentioned, summed over captions
-  int64_t hallucinated = 0;          // of those, not in the image
+  int64_t mentioned = 0;     // distinct objects mentioned, summed over captions
+  int64_t hallucinated = 0;  // of those, not in the image
   int64_t hallucinating_captions = 0;
-  int64_t objects = 0;               // distinct objects in the images
-  int64_t recalled = 0;              // of those, named by the caption
-  int64_t counting_captions = 0;     // captions with a number word
+  int64_t objects = 0;            // distinct objects in the images
+  int64_t recalled = 0;           // of those, named by the caption
+  int64_t counting_captions = 0;  // captions with a number word
   int64_t right_counts = 0;
   int64_t repeating_captions = 0;
   double chair_i() const { return ratio(hallucinated, mentioned); }
@@ -52,24 +52,24 @@ struct ObjectMentions {
     return b ? static_cast<double>(a) / static_cast<double>(b) : std::numeric_limits<double>::quiet_NaN();
   }
 };
-void count_object_mentions(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects,
-                           ObjectMentions& score);
+void count_object_mentions(const std::vector<std::string>& words, const std::vector<ShapeObject>& objects, ObjectMentions& score);
 
 // The pointing game. For every shape word of a caption that matches an object (same shape and,
 // when the caption gives one, same colour), the word's attention argmax cell is a hit when its
 // centre lies inside a matching object's box. The baseline always points at the cell holding the
 // image centre.
 struct Pointing {
-  int64_t words = 0;        // shape words that matched an object and carried a map
+  int64_t words = 0;  // shape words that matched an object and carried a map
   int64_t hits = 0;
   int64_t centre_hits = 0;  // the fixed centre-cell baseline on the same words
-  double rate() const { return words ? static_cast<double>(hits) / static_cast<double>(words) : std::numeric_limits<double>::quiet_NaN(); }
+  double rate() const {
+    return words ? static_cast<double>(hits) / static_cast<double>(words) : std::numeric_limits<double>::quiet_NaN();
+  }
   double centre_rate() const {
     return words ? static_cast<double>(centre_hits) / static_cast<double>(words) : std::numeric_limits<double>::quiet_NaN();
   }
 };
-void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size,
-                        Pointing& score);
+void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeObject>& objects, int image_size, Pointing& score);
 
 struct EvaluatedImage {
   int64_t image = 0;  // dataset index

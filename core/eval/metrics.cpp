@@ -14,9 +14,8 @@ namespace {
 // Tokens the toolkit drops after PTB tokenization (its PUNCTUATIONS list; brackets arrive as
 // -LRB- etc. there and as the characters here).
 bool is_removed_punctuation(const std::string& t) {
-  static const std::set<std::string> removed = {"''", "'", "``", "`", "\"", "-lrb-", "-rrb-", "-lcb-", "-rcb-",
-                                                "(", ")", "[", "]", "{", "}", ".", "?", "!", ",", ":",
-                                                "-", "--", "...", ";"};
+  static const std::set<std::string> removed = {"''", "'", "``", "`", "\"", "-lrb-", "-rrb-", "-lcb-", "-rcb-", "(",  ")",   "[",
+                                                "]",  "{", "}",  ".", "?",  "!",     ",",     ":",     "-",     "--", "...", ";"};
   return removed.count(t) > 0;
 }
 
@@ -24,8 +23,20 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 
 bool is_edge_punct(char c) {
   switch (c) {
-    case '.': case ',': case '!': case '?': case ';': case ':': case '"': case '(': case ')':
-    case '[': case ']': case '{': case '}': case '`':
+    case '.':
+    case ',':
+    case '!':
+    case '?':
+    case ';':
+    case ':':
+    case '"':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '`':
       return true;
     default:
       return false;
@@ -38,8 +49,7 @@ void split_chunk(std::string chunk, Tokens& out) {
   size_t begin = 0;
   while (begin < chunk.size() && (is_edge_punct(chunk[begin]) || chunk[begin] == '\'')) {
     // A leading apostrophe of a clitic ("'s" on its own) stays.
-    if (chunk[begin] == '\'' && begin + 1 < chunk.size() && std::isalpha(static_cast<unsigned char>(chunk[begin + 1])))
-      break;
+    if (chunk[begin] == '\'' && begin + 1 < chunk.size() && std::isalpha(static_cast<unsigned char>(chunk[begin + 1]))) break;
     out.emplace_back(1, chunk[begin]);
     ++begin;
   }
@@ -95,8 +105,7 @@ NgramCounts count_ngrams(const Tokens& words, int max_n) {
 size_t lcs_length(const Tokens& a, const Tokens& b) {
   std::vector<size_t> row(b.size() + 1, 0), prev(b.size() + 1, 0);
   for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j)
-      row[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : std::max(prev[j], row[j - 1]);
+    for (size_t j = 1; j <= b.size(); ++j) row[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : std::max(prev[j], row[j - 1]);
     std::swap(row, prev);
   }
   return prev[b.size()];
@@ -179,8 +188,7 @@ PerImageScore rouge_l(const std::vector<std::vector<Tokens>>& references, const 
       recall = std::max(recall, lcs / static_cast<double>(std::max<size_t>(ref.size(), 1)));
     }
     double score = 0;
-    if (precision > 0 && recall > 0)
-      score = (1 + kBeta * kBeta) * precision * recall / (recall + kBeta * kBeta * precision);
+    if (precision > 0 && recall > 0) score = (1 + kBeta * kBeta) * precision * recall / (recall + kBeta * kBeta * precision);
     result.per_image.push_back(score);
   }
   for (double s : result.per_image) result.corpus += s;

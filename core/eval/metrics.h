@@ -22,7 +22,7 @@ Tokens ptb_tokenize(std::string_view text);
 std::array<double, 4> bleu(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& candidates);
 
 struct PerImageScore {
-  double corpus = 0;                 // mean over images
+  double corpus = 0;  // mean over images
   std::vector<double> per_image;
 };
 PerImageScore rouge_l(const std::vector<std::vector<Tokens>>& references, const std::vector<Tokens>& candidates);
@@ -35,7 +35,6 @@ struct CaptionScores {
   std::vector<double> cider_per_image;
 };
 // Tokenizes raw captions with ptb_tokenize and computes every metric.
-CaptionScores score_captions(const std::vector<std::vector<std::string>>& references,
-                             const std::vector<std::string>& candidates);
+CaptionScores score_captions(const std::vector<std::vector<std::string>>& references, const std::vector<std::string>& candidates);
 
 }  // namespace captioner

@@ -60,9 +60,9 @@ FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_pat
   const bool grid = checkpoint.model->input() == FeatureInput::Grid;
   FeatureTable features = open_dataset_features(dataset, pooled, grid);
   if (features.dim() != checkpoint.config.model.feature_dim)
-    throw DataError(grid ? grid_features_path(pooled) : pooled,
-                    "rows have " + std::to_string(features.dim()) + " features; the model expects " +
-                        std::to_string(checkpoint.config.model.feature_dim));
+    throw DataError(grid ? grid_features_path(pooled) : pooled, "rows have " + std::to_string(features.dim()) +
+                                                                    " features; the model expects " +
+                                                                    std::to_string(checkpoint.config.model.feature_dim));
   return features;
 }
 
@@ -110,15 +110,16 @@ RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, c
                         });
   out.model_kind = checkpoint.config.model.kind;
   out.split = split;
-  out.decoding = r.decoding.mode == DecodeMode::Beam ? "beam " + std::to_string(r.decoding.beam_width)
-               : r.decoding.mode == DecodeMode::Sample ? std::string("sampled") : std::string("greedy");
+  out.decoding = r.decoding.mode == DecodeMode::Beam     ? "beam " + std::to_string(r.decoding.beam_width)
+                 : r.decoding.mode == DecodeMode::Sample ? std::string("sampled")
+                                                         : std::string("greedy");
   return out;
 }
 
 nlohmann::json eval_report_json(const RunEvaluation& e) {
   const EvalReport& r = e.report;
   const CaptionScores& s = r.scores;
-  nlohmann::json j = {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]}, {"Bleu_3", s.bleu[2]},
+  nlohmann::json j = {{"Bleu_1", s.bleu[0]}, {"Bleu_2", s.bleu[1]},  {"Bleu_3", s.bleu[2]},
                       {"Bleu_4", s.bleu[3]}, {"ROUGE_L", s.rouge_l}, {"CIDEr", s.cider_d}};
   j["images"] = r.images;
   j["split"] = e.split;

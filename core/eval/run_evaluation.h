@@ -18,23 +18,23 @@
 namespace captioner {
 
 struct RunEvalRequest {
-  std::string model;             // run folder or checkpoint file
-  std::string data;              // Shapes folder, COCO / Karpathy JSON or handout folder
-  std::string split = "test";    // train, val, test or all
-  bool val_without_test = false; // split "test" on data without test images: the val split instead
-  std::string images;            // image folder of a COCO / Karpathy dataset; empty: beside the file
-  std::string cache;             // feature cache folder; empty: the layer's default beside the data
-  std::string cache_parent;      // with images and no cache: the layer's cache goes in this folder
-  std::string encoder;           // encoder weight file; empty: the installed one
-  std::string features;          // pooled feature .npy for data without image files
+  std::string model;              // run folder or checkpoint file
+  std::string data;               // Shapes folder, COCO / Karpathy JSON or handout folder
+  std::string split = "test";     // train, val, test or all
+  bool val_without_test = false;  // split "test" on data without test images: the val split instead
+  std::string images;             // image folder of a COCO / Karpathy dataset; empty: beside the file
+  std::string cache;              // feature cache folder; empty: the layer's default beside the data
+  std::string cache_parent;       // with images and no cache: the layer's cache goes in this folder
+  std::string encoder;            // encoder weight file; empty: the installed one
+  std::string features;           // pooled feature .npy for data without image files
   DecodeOptions decoding;
   std::string device = "auto";
 };
 
 struct RunEvalObserver {
   virtual ~RunEvalObserver() = default;
-  virtual void on_message(const std::string& text) {}              // skipped images and the like
-  virtual void on_extraction(const ExtractProgress& progress) {}   // only when features are missing
+  virtual void on_message(const std::string& text) {}             // skipped images and the like
+  virtual void on_extraction(const ExtractProgress& progress) {}  // only when features are missing
   virtual void on_caption(int64_t done, int64_t total) {}
 };
 

@@ -18,23 +18,22 @@ cv::Mat overlay_attention(const cv::Mat& image, const std::vector<float>& map, d
 
 struct StripWord {
   std::string word;
-  std::vector<float> map;    // empty: the tile shows the plain image
-  double probability = -1;   // shown under the word when >= 0
+  std::vector<float> map;   // empty: the tile shows the plain image
+  double probability = -1;  // shown under the word when >= 0
 };
 
 // The image, then one tile per word with its overlay and the word below it, each tile `tile`
 // pixels wide (height from the image's aspect ratio). 8-bit BGR.
-cv::Mat attention_strip(const cv::Mat& image, const std::vector<StripWord>& words, int tile = 160,
-                        double opacity = 0.7);
+cv::Mat attention_strip(const cv::Mat& image, const std::vector<StripWord>& words, int tile = 160, double opacity = 0.7);
 
 struct AttentionSheetOptions {
-  int tile = 160;            // tile width; height from the image's aspect ratio
-  int columns = 6;           // tiles per row (the image counts as one)
+  int tile = 160;   // tile width; height from the image's aspect ratio
+  int columns = 6;  // tiles per row (the image counts as one)
   double opacity = 0.7;
   // true: one colour scale for every word (its top is the largest weight of any word), so maps
   // compare across words; false: each word's map spans the whole scale.
   bool same_scale = false;
-  std::string caption;       // written above the tiles when not empty
+  std::string caption;  // written above the tiles when not empty
 };
 // The image and every word's overlay as a grid of titled tiles (the word and its probability
 // above each), with the caption on top and a colour bar saying what the colours mean. 8-bit BGR.

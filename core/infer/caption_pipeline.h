@@ -27,7 +27,7 @@ class CaptionPipeline {
   const std::string& checkpoint_file() const { return checkpoint_file_; }
   const LoadedCheckpoint& checkpoint() const { return *checkpoint_; }
   const torch::Device& device() const { return device_; }
-  bool attends() const;        // attention model: captions carry maps
+  bool attends() const;  // attention model: captions carry maps
   std::string summary() const;
 
   // The model's input [n, ...] for images as load_image_rgb / decode_image_rgb return them.
@@ -38,8 +38,7 @@ class CaptionPipeline {
   // One caption list per row of `features` [n, ...], row i decoded with options[i]: greedy rows of
   // the same length limit (and no n-gram blocking) decoded together, the others one by one. A row that fails throws for
   // every row, as the batch shares the model.
-  std::vector<std::vector<DecodedCaption>> decode_rows(const torch::Tensor& features,
-                                                       const std::vector<DecodeOptions>& options);
+  std::vector<std::vector<DecodedCaption>> decode_rows(const torch::Tensor& features, const std::vector<DecodeOptions>& options);
 
  private:
   std::string checkpoint_file_;

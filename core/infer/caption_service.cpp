@@ -59,7 +59,8 @@ std::vector<CaptionResult> CaptionService::caption(const std::string& image_path
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (!impl_->pipeline) throw ConfigError("no model loaded: train one or open a run folder");
   auto it = impl_->features.find(image_path);
-  if (it == impl_->features.end()) it = impl_->features.emplace(image_path, impl_->pipeline->encode({load_image_rgb(image_path)})).first;
+  if (it == impl_->features.end())
+    it = impl_->features.emplace(image_path, impl_->pipeline->encode({load_image_rgb(image_path)})).first;
   std::vector<CaptionResult> out;
   for (const auto& c : impl_->pipeline->decode(it->second, options)) out.push_back(caption_result(c));
   return out;

@@ -20,8 +20,8 @@ struct CaptionWord {
 struct CaptionResult {
   std::string text;
   double log_prob = 0;
-  bool finished = false;          // ended with END rather than at the length limit
-  std::vector<CaptionWord> tokens;  // as generated: the last is END when finished
+  bool finished = false;                   // ended with END rather than at the length limit
+  std::vector<CaptionWord> tokens;         // as generated: the last is END when finished
   std::vector<CaptionWord> words() const;  // the caption's words: tokens without END
 };
 
@@ -37,7 +37,7 @@ std::string captions_to_json(const std::vector<CaptionResult>& captions, const s
 // of its features to the nearest of them, against the similarity that 99 % of training images
 // reach to their own nearest.
 struct ImageFamiliarity {
-  bool known = false;          // false: the run keeps no reference, or the image was not captioned
+  bool known = false;  // false: the run keeps no reference, or the image was not captioned
   double nearest = 0;
   double typical = 0;
   bool unlike_training = false;  // nearest < typical

@@ -99,7 +99,8 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   // Longest first, so the captions still running at step t are always the first rows.
   std::vector<int64_t> order(static_cast<size_t>(batch));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return lengths[static_cast<size_t>(x)] > lengths[static_cast<size_t>(y)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return lengths[static_cast<size_t>(x)] > lengths[static_cast<size_t>(y)]; });
   const auto index = torch::tensor(order, torch::kInt64).to(tokens.device());
   const auto inputs = tokens.index_select(0, index).index({Slice(), Slice(0, -1)});
   const auto targets = targets_all.index_select(0, index);
@@ -128,7 +129,8 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
     hidden.push_back(output_input(h, context));
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
     if (config_.attention_penalty > 0)
-      weights_per_step.push_back(torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
+      weights_per_step.push_back(
+          torch::nn::functional::pad(weights, torch::nn::functional::PadFuncOptions({0, 0, 0, batch - running})));
   }
   TeacherForcing out;
   if (hidden.empty()) {

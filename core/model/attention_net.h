@@ -45,14 +45,14 @@ struct AttentionNetImpl : CaptionModelImpl {
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override;
   const ModelConfig& config() const override { return config_; }
 
-  torch::nn::LayerNorm cell_norm{nullptr};              // each cell to zero mean, unit variance
-  torch::nn::Linear init_h{nullptr}, init_c{nullptr};   // mean grid vector -> h0, c0
-  torch::nn::Linear cell_proj{nullptr};                 // grid cell -> attention_dim
+  torch::nn::LayerNorm cell_norm{nullptr};                                   // each cell to zero mean, unit variance
+  torch::nn::Linear init_h{nullptr}, init_c{nullptr};                        // mean grid vector -> h0, c0
+  torch::nn::Linear cell_proj{nullptr};                                      // grid cell -> attention_dim
   torch::nn::Linear cell_key{nullptr}, hidden_key{nullptr}, score{nullptr};  // additive attention
-  torch::nn::Linear word_key{nullptr};                  // word embedding -> query (word_in_query)
-  torch::nn::Linear gate{nullptr};                      // h -> scalar gate on the context
+  torch::nn::Linear word_key{nullptr};                                       // word embedding -> query (word_in_query)
+  torch::nn::Linear gate{nullptr};                                           // h -> scalar gate on the context
   torch::nn::Embedding embedding{nullptr};
-  torch::nn::Linear gates{nullptr};  // [embedding, context, h] -> 4 * hidden
+  torch::nn::Linear gates{nullptr};        // [embedding, context, h] -> 4 * hidden
   torch::nn::Linear context_out{nullptr};  // context -> hidden, added to h before `output`
   torch::nn::Linear output{nullptr};
   torch::nn::Linear coverage_key{nullptr};  // a cell's coverage -> its score (coverage); last, so
@@ -61,14 +61,12 @@ struct AttentionNetImpl : CaptionModelImpl {
  private:
   // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h, the
   // embedded input word and, with coverage, the cells' summed weights so far [B, cells].
-  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word,
-                                                 const torch::Tensor& cells, const torch::Tensor& keys,
-                                                 const torch::Tensor& coverage);
+  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word, const torch::Tensor& cells,
+                                                 const torch::Tensor& keys, const torch::Tensor& coverage);
   // What `output` reads: h, plus the projected context when context_to_output is on.
   torch::Tensor output_input(const torch::Tensor& h, const torch::Tensor& context);
   // One LSTM step: returns (h, c).
-  std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h,
-                                                    const torch::Tensor& c);
+  std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h, const torch::Tensor& c);
   ModelConfig config_;
 };
 TORCH_MODULE(AttentionNet);

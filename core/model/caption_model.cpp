@@ -42,17 +42,19 @@ void initialise(torch::nn::Module& model, at::Generator& generator) {
 torch::Tensor CaptionModelImpl::dropout(const torch::Tensor& x) const {
   const double p = config().dropout;
   if (!is_training() || p <= 0) return x;
-  const c10::optional<at::Generator> generator =
-      generator_.defined() ? c10::optional<at::Generator>(generator_) : c10::nullopt;
+  const c10::optional<at::Generator> generator = generator_.defined() ? c10::optional<at::Generator>(generator_) : c10::nullopt;
   const auto keep = torch::empty(x.sizes(), torch::kFloat).bernoulli_(1 - p, generator);
   return x * keep.to(x.device(), x.scalar_type()).div_(1 - p);
 }
 
 CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id, at::Generator generator) {
   CaptionModel model;
-  if (config.kind == "lstm") model = CaptionNet(config, vocab_size, pad_id).ptr();
-  else if (config.kind == "attention") model = AttentionNet(config, vocab_size, pad_id).ptr();
-  else throw ConfigError("unknown model kind '" + config.kind + "' (expected lstm or attention)");
+  if (config.kind == "lstm")
+    model = CaptionNet(config, vocab_size, pad_id).ptr();
+  else if (config.kind == "attention")
+    model = AttentionNet(config, vocab_size, pad_id).ptr();
+  else
+    throw ConfigError("unknown model kind '" + config.kind + "' (expected lstm or attention)");
   if (generator.defined()) {
     initialise(*model, generator);
     model->set_generator(std::move(generator));

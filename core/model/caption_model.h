@@ -53,7 +53,6 @@ using CaptionModel = std::shared_ptr<CaptionModelImpl>;
 // The model `config.kind` names; throws ConfigError for an unknown kind. With a generator, the
 // initial weights (same distributions as LibTorch's defaults) and dropout draw from it; without one
 // (a model about to receive saved weights) they draw from LibTorch's default generator.
-CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id,
-                                at::Generator generator = {});
+CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id, at::Generator generator = {});
 
 }  // namespace captioner

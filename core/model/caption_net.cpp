@@ -8,16 +8,14 @@ namespace captioner {
 
 namespace nn = torch::nn;
 
-CaptionNetImpl::CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id)
-    : config_(config) {
+CaptionNetImpl::CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id) : config_(config) {
   // One h0/c0 slice per LSTM layer, all from the same image vector.
   cnn_h0 = register_module("cnn_h0", nn::Linear(config.feature_dim, config.hidden * config.layers));
   cnn_c0 = register_module("cnn_c0", nn::Linear(config.feature_dim, config.hidden * config.layers));
   embedding = register_module("embedding", nn::Embedding(nn::EmbeddingOptions(vocab_size, config.embed).padding_idx(pad_id)));
   // No dropout inside LibTorch's LSTM: it would draw from the process-wide generator (see run_layers).
-  lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(config.embed, config.hidden)
-                                              .num_layers(config.layers)
-                                              .batch_first(true)));
+  lstm =
+      register_module("lstm", nn::LSTM(nn::LSTMOptions(config.embed, config.hidden).num_layers(config.layers).batch_first(true)));
   output = register_module("output", nn::Linear(config.hidden, vocab_size));
 }
 
@@ -41,8 +39,8 @@ torch::Tensor CaptionNetImpl::run_layers(torch::Tensor x, const torch::Tensor& h
   return x;
 }
 
-std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features,
-                                                                      const torch::Tensor& tokens, int64_t pad_id) {
+std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features, const torch::Tensor& tokens,
+                                                                       int64_t pad_id) {
   using torch::indexing::Slice;
   namespace rnn = torch::nn::utils::rnn;
   const auto inputs = tokens.index({Slice(), Slice(0, -1)});
@@ -58,8 +56,7 @@ std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const tor
   return {dropout(out), packed_targets.data()};
 }
 
-TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens,
-                                               int64_t pad_id) {
+TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) {
   auto [hidden, targets] = real_positions(features, tokens, pad_id);
   return {hidden, targets, {}};
 }

@@ -32,8 +32,7 @@ struct CaptionNetImpl : CaptionModelImpl {
   std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
   // The LSTM one layer at a time over packed data (with its batch_sizes), so that dropout between
   // layers draws from the model's generator; h0/c0 [layers, B, hidden] in packed order.
-  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
-                           const torch::Tensor& batch_sizes);
+  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0, const torch::Tensor& batch_sizes);
   // Teacher forcing on whole captions [B, T] (START ... END PAD ...), computed only where the
   // next token is real: the LSTM runs on packed sequences, so PAD positions cost nothing.
   // Returns the hidden states [N, hidden] and their next tokens [N], N = real targets, in the

@@ -56,10 +56,17 @@ T field(const nlohmann::json& j, const char* key, const T& fallback) {
 }  // namespace
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
-  j = {{"kind", c.kind}, {"feature_dim", c.feature_dim}, {"embed", c.embed},
-       {"hidden", c.hidden}, {"layers", c.layers}, {"dropout", c.dropout},
-       {"attention_dim", c.attention_dim}, {"attention_penalty", c.attention_penalty},
-       {"word_in_query", c.word_in_query}, {"context_to_output", c.context_to_output}, {"coverage", c.coverage}};
+  j = {{"kind", c.kind},
+       {"feature_dim", c.feature_dim},
+       {"embed", c.embed},
+       {"hidden", c.hidden},
+       {"layers", c.layers},
+       {"dropout", c.dropout},
+       {"attention_dim", c.attention_dim},
+       {"attention_penalty", c.attention_penalty},
+       {"word_in_query", c.word_in_query},
+       {"context_to_output", c.context_to_output},
+       {"coverage", c.coverage}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -78,11 +85,24 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
 }
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {
-  j = {{"model", c.model}, {"steps", c.steps}, {"batch_size", c.batch_size}, {"lr", c.lr},
-       {"lr_decay", c.lr_decay}, {"lr_decay_every", c.lr_decay_every}, {"grad_clip", c.grad_clip},
-       {"max_len", c.max_len}, {"min_count", c.min_count}, {"val_fraction", c.val_fraction},
-       {"val_every", c.val_every}, {"val_batches", c.val_batches}, {"checkpoint_every", c.checkpoint_every},
-       {"seed", c.seed}, {"device", c.device}, {"threads", c.threads}, {"precision", c.precision}, {"features_path", c.features_path},
+  j = {{"model", c.model},
+       {"steps", c.steps},
+       {"batch_size", c.batch_size},
+       {"lr", c.lr},
+       {"lr_decay", c.lr_decay},
+       {"lr_decay_every", c.lr_decay_every},
+       {"grad_clip", c.grad_clip},
+       {"max_len", c.max_len},
+       {"min_count", c.min_count},
+       {"val_fraction", c.val_fraction},
+       {"val_every", c.val_every},
+       {"val_batches", c.val_batches},
+       {"checkpoint_every", c.checkpoint_every},
+       {"seed", c.seed},
+       {"device", c.device},
+       {"threads", c.threads},
+       {"precision", c.precision},
+       {"features_path", c.features_path},
        {"encoder_id", c.encoder_id}};
 }
 

@@ -11,7 +11,7 @@ struct ModelConfig {
   int64_t feature_dim = 2048;  // width of the image vector / of each grid cell
   int64_t embed = 128;
   int64_t hidden = 256;
-  int64_t layers = 1;          // attention: 1
+  int64_t layers = 1;  // attention: 1
   double dropout = 0.0;
   int64_t attention_dim = 256;     // attention: width of the projected grid cells and of the scores
   double attention_penalty = 0.0;  // attention: weight of the doubly stochastic regularisation (Show,
@@ -31,21 +31,21 @@ struct TrainConfig {
   int64_t steps = 3000;
   int64_t batch_size = 128;
   double lr = 1e-3;
-  double lr_decay = 1.0;          // multiply the learning rate by this ...
-  int64_t lr_decay_every = 1000;  // ... every this many steps (1.0 = constant)
-  double grad_clip = 5.0;         // max global gradient norm; <= 0 disables clipping
-  int64_t max_len = 20;           // tokens per caption, START and END included
-  int64_t min_count = 5;          // vocabulary threshold
-  double val_fraction = 0.1;      // used when the dataset has no split of its own
-  int64_t val_every = 100;        // steps between validations
-  int64_t val_batches = 10;       // size of the fixed validation subset, in batches
-  int64_t checkpoint_every = 500; // steps between checkpoints (also at the end and on stop)
+  double lr_decay = 1.0;           // multiply the learning rate by this ...
+  int64_t lr_decay_every = 1000;   // ... every this many steps (1.0 = constant)
+  double grad_clip = 5.0;          // max global gradient norm; <= 0 disables clipping
+  int64_t max_len = 20;            // tokens per caption, START and END included
+  int64_t min_count = 5;           // vocabulary threshold
+  double val_fraction = 0.1;       // used when the dataset has no split of its own
+  int64_t val_every = 100;         // steps between validations
+  int64_t val_batches = 10;        // size of the fixed validation subset, in batches
+  int64_t checkpoint_every = 500;  // steps between checkpoints (also at the end and on stop)
   uint64_t seed = 42;
-  std::string device = "auto";    // auto | cpu | cuda
-  int64_t threads = 0;            // intra-op threads; 0 = all cores
-  std::string precision = "fp32"; // matrix products: auto | fp32 | bf16 (core/util/precision.h)
-  std::string features_path;      // features for datasets without their own (rows in dataset order)
-  std::string encoder_id;         // encoder that computed the features; empty when unknown
+  std::string device = "auto";     // auto | cpu | cuda
+  int64_t threads = 0;             // intra-op threads; 0 = all cores
+  std::string precision = "fp32";  // matrix products: auto | fp32 | bf16 (core/util/precision.h)
+  std::string features_path;       // features for datasets without their own (rows in dataset order)
+  std::string encoder_id;          // encoder that computed the features; empty when unknown
 
   // Throws ConfigError naming the first bad field.
   void validate() const;

@@ -14,14 +14,14 @@ DecodeMode parse_mode(const std::string& name);
 
 struct DecodeOptions {
   DecodeMode mode = DecodeMode::Greedy;
-  double temperature = 1.0;    // sampling: p_i ∝ p_i^(1/T); T below kGreedyTemperature is greedy
-  int top_k = 0;               // sampling: draw among the k likeliest words only (0 = all)
-  int samples = 1;             // sampling: captions drawn at once
-  int beam_width = 3;          // beam: hypotheses kept per step; 1 is greedy
-  double length_penalty = 1.0; // beam: rank by log p / length^alpha (1 = mean log-probability per word)
-  int max_len = 20;            // generated tokens, END included
-  uint64_t seed = 0;           // sampling: same seed, same captions
-  int no_repeat_ngram = 0;     // N > 0: no caption repeats a sequence of N words (0 = off)
+  double temperature = 1.0;     // sampling: p_i ∝ p_i^(1/T); T below kGreedyTemperature is greedy
+  int top_k = 0;                // sampling: draw among the k likeliest words only (0 = all)
+  int samples = 1;              // sampling: captions drawn at once
+  int beam_width = 3;           // beam: hypotheses kept per step; 1 is greedy
+  double length_penalty = 1.0;  // beam: rank by log p / length^alpha (1 = mean log-probability per word)
+  int max_len = 20;             // generated tokens, END included
+  uint64_t seed = 0;            // sampling: same seed, same captions
+  int no_repeat_ngram = 0;      // N > 0: no caption repeats a sequence of N words (0 = off)
 };
 
 constexpr double kGreedyTemperature = 1e-3;

@@ -14,9 +14,12 @@ namespace captioner {
 
 const char* mode_name(DecodeMode mode) {
   switch (mode) {
-    case DecodeMode::Greedy: return "greedy";
-    case DecodeMode::Sample: return "sample";
-    default: return "beam";
+    case DecodeMode::Greedy:
+      return "greedy";
+    case DecodeMode::Sample:
+      return "sample";
+    default:
+      return "beam";
   }
 }
 
@@ -36,9 +39,7 @@ std::vector<std::string> DecodedCaption::words() const {
 
 std::string DecodedCaption::text() const { return join_tokens(words()); }
 
-double DecodedCaption::mean_log_prob() const {
-  return tokens.empty() ? 0.0 : log_prob / static_cast<double>(tokens.size());
-}
+double DecodedCaption::mean_log_prob() const { return tokens.empty() ? 0.0 : log_prob / static_cast<double>(tokens.size()); }
 
 double DecodedCaption::score(double length_penalty) const {
   return tokens.empty() ? 0.0 : log_prob / std::pow(static_cast<double>(tokens.size()), length_penalty);
@@ -218,7 +219,8 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
                                                 int max_len) {
   if (max_len < 1) throw std::invalid_argument("max_len must be at least 1");
-  if (features.dim() < 2 || features.size(0) < 1) throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
+  if (features.dim() < 2 || features.size(0) < 1)
+    throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
   torch::NoGradGuard no_grad;
   DecodeOptions options;
   options.max_len = max_len;

@@ -18,18 +18,18 @@ namespace captioner {
 struct DecodedToken {
   int64_t id = 0;
   std::string word;
-  float log_prob = 0;             // log p(word | image, previous words) under the model (T = 1)
-  std::vector<float> attention;   // the step's weights over the grid cells; empty for END and
-                                  // for models without attention
+  float log_prob = 0;            // log p(word | image, previous words) under the model (T = 1)
+  std::vector<float> attention;  // the step's weights over the grid cells; empty for END and
+                                 // for models without attention
 };
 
 struct DecodedCaption {
-  std::vector<DecodedToken> tokens;  // generated words; the final END is kept when one was produced
-  double log_prob = 0;               // sum over tokens
-  bool finished = false;             // ended with END rather than at max_len
+  std::vector<DecodedToken> tokens;        // generated words; the final END is kept when one was produced
+  double log_prob = 0;                     // sum over tokens
+  bool finished = false;                   // ended with END rather than at max_len
   std::vector<std::string> words() const;  // without END
   std::string text() const;
-  double mean_log_prob() const;      // log_prob / tokens.size()
+  double mean_log_prob() const;               // log_prob / tokens.size()
   double score(double length_penalty) const;  // log_prob / tokens.size()^length_penalty
 };
 

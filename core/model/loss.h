@@ -9,14 +9,13 @@ namespace captioner {
 struct CaptionLoss {
   torch::Tensor loss;           // scalar to minimise: cross_entropy plus the model's regulariser
   torch::Tensor cross_entropy;  // scalar, mean over real tokens (what is reported as the loss)
-  int64_t tokens = 0;  // how many positions counted
+  int64_t tokens = 0;           // how many positions counted
 };
 
 // Teacher-forced loss of `tokens` [B, T] (START ... END PAD ...) given the model's features.
 // The mean over real tokens of the cross-entropy of all logits (the notebook's masked loss), but
 // the vocabulary projection, by far the costliest layer, is computed only at real (non-PAD)
 // target positions.
-CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens,
-                         int64_t pad_id);
+CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id);
 
 }  // namespace captioner

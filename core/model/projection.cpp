@@ -23,12 +23,12 @@ namespace captioner {
 namespace {
 
 // Row-major C[M, N] = op(A) op(B) + beta * C, op = transpose when the flag is 'T'.
-void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const torch::Tensor& a, const torch::Tensor& b,
-          float beta, torch::Tensor& c) {
+void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const torch::Tensor& a, const torch::Tensor& b, float beta,
+          torch::Tensor& c) {
   const int64_t lda = trans_a == 'N' ? k : m;
   const int64_t ldb = trans_b == 'N' ? n : k;
-  const dnnl_status_t status = dnnl_sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data_ptr<float>(), lda, b.data_ptr<float>(),
-                                          ldb, beta, c.data_ptr<float>(), n);
+  const dnnl_status_t status = dnnl_sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data_ptr<float>(), lda, b.data_ptr<float>(), ldb,
+                                          beta, c.data_ptr<float>(), n);
   if (status != dnnl_success) throw std::runtime_error("oneDNN sgemm failed with status " + std::to_string(status));
 }
 
@@ -87,8 +87,7 @@ class Bf16Matmul {
 #endif
       return primitives_.emplace(key, dnnl::matmul(pd)).first->second;
     } catch (const dnnl::error& e) {
-      throw ConfigError(std::string("this CPU cannot run bf16 matrix products (oneDNN: ") + e.what() +
-                        "); use precision fp32");
+      throw ConfigError(std::string("this CPU cannot run bf16 matrix products (oneDNN: ") + e.what() + "); use precision fp32");
     }
   }
 
@@ -103,8 +102,8 @@ Bf16Matmul& bf16_matmul() {
 }
 
 bool use_bf16(int64_t n, int64_t v, int64_t k) {
-  return current_matmul_precision() == MatmulPrecision::Bf16 && 2.0 * static_cast<double>(n) * static_cast<double>(v) *
-                                                                        static_cast<double>(k) >= kMinBf16Flops;
+  return current_matmul_precision() == MatmulPrecision::Bf16 &&
+         2.0 * static_cast<double>(n) * static_cast<double>(v) * static_cast<double>(k) >= kMinBf16Flops;
 }
 
 // The three products of a linear layer y = h W^T (+ bias already in y), in bf16: operands are
@@ -162,8 +161,8 @@ bool saved_bf16(torch::autograd::AutogradContext* ctx, Bf16Operands& x) {
 
 class Projection : public torch::autograd::Function<Projection> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
-                               const torch::Tensor& weight, const torch::Tensor& bias) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& bias) {
     const auto h = hidden.contiguous();
     const auto w = weight.contiguous();
     const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
@@ -178,8 +177,7 @@ class Projection : public torch::autograd::Function<Projection> {
     return out;
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const auto g = grads[0].contiguous();
     if (Bf16Operands x; saved_bf16(ctx, x)) {
       auto [grad_hidden, grad_weight] = bf16_backward(x, g, ctx->needs_input_grad(0), ctx->needs_input_grad(1));
@@ -206,8 +204,8 @@ class Projection : public torch::autograd::Function<Projection> {
 // backward scales it by the incoming gradient / N and runs the two GEMMs.
 class ProjectedCrossEntropy : public torch::autograd::Function<ProjectedCrossEntropy> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
-                               const torch::Tensor& weight, const torch::Tensor& bias, const torch::Tensor& targets) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& bias, const torch::Tensor& targets) {
     const auto h = hidden.contiguous();
     const auto w = weight.contiguous();
     const int64_t n = h.size(0), k = h.size(1), v = w.size(0);
@@ -224,14 +222,13 @@ class ProjectedCrossEntropy : public torch::autograd::Function<ProjectedCrossEnt
     const auto index = targets.unsqueeze(1);
     const auto lse = buffer.logsumexp(1, /*keepdim=*/true);
     const auto loss = (lse - buffer.gather(1, index)).mean();
-    buffer.sub_(lse).exp_();                             // softmax
+    buffer.sub_(lse).exp_();                                                    // softmax
     buffer.scatter_add_(1, index, -torch::ones_like(index, buffer.options()));  // - onehot
     ctx->saved_data["grad"] = buffer;
     return loss;
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     auto& slot = ctx->saved_data["grad"];
     if (!slot.isTensor()) throw std::runtime_error("projected_cross_entropy: backward may run only once");
     auto g = slot.toTensor();

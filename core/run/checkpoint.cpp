@@ -111,7 +111,8 @@ void check_record(const nlohmann::json& sums, const char* key, const torch::Tens
   if (!sums.contains(key)) throw CheckpointError(path, std::string("its metadata has no checksum for the ") + key + " record");
   if (!t.defined()) throw CheckpointError(path, std::string("its ") + key + " record is missing");
   if (sums[key] != tensor_checksum(t))
-    throw CheckpointError(path, std::string("its ") + key + " record does not match the checksum saved with it: the file is corrupt");
+    throw CheckpointError(path,
+                          std::string("its ") + key + " record does not match the checksum saved with it: the file is corrupt");
 }
 
 torch::Tensor bytes_tensor(const std::string& bytes) {
@@ -128,7 +129,6 @@ std::string shape_text(at::IntArrayRef sizes) {
 
 }  // namespace
 
-
 GridLayer trained_grid_layer(const std::string& path, const TrainConfig& config) {
   try {
     return grid_layer_of(config.encoder_id);
@@ -142,8 +142,7 @@ GridLayer run_grid_layer(const std::string& run_dir) {
   return trained_grid_layer(path, load_checkpoint(path).config);
 }
 
-void save_checkpoint(const std::string& path, const CheckpointContents& contents,
-                     const std::function<void()>& before_rename) {
+void save_checkpoint(const std::string& path, const CheckpointContents& contents, const std::function<void()>& before_rename) {
   if (contents.config == nullptr || contents.vocab == nullptr || !contents.model || contents.state == nullptr)
     throw std::invalid_argument("save_checkpoint: incomplete contents");
   const TrainingState& state = *contents.state;
@@ -220,8 +219,9 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
   // matrices), 4 bytes each: more than the file holds means the configuration is not the one saved.
   const double vocab = static_cast<double>(out.vocab.size());
   const auto& m = out.config.model;
-  const double at_least = 4 * (vocab * static_cast<double>(m.embed + m.hidden) +
-                               4.0 * static_cast<double>(m.hidden) * static_cast<double>(m.hidden) * static_cast<double>(m.layers));
+  const double at_least =
+      4 * (vocab * static_cast<double>(m.embed + m.hidden) +
+           4.0 * static_cast<double>(m.hidden) * static_cast<double>(m.hidden) * static_cast<double>(m.layers));
   if (at_least > static_cast<double>(file_bytes))
     throw CheckpointError(path, "its configuration (vocabulary " + std::to_string(out.vocab.size()) + ", hidden " +
                                     std::to_string(m.hidden) + ", embedding " + std::to_string(m.embed) +
@@ -247,8 +247,7 @@ void load_weights(LoadedCheckpoint& loaded, const std::string& checksum, const s
     if (t == nullptr || t->sizes().vec() != shape)
       throw CheckpointError(path, "weight " + name + " is " + (t ? shape_text(t->sizes()) : "missing") +
                                       " but the saved configuration (vocabulary " + std::to_string(loaded.vocab.size()) +
-                                      ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " +
-                                      shape_text(shape));
+                                      ", hidden " + std::to_string(loaded.config.model.hidden) + ") makes " + shape_text(shape));
     if (!torch::isfinite(*t).all().item<bool>()) throw CheckpointError(path, "weight " + name + " holds NaN or infinite values");
   }
   if (!checksum.empty() && checksum != weights_checksum(*loaded.model))
@@ -320,7 +319,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   } catch (const CheckpointError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+    throw CheckpointError(path,
+                          "checkpoint content is inconsistent (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
   } catch (const std::exception& e) {
     throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
   }
@@ -340,7 +340,8 @@ void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimiz
   } catch (const CheckpointError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw CheckpointError(path, "its optimizer state does not fit the model (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+    throw CheckpointError(
+        path, "its optimizer state does not fit the model (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
   }
 }
 

@@ -15,8 +15,8 @@ std::string History::to_csv() const {
   for (const auto& r : rows) {
     char val[32] = "";
     if (!std::isnan(r.val_loss)) std::snprintf(val, sizeof val, "%.6f", r.val_loss);
-    std::snprintf(line, sizeof line, "%lld,%.6f,%s,%.1f,%.6g,%.3f,%.3f\n", static_cast<long long>(r.step), r.train_loss,
-                  val, r.captions_per_s, r.lr, r.elapsed_s, r.wall_time);
+    std::snprintf(line, sizeof line, "%lld,%.6f,%s,%.1f,%.6g,%.3f,%.3f\n", static_cast<long long>(r.step), r.train_loss, val,
+                  r.captions_per_s, r.lr, r.elapsed_s, r.wall_time);
     out += line;
   }
   return out;
@@ -51,9 +51,12 @@ History History::from_csv(const std::string& text, const std::string& source) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line_number == 1) {
-      if (line == kColumns) columns = 6;
-      else if (line == std::string(kColumns) + ",wall_time") columns = 7;
-      else throw DataError(source, "not a run history (its first line is not the column names)");
+      if (line == kColumns)
+        columns = 6;
+      else if (line == std::string(kColumns) + ",wall_time")
+        columns = 7;
+      else
+        throw DataError(source, "not a run history (its first line is not the column names)");
       continue;
     }
     if (line.empty()) continue;

@@ -30,8 +30,10 @@ void read_evaluation(const std::string& path, RunSummary& s) {
   const nlohmann::json j = parse_json_file(path);
   if (!j.is_object()) throw DataError(path, "not a JSON object");
   for (const auto& [key, value] : j.items()) {
-    if (value.is_number()) s.evaluation[key] = value.get<double>();
-    else if (value.is_null()) s.evaluation[key] = std::numeric_limits<double>::quiet_NaN();
+    if (value.is_number())
+      s.evaluation[key] = value.get<double>();
+    else if (value.is_null())
+      s.evaluation[key] = std::numeric_limits<double>::quiet_NaN();
   }
   s.evaluation_split = j.value("split", "");
   s.evaluation_decoding = j.value("decoding", "");
@@ -40,11 +42,15 @@ void read_evaluation(const std::string& path, RunSummary& s) {
 }  // namespace
 
 void write_run_summary(const std::string& run_dir, const RunSummary& s) {
-  const nlohmann::json j = {{"format", "captioner-run"}, {"version", 1},
-                            {"config", s.config},        {"dataset", s.dataset},
+  const nlohmann::json j = {{"format", "captioner-run"},
+                            {"version", 1},
+                            {"config", s.config},
+                            {"dataset", s.dataset},
                             {"step", s.step},
-                            {"state", s.state},          {"best_val_loss", number_or_null(s.best_val_loss)},
-                            {"started_at", s.started_at}, {"updated_at", s.updated_at},
+                            {"state", s.state},
+                            {"best_val_loss", number_or_null(s.best_val_loss)},
+                            {"started_at", s.started_at},
+                            {"updated_at", s.updated_at},
                             {"precision", s.precision}};
   write_file_atomically(RunFolder(run_dir).summary(), j.dump(2) + "\n");
 }

@@ -13,15 +13,15 @@
 namespace captioner {
 
 struct RunSummary {
-  std::string dir;                   // the run folder (filled in by read_run_summary)
+  std::string dir;  // the run folder (filled in by read_run_summary)
   TrainConfig config;
-  std::string dataset;               // the file or folder the run's data was read from
+  std::string dataset;  // the file or folder the run's data was read from
   int64_t step = 0;
-  std::string state;                 // "running", "stopped", "finished", "failed"
-  double best_val_loss = 0;          // NaN until the first validation
-  double started_at = 0;             // Unix seconds: the run's first step
-  double updated_at = 0;             // Unix seconds: this summary was written
-  std::string precision;             // the matrix products' precision used ("fp32", "bf16"); config.precision may say "auto"
+  std::string state;         // "running", "stopped", "finished", "failed"
+  double best_val_loss = 0;  // NaN until the first validation
+  double started_at = 0;     // Unix seconds: the run's first step
+  double updated_at = 0;     // Unix seconds: this summary was written
+  std::string precision;     // the matrix products' precision used ("fp32", "bf16"); config.precision may say "auto"
   std::map<std::string, double> evaluation;  // evaluation.json's numbers (BLEU, CIDEr, ...); empty: none
   std::string evaluation_split;              // and the split and decoding it was made with
   std::string evaluation_decoding;

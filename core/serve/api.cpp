@@ -21,18 +21,26 @@ ApiError bad_request(const std::string& code, const std::string& message, const 
 
 const char* error_type(int status) {
   switch (status) {
-    case 401: return "authentication_error";
-    case 404: return "not_found_error";
-    case 405: return "method_not_allowed";
-    case 413: return "request_too_large";
-    case 503: return "server_busy";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 404:
+      return "not_found_error";
+    case 405:
+      return "method_not_allowed";
+    case 413:
+      return "request_too_large";
+    case 503:
+      return "server_busy";
+    default:
+      return status >= 500 ? "server_error" : "invalid_request_error";
   }
 }
 
 std::string error_json(int status, const std::string& code, const std::string& message, const std::string& param) {
   return json{{"error",
-               {{"message", message}, {"type", error_type(status)}, {"param", param.empty() ? json(nullptr) : json(param)},
+               {{"message", message},
+                {"type", error_type(status)},
+                {"param", param.empty() ? json(nullptr) : json(param)},
                 {"code", code}}}}
       .dump();
 }
@@ -92,8 +100,7 @@ namespace {
 int64_t integer_field(const json& body, const char* name, int64_t fallback) {
   const auto it = body.find(name);
   if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer())
-    throw bad_request("bad_" + std::string(name), std::string(name) + " must be an integer", name);
+  if (!it->is_number_integer()) throw bad_request("bad_" + std::string(name), std::string(name) + " must be an integer", name);
   const int64_t v = it->get<int64_t>();
   if (v < -(1LL << 31) || v > (1LL << 31))
     throw bad_request("bad_" + std::string(name), std::string(name) + " is out of range", name);
@@ -211,8 +218,8 @@ json token_logprobs(const CaptionResult& caption) {
   return {{"content", content}};
 }
 
-std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                               const std::string& id, int64_t created, bool logprobs) {
+std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
+                               int64_t created, bool logprobs) {
   json choices = json::array();
   for (size_t i = 0; i < captions.size(); ++i)
     choices.push_back({{"index", i},
@@ -232,8 +239,8 @@ std::string chat_response_json(const std::vector<CaptionResult>& captions, const
       .dump();
 }
 
-std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                                 const std::string& id, int64_t created, bool include_usage) {
+std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
+                                 int64_t created, bool include_usage) {
   std::string out;
   auto chunk = [&](size_t index, const json& delta, const json& finish) {
     const json event = {{"id", id},

@@ -32,7 +32,7 @@ std::string error_json(int status, const std::string& code, const std::string& m
 
 // Limits on what one request may ask for.
 struct RequestLimits {
-  int max_choices = 16;   // n, samples, beam width
+  int max_choices = 16;  // n, samples, beam width
   int max_tokens = 100;
 };
 
@@ -48,7 +48,7 @@ struct DecodingParams {
   int beam_width = 0;  // 0: not asked
   int top_k = 0;
   int max_tokens = 20;
-  int64_t seed = -1;   // -1: a fresh seed per request
+  int64_t seed = -1;  // -1: a fresh seed per request
 };
 DecodeOptions decode_options(const DecodingParams& params, const RequestLimits& limits = {});
 
@@ -78,7 +78,7 @@ std::string decode_image_base64(const std::string& text);
 
 struct ModelCard {
   std::string id;
-  int64_t created = 0;  // Unix time of the checkpoint
+  int64_t created = 0;        // Unix time of the checkpoint
   int64_t prompt_tokens = 1;  // what the decoder reads per image: 64 grid cells, or 1 vector
 };
 
@@ -87,13 +87,13 @@ struct ModelCard {
 // included) and the image as model.prompt_tokens.
 // With logprobs, each choice's "logprobs" is {"content": [{"token", "logprob", "bytes",
 // "top_logprobs": []}]}, a word each (the decoder keeps the chosen words' probabilities only).
-std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                               const std::string& id, int64_t created, bool logprobs = false);
+std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
+                               int64_t created, bool logprobs = false);
 // The same answer as server-sent events (chat.completion.chunk objects, a word per chunk, then
 // "data: [DONE]").
 // With include_usage, a last chunk before [DONE] has no choices and the usage.
-std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model,
-                                 const std::string& id, int64_t created, bool include_usage = false);
+std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
+                                 int64_t created, bool include_usage = false);
 
 // Hugging Face's image-to-text answer: {"generated_text": ...} for one caption (the task's
 // output as Hugging Face's current clients read it), [{"generated_text": ...}, ...] when

@@ -113,8 +113,7 @@ void BatchCaptioner::run() {
       m.queued.wait(lock, [&] { return m.stopping || !m.queue.empty(); });
       if (m.queue.empty()) return;  // stopping, and everything queued was answered
       const auto deadline = m.queue.front()->queued_at + std::chrono::milliseconds(m.options.max_wait_ms);
-      m.queued.wait_until(lock, deadline,
-                          [&] { return m.stopping || static_cast<int>(m.queue.size()) >= m.options.max_batch; });
+      m.queued.wait_until(lock, deadline, [&] { return m.stopping || static_cast<int>(m.queue.size()) >= m.options.max_batch; });
       while (!m.queue.empty() && static_cast<int>(batch.size()) < m.options.max_batch) {
         m.queue.front()->taken = true;
         batch.push_back(m.queue.front());

@@ -131,8 +131,10 @@ struct CaptionServer::Impl {
   bool listening = false;
 
   void log(const std::string& line) const {
-    if (config.log) config.log(line);
-    else std::cerr << line << '\n';
+    if (config.log)
+      config.log(line);
+    else
+      std::cerr << line << '\n';
   }
 
   // Runs `handler`, turning every failure into an error answer: the server never stops for one.
@@ -314,14 +316,19 @@ void CaptionServer::Impl::route_api() {
   http->Get(R"(/v1/models/(.+))", [this](const Request& req, Response& res) {
     answer(res, [&] {
       const std::string id = req.matches[1];
-      if (id != card.id) throw ApiError(404, "model_not_found", "no model '" + valid_utf8(id) + "' here; this server has '" + card.id + "'", "model");
+      if (id != card.id)
+        throw ApiError(404, "model_not_found", "no model '" + valid_utf8(id) + "' here; this server has '" + card.id + "'",
+                       "model");
       res.set_content(model_json(card), "application/json");
     });
   });
   http->Get("/healthz", [this](const Request&, Response& res) {
     const BatchStats stats = captioner->stats();
-    res.set_content(nlohmann::json{{"status", "ok"}, {"model", card.id}, {"pending", stats.pending},
-                                   {"captioned", stats.images}, {"batches", stats.batches}}
+    res.set_content(nlohmann::json{{"status", "ok"},
+                                   {"model", card.id},
+                                   {"pending", stats.pending},
+                                   {"captioned", stats.images},
+                                   {"batches", stats.batches}}
                         .dump(),
                     "application/json");
   });
@@ -338,8 +345,7 @@ void CaptionServer::Impl::route_page_and_wrong_methods() {
   for (const auto& [path, method] : kApiMethods) {
     auto refuse = [path = path, method = method](const Request& req, Response& res) {
       res.set_header("Allow", method);
-      set_error(res, ApiError(405, "method_not_allowed",
-                              req.method + " is not allowed on " + path + "; use " + method));
+      set_error(res, ApiError(405, "method_not_allowed", req.method + " is not allowed on " + path + "; use " + method));
     };
     if (method != "GET") http->Get(path, refuse);
     if (method != "POST") http->Post(path, refuse);
@@ -352,7 +358,8 @@ void CaptionServer::Impl::route_page_and_wrong_methods() {
 int CaptionServer::bind(bool fallback_to_any) {
   Impl& m = *impl_;
   const std::string where = m.config.host + ":" + std::to_string(m.config.port);
-  if (m.config.port < 0 || m.config.port > 65535) throw ConfigError("serve: port " + std::to_string(m.config.port) + " is not a port");
+  if (m.config.port < 0 || m.config.port > 65535)
+    throw ConfigError("serve: port " + std::to_string(m.config.port) + " is not a port");
   if (m.config.port == 0) {
     m.port = m.http->bind_to_any_port(m.config.host);
     if (m.port < 0) throw ConfigError("serve: cannot listen on " + m.config.host + " (not an address of this machine?)");

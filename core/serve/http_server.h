@@ -21,11 +21,11 @@ struct ServeConfig {
   std::string model;    // run folder or checkpoint
   std::string encoder;  // empty: the installed one
   std::string host = "127.0.0.1";
-  int port = 8080;      // 0: any free port (bind() says which)
-  std::string token;    // non-empty: the API needs "Authorization: Bearer <token>"
+  int port = 8080;          // 0: any free port (bind() says which)
+  std::string token;        // non-empty: the API needs "Authorization: Bearer <token>"
   std::string cors_origin;  // non-empty: pages of this origin (or "*") may call the API from a browser
   int max_body_mb = 20;
-  int timeout_s = 60;   // a request's longest wait for its captions (503 after)
+  int timeout_s = 60;  // a request's longest wait for its captions (503 after)
   BatchOptions batching;
   RequestLimits limits;
   // A line for each refused request (status, method, path, client, reason) and each event.

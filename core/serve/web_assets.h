@@ -8,7 +8,7 @@
 namespace captioner {
 
 struct WebAsset {
-  std::string path;          // "/", "/app.js", ...
+  std::string path;  // "/", "/app.js", ...
   std::string content_type;
   std::string data;
 };

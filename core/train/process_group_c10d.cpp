@@ -31,7 +31,8 @@ Rendezvous parse_rendezvous(const std::string& address) {
     r.host = rest.substr(0, colon);
     if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']') r.host = r.host.substr(1, r.host.size() - 2);
     const std::string port = rest.substr(colon + 1);
-    if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535)
+    if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoi(port) < 1 ||
+        std::stoi(port) > 65535)
       throw ConfigError("rendezvous " + address + ": the port must be a number from 1 to 65535");
     r.port = static_cast<uint16_t>(std::stoi(port));
   } else if (address.rfind(file, 0) == 0 && address.size() > file.size() + 1 && address[file.size()] == '/') {
@@ -150,9 +151,12 @@ class GlooProcessGroup final : public ProcessGroup {
       std::vector<std::string> behind;
       for (int r = 0; r < options_.world_size; ++r) {
         if (r == options_.rank) continue;
-        if (store_->check({failure_key(r)})) return head + ": rank " + std::to_string(r) + " stopped: " + text_of(store_->get(failure_key(r)));
+        if (store_->check({failure_key(r)}))
+          return head + ": rank " + std::to_string(r) + " stopped: " + text_of(store_->get(failure_key(r)));
         const int64_t step = store_->check({step_key(r)}) ? std::stoll(text_of(store_->get(step_key(r)))) : -1;
-        if (step < step_) behind.push_back(std::to_string(r) + (step < 0 ? " (never started)" : " (last seen at step " + std::to_string(step) + ")"));
+        if (step < step_)
+          behind.push_back(std::to_string(r) +
+                           (step < 0 ? " (never started)" : " (last seen at step " + std::to_string(step) + ")"));
       }
       // Nobody behind: the one that went away did so during this very step; name the candidates.
       if (behind.empty())
@@ -198,7 +202,8 @@ std::unique_ptr<ProcessGroup> connect_process_group(const DistributedOptions& op
     std::string reason = e.what();
     reason = reason.substr(0, reason.find('\n'));
     if (options.rank == 0 && where.file.empty())
-      throw ConfigError("rendezvous " + options.rendezvous + ": rank 0 cannot listen there or the other ranks did not join within " +
+      throw ConfigError("rendezvous " + options.rendezvous +
+                        ": rank 0 cannot listen there or the other ranks did not join within " +
                         std::to_string(options.timeout.count() / 1000) + " s (is the port in use?): " + reason);
     throw ConfigError("rendezvous " + options.rendezvous + ": rank " + std::to_string(options.rank) + " could not join within " +
                       std::to_string(options.timeout.count() / 1000) + " s: " + reason);

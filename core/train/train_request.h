@@ -9,14 +9,14 @@
 namespace captioner {
 
 struct TrainRequest {
-  std::string dataset;      // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
+  std::string dataset;  // Shapes / Karpathy folder, COCO or Karpathy JSON, handout folder
   std::string run_dir;
-  std::string image_dir;    // images of a COCO / Karpathy file; empty: beside the file
-  std::string cache;        // feature cache folder; empty: see cache_parent
+  std::string image_dir;  // images of a COCO / Karpathy file; empty: beside the file
+  std::string cache;      // feature cache folder; empty: see cache_parent
   // With image_dir and no cache: the cache goes in this folder, named by layer (the app shares one
   // per image folder); empty: in the run folder.
   std::string cache_parent;
-  std::string encoder;      // encoder weights; empty: the installed ones
+  std::string encoder;         // encoder weights; empty: the installed ones
   std::string layer = "auto";  // "auto" or a GridLayer name; a resumed run refuses another than its own
   bool layer_chosen = false;   // the user named the layer (a resume then checks it)
   bool resume = false;

@@ -2,8 +2,8 @@
 #include "core/run/familiarity.h"
 #include "core/run/run_summary.h"
 
-#include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
@@ -97,8 +97,8 @@ constexpr int64_t kMaxConsecutiveSkips = 10;
 
 // Why the loss is not finite: features that already hold NaN or infinity are the data's fault,
 // not the learning rate's. Names the images when it can, and a checkpoint only when one exists.
-std::string non_finite_loss_message(double loss, int64_t step, const torch::Tensor& features,
-                                    const std::vector<int64_t>& images, bool has_checkpoint) {
+std::string non_finite_loss_message(double loss, int64_t step, const torch::Tensor& features, const std::vector<int64_t>& images,
+                                    bool has_checkpoint) {
   std::string text = "training loss became " + std::to_string(loss) + " at step " + std::to_string(step);
   const auto bad_rows = (~torch::isfinite(features.reshape({features.size(0), -1}))).any(1).nonzero().flatten();
   if (bad_rows.numel() > 0) {
@@ -199,10 +199,10 @@ struct Trainer::Impl {
   TrainControl control;
   torch::Device device = torch::kCPU;
   MatmulPrecision precision = MatmulPrecision::Fp32;  // of the training steps; validation is fp32
-  std::vector<Batch> val_batches;     // fixed validation subset, on `device`
-  std::vector<int64_t> sample_images; // validation images whose captions are shown
-  ProcessGroup* group = nullptr;      // distributed: this rank's group; null for one process
-  std::unique_ptr<FileLock> run_lock;  // held by the trainer that writes the run folder, until its run ends
+  std::vector<Batch> val_batches;                     // fixed validation subset, on `device`
+  std::vector<int64_t> sample_images;                 // validation images whose captions are shown
+  ProcessGroup* group = nullptr;                      // distributed: this rank's group; null for one process
+  std::unique_ptr<FileLock> run_lock;                 // held by the trainer that writes the run folder, until its run ends
 
   // One process trains into a run folder at a time; a folder it cannot write is found here, not
   // at the first checkpoint.
@@ -240,8 +240,9 @@ struct Trainer::Impl {
     std::vector<torch::Tensor> weights;
     for (const auto& p : model->parameters()) weights.push_back(p);
     group->broadcast(weights, 0);
-    if (rank() > 0) generator.set_current_seed(config.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(rank())) ^
-                                               static_cast<uint64_t>(state.step));
+    if (rank() > 0)
+      generator.set_current_seed(config.seed ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(rank())) ^
+                                 static_cast<uint64_t>(state.step));
   }
 
   // This rank's part [begin, end) of a global batch of n images.
@@ -312,7 +313,8 @@ struct Trainer::Impl {
       b.tokens = b.tokens.to(device);
       val_batches.push_back(std::move(b));
     }
-    sample_images.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(kSampleCaptions, pool.size())));
+    sample_images.assign(pool.begin(),
+                         pool.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(kSampleCaptions, pool.size())));
   }
 
   double validate() {
@@ -415,7 +417,8 @@ struct Trainer::Impl {
       out.loss = totals[0][0].item<double>() / all_tokens;
       objective = loss.cross_entropy * (static_cast<double>(loss.tokens) / all_tokens);
       if (!loss.loss.is_same(loss.cross_entropy))
-        objective = objective + (loss.loss - loss.cross_entropy) * (static_cast<double>(end - begin) / static_cast<double>(images.size()));
+        objective = objective +
+                    (loss.loss - loss.cross_entropy) * (static_cast<double>(end - begin) / static_cast<double>(images.size()));
     }
     if (!std::isfinite(out.loss) || !std::isfinite(objective.item<double>())) {
       out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, batch.images, counters.last_saved > 0);
@@ -560,9 +563,9 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.state = saved.state;
   d.prepare_data();
   if (d.features->dim() != d.config.model.feature_dim)
-    throw DataError(pooled_features_path(d.dataset, d.config),
-                    "features have " + std::to_string(d.features->dim()) + " columns; the model expects " +
-                        std::to_string(d.config.model.feature_dim));
+    throw DataError(pooled_features_path(d.dataset, d.config), "features have " + std::to_string(d.features->dim()) +
+                                                                   " columns; the model expects " +
+                                                                   std::to_string(d.config.model.feature_dim));
   d.sampler->restore(saved.state.sampler_state);
   d.caption_rng.restore(saved.state.caption_rng_state);
   if (saved.state.torch_rng_state.defined()) {
@@ -591,10 +594,10 @@ TrainResult Trainer::run(TrainObserver* observer) {
   log.message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
               std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()) +
               "; matrix products in " + precision_name(d.precision) +
-              (d.config.precision == "auto" ? std::string(d.precision == MatmulPrecision::Bf16
-                                                              ? " (auto: this CPU multiplies bf16 natively)"
-                                                              : " (auto: no native bf16 products here)")
-                                            : std::string()));
+              (d.config.precision == "auto"
+                   ? std::string(d.precision == MatmulPrecision::Bf16 ? " (auto: this CPU multiplies bf16 natively)"
+                                                                      : " (auto: no native bf16 products here)")
+                   : std::string()));
   if (d.val_batches.empty()) log.message("no validation images: validation loss will not be reported");
 
   TrainResult result;

@@ -42,14 +42,14 @@ struct TrainProgress {
   int64_t step = 0;
   int64_t total_steps = 0;
   double train_loss = 0;
-  double val_loss = 0;       // NaN unless `validated`
+  double val_loss = 0;  // NaN unless `validated`
   bool validated = false;
-  double best_val_loss = 0;  // NaN until the first validation
-  double captions_per_s = 0; // smoothed training throughput (the display, the ETA)
+  double best_val_loss = 0;        // NaN until the first validation
+  double captions_per_s = 0;       // smoothed training throughput (the display, the ETA)
   double step_captions_per_s = 0;  // this step's own throughput (the history)
   double eta_s = 0;
   double elapsed_s = 0;
-  double wall_time = 0;      // Unix seconds when the step ended
+  double wall_time = 0;  // Unix seconds when the step ended
   double lr = 0;
   int64_t skipped_updates = 0;  // steps whose gradient was not finite, so the weights were kept
   // At validation steps: greedy captions of a few fixed validation images.

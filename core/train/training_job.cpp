@@ -75,8 +75,7 @@ void fall_back_without_grid(const TrainRequest& r, PreparedTraining& p, TrainPre
 
 DatasetImages training_images(const TrainRequest& r, const CaptionDataset& dataset, GridLayer layer) {
   std::string cache = r.cache;
-  if (cache.empty() && !r.image_dir.empty() && !r.cache_parent.empty())
-    cache = r.cache_parent + "/" + feature_cache_name(layer);
+  if (cache.empty() && !r.image_dir.empty() && !r.cache_parent.empty()) cache = r.cache_parent + "/" + feature_cache_name(layer);
   return locate_dataset_images(dataset, r.image_dir, cache, r.run_dir, layer);
 }
 

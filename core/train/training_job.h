@@ -41,7 +41,6 @@ PreparedTraining prepare_training(const TrainRequest& request, TrainPreparationO
                                   const std::atomic<bool>* cancel = nullptr);
 
 // A new trainer, or the saved run resumed, on prepared data. `group` as for Trainer.
-std::unique_ptr<Trainer> start_trainer(PreparedTraining prepared, const TrainRequest& request,
-                                       ProcessGroup* group = nullptr);
+std::unique_ptr<Trainer> start_trainer(PreparedTraining prepared, const TrainRequest& request, ProcessGroup* group = nullptr);
 
 }  // namespace captioner

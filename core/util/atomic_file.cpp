@@ -41,8 +41,7 @@ void remove_stale_temporaries(const std::string& path) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, std::string_view bytes,
-                           const std::function<void()>& before_rename) {
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::function<void()>& before_rename) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw DataError(path, errno_text("cannot create temporary file"));

@@ -11,8 +11,7 @@ namespace captioner {
 
 // `before_rename` runs after the temporary file is complete and synced, just before the rename;
 // tests use it to simulate a crash at the worst moment. Throws DataError naming `path`.
-void write_file_atomically(const std::string& path, std::string_view bytes,
-                           const std::function<void()>& before_rename = {});
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::function<void()>& before_rename = {});
 
 // A regular file open for reading, closed when destroyed. Opening never blocks (a FIFO is
 // refused at once, not waited on), and anything but a regular file (a folder, a FIFO, a device

@@ -138,8 +138,10 @@ class HeaderScanner {
       dims.push_back(value);
       if (dims.size() > 32) fail("more than 32 dimensions");
       skip_space();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        fail("expected ',' or ')' in the shape");
     }
     ++pos_;
     return dims;
@@ -195,15 +197,15 @@ std::pair<size_t, size_t> locate_header(const unsigned char* bytes, size_t size,
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12) throw DataError(path, "truncated .npy header");
-    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8 |
-                 static_cast<size_t>(bytes[10]) << 16 | static_cast<size_t>(bytes[11]) << 24;
+    header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8 | static_cast<size_t>(bytes[10]) << 16 |
+                 static_cast<size_t>(bytes[11]) << 24;
     header_start = 12;
   } else {
     throw DataError(path, "unsupported .npy format version " + std::to_string(major));
   }
   if (header_len > kMaxHeader)
-    throw DataError(path, ".npy header of " + std::to_string(header_len) + " bytes; at most " + std::to_string(kMaxHeader) +
-                              " are accepted");
+    throw DataError(
+        path, ".npy header of " + std::to_string(header_len) + " bytes; at most " + std::to_string(kMaxHeader) + " are accepted");
   if (header_start + header_len > size) throw DataError(path, "truncated .npy header");
   return {header_start, header_len};
 }
@@ -254,8 +256,8 @@ NpyArray NpyArray::open(const std::string& path) {
                               " values; at most " + std::to_string(kMaxRowValues) + " are supported");
   const uint64_t have = map->size - header_start - header_len;
   if (have < need)
-    throw DataError(path, "truncated: header promises " + std::to_string(need) + " bytes of data, file has " +
-                              std::to_string(have));
+    throw DataError(path,
+                    "truncated: header promises " + std::to_string(need) + " bytes of data, file has " + std::to_string(have));
   array.data_ = bytes + header_start + header_len;
   array.map_ = std::move(map);
   return array;

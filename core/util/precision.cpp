@@ -38,10 +38,13 @@ bool cpu_has_native_bf16() {
 std::string cpu_matmul_isa() {
 #ifdef CAPTIONER_HAVE_DNNL
   const unsigned isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
-  const std::pair<dnnl_cpu_isa_t, const char*> levels[] = {
-      {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"}, {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
-      {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"}, {dnnl_cpu_isa_avx512_core, "avx512_core"},
-      {dnnl_cpu_isa_avx2, "avx2"}, {dnnl_cpu_isa_avx, "avx"}, {dnnl_cpu_isa_sse41, "sse41"}};
+  const std::pair<dnnl_cpu_isa_t, const char*> levels[] = {{dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+                                                           {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+                                                           {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+                                                           {dnnl_cpu_isa_avx512_core, "avx512_core"},
+                                                           {dnnl_cpu_isa_avx2, "avx2"},
+                                                           {dnnl_cpu_isa_avx, "avx"},
+                                                           {dnnl_cpu_isa_sse41, "sse41"}};
   for (const auto& [level, name] : levels)
     if ((isa & static_cast<unsigned>(level)) == static_cast<unsigned>(level)) return name;
   return "baseline";

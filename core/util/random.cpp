@@ -9,7 +9,8 @@ uint64_t Rng::below(uint64_t n) {
   if (n == 0) throw std::invalid_argument("Rng::below(0)");
   const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t x;
-  do x = engine_(); while (x >= limit);
+  do x = engine_();
+  while (x >= limit);
   return x % n;
 }
 

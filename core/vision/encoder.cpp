@@ -1,8 +1,8 @@
 #include "core/vision/encoder.h"
 
+#include <torch/serialize.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
-#include <torch/serialize.h>
 
 #include <nlohmann/json.hpp>
 
@@ -95,8 +95,8 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
   try {
     loaded = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const std::exception& e) {
-    throw DataError(state_dict_path, "not readable as torch.save(dict(model.state_dict()), FILE) (" +
-                                         std::string(e.what()).substr(0, 120) + ")");
+    throw DataError(state_dict_path,
+                    "not readable as torch.save(dict(model.state_dict()), FILE) (" + std::string(e.what()).substr(0, 120) + ")");
   }
   if (!loaded.isGenericDict()) throw DataError(state_dict_path, "holds no dictionary of tensors (save model.state_dict())");
   std::map<std::string, torch::Tensor> by_name;
@@ -126,9 +126,13 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
 std::string save_encoder(const std::string& path, InceptionV3& net, const std::string& source) {
   const auto& o = net->options();
   const std::string id = std::string(family_name(o.family)) + ":" + weights_hash(*net);
-  const nlohmann::json meta = {{"format", kFormat},       {"version", 1},
-                               {"family", family_name(o.family)}, {"transform_input", o.transform_input},
-                               {"classifier_head", o.classifier_head}, {"source", source}, {"id", id}};
+  const nlohmann::json meta = {{"format", kFormat},
+                               {"version", 1},
+                               {"family", family_name(o.family)},
+                               {"transform_input", o.transform_input},
+                               {"classifier_head", o.classifier_head},
+                               {"source", source},
+                               {"id", id}};
   torch::serialize::OutputArchive archive;
   archive.write("meta", c10::IValue(meta.dump()));
   torch::serialize::OutputArchive model;
@@ -150,8 +154,7 @@ namespace {
 
 // Opens an encoder file and reads what it says about itself; throws DataError naming it when it is
 // not one.
-nlohmann::json open_encoder_file(const std::string& path, torch::serialize::InputArchive& archive,
-                                 const torch::Device& device) {
+nlohmann::json open_encoder_file(const std::string& path, torch::serialize::InputArchive& archive, const torch::Device& device) {
   const std::string bytes = read_file(path);
   nlohmann::json meta;
   try {
@@ -238,8 +241,7 @@ std::string find_default_encoder() {
   throw DataError("", std::string("no encoder weights found (looked in ") + where + "); " + kEncoderHowTo);
 }
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device) {
   Encoder encoder = load_encoder(path.empty() ? find_default_encoder() : path, device);

@@ -16,7 +16,7 @@ struct Encoder {
   // "<family>:<hash of the weights>" for the standard mixed10 grid, "<family>:<hash>/<layer>" for
   // another layer: same weights and layer, same id, so features of two layers never mix.
   std::string id;
-  std::string source;        // where the weights came from
+  std::string source;  // where the weights came from
 };
 
 // Makes the encoder return `layer`'s grid and renames it accordingly (encoder_id_suffix).

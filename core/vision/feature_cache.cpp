@@ -78,10 +78,14 @@ namespace {
 std::string escape_line(const std::string& text) {
   std::string out;
   for (const char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else
+      out += c;
   }
   return out;
 }
@@ -212,8 +216,8 @@ FileIdentity file_identity(const std::string& path) {
 std::optional<CacheFiles> recorded_cache_files(const std::string& npy_path) {
   const fs::path p(npy_path);
   const bool folder = p.filename() == "pooled.npy" && fs::exists(p.parent_path() / "progress.log");
-  CacheFiles files = folder ? cache_files(p.parent_path().string(), !fs::exists(p.parent_path() / "grid.npy"))
-                            : cache_files(npy_path, true);
+  CacheFiles files =
+      folder ? cache_files(p.parent_path().string(), !fs::exists(p.parent_path() / "grid.npy")) : cache_files(npy_path, true);
   if (!fs::exists(files.journal) || !fs::exists(files.list)) return std::nullopt;
   return files;
 }
@@ -228,8 +232,7 @@ std::string features_encoder_id(const std::string& npy_path) {
 }
 
 DatasetExtraction extract_dataset_features(Encoder& encoder, CaptionDataset& dataset, const std::string& image_dir,
-                                           const std::string& cache, ExtractObserver* observer,
-                                           const std::atomic<bool>* cancel) {
+                                           const std::string& cache, ExtractObserver* observer, const std::atomic<bool>* cancel) {
   std::vector<std::string> files;
   for (const auto& image : dataset.images) files.push_back(image_dir + "/" + image.file);
   DatasetExtraction out;
@@ -421,8 +424,14 @@ class Extraction {
  public:
   Extraction(Encoder& encoder, const std::vector<std::string>& images, const std::string& out, const ExtractOptions& options,
              ExtractObserver* observer, const std::atomic<bool>* cancel)
-      : encoder_(encoder), images_(images), options_(options), observer_(observer), cancel_(cancel),
-        files_(cache_files(out, options.pooled_only)), lock_(lock_path(out, files_)), n_(static_cast<int64_t>(images.size())),
+      : encoder_(encoder),
+        images_(images),
+        options_(options),
+        observer_(observer),
+        cancel_(cancel),
+        files_(cache_files(out, options.pooled_only)),
+        lock_(lock_path(out, files_)),
+        n_(static_cast<int64_t>(images.size())),
         channels_(grid_channels(encoder.net->grid_layer())),
         queue_(static_cast<size_t>(std::max<int64_t>(options.batch_size, 1) * 2)) {
     open_cache(out);
@@ -457,8 +466,8 @@ class Extraction {
       if (!same_images(status_.images, images_))
         throw DataError(files_.list, "this cache was made for another list of images; choose another output");
       if (!status_.encoder_id.empty() && status_.encoder_id != encoder_.id)
-        throw DataError(files_.journal, "this cache holds features of encoder " + status_.encoder_id + ", not " +
-                                            encoder_.id + "; delete its folder to extract it again, or choose another output");
+        throw DataError(files_.journal, "this cache holds features of encoder " + status_.encoder_id + ", not " + encoder_.id +
+                                            "; delete its folder to extract it again, or choose another output");
       return;
     }
     std::string list_text;
@@ -501,8 +510,10 @@ class Extraction {
       }
     }
     for (int64_t i = 0; i < n_; ++i) {
-      if (status_.state[static_cast<size_t>(i)] == 0) todo_.push_back(i);
-      else ++result_.skipped;
+      if (status_.state[static_cast<size_t>(i)] == 0)
+        todo_.push_back(i);
+      else
+        ++result_.skipped;
       progress_.failed += status_.state[static_cast<size_t>(i)] == 2;
     }
     progress_.total = n_;
@@ -658,15 +669,18 @@ FeatureTable open_dataset_features(const CaptionDataset& dataset, const std::str
   // were never written (zeros), and its journal is filed under X.npy's name.
   const std::string partial = ".partial";
   if (path.size() > partial.size() && path.compare(path.size() - partial.size(), partial.size(), partial) == 0)
-    throw DataError(path, "is an unfinished extraction (rows not encoded yet are zeros); run the same `captioner extract` "
-                          "again to finish it, then use " + path.substr(0, path.size() - partial.size()));
+    throw DataError(path,
+                    "is an unfinished extraction (rows not encoded yet are zeros); run the same `captioner extract` "
+                    "again to finish it, then use " +
+                        path.substr(0, path.size() - partial.size()));
   require_extracted_rows(path, dataset);
   if (grid) {
     const std::string pooled = path;
     path = grid_features_path(pooled);
     if (path.empty())
-      throw DataError(pooled, "has no 8x8 grid beside it (grid.npy in a feature cache folder); the attention model "
-                              "needs features extracted from the images into a cache folder, not --pooled-only");
+      throw DataError(pooled,
+                      "has no 8x8 grid beside it (grid.npy in a feature cache folder); the attention model "
+                      "needs features extracted from the images into a cache folder, not --pooled-only");
   }
   FeatureTable table = FeatureTable::open(path);
   if (table.row_shape().size() != (grid ? 2u : 1u))

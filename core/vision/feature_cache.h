@@ -4,11 +4,10 @@
 // A cache is either a folder (pooled.npy float32 [N, 2048], grid.npy float16 [N, 64, 2048] with
 // the 8x8 cells row-major and channels last, images.txt, progress.log) or, pooled only, a
 // standard X.npy with X.npy.images.txt and X.npy.progress.log beside it (written as X.npy.partial
-// and renamed once complete). The arrays are created at full size up front; each finished batch is written in place and synced before its lines are
-// appended to progress.log, so a kill at any moment leaves no row marked done that is not on disk.
-// A second run with the same image list and encoder skips every image already done or failed,
-// and encodes again the images whose file changed since (each done row records the file's size
-// and modification time: "INDEX ok SIZE MTIME_NS").
+// and renamed once complete). The arrays are created at full size up front; each finished batch is written in place and synced
+// before its lines are appended to progress.log, so a kill at any moment leaves no row marked done that is not on disk. A second
+// run with the same image list and encoder skips every image already done or failed, and encodes again the images whose file
+// changed since (each done row records the file's size and modification time: "INDEX ok SIZE MTIME_NS").
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -31,7 +30,7 @@ struct ExtractOptions {
 };
 
 struct ExtractProgress {
-  int64_t done = 0;     // encoded or failed, this run and earlier ones
+  int64_t done = 0;  // encoded or failed, this run and earlier ones
   int64_t total = 0;
   int64_t failed = 0;
   double images_per_s = 0;
@@ -129,8 +128,8 @@ FileIdentity file_identity(const std::string& path);  // size -2 when the file c
 
 struct CacheStatus {
   std::vector<std::string> images;
-  std::vector<int8_t> state;         // 0 pending, 1 done, 2 failed
-  std::vector<std::string> reasons;  // why, for failed images
+  std::vector<int8_t> state;           // 0 pending, 1 done, 2 failed
+  std::vector<std::string> reasons;    // why, for failed images
   std::vector<FileIdentity> identity;  // of done rows
   std::string encoder_id;
 };

@@ -21,9 +21,9 @@ namespace captioner {
 // pixels half a cell inside the image, and attention maps drawn over the image's 8x8 cells
 // would point half a cell outwards.
 enum class GridLayer { Mixed10, Mixed5 };
-const char* grid_layer_name(GridLayer layer);                 // "mixed10", "mixed5"
-GridLayer parse_grid_layer(const std::string& name);          // throws ConfigError on others
-int64_t grid_channels(GridLayer layer);                       // 2048, 768
+const char* grid_layer_name(GridLayer layer);         // "mixed10", "mixed5"
+GridLayer parse_grid_layer(const std::string& name);  // throws ConfigError on others
+int64_t grid_channels(GridLayer layer);               // 2048, 768
 
 // What an encoder id adds for a layer: nothing for mixed10, "/mixed5-cells" for mixed5 (cells
 // resampled onto the image's 8x8 cells), so that features of two layers never mix.

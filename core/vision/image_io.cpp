@@ -40,7 +40,9 @@ uint32_t le16(const std::string& b, size_t i) {
 uint32_t be32(const std::string& b, size_t i) { return be16(b, i) << 16 | be16(b, i + 2); }
 uint32_t le32(const std::string& b, size_t i) { return le16(b, i + 2) << 16 | le16(b, i); }
 
-bool is_jpeg(const std::string& b) { return b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8; }
+bool is_jpeg(const std::string& b) {
+  return b.size() > 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8;
+}
 
 // A PNG whose IHDR says it has an alpha channel (colour type 4: grey + alpha, 6: RGBA).
 bool is_png_with_alpha(const std::string& b) {
@@ -51,13 +53,17 @@ bool is_png_with_alpha(const std::string& b) {
 // An image with alpha laid over white, as 8-bit BGR: what a viewer shows of a transparent image.
 cv::Mat over_white(const cv::Mat& image) {
   cv::Mat bgra;
-  if (image.depth() == CV_16U) image.convertTo(bgra, CV_8U, 1.0 / 257.0);
-  else bgra = image;
+  if (image.depth() == CV_16U)
+    image.convertTo(bgra, CV_8U, 1.0 / 257.0);
+  else
+    bgra = image;
   if (bgra.channels() == 2) cv::cvtColor(bgra, bgra, cv::COLOR_GRAY2BGRA);  // OpenCV reads grey + alpha as 2 channels
   if (bgra.channels() != 4) {
     cv::Mat bgr;
-    if (bgra.channels() == 1) cv::cvtColor(bgra, bgr, cv::COLOR_GRAY2BGR);
-    else bgr = bgra;
+    if (bgra.channels() == 1)
+      cv::cvtColor(bgra, bgr, cv::COLOR_GRAY2BGR);
+    else
+      bgr = bgra;
     return bgr;
   }
   cv::Mat bgr(bgra.rows, bgra.cols, CV_8UC3);
@@ -114,8 +120,7 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
       const uint32_t bits = le32(b, 21);
       return {(bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1};
     }
-    if (b.compare(12, 4, "VP8X") == 0)
-      return {(le32(b, 24) & 0xffffff) + 1, (le32(b, 27) & 0xffffff) + 1};
+    if (b.compare(12, 4, "VP8X") == 0) return {(le32(b, 24) & 0xffffff) + 1, (le32(b, 27) & 0xffffff) + 1};
   }
   if (is_jpeg(b)) return jpeg_decoder_size(b);
   if (b.size() >= 8 && (b.compare(0, 4, "II*\0", 4) == 0 || b.compare(0, 4, "MM\0*", 4) == 0)) {
@@ -188,9 +193,9 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
   cv::cvtColor(decoded, decoded, cv::COLOR_BGR2RGB);  // in place: no second full-size copy
   // The tensor shares the decoded pixels and keeps them alive: no copy either.
   auto* keep = new cv::Mat(decoded);
-  return torch::from_blob(decoded.data, {decoded.rows, decoded.cols, 3},
-                          {static_cast<int64_t>(decoded.step[0]), 3, 1}, [keep](void*) { delete keep; },
-                          torch::TensorOptions(torch::kUInt8));
+  return torch::from_blob(
+      decoded.data, {decoded.rows, decoded.cols, 3}, {static_cast<int64_t>(decoded.step[0]), 3, 1},
+      [keep](void*) { delete keep; }, torch::TensorOptions(torch::kUInt8));
 }
 
 std::string read_image_file(const std::string& path, const ImageLimits& limits) {
@@ -233,10 +238,9 @@ torch::Tensor inception_input(const torch::Tensor& rgb) {
   }
   for (int64_t r = 0; r < height; ++r)
     if (needed[static_cast<size_t>(r)]) pixels[r].copy_(rgb[r]);
-  auto x = F::interpolate(pixels.permute({2, 0, 1}).unsqueeze(0), F::InterpolateFuncOptions()
-                                                                      .size(std::vector<int64_t>{kSide, kSide})
-                                                                      .mode(torch::kBilinear)
-                                                                      .align_corners(true));
+  auto x = F::interpolate(
+      pixels.permute({2, 0, 1}).unsqueeze(0),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{kSide, kSide}).mode(torch::kBilinear).align_corners(true));
   return x.squeeze(0).div_(255.0f);
 }
 

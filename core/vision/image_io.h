@@ -2,8 +2,8 @@
 // Image files in, encoder input out. Decoding uses OpenCV (JPEG, PNG, BMP, TIFF, WebP);
 // grayscale and 16-bit images become 8-bit RGB, alpha is dropped, EXIF orientation is honoured.
 // Bad files are refused with DataError naming the file and the reason, never a crash.
-#include <opencv2/core/mat.hpp>
 #include <torch/types.h>
+#include <opencv2/core/mat.hpp>
 
 #include <cstdint>
 #include <string>

@@ -79,8 +79,8 @@ struct Block : nn::Module {
 
 }  // namespace
 
-ConvBn InceptionV3Impl::unit(nn::Module& parent, const std::string& name, int64_t in, int64_t out,
-                             std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding) {
+ConvBn InceptionV3Impl::unit(nn::Module& parent, const std::string& name, int64_t in, int64_t out, std::vector<int64_t> kernel,
+                             std::vector<int64_t> stride, std::vector<int64_t> padding) {
   auto u = parent.register_module(name, ConvBn(in, out, kernel, stride, padding));
   units_.push_back(u);
   return u;
@@ -88,14 +88,14 @@ ConvBn InceptionV3Impl::unit(nn::Module& parent, const std::string& name, int64_
 
 torch::Tensor InceptionV3Impl::avg_pool_same(const torch::Tensor& x) const {
   // TF 'same' average pooling divides by the number of real pixels; torchvision counts padding.
-  return F::avg_pool2d(x, F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(
-                              options_.family == EncoderFamily::Torchvision));
+  return F::avg_pool2d(
+      x, F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(options_.family == EncoderFamily::Torchvision));
 }
 
 namespace {
 
-using Unit = std::function<ConvBn(nn::Module&, const std::string&, int64_t, int64_t, std::vector<int64_t>,
-                                  std::vector<int64_t>, std::vector<int64_t>)>;
+using Unit = std::function<ConvBn(nn::Module&, const std::string&, int64_t, int64_t, std::vector<int64_t>, std::vector<int64_t>,
+                                  std::vector<int64_t>)>;
 using Pool = std::function<torch::Tensor(const torch::Tensor&)>;
 
 struct BlockA : Block {  // mixed0-2 / Mixed_5b-d
@@ -129,7 +129,8 @@ struct BlockB : Block {  // mixed3 / Mixed_6a
 };
 
 struct BlockC : Block {  // mixed4-7 / Mixed_6b-e
-  ConvBn b1{nullptr}, s1{nullptr}, s2{nullptr}, s3{nullptr}, d1{nullptr}, d2{nullptr}, d3{nullptr}, d4{nullptr}, d5{nullptr}, pool{nullptr};
+  ConvBn b1{nullptr}, s1{nullptr}, s2{nullptr}, s3{nullptr}, d1{nullptr}, d2{nullptr}, d3{nullptr}, d4{nullptr}, d5{nullptr},
+      pool{nullptr};
   Pool avg;
   BlockC(const Unit& u, int64_t c7, Pool avg_pool) : avg(std::move(avg_pool)) {
     b1 = u(*this, "branch1x1", 768, 192, {1, 1}, {1, 1}, {0, 0});
@@ -164,7 +165,8 @@ struct BlockD : Block {  // mixed8 / Mixed_7a
 };
 
 struct BlockE : Block {  // mixed9-10 / Mixed_7b-c
-  ConvBn b1{nullptr}, s1{nullptr}, s2a{nullptr}, s2b{nullptr}, d1{nullptr}, d2{nullptr}, d3a{nullptr}, d3b{nullptr}, pool{nullptr};
+  ConvBn b1{nullptr}, s1{nullptr}, s2a{nullptr}, s2b{nullptr}, d1{nullptr}, d2{nullptr}, d3a{nullptr}, d3b{nullptr},
+      pool{nullptr};
   Pool avg;
   BlockE(const Unit& u, int64_t in, Pool avg_pool) : avg(std::move(avg_pool)) {
     b1 = u(*this, "branch1x1", in, 320, {1, 1}, {1, 1}, {0, 0});
@@ -244,8 +246,9 @@ EncodedImages InceptionV3Impl::forward(const torch::Tensor& images) {
   x = x.to(torch::kFloat32);  // the grid is fp32 whatever the network ran in
   if (grid_layer_ == GridLayer::Mixed5) {
     const auto where = mixed5_cell_sampling_grid(images.size(2), images.size(3)).to(x.device(), x.scalar_type());
-    const auto samples = F::grid_sample(x, where.expand({x.size(0), -1, -1, -1}),
-                                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
+    const auto samples =
+        F::grid_sample(x, where.expand({x.size(0), -1, -1, -1}),
+                       F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
     x = F::avg_pool2d(samples, F::AvgPool2dFuncOptions(kSamplesPerCell));
   }
   return {x.contiguous(), x.mean({2, 3})};

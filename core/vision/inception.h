@@ -34,8 +34,7 @@ struct InceptionOptions {
 
 // Conv (no bias) + BatchNorm (eps 1e-3) + ReLU. fold() merges the BN into the convolution.
 struct ConvBnImpl : torch::nn::Module {
-  ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride,
-             std::vector<int64_t> padding);
+  ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding);
   torch::Tensor forward(const torch::Tensor& x);
   void fold();
   torch::nn::Conv2d conv{nullptr};

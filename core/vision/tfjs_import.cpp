@@ -20,8 +20,8 @@ std::string base64_payload(const std::string& module, const std::string& path) {
   for (size_t i = 0; i < module.size(); ++i) {
     if (module[i] != '"') continue;
     size_t j = i + 1;
-    while (j < module.size() && (std::isalnum(static_cast<unsigned char>(module[j])) || module[j] == '+' ||
-                                 module[j] == '/' || module[j] == '='))
+    while (j < module.size() &&
+           (std::isalnum(static_cast<unsigned char>(module[j])) || module[j] == '+' || module[j] == '/' || module[j] == '='))
       ++j;
     if (j < module.size() && module[j] == '"' && j - i - 1 > best_len) {
       best_start = i + 1;

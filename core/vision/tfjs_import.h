@@ -19,5 +19,4 @@ struct NamedTensor {
 // `model_dir` holds model.min.js and its shards. Throws DataError naming the file at fault.
 std::vector<NamedTensor> read_tfjs_weights(const std::string& model_dir);
 
-
 }  // namespace captioner

@@ -24,9 +24,12 @@ int main(int argc, char** argv) {
   int iterations = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--model") config.kind = argv[i + 1];
-    else if (k == "--vocab") vocab = std::stoll(argv[i + 1]);
-    else if (k == "--iterations") iterations = std::stoi(argv[i + 1]);
+    if (k == "--model")
+      config.kind = argv[i + 1];
+    else if (k == "--vocab")
+      vocab = std::stoll(argv[i + 1]);
+    else if (k == "--iterations")
+      iterations = std::stoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
   double seconds = 0;
   for (auto& r : ranks) seconds = std::max(seconds, r.get());
   std::filesystem::remove(store);
-  std::printf("{\"ranks\": 2, \"model\": \"%s\", \"floats\": %lld, \"ms_per_all_reduce\": %.2f, \"gb_per_s\": %.2f}\n", config.kind.c_str(), static_cast<long long>(floats),
-              seconds * 1e3, floats * 4.0 / seconds / 1e9);
+  std::printf("{\"ranks\": 2, \"model\": \"%s\", \"floats\": %lld, \"ms_per_all_reduce\": %.2f, \"gb_per_s\": %.2f}\n",
+              config.kind.c_str(), static_cast<long long>(floats), seconds * 1e3, floats * 4.0 / seconds / 1e9);
   return 0;
 }

@@ -44,10 +44,11 @@ int throughput(const std::string& dir, int64_t batch, int workers) {
   const auto r = extract_features(encoder, images, out.string(), options);
   const double s = seconds_since(start);
   std::filesystem::remove_all(out);
-  std::printf("{\"impl\": \"captioner-cpp\", \"images\": %lld, \"failed\": %zu, \"threads\": %d, \"batch\": %lld, "
-              "\"images_per_s\": %.2f}\n",
-              static_cast<long long>(r.encoded), r.failed.size(), at::get_num_threads(), static_cast<long long>(batch),
-              static_cast<double>(r.encoded) / s);
+  std::printf(
+      "{\"impl\": \"captioner-cpp\", \"images\": %lld, \"failed\": %zu, \"threads\": %d, \"batch\": %lld, "
+      "\"images_per_s\": %.2f}\n",
+      static_cast<long long>(r.encoded), r.failed.size(), at::get_num_threads(), static_cast<long long>(batch),
+      static_cast<double>(r.encoded) / s);
   return 0;
 }
 
@@ -84,10 +85,11 @@ int latency(const std::string& image, int runs, bool nhwc) {
   std::fprintf(stderr, "medians: read+decode+resize %.1f ms, encode %.1f ms, caption (20 tokens) %.1f ms\n",
                load_ms[load_ms.size() / 2], encode_ms[encode_ms.size() / 2],
                ms[ms.size() / 2] - load_ms[load_ms.size() / 2] - encode_ms[encode_ms.size() / 2]);
-  std::printf("{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
-              "\"threads\": %d, \"layout\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
-              image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs,
-              at::get_num_threads(), nhwc ? "nhwc" : "nchw", pct(0.5), pct(0.95));
+  std::printf(
+      "{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
+      "\"threads\": %d, \"layout\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
+      image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs, at::get_num_threads(),
+      nhwc ? "nhwc" : "nchw", pct(0.5), pct(0.95));
   return 0;
 }
 
@@ -95,8 +97,9 @@ int latency(const std::string& image, int runs, bool nhwc) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_encode throughput DIR [--batch B] [--workers W] [--threads T]\n"
-                         "       bench_encode latency IMAGE [--runs N] [--threads T]\n");
+    std::fprintf(stderr,
+                 "usage: bench_encode throughput DIR [--batch B] [--workers W] [--threads T]\n"
+                 "       bench_encode latency IMAGE [--runs N] [--threads T]\n");
     return 2;
   }
   const std::string mode = argv[1], target = argv[2];
@@ -105,11 +108,16 @@ int main(int argc, char** argv) {
   bool nhwc = true;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--batch") batch = std::stoll(argv[i + 1]);
-    else if (k == "--workers") workers = std::stoi(argv[i + 1]);
-    else if (k == "--threads") threads = std::stoll(argv[i + 1]);
-    else if (k == "--runs") runs = std::stoi(argv[i + 1]);
-    else if (k == "--layout") nhwc = std::string(argv[i + 1]) == "nhwc";
+    if (k == "--batch")
+      batch = std::stoll(argv[i + 1]);
+    else if (k == "--workers")
+      workers = std::stoi(argv[i + 1]);
+    else if (k == "--threads")
+      threads = std::stoll(argv[i + 1]);
+    else if (k == "--runs")
+      runs = std::stoi(argv[i + 1]);
+    else if (k == "--layout")
+      nhwc = std::string(argv[i + 1]) == "nhwc";
   }
   configure_threads(threads);
   try {

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "core/infer/model_input.h"
-#include "core/serve/http_server.h"
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
+#include "core/serve/http_server.h"
 #include "core/util/atomic_file.h"
 #include "core/util/runtime.h"
 #include "core/vision/feature_cache.h"
@@ -73,11 +73,16 @@ int main(int argc, char** argv) {
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::stoi(argv[i + 1]);
-    if (flag == "--requests") requests = value;
-    else if (flag == "--threads") threads = value;
-    else if (flag == "--rounds") rounds = value;
-    else if (flag == "--max-batch") config.batching.max_batch = value;
-    else if (flag == "--max-wait-ms") config.batching.max_wait_ms = value;
+    if (flag == "--requests")
+      requests = value;
+    else if (flag == "--threads")
+      threads = value;
+    else if (flag == "--rounds")
+      rounds = value;
+    else if (flag == "--max-batch")
+      config.batching.max_batch = value;
+    else if (flag == "--max-wait-ms")
+      config.batching.max_wait_ms = value;
   }
   configure_threads(threads);
   const auto images = list_images(argv[2]);
@@ -133,11 +138,12 @@ int main(int argc, char** argv) {
         const double s = seconds_since(start);
         const BatchStats after = server.captioner().stats();
         const double rate = requests / s;
-        std::printf("{\"phase\": \"serve\", \"clients\": %d, \"requests\": %d, \"failures\": %d, \"requests_per_s\": %.2f, "
-                    "\"p50_ms\": %.1f, \"p99_ms\": %.1f, \"mean_batch\": %.2f, \"ratio_to_extract\": %.2f}\n",
-                    clients, requests, failures, rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                    static_cast<double>(after.images - before.images) / std::max<int64_t>(1, after.batches - before.batches),
-                    rate / extract);
+        std::printf(
+            "{\"phase\": \"serve\", \"clients\": %d, \"requests\": %d, \"failures\": %d, \"requests_per_s\": %.2f, "
+            "\"p50_ms\": %.1f, \"p99_ms\": %.1f, \"mean_batch\": %.2f, \"ratio_to_extract\": %.2f}\n",
+            clients, requests, failures, rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
+            static_cast<double>(after.images - before.images) / std::max<int64_t>(1, after.batches - before.batches),
+            rate / extract);
         ratios[clients].push_back(rate / extract);
         std::fflush(stdout);
       }
@@ -147,8 +153,9 @@ int main(int argc, char** argv) {
     driver.join();
   }
   for (const auto& [clients, r] : ratios)
-    std::printf("{\"summary\": \"median ratio to extraction\", \"clients\": %d, \"rounds\": %zu, \"median\": %.2f, "
-                "\"min\": %.2f, \"max\": %.2f}\n",
-                clients, r.size(), percentile(r, 0.5), *std::min_element(r.begin(), r.end()), *std::max_element(r.begin(), r.end()));
+    std::printf(
+        "{\"summary\": \"median ratio to extraction\", \"clients\": %d, \"rounds\": %zu, \"median\": %.2f, "
+        "\"min\": %.2f, \"max\": %.2f}\n",
+        clients, r.size(), percentile(r, 0.5), *std::min_element(r.begin(), r.end()), *std::max_element(r.begin(), r.end()));
   return 0;
 }

@@ -30,17 +30,28 @@ Args parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--batch") a.batch = std::stoll(v);
-    else if (k == "--length") a.length = std::stoll(v);
-    else if (k == "--vocab") a.vocab = std::stoll(v);
-    else if (k == "--hidden") a.hidden = std::stoll(v);
-    else if (k == "--embed") a.embed = std::stoll(v);
-    else if (k == "--steps") a.steps = std::stoi(v);
-    else if (k == "--warmup") a.warmup = std::stoi(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
-    else if (k == "--lengths") a.lengths = v;
-    else if (k == "--device") a.device = v;
-    else if (k == "--precision") a.precision = v;
+    if (k == "--batch")
+      a.batch = std::stoll(v);
+    else if (k == "--length")
+      a.length = std::stoll(v);
+    else if (k == "--vocab")
+      a.vocab = std::stoll(v);
+    else if (k == "--hidden")
+      a.hidden = std::stoll(v);
+    else if (k == "--embed")
+      a.embed = std::stoll(v);
+    else if (k == "--steps")
+      a.steps = std::stoi(v);
+    else if (k == "--warmup")
+      a.warmup = std::stoi(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else if (k == "--lengths")
+      a.lengths = v;
+    else if (k == "--device")
+      a.device = v;
+    else if (k == "--precision")
+      a.precision = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -57,7 +68,8 @@ torch::Tensor make_tokens(const Args& a) {
   for (int64_t i = 0; i < a.batch; ++i) {
     const int64_t len = a.lengths == "full" ? a.length : std::min<int64_t>(a.length, 8 + static_cast<int64_t>(next() % 13));
     t[i * a.length] = 2;
-    for (int64_t j = 1; j + 1 < len; ++j) t[i * a.length + j] = 4 + static_cast<int64_t>(next() % static_cast<uint64_t>(a.vocab - 4));
+    for (int64_t j = 1; j + 1 < len; ++j)
+      t[i * a.length + j] = 4 + static_cast<int64_t>(next() % static_cast<uint64_t>(a.vocab - 4));
     t[i * a.length + len - 1] = 3;
   }
   return tokens;
@@ -97,10 +109,11 @@ int main(int argc, char** argv) {
   double last = 0;
   for (int i = 0; i < a.steps; ++i) last = step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"precision\": \"%s\", \"isa\": \"%s\", "
-              "\"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
-              "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f}\n",
-              device.is_cuda() ? "cuda" : "cpu", captioner::precision_name(precision), captioner::cpu_matmul_isa().c_str(),
-              at::get_num_threads(), a.lengths.c_str(), a.steps, a.batch * a.steps / seconds, a.steps / seconds, last);
+  std::printf(
+      "{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"precision\": \"%s\", \"isa\": \"%s\", "
+      "\"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
+      "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f}\n",
+      device.is_cuda() ? "cuda" : "cpu", captioner::precision_name(precision), captioner::cpu_matmul_isa().c_str(),
+      at::get_num_threads(), a.lengths.c_str(), a.steps, a.batch * a.steps / seconds, a.steps / seconds, last);
   return 0;
 }

@@ -41,16 +41,20 @@ int main(int argc, char** argv) {
   double loss_tolerance = 1e-3, grad_tolerance = 1e-2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--device") device_name = argv[i + 1];
-    else if (k == "--loss-tolerance") loss_tolerance = std::stod(argv[i + 1]);
-    else if (k == "--grad-tolerance") grad_tolerance = std::stod(argv[i + 1]);
-    else return std::fprintf(stderr, "unknown option %s\n", k.c_str()), 2;
+    if (k == "--device")
+      device_name = argv[i + 1];
+    else if (k == "--loss-tolerance")
+      loss_tolerance = std::stod(argv[i + 1]);
+    else if (k == "--grad-tolerance")
+      grad_tolerance = std::stod(argv[i + 1]);
+    else
+      return std::fprintf(stderr, "unknown option %s\n", k.c_str()), 2;
   }
   const torch::Device device = captioner::resolve_device(device_name);
   const int64_t batch = 16, length = 12, vocab = 500;
   torch::manual_seed(0);
   auto tokens = torch::randint(4, vocab, {batch, length}, torch::kInt64);
-  tokens.index_put_({torch::indexing::Slice(), 0}, 2);                   // START
+  tokens.index_put_({torch::indexing::Slice(), 0}, 2);                       // START
   tokens.index_put_({torch::indexing::Slice(0, batch / 2), length - 3}, 3);  // END, then PAD, for half
   tokens.index_put_({torch::indexing::Slice(0, batch / 2), torch::indexing::Slice(length - 2)}, 0);
   tokens.index_put_({torch::indexing::Slice(batch / 2), length - 1}, 3);
@@ -76,10 +80,11 @@ int main(int argc, char** argv) {
     }
     const bool ok = loss_error <= loss_tolerance && grad_error <= grad_tolerance;
     failures += ok ? 0 : 1;
-    std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"loss_cpu\": %.6f, \"loss_device\": %.6f, \"loss_rel_error\": %.3g, "
-                "\"grad_max_rel_error\": %.3g, \"loss_tolerance\": %g, \"grad_tolerance\": %g, \"ok\": %s}\n",
-                kind.c_str(), device.str().c_str(), cpu.loss, other.loss, loss_error, grad_error, loss_tolerance,
-                grad_tolerance, ok ? "true" : "false");
+    std::printf(
+        "{\"model\": \"%s\", \"device\": \"%s\", \"loss_cpu\": %.6f, \"loss_device\": %.6f, \"loss_rel_error\": %.3g, "
+        "\"grad_max_rel_error\": %.3g, \"loss_tolerance\": %g, \"grad_tolerance\": %g, \"ok\": %s}\n",
+        kind.c_str(), device.str().c_str(), cpu.loss, other.loss, loss_error, grad_error, loss_tolerance, grad_tolerance,
+        ok ? "true" : "false");
   }
   return failures == 0 ? 0 : 1;
 }

@@ -40,10 +40,14 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const int64_t value = std::stoll(argv[i + 1]);
-    if (key == "--images") images = value;
-    else if (key == "--channels") channels = value;
-    else if (key == "--cells") cells = value;
-    else if (key == "--vocab") vocab = value;
+    if (key == "--images")
+      images = value;
+    else if (key == "--channels")
+      channels = value;
+    else if (key == "--cells")
+      cells = value;
+    else if (key == "--vocab")
+      vocab = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
@@ -78,7 +82,8 @@ int main(int argc, char** argv) {
     std::FILE* p = std::fopen(pooled.c_str(), "wb");
     std::FILE* g = std::fopen(grid.c_str(), "wb");
     if (!p || !g) throw std::runtime_error("cannot create the feature files under " + out + "/features");
-    const std::string ph = captioner::npy_header("<f4", {images, channels}), gh = captioner::npy_header("<f2", {images, cells, channels});
+    const std::string ph = captioner::npy_header("<f4", {images, channels}),
+                      gh = captioner::npy_header("<f2", {images, cells, channels});
     write_all(p, ph.data(), ph.size(), pooled);
     write_all(g, gh.data(), gh.size(), grid);
     for (int64_t i = 0; i < images; ++i) {
@@ -90,7 +95,8 @@ int main(int argc, char** argv) {
       }
       write_all(p, pooled_row.data(), pooled_row.size() * sizeof(float), pooled);
       write_all(g, r.data(), r.size() * sizeof(c10::Half), grid);
-      if ((i + 1) % 10000 == 0 || i + 1 == images) std::fprintf(stderr, "%lld/%lld images\n", static_cast<long long>(i + 1), static_cast<long long>(images));
+      if ((i + 1) % 10000 == 0 || i + 1 == images)
+        std::fprintf(stderr, "%lld/%lld images\n", static_cast<long long>(i + 1), static_cast<long long>(images));
     }
     if (std::fclose(p) != 0 || std::fclose(g) != 0) throw std::runtime_error("cannot finish the feature files under " + out);
   } catch (const std::exception& e) {

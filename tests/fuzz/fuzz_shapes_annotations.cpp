@@ -3,5 +3,6 @@
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return captioner::fuzz::read_as_file("dataset.json", data, size, [](const std::string& path) { captioner::read_shapes_annotations(path); });
+  return captioner::fuzz::read_as_file("dataset.json", data, size,
+                                       [](const std::string& path) { captioner::read_shapes_annotations(path); });
 }
