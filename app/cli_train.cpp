@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <set>
 #include <thread>
-#include <iostream>
 
 #include "app/cli_data.h"
 #include "app/cli_output.h"
@@ -48,67 +48,104 @@ void add_data_options(CLI::App* cmd, TrainArgs* args) {
   cmd->add_option("--data", args->data, "Shapes or handout folder, COCO captions JSON or Karpathy JSON")->required();
   cmd->add_option("--out", args->out, "Run folder: checkpoint.pt and history.csv are kept here")->required();
   cmd->add_option("--features", c.features_path, "Feature .npy for COCO/Karpathy data (one row per image, file order)");
-  cmd->add_option("--images", args->images, "Image folder of a COCO/Karpathy dataset: features are extracted (and cached) first "
-                                            "(a Shapes folder needs none)");
-  cmd->add_option("--cache", args->cache, "Feature cache folder (default: RUN_DIR/features with --images, DATASET/features for Shapes; features-mixed5 for --layer mixed5)");
+  cmd->add_option("--images", args->images,
+                  "Image folder of a COCO/Karpathy dataset: features are extracted (and cached) first "
+                  "(a Shapes folder needs none)");
+  cmd->add_option("--cache", args->cache,
+                  "Feature cache folder (default: RUN_DIR/features with --images, DATASET/features for Shapes; features-mixed5 "
+                  "for --layer mixed5)");
   cmd->add_option("--encoder", args->encoder, "Encoder weight file for --images (default: the installed one)");
-  cmd->add_option("--layer", args->layer, "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid), mixed5 (768-d, "
-                                          "before the layers nsfwjs fine-tuned; see the README) or auto (mixed5 for nsfwjs weights, "
-                                          "mixed10 for torchvision's)")
-      ->check(CLI::IsMember({"auto", "mixed10", "mixed5"}))->capture_default_str();
+  cmd->add_option("--layer", args->layer,
+                  "Encoder layer whose 8x8 grid is used: mixed10 (the standard 2048-d grid), mixed5 (768-d, "
+                  "before the layers nsfwjs fine-tuned; see the README) or auto (mixed5 for nsfwjs weights, "
+                  "mixed10 for torchvision's)")
+      ->check(CLI::IsMember({"auto", "mixed10", "mixed5"}))
+      ->capture_default_str();
   cmd->add_flag("--resume", args->resume, "Continue the run saved in --out (only --steps may change)");
 }
 
-// The model and its training: every TrainConfig field, with its default.
-void add_training_options(CLI::App* cmd, TrainArgs* args) {
+// The preset, the model kind and the optimisation: TrainConfig's fields, with their defaults.
+void add_optimisation_options(CLI::App* cmd, TrainArgs* args) {
   TrainConfig& c = args->config;
   std::string presets;
-  for (const auto& p : train_presets()) presets += "\n  " + p.name + ": " + std::to_string(p.steps) + " steps, batch " +
-                                                   std::to_string(p.batch_size) + "; " + p.summary;
-  cmd->add_option("--preset", args->preset, "Steps, batch size, validation and learning-rate schedule together "
-                                            "(options given beside it win):" + presets)
+  for (const auto& p : train_presets())
+    presets +=
+        "\n  " + p.name + ": " + std::to_string(p.steps) + " steps, batch " + std::to_string(p.batch_size) + "; " + p.summary;
+  cmd->add_option("--preset", args->preset,
+                  "Steps, batch size, validation and learning-rate schedule together "
+                  "(options given beside it win):" +
+                      presets)
       ->check(CLI::IsMember([] {
         std::vector<std::string> names;
         for (const auto& p : train_presets()) names.push_back(p.name);
         return names;
-      }()))->capture_default_str();
+      }()))
+      ->capture_default_str();
   cmd->add_option("--model", c.model.kind, "lstm (image vector -> LSTM state) or attention (soft attention over the 8x8 grid)")
-      ->check(CLI::IsMember({"lstm", "attention"}))->capture_default_str();
+      ->check(CLI::IsMember({"lstm", "attention"}))
+      ->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps (default: set by --preset)");
   cmd->add_option("--batch-size", c.batch_size, "Images per batch (default: set by --preset)");
   cmd->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--lr-decay", c.lr_decay, "Multiply the learning rate by this every --lr-decay-every steps")->capture_default_str();
+  cmd->add_option("--lr-decay", c.lr_decay, "Multiply the learning rate by this every --lr-decay-every steps")
+      ->capture_default_str();
   cmd->add_option("--lr-decay-every", c.lr_decay_every, "Steps between learning-rate decays (default: 40 % of --steps)");
   cmd->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)")->capture_default_str();
   cmd->add_option("--max-len", c.max_len, "Max tokens per caption, START and END included")->capture_default_str();
   cmd->add_option("--min-count", c.min_count, "Keep words seen at least this often")->capture_default_str();
-  cmd->add_option("--hidden", c.model.hidden, "LSTM hidden size")->capture_default_str();
-  cmd->add_option("--embed", c.model.embed, "Word embedding size")->capture_default_str();
-  cmd->add_option("--layers", c.model.layers, "LSTM layers")->capture_default_str();
-  cmd->add_option("--dropout", c.model.dropout, "Dropout probability")->capture_default_str();
-  cmd->add_option("--attention-dim", c.model.attention_dim, "Attention model: width of the projected grid cells")->capture_default_str();
-  cmd->add_option("--attention-penalty", c.model.attention_penalty,
-                  "Attention model: weight of the doubly stochastic regularisation (lambda)")->capture_default_str();
-  cmd->add_option("--word-in-query", c.model.word_in_query,
-                  "Attention model: the attention query also reads the word just read (true/false)")->capture_default_str();
-  cmd->add_option("--context-to-output", c.model.context_to_output,
-                  "Attention model: the attended context also feeds the word prediction (true/false)")->capture_default_str();
-  cmd->add_option("--coverage", c.model.coverage,
-                  "Attention model: the scores also read how much each cell was attended so far (true/false)")->capture_default_str();
+}
+
+// The network's sizes and the attention model's variants.
+void add_model_options(CLI::App* cmd, TrainArgs* args) {
+  ModelConfig& m = args->config.model;
+  cmd->add_option("--hidden", m.hidden, "LSTM hidden size")->capture_default_str();
+  cmd->add_option("--embed", m.embed, "Word embedding size")->capture_default_str();
+  cmd->add_option("--layers", m.layers, "LSTM layers")->capture_default_str();
+  cmd->add_option("--dropout", m.dropout, "Dropout probability")->capture_default_str();
+  cmd->add_option("--attention-dim", m.attention_dim, "Attention model: width of the projected grid cells")
+      ->capture_default_str();
+  cmd->add_option("--attention-penalty", m.attention_penalty,
+                  "Attention model: weight of the doubly stochastic regularisation (lambda)")
+      ->capture_default_str();
+  cmd->add_option("--word-in-query", m.word_in_query,
+                  "Attention model: the attention query also reads the word just read (true/false)")
+      ->capture_default_str();
+  cmd->add_option("--context-to-output", m.context_to_output,
+                  "Attention model: the attended context also feeds the word prediction (true/false)")
+      ->capture_default_str();
+  cmd->add_option("--coverage", m.coverage,
+                  "Attention model: the scores also read how much each cell was attended so far (true/false)")
+      ->capture_default_str();
+}
+
+// Validation, checkpoints, where it runs and what it prints.
+void add_run_options(CLI::App* cmd, TrainArgs* args) {
+  TrainConfig& c = args->config;
   cmd->add_option("--val-fraction", c.val_fraction, "Share of images held out when the data has no split")->capture_default_str();
   cmd->add_option("--val-every", c.val_every, "Steps between validations (default: set by --preset)");
   cmd->add_option("--val-batches", c.val_batches, "Batches in the fixed validation subset (default: set by --preset)");
-  cmd->add_option("--checkpoint-every", c.checkpoint_every,
-                  "Steps between checkpoints (default: a tenth of --steps, or 100 if that is more; half the run under 200 steps)");
+  cmd->add_option(
+      "--checkpoint-every", c.checkpoint_every,
+      "Steps between checkpoints (default: a tenth of --steps, or 100 if that is more; half the run under 200 steps)");
   cmd->add_option("--seed", c.seed, "Random seed (split, order, initialisation)")->capture_default_str();
-  cmd->add_option("--device", c.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", c.device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--precision", c.precision,
                   "Matrix products: bf16 operands with fp32 accumulation (weights, optimizer, loss and checkpoints stay "
                   "fp32), fp32, or auto (bf16 where the CPU has bf16 units: AVX512-BF16 or AMX)")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps (on stderr)")->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "No progress lines (warnings and errors still)");
+}
+
+// The model and its training: every TrainConfig field, with its default, in the order --help lists them.
+void add_training_options(CLI::App* cmd, TrainArgs* args) {
+  add_optimisation_options(cmd, args);
+  add_model_options(cmd, args);
+  add_run_options(cmd, args);
 }
 
 // Distributed training: one rank of N, or N local ranks started from here.
@@ -116,15 +153,21 @@ void add_distributed_options(CLI::App* cmd, TrainArgs* args) {
   auto& d = args->distributed;
   const std::string group = "Distributed";
   cmd->add_option("--nproc", args->nproc, "Run N ranks on this machine (file rendezvous) and wait for them")
-      ->check(CLI::Range(1, 256))->group(group);
+      ->check(CLI::Range(1, 256))
+      ->group(group);
   cmd->add_option("--world-size", d.world_size, "Ranks in the run (with --rank and --rendezvous: this process is one of them)")
-      ->check(CLI::Range(1, 65536))->capture_default_str()->group(group);
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str()
+      ->group(group);
   cmd->add_option("--rank", d.rank, "This process's rank, 0 to world size - 1 (rank 0 writes the run folder)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
   cmd->add_option("--rendezvous", d.rendezvous, "tcp://HOST:PORT (rank 0 listens there) or file:///shared/path")->group(group);
   cmd->add_option("--dist-timeout", args->timeout_s, "Seconds a rank waits for the others before it gives up with an error")
-      ->check(CLI::Range(1.0, 86400.0))->capture_default_str()->group(group);
-
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str()
+      ->group(group);
 }
 
 // The core's training request for these options.
@@ -187,10 +230,29 @@ std::vector<std::string> rank_arguments(const TrainArgs& a) {
 void refuse_changes_on_resume(const TrainArgs& a, const CLI::App& cmd) {
   if (!a.resume) return;
   std::string given;
-  for (const char* option : {"--preset", "--model", "--batch-size", "--lr", "--lr-decay", "--lr-decay-every", "--grad-clip",
-                             "--max-len", "--min-count", "--hidden", "--embed", "--layers", "--dropout", "--attention-dim",
-                             "--attention-penalty", "--word-in-query", "--context-to-output", "--coverage", "--val-fraction",
-                             "--val-every", "--val-batches", "--checkpoint-every", "--seed"})
+  for (const char* option : {"--preset",
+                             "--model",
+                             "--batch-size",
+                             "--lr",
+                             "--lr-decay",
+                             "--lr-decay-every",
+                             "--grad-clip",
+                             "--max-len",
+                             "--min-count",
+                             "--hidden",
+                             "--embed",
+                             "--layers",
+                             "--dropout",
+                             "--attention-dim",
+                             "--attention-penalty",
+                             "--word-in-query",
+                             "--context-to-output",
+                             "--coverage",
+                             "--val-fraction",
+                             "--val-every",
+                             "--val-batches",
+                             "--checkpoint-every",
+                             "--seed"})
     if (cmd.count(option) > 0) given += (given.empty() ? "" : ", ") + std::string(option);
   if (!given.empty())
     throw ConfigError("--resume continues the run in " + a.out + " as it was saved, and " + given +
