@@ -503,6 +503,15 @@ class TestCli : public QObject {
     const auto clash = run({"train", "--data", data, "--out", model, "--resume", "--steps", "9", "--layer", "mixed10"});
     QVERIFY(clash.code > 0);
     QVERIFY2(contains(clash.err, "--layer mixed10") && contains(clash.err, "mixed5"), clash.err.c_str());
+
+    // Resuming on other data is refused before that data's features are extracted (which can
+    // take hours), naming it.
+    const QString other = path("shapes5_other");
+    QCOMPARE(run({"shapes", "--out", other, "--count", "12", "--seed", "5"}).code, 0);
+    const auto mismatch = run({"train", "--data", other, "--out", model, "--resume", "--steps", "10"});
+    QCOMPARE(mismatch.code, 1);
+    QVERIFY2(contains(mismatch.err, other.toStdString()) && contains(mismatch.err, "is not the dataset"), mismatch.err.c_str());
+    QVERIFY(!QFile::exists(other + "/features-mixed5") && !QFile::exists(other + "/features"));
   }
 };
 

@@ -103,6 +103,27 @@ class TestExtract : public QObject {
     QCOMPARE(extract_features(encoder_, respelt, out, {}).encoded, int64_t{0});
   }
 
+  // An image entry that cannot be followed (a link to itself, a link to nothing) is listed and
+  // reported with the reason, not skipped unseen nor fatal to the folder's listing.
+  void links_that_cannot_be_followed_are_reported() {
+    const std::string dir = path("links");
+    std::filesystem::create_directories(dir);
+    cv::imwrite(dir + "/a_good.png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(20, 120, 220)));
+    std::filesystem::create_symlink("b_loop.jpg", dir + "/b_loop.jpg");
+    std::filesystem::create_symlink("nowhere.png", dir + "/c_gone.png");
+    const auto listed = list_images(dir);
+    QCOMPARE(listed.size(), size_t{3});
+    const auto r = extract_features(encoder_, listed, path("links-cache"), {});
+    QCOMPARE(r.encoded, int64_t{1});
+    QCOMPARE(r.failed.size(), size_t{2});
+    std::string named;
+    for (const auto& [file, reason] : r.failed) {
+      QVERIFY2(!reason.empty(), file.c_str());
+      named += std::filesystem::path(file).filename().string() + " ";
+    }
+    QVERIFY2(named.find("b_loop.jpg") != std::string::npos && named.find("c_gone.png") != std::string::npos, named.c_str());
+  }
+
   void a_mixed5_cache_has_768_channels_and_keeps_its_layer() {
     Encoder early = load_encoder(find_default_encoder());  // its own network: the fixture's stays mixed10
     use_grid_layer(early, GridLayer::Mixed5);

@@ -12,6 +12,7 @@
 #include "core/data/tokenizer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
+#include "core/util/hash.h"
 #include "core/util/npy.h"
 #include "core/util/random.h"
 
@@ -51,6 +52,18 @@ size_t CaptionDataset::caption_count() const {
   size_t n = 0;
   for (const auto& image : images) n += image.captions.size();
   return n;
+}
+
+std::string dataset_fingerprint(const CaptionDataset& dataset) {
+  uint64_t h = kFnvOffset;
+  auto mix = [&h](const std::string& s) { h = fnv1a(s.data(), s.size(), h); };
+  for (const auto& image : dataset.images) {
+    mix(image.key);
+    for (const auto& caption : image.captions)
+      for (const auto& token : caption) mix(token);
+  }
+  return std::string(format_name(dataset.format)) + ":" + std::to_string(dataset.images.size()) + ":" +
+         std::to_string(dataset.caption_count()) + ":" + std::to_string(h);
 }
 
 namespace {

@@ -42,6 +42,10 @@ CaptionDataset read_handout(const std::string& dir);
 CaptionDataset read_coco_captions(const std::string& json_path);
 // Karpathy's dataset_{coco,flickr8k,flickr30k}.json; restval counts as train.
 CaptionDataset read_karpathy(const std::string& json_path);
+// Identifies a dataset's contents (format, image keys and captions, in order), so that a run
+// resumed on other data is refused.
+std::string dataset_fingerprint(const CaptionDataset& dataset);
+
 // Picks the reader from what `path` is: a handout folder, or a COCO / Karpathy JSON file.
 CaptionDataset read_dataset(const std::string& path);
 // `path` made absolute and normalised, without a trailing slash, so that it names the same file

@@ -16,6 +16,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
+#include "core/util/printable.h"
 
 namespace captioner {
 
@@ -154,7 +155,8 @@ void save_checkpoint(const std::string& path, const CheckpointContents& contents
                          {"weights_fnv1a", weights_checksum(*contents.model)},
                          {"sampler", state.sampler_state},
                          {"caption_rng", state.caption_rng_state},
-                         {"dataset", state.dataset_fingerprint}};
+                         {"dataset", state.dataset_fingerprint},
+                         {"dataset_source", state.source_fingerprint}};
 
   // Every record but the weights (checked above) as a tensor with its checksum in the metadata.
   std::map<std::string, torch::Tensor> records = {{"history", history_to_tensor(state.history)}};
@@ -182,7 +184,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
   try {
     meta = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    throw CheckpointError(path, "its metadata is not JSON (" + std::string(e.what()).substr(0, 200) + ")");
+    throw CheckpointError(path, "its metadata is not JSON (" + excerpt(e.what(), 200) + ")");
   }
   if (!meta.is_object() || !meta.contains("format") || meta["format"] != kFormat)
     throw CheckpointError(path, "not a Captioner checkpoint");
@@ -201,13 +203,14 @@ CheckpointMeta read_checkpoint_meta(const std::string& text, const std::string& 
     out.sampler_state = meta.value("sampler", "");
     out.caption_rng_state = meta.value("caption_rng", "");
     out.dataset_fingerprint = meta.value("dataset", "");
+    out.source_fingerprint = meta.value("dataset_source", "");
     out.weights_checksum = meta.value("weights_fnv1a", "");
     out.version = version;
     if (meta.contains("records_fnv1a")) out.record_checksums = meta["records_fnv1a"].dump();
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
-    throw CheckpointError(path, "its metadata is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+    throw CheckpointError(path, "its metadata is inconsistent (" + excerpt(e.what(), 200) + ")");
   }
   try {
     out.config.validate();
@@ -302,7 +305,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     loaded.archive->read("meta", meta_value);
     meta_text = meta_value.toStringRef();
   } catch (const std::exception& e) {
-    throw CheckpointError(path, "not a readable Captioner checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
+    throw CheckpointError(path, "not a readable Captioner checkpoint (" + excerpt(e.what(), 200) + ")");
   }
   CheckpointMeta meta = read_checkpoint_meta(meta_text, path, bytes.size());
   loaded.config = std::move(meta.config);
@@ -311,6 +314,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   loaded.state.sampler_state = std::move(meta.sampler_state);
   loaded.state.caption_rng_state = std::move(meta.caption_rng_state);
   loaded.state.dataset_fingerprint = std::move(meta.dataset_fingerprint);
+  loaded.state.source_fingerprint = std::move(meta.source_fingerprint);
   try {
     read_training_records(loaded, meta, path);
     load_weights(loaded, meta.weights_checksum, path);
@@ -319,10 +323,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   } catch (const CheckpointError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw CheckpointError(path,
-                          "checkpoint content is inconsistent (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+    throw CheckpointError(path, "checkpoint content is inconsistent (" + excerpt(e.what_without_backtrace(), 200) + ")");
   } catch (const std::exception& e) {
-    throw CheckpointError(path, "checkpoint content is inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+    throw CheckpointError(path, "checkpoint content is inconsistent (" + excerpt(e.what(), 200) + ")");
   }
   return loaded;
 }
@@ -340,8 +343,7 @@ void restore_optimizer(const LoadedCheckpoint& checkpoint, torch::optim::Optimiz
   } catch (const CheckpointError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw CheckpointError(
-        path, "its optimizer state does not fit the model (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+    throw CheckpointError(path, "its optimizer state does not fit the model (" + excerpt(e.what_without_backtrace(), 200) + ")");
   }
 }
 

@@ -19,10 +19,13 @@ namespace captioner {
 struct TrainingState {
   int64_t step = 0;
   History history;
-  std::string sampler_state;      // ImageSampler::state()
-  std::string caption_rng_state;  // Rng::state() of the caption choice
-  torch::Tensor torch_rng_state;  // the run's generator (dropout); undefined when not saved
-  std::string dataset_fingerprint;
+  std::string sampler_state;        // ImageSampler::state()
+  std::string caption_rng_state;    // Rng::state() of the caption choice
+  torch::Tensor torch_rng_state;    // the run's generator (dropout); undefined when not saved
+  std::string dataset_fingerprint;  // dataset_fingerprint() of the images trained on
+  // The same of the dataset as read, before unreadable images were left out: a resume compares it
+  // before any feature is extracted. Empty in checkpoints written before it was recorded.
+  std::string source_fingerprint;
 };
 
 struct CheckpointContents {
@@ -54,7 +57,7 @@ struct CheckpointMeta {
   TrainConfig config;
   Vocabulary vocab;
   int64_t step = 0;
-  std::string sampler_state, caption_rng_state, dataset_fingerprint;
+  std::string sampler_state, caption_rng_state, dataset_fingerprint, source_fingerprint;
   std::string weights_checksum;  // empty in checkpoints written before it was recorded
   int version = 0;
   std::string record_checksums;  // JSON {record: FNV-1a}; format 2 on

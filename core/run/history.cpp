@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/util/errors.h"
+#include "core/util/printable.h"
 
 namespace captioner {
 
@@ -32,7 +33,7 @@ double number(const std::string& field, bool empty_is_nan, const std::string& wh
   double value = 0;
   const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
   if (ec != std::errc() || end != field.data() + field.size() || !std::isfinite(value))
-    throw DataError(where, "'" + field.substr(0, 40) + "' is not a number");
+    throw DataError(where, "'" + excerpt(field, 40) + "' is not a number");
   return value;
 }
 

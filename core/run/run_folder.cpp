@@ -12,13 +12,14 @@ std::string RunFolder::familiarity() const { return dir_ + "/familiarity.npy"; }
 std::string RunFolder::lock() const { return dir_ + "/.lock"; }
 bool RunFolder::has_checkpoint() const { return std::filesystem::exists(checkpoint()); }
 
-std::string model_checkpoint_file(const std::string& path) {
-  return std::filesystem::is_directory(path) ? RunFolder(path).checkpoint() : path;
+std::string model_checkpoint_file(const std::string& run_folder_or_checkpoint) {
+  if (!std::filesystem::is_directory(run_folder_or_checkpoint)) return run_folder_or_checkpoint;
+  return RunFolder(run_folder_or_checkpoint).checkpoint();
 }
 
-RunFolder model_run_folder(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return RunFolder(path);
-  const std::string parent = std::filesystem::path(path).parent_path().string();
+RunFolder model_run_folder(const std::string& run_folder_or_checkpoint) {
+  if (std::filesystem::is_directory(run_folder_or_checkpoint)) return RunFolder(run_folder_or_checkpoint);
+  const std::string parent = std::filesystem::path(run_folder_or_checkpoint).parent_path().string();
   return RunFolder(parent.empty() ? "." : parent);
 }
 

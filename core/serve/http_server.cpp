@@ -15,6 +15,7 @@
 
 #include "core/serve/web_assets.h"
 #include "core/util/errors.h"
+#include "core/util/printable.h"
 
 namespace captioner {
 
@@ -68,7 +69,7 @@ int query_int(const Request& req, const char* name, int fallback) {
     used = 0;
   }
   if (used == 0 || used != v.size() || n < -(1LL << 31) || n > (1LL << 31))
-    throw bad_request(std::string("bad_") + name, std::string(name) + " must be an integer, not '" + v.substr(0, 40) + "'", name);
+    throw bad_request(std::string("bad_") + name, std::string(name) + " must be an integer, not '" + excerpt(v, 40) + "'", name);
   return static_cast<int>(n);
 }
 
@@ -83,7 +84,7 @@ double query_double(const Request& req, const char* name, double fallback) {
     used = 0;
   }
   if (used == 0 || used != v.size())
-    throw bad_request(std::string("bad_") + name, std::string(name) + " must be a number, not '" + v.substr(0, 40) + "'", name);
+    throw bad_request(std::string("bad_") + name, std::string(name) + " must be a number, not '" + excerpt(v, 40) + "'", name);
   return x;
 }
 

@@ -71,19 +71,6 @@ constexpr uint64_t kCaptionStream = 0x9E3779B97F4A7C15ull;  // decorrelates the 
 constexpr uint64_t kValStream = 0xC2B2AE3D27D4EB4Full;
 constexpr int kSampleCaptions = 3;
 
-// Identifies the data a run was trained on, so a resume on other data is refused.
-std::string fingerprint(const CaptionDataset& dataset) {
-  uint64_t h = kFnvOffset;
-  auto mix = [&h](const std::string& s) { h = fnv1a(s.data(), s.size(), h); };
-  for (const auto& image : dataset.images) {
-    mix(image.key);
-    for (const auto& caption : image.captions)
-      for (const auto& token : caption) mix(token);
-  }
-  return std::string(format_name(dataset.format)) + ":" + std::to_string(dataset.images.size()) + ":" +
-         std::to_string(dataset.caption_count()) + ":" + std::to_string(h);
-}
-
 std::string pooled_features_path(const CaptionDataset& dataset, const TrainConfig& config) {
   return !config.features_path.empty() ? config.features_path : dataset.features_path;
 }
@@ -535,7 +522,7 @@ Trainer::Trainer(const TrainConfig& config, CaptionDataset dataset, const std::s
   FeatureTable probe = open_features(d.dataset, config);
   d.config.model.feature_dim = probe.dim();
   d.config.encoder_id = features_encoder_id(pooled_features_path(d.dataset, config));
-  d.state.dataset_fingerprint = fingerprint(d.dataset);
+  d.state.dataset_fingerprint = dataset_fingerprint(d.dataset);
   d.prepare_data();
   d.build_model();
   d.build_validation();
@@ -556,7 +543,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.config.validate();
   d.dataset = std::move(dataset);
   d.run_dir = run_dir;
-  if (fingerprint(d.dataset) != saved.state.dataset_fingerprint)
+  if (dataset_fingerprint(d.dataset) != saved.state.dataset_fingerprint)
     throw DataError(d.dataset.source, "is not the dataset the run in " + run_dir + " was trained on");
   d.split = split_images(d.dataset, d.config.val_fraction, 0.0, d.config.seed);
   d.vocab = saved.vocab;
@@ -647,6 +634,8 @@ TrainResult Trainer::run(TrainObserver* observer) {
   log.state(result.state);
   return result;
 }
+
+void Trainer::record_dataset_source(const std::string& fingerprint) { impl_->state.source_fingerprint = fingerprint; }
 
 TrainControl& Trainer::control() { return impl_->control; }
 const TrainConfig& Trainer::config() const { return impl_->config; }

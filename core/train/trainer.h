@@ -107,6 +107,10 @@ class Trainer {
   // Trains until the configured number of steps, a stop request, or a failure (NaN loss, I/O).
   // The last good checkpoint is kept in every case.
   TrainResult run(TrainObserver* observer = nullptr);
+  // Records the fingerprint of the dataset as it was read, before unreadable images were left
+  // out (TrainingState::source_fingerprint), for a later resume to compare before extracting.
+  // Call before run(); a resumed run keeps the one it was saved with.
+  void record_dataset_source(const std::string& fingerprint);
 
   TrainControl& control();
   const TrainConfig& config() const;

@@ -21,6 +21,14 @@ void refuse_impossible(const TrainRequest& r) {
   if (!r.image_dir.empty() && !r.config.features_path.empty()) throw ConfigError("give either --images or --features");
 }
 
+// A resume on other data is refused before its features are extracted, which can take hours. Runs
+// saved before the dataset as read was recorded are checked by the trainer, after extraction.
+void refuse_other_dataset(const TrainRequest& r, const PreparedTraining& p) {
+  const std::string saved = load_checkpoint(RunFolder(r.run_dir).checkpoint()).state.source_fingerprint;
+  if (!saved.empty() && saved != p.source_fingerprint)
+    throw DataError(p.dataset.source, "is not the dataset the run in " + r.run_dir + " was trained on");
+}
+
 GridLayer layer_for(const TrainRequest& r, const CaptionDataset& dataset, TrainPreparationObserver* observer) {
   if (r.resume) {  // a resumed run keeps its features' layer
     const GridLayer layer = run_grid_layer(r.run_dir);
@@ -85,6 +93,8 @@ PreparedTraining prepare_training(const TrainRequest& request, TrainPreparationO
   PreparedTraining p;
   p.config = request.config;
   p.dataset = read_dataset(request.dataset);
+  p.source_fingerprint = dataset_fingerprint(p.dataset);
+  if (request.resume) refuse_other_dataset(request, p);
   if (!request.image_dir.empty()) p.dataset.image_root = request.image_dir;
   p.layer = layer_for(request, p.dataset, observer);
   prepare_features(request, p, observer, cancel);
@@ -94,7 +104,9 @@ PreparedTraining prepare_training(const TrainRequest& request, TrainPreparationO
 
 std::unique_ptr<Trainer> start_trainer(PreparedTraining prepared, const TrainRequest& request, ProcessGroup* group) {
   if (request.resume) return Trainer::resume(request.run_dir, std::move(prepared.dataset), request.resume_steps, group);
-  return std::make_unique<Trainer>(prepared.config, std::move(prepared.dataset), request.run_dir, group);
+  auto trainer = std::make_unique<Trainer>(prepared.config, std::move(prepared.dataset), request.run_dir, group);
+  trainer->record_dataset_source(prepared.source_fingerprint);
+  return trainer;
 }
 
 }  // namespace captioner

@@ -27,6 +27,7 @@ struct PreparedTraining {
   CaptionDataset dataset;  // with its features (config.features_path or its own)
   TrainConfig config;      // the request's, with the features and model kind it will train with
   GridLayer layer = GridLayer::Mixed10;
+  std::string source_fingerprint;  // dataset_fingerprint() of the dataset as read
 };
 
 // Where a run of `request` finds the images of `dataset` and caches their features at `layer`

@@ -11,6 +11,7 @@
 
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
+#include "core/util/printable.h"
 
 namespace captioner {
 
@@ -73,7 +74,7 @@ class HeaderScanner {
         h.shape = tuple();
         h.has_shape = true;
       } else {
-        fail("unknown key '" + key + "'");
+        fail("unknown key '" + excerpt(key) + "'");
       }
       skip_space();
       if (peek() == ',') {
@@ -236,7 +237,7 @@ NpyArray NpyArray::open(const std::string& path) {
   const std::string& d = array.descr_;
   if (d.size() != 3 || d[1] != 'f' || (d[2] != '2' && d[2] != '4' && d[2] != '8') ||
       (d[0] != '<' && d[0] != '>' && d[0] != '=' && d[0] != '|'))
-    throw DataError(path, "dtype '" + d + "' is not supported; expected a float array (float16/32/64)");
+    throw DataError(path, "dtype '" + excerpt(d) + "' is not supported; expected a float array (float16/32/64)");
   array.item_size_ = d[2] - '0';
   const bool file_little = d[0] == '<' || ((d[0] == '=' || d[0] == '|') && host_is_little_endian());
   array.swap_bytes_ = file_little != host_is_little_endian();

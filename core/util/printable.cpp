@@ -1,6 +1,7 @@
 #include "core/util/printable.h"
 
 #include <cstdio>
+#include <string>
 
 namespace captioner {
 
@@ -35,6 +36,13 @@ std::string printable(const std::string& text) {
     }
   }
   return out;
+}
+
+std::string excerpt(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return printable(text);
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  return printable(text.substr(0, cut)) + "\u2026 (" + std::to_string(text.size()) + " bytes)";
 }
 
 }  // namespace captioner

@@ -9,4 +9,9 @@ namespace captioner {
 
 std::string printable(const std::string& text);
 
+// A value from data quoted in a message: printable, and at most `max_bytes` of it (cut at a
+// character boundary, with "… (N bytes)" saying how long it was), so a crafted megabyte-long
+// value cannot make a megabyte-long error line.
+std::string excerpt(const std::string& text, size_t max_bytes = 60);
+
 }  // namespace captioner

@@ -15,6 +15,7 @@
 #include "core/util/errors.h"
 #include "core/util/hash.h"
 #include "core/util/precision.h"
+#include "core/util/printable.h"
 
 namespace captioner {
 
@@ -96,7 +97,7 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
     loaded = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const std::exception& e) {
     throw DataError(state_dict_path,
-                    "not readable as torch.save(dict(model.state_dict()), FILE) (" + std::string(e.what()).substr(0, 120) + ")");
+                    "not readable as torch.save(dict(model.state_dict()), FILE) (" + excerpt(e.what(), 120) + ")");
   }
   if (!loaded.isGenericDict()) throw DataError(state_dict_path, "holds no dictionary of tensors (save model.state_dict())");
   std::map<std::string, torch::Tensor> by_name;
@@ -203,7 +204,7 @@ Encoder load_encoder(const std::string& path, const torch::Device& device, const
     archive.read("model", model);
     encoder.net->load(model);
   } catch (const std::exception& e) {
-    throw DataError(path, "encoder weights are inconsistent (" + std::string(e.what()).substr(0, 200) + ")");
+    throw DataError(path, "encoder weights are inconsistent (" + excerpt(e.what(), 200) + ")");
   }
   encoder.id = meta.value("id", "");
   encoder.source = meta.value("source", "");

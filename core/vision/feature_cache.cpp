@@ -55,7 +55,10 @@ std::vector<std::string> list_images(const std::string& dir_or_list) {
     static const char* exts[] = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"};
     for (auto it = fs::recursive_directory_iterator(dir_or_list, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
+      // Judged by name, not by what the entry is: a link that cannot be followed (a loop, a link
+      // to nothing) is listed, and extraction reports why it cannot be read. Folders are walked.
+      std::error_code type_ec;
+      if (it->is_directory(type_ec)) continue;
       std::string ext = it->path().extension().string();
       std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
       if (std::find(std::begin(exts), std::end(exts), ext) != std::end(exts)) images.push_back(it->path().string());
