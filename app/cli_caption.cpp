@@ -85,11 +85,9 @@ void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
 // Captions of one image's model input, printed as text or JSON.
 std::vector<DecodedCaption> print_captions_of(const CaptionArgs& a, CaptionPipeline& pipeline, const torch::Tensor& features,
                                               const DecodeOptions& options, const std::string& key) {
-  const auto captions = pipeline.decode(features, options);
+  auto captions = pipeline.decode(features, options);
   if (a.json) {
-    std::vector<CaptionResult> results;
-    for (const auto& c : captions) results.push_back(caption_result(c));
-    std::cout << captions_to_json(results, key) << '\n';
+    std::cout << captions_to_json(caption_results(captions), key) << '\n';
   } else {
     if (a.images.size() > 1) std::cout << printable(key) << ":\n";
     print_captions(captions);

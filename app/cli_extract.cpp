@@ -40,7 +40,9 @@ class ConsoleExtractObserver : public ExtractObserver {
                  static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
                  static_cast<long long>(p.failed));
   }
-  void on_bad_image(const std::string& path, const std::string& reason) override { std::cerr << "skipped " << reason << '\n'; }
+  void on_bad_image(const std::string& /*path: the reason names it*/, const std::string& reason) override {
+    std::cerr << "skipped " << reason << '\n';
+  }
 
  private:
   bool progress_;

@@ -39,6 +39,7 @@ namespace {
 
 pid_t spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   // The ranks take Ctrl-C as usual, although this process ignores it while it waits for them.

@@ -139,7 +139,8 @@ void CaptionTab::loadModel(const QString& path) {
   Q_EMIT requestModel(path);
 }
 
-void CaptionTab::onModelLoaded(const ModelOutcome& m) {
+void CaptionTab::onModelLoaded(const ModelOutcome& outcome) {
+  const ModelOutcome& m = outcome;
   setBusy(-1);
   if (!m.ok) {
     model_label_->setText(model_path_.isEmpty()

@@ -8,7 +8,7 @@ namespace captioner::ui {
 QImage load_display_image(const QString& path) {
   QImageReader reader(path);
   reader.setAutoTransform(true);
-  const QImage image = reader.read();
+  QImage image = reader.read();
   if (image.isNull() || !image.hasAlphaChannel()) return image;
   QImage flat(image.size(), QImage::Format_RGB32);
   flat.fill(Qt::white);

@@ -48,6 +48,7 @@ AttentionSheetOptions sheet_options(int tile, int columns, double opacity, bool 
 
 std::vector<StripWord> strip_words(const std::vector<CaptionWord>& words) {
   std::vector<StripWord> out;
+  out.reserve(words.size());
   for (const auto& w : words) out.push_back({w.word, w.attention, std::exp(static_cast<double>(w.log_prob))});
   return out;
 }

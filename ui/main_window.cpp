@@ -108,7 +108,7 @@ QWidget* MainWindow::buildErrorBanner() {
 void MainWindow::connectTabs() {
   connect(training_, &TrainingTab::errorOccurred, this, &MainWindow::showError);
   connect(caption_, &CaptionTab::errorOccurred, this, &MainWindow::showError);
-  connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool ok) {
+  connect(training_, &TrainingTab::trainingFinished, this, [this](const QString& run_dir, bool /*ok: the folder says*/) {
     const bool saved = RunFolder(run_dir.toStdString()).has_checkpoint();
     // A model the user chose stays in the Caption tab; the new run is only offered.
     if (saved && !caption_->hasModel()) {
@@ -277,7 +277,7 @@ void MainWindow::buildMenus() {
 void MainWindow::buildExportMenu(QMenu* menu) {
   // Asks for a file and writes it with `write`; says so when that fails.
   auto add = [this, menu](const QString& label, const QString& title, const QString& name, const QString& filter,
-                          const QString& failure, std::function<bool(const QString&)> write) {
+                          const QString& failure, const std::function<bool(const QString&)>& write) {
     menu->addAction(label, this, [=] {
       const QString path = QFileDialog::getSaveFileName(this, title, name, filter);
       if (path.isEmpty()) return;

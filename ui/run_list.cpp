@@ -290,6 +290,7 @@ void RunList::updateComparison() {
   compare_->setVerticalHeaderLabels(rows);
   compare_->setHorizontalHeaderLabels(columns);
   std::vector<std::vector<std::pair<QString, QString>>> values;
+  values.reserve(static_cast<size_t>(shown.size()));
   for (const RunSummary* r : shown) values.push_back(settings_of(*r));
   for (int row = 0; row < static_cast<int>(names.size()); ++row) {
     QSet<QString> distinct;

@@ -12,7 +12,10 @@ namespace captioner::draw {
 inline double uniform(Rng& rng) { return static_cast<double>(rng.next() >> 11) * (1.0 / 9007199254740992.0); }
 inline double uniform(Rng& rng, double lo, double hi) { return lo + (hi - lo) * uniform(rng); }
 // Uniform integer in [lo, hi].
-inline int between(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1))); }
+inline int between(Rng& rng, int lo, int hi) {
+  // The width in 64 bits: hi - lo + 1 in int overflows for the widest ranges.
+  return lo + static_cast<int>(rng.below(static_cast<uint64_t>(static_cast<int64_t>(hi) - lo + 1)));
+}
 inline bool chance(Rng& rng, double p) { return uniform(rng) < p; }
 template <typename T>
 const T& pick(Rng& rng, const std::vector<T>& v) {

@@ -20,7 +20,7 @@ FeatureTable FeatureTable::open(const std::string& npy_path) {
   return table;
 }
 
-FeatureTable FeatureTable::from_tensor(torch::Tensor features) {
+FeatureTable FeatureTable::from_tensor(const torch::Tensor& features) {
   if (features.dim() != 2 && features.dim() != 3)
     throw DataError("", "feature tensor must be [images, features] or [images, cells, features]");
   FeatureTable table;

@@ -16,7 +16,7 @@ class FeatureTable {
   // Opens a float .npy file of 2 or 3 dimensions; throws DataError naming it when it is not one.
   static FeatureTable open(const std::string& npy_path);
   // Wraps a float tensor [rows, dim] or [rows, cells, dim] already in memory.
-  static FeatureTable from_tensor(torch::Tensor features);
+  static FeatureTable from_tensor(const torch::Tensor& features);
 
   int64_t rows() const;
   int64_t dim() const;                     // the last dimension: the width of one feature vector

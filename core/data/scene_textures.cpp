@@ -172,7 +172,7 @@ std::string paint_textured_background(Rng& rng, cv::Mat& img, const std::vector<
     photo_crop(rng, n, draw::pick(rng, photos)).copyTo(img);
     return "photo";
   }
-  const std::string kind = draw::pick(rng, textured_background_kinds());
+  std::string kind = draw::pick(rng, textured_background_kinds());
   cv::Mat painted = kind == "clouds"   ? clouds(rng, n)
                     : kind == "marble" ? marble(rng, n)
                     : kind == "wood"   ? wood(rng, n)

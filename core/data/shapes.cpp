@@ -57,7 +57,7 @@ cv::Scalar dull(Rng& rng, int lo, int hi) {
 
 std::string paint_background(Rng& rng, cv::Mat& img) {
   static const std::vector<std::string> kinds = {"plain", "gradient", "noise", "stripes"};
-  const std::string kind = pick(rng, kinds);
+  std::string kind = pick(rng, kinds);
   const int n = img.rows;
   if (kind == "plain") {
     img.setTo(dull(rng, 25, 130));

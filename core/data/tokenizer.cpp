@@ -1,5 +1,7 @@
 #include "core/data/tokenizer.h"
 
+#include <string_view>
+
 #include <cctype>
 
 namespace captioner {
@@ -10,28 +12,7 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Characters that always form tokens of their own. Apostrophes and hyphens stay inside words
 // ("man's", "t-shirt"), so PTB-style pieces such as "'s" survive a second pass unchanged.
-bool is_split_punct(char c) {
-  switch (c) {
-    case '.':
-    case ',':
-    case '!':
-    case '?':
-    case ';':
-    case ':':
-    case '"':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '/':
-    case '`':
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_split_punct(char c) { return std::string_view(".,!?;:\"()[]{}/`").find(c) != std::string_view::npos; }
 
 }  // namespace
 

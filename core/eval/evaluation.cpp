@@ -71,7 +71,8 @@ void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeOb
     const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(token.attention.size()))));
     const double cell = static_cast<double>(image_size) / side;
     const auto best = std::max_element(token.attention.begin(), token.attention.end()) - token.attention.begin();
-    const double x = (static_cast<double>(best % side) + 0.5) * cell, y = (static_cast<double>(best / side) + 0.5) * cell;
+    const auto row = best / side, column = best % side;  // the attended cell, row-major
+    const double x = (static_cast<double>(column) + 0.5) * cell, y = (static_cast<double>(row) + 0.5) * cell;
     const int centre_cell = static_cast<int>(image_size / 2.0 / cell);
     const double cx = (centre_cell + 0.5) * cell;
     ++score.words;

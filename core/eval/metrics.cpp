@@ -1,5 +1,7 @@
 #include "core/eval/metrics.h"
 
+#include <string_view>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -21,27 +23,7 @@ bool is_removed_punctuation(const std::string& t) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-bool is_edge_punct(char c) {
-  switch (c) {
-    case '.':
-    case ',':
-    case '!':
-    case '?':
-    case ';':
-    case ':':
-    case '"':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '`':
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_edge_punct(char c) { return std::string_view(".,!?;:\"()[]{}`").find(c) != std::string_view::npos; }
 
 // Splits one whitespace-free chunk the PTB way: punctuation off both ends, then clitics.
 void split_chunk(std::string chunk, Tokens& out) {
@@ -295,6 +277,7 @@ CaptionScores score_captions(const std::vector<std::vector<std::string>>& refere
     for (const auto& r : set) refs.back().push_back(ptb_tokenize(r));
   }
   std::vector<Tokens> cands;
+  cands.reserve(candidates.size());
   for (const auto& c : candidates) cands.push_back(ptb_tokenize(c));
   CaptionScores scores;
   scores.bleu = bleu(refs, cands);

@@ -76,7 +76,9 @@ std::vector<std::string> wrap(const std::string& text, double scale, int width) 
   std::string line, word;
   std::istringstream in(text);
   while (in >> word) {
-    const std::string longer = line.empty() ? word : line + " " + word;
+    std::string longer = line;
+    if (!longer.empty()) longer += ' ';
+    longer += word;
     if (!line.empty() && text_width(longer, scale) > width) {
       lines.push_back(line);
       line = word;

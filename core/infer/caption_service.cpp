@@ -61,13 +61,18 @@ std::vector<CaptionResult> CaptionService::caption(const std::string& image_path
   auto it = impl_->features.find(image_path);
   if (it == impl_->features.end())
     it = impl_->features.emplace(image_path, impl_->pipeline->encode({load_image_rgb(image_path)})).first;
-  std::vector<CaptionResult> out;
-  for (const auto& c : impl_->pipeline->decode(it->second, options)) out.push_back(caption_result(c));
-  return out;
+  return caption_results(impl_->pipeline->decode(it->second, options));
 }
 
 std::vector<CaptionWord> CaptionResult::words() const {
   return {tokens.begin(), tokens.end() - (finished && !tokens.empty() ? 1 : 0)};
+}
+
+std::vector<CaptionResult> caption_results(const std::vector<DecodedCaption>& captions) {
+  std::vector<CaptionResult> out;
+  out.reserve(captions.size());
+  for (const auto& c : captions) out.push_back(caption_result(c));
+  return out;
 }
 
 CaptionResult caption_result(const DecodedCaption& caption) {

@@ -27,6 +27,7 @@ struct CaptionResult {
 
 struct DecodedCaption;
 CaptionResult caption_result(const DecodedCaption& caption);
+std::vector<CaptionResult> caption_results(const std::vector<DecodedCaption>& captions);
 
 // Captions as JSON, the one schema of `captioner caption --json` and the Caption tab's export:
 // {"image", "captions": [{"text", "log_prob", "finished", "tokens": [{"word", "log_prob",

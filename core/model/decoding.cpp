@@ -163,6 +163,7 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     const auto maps = cpu_attention(state);
     const int64_t vocab_size = log_probs.size(1);
     std::vector<double> base;
+    base.reserve(live.size());
     for (const auto& h : live) base.push_back(h.log_prob);
     auto allowed = without_special_tokens(log_probs);
     block_repeated_ngrams(allowed, live, options.no_repeat_ngram);

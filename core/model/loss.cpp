@@ -6,8 +6,6 @@
 
 namespace captioner {
 
-namespace F = torch::nn::functional;
-
 CaptionLoss caption_loss(CaptionModelImpl& model, const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) {
   CaptionLoss result;
   const TeacherForcing tf = model.teacher_forcing(features, tokens, pad_id);

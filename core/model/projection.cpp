@@ -221,7 +221,7 @@ class ProjectedCrossEntropy : public torch::autograd::Function<ProjectedCrossEnt
     }
     const auto index = targets.unsqueeze(1);
     const auto lse = buffer.logsumexp(1, /*keepdim=*/true);
-    const auto loss = (lse - buffer.gather(1, index)).mean();
+    auto loss = (lse - buffer.gather(1, index)).mean();
     buffer.sub_(lse).exp_();                                                    // softmax
     buffer.scatter_add_(1, index, -torch::ones_like(index, buffer.options()));  // - onehot
     ctx->saved_data["grad"] = buffer;

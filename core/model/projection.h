@@ -9,9 +9,9 @@
 
 namespace captioner {
 
-// x [N, in], weight [out, in], bias [out] (or undefined) -> [N, out]; differentiable in all
+// hidden [N, in], weight [out, in], bias [out] (or undefined) -> [N, out]; differentiable in all
 // three (a gradient is computed only for the inputs that need one).
-torch::Tensor fast_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+torch::Tensor fast_linear(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // Mean cross-entropy of softmax(hidden W^T + b) against `targets` [N], in one differentiable
 // step. With oneDNN the logits buffer is turned into the gradient in place, so the [N, vocab]

@@ -174,7 +174,8 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   return out;
 }
 
-DecodingParams hugging_face_parameters(const std::string& parameters_json, DecodingParams p) {
+DecodingParams hugging_face_parameters(const std::string& parameters_json, DecodingParams base) {
+  DecodingParams& p = base;
   const json parameters = json::parse(parameters_json, nullptr, false);
   if (parameters.is_discarded() || !parameters.is_object())
     throw bad_request("bad_parameters", "parameters must be a JSON object", "parameters");

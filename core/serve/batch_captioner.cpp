@@ -151,13 +151,10 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
     const torch::Tensor features = pipeline->encode(images);
     images.clear();
     std::vector<DecodeOptions> decoding;
+    decoding.reserve(batch.size());
     for (const auto& job : batch) decoding.push_back(job->decoding);
     const auto captions = pipeline->decode_rows(features, decoding);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      std::vector<CaptionResult> results;
-      for (const auto& c : captions[i]) results.push_back(caption_result(c));
-      batch[i]->promise.set_value(std::move(results));
-    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->promise.set_value(caption_results(captions[i]));
   } catch (...) {
     for (auto& job : batch) job->promise.set_exception(std::current_exception());
   }

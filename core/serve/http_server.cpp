@@ -280,7 +280,7 @@ void CaptionServer::Impl::handle_errors() {
     log("serve: " + std::to_string(res.status) + " " + req.method + " " + req.path + " from " + req.remote_addr + ": " + reason);
     return httplib::Server::HandlerResponse::Unhandled;
   }));
-  http->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+  http->set_exception_handler([](const Request&, Response& res, const std::exception_ptr&) {
     set_error(res, ApiError(500, "internal_error", "the request failed inside the server"));
   });
 }

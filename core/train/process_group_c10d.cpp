@@ -126,6 +126,7 @@ class GlooProcessGroup final : public ProcessGroup {
     for (const auto& t : tensors) all_cpu = all_cpu && t.device().is_cpu() && t.is_contiguous();
     if (all_cpu) return run(tensors);
     std::vector<torch::Tensor> cpu;
+    cpu.reserve(tensors.size());
     for (const auto& t : tensors) cpu.push_back(t.to(torch::kCPU).contiguous());
     run(cpu);
     for (size_t i = 0; i < tensors.size(); ++i) tensors[i].copy_(cpu[i]);

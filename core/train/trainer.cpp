@@ -248,6 +248,7 @@ struct Trainer::Impl {
       grads.push_back(p.grad());
     }
     std::vector<torch::Tensor> views;
+    views.reserve(grads.size());
     for (const auto& g : grads) views.push_back(g.reshape({-1}));
     std::vector<torch::Tensor> flat{torch::cat(views)};
     group->all_reduce_sum(flat);
@@ -348,7 +349,8 @@ struct Trainer::Impl {
   }
 
   double lr_at(int64_t step) const {
-    return config.lr * std::pow(config.lr_decay, static_cast<double>(step / config.lr_decay_every));
+    const int64_t decays = step / config.lr_decay_every;  // whole periods: the schedule is a staircase
+    return config.lr * std::pow(config.lr_decay, static_cast<double>(decays));
   }
 
   void set_lr(double lr) {

@@ -28,7 +28,7 @@ namespace {
 constexpr const char* kFormat = "captioner-encoder";
 constexpr const char* kFileName = "inception_v3_nsfwjs.pt";
 
-void copy_checked(torch::Tensor dst, const torch::Tensor& src, const std::string& name, const std::string& source) {
+void copy_checked(const torch::Tensor& dst, const torch::Tensor& src, const std::string& name, const std::string& source) {
   if (dst.sizes() != src.sizes()) {
     std::ostringstream msg;
     msg << name << " has shape " << src.sizes() << ", expected " << dst.sizes();
@@ -111,7 +111,7 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
   options.family = EncoderFamily::Torchvision;
   options.transform_input = transform_input;
   InceptionV3 net(options);
-  auto assign = [&](const std::string& name, torch::Tensor dst) {
+  auto assign = [&](const std::string& name, const torch::Tensor& dst) {
     auto it = by_name.find(name);
     if (it == by_name.end()) throw DataError(state_dict_path, "tensor " + name + " is missing");
     copy_checked(dst, it->second.to(dst.dtype()), name, state_dict_path);
@@ -126,7 +126,7 @@ InceptionV3 inception_from_torchvision(const std::string& state_dict_path, bool 
 
 std::string save_encoder(const std::string& path, InceptionV3& net, const std::string& source) {
   const auto& o = net->options();
-  const std::string id = std::string(family_name(o.family)) + ":" + weights_hash(*net);
+  std::string id = std::string(family_name(o.family)) + ":" + weights_hash(*net);
   const nlohmann::json meta = {{"format", kFormat},
                                {"version", 1},
                                {"family", family_name(o.family)},

@@ -47,8 +47,8 @@ torch::Tensor mixed5_cell_sampling_grid(int64_t height, int64_t width) {
   return grid;
 }
 
-ConvBnImpl::ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride,
-                       std::vector<int64_t> padding) {
+ConvBnImpl::ConvBnImpl(int64_t in, int64_t out, const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride,
+                       const std::vector<int64_t>& padding) {
   conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, torch::IntArrayRef(kernel))
                                                 .stride(torch::IntArrayRef(stride))
                                                 .padding(torch::IntArrayRef(padding))
@@ -79,8 +79,9 @@ struct Block : nn::Module {
 
 }  // namespace
 
-ConvBn InceptionV3Impl::unit(nn::Module& parent, const std::string& name, int64_t in, int64_t out, std::vector<int64_t> kernel,
-                             std::vector<int64_t> stride, std::vector<int64_t> padding) {
+ConvBn InceptionV3Impl::unit(nn::Module& parent, const std::string& name, int64_t in, int64_t out,
+                             const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride,
+                             const std::vector<int64_t>& padding) {
   auto u = parent.register_module(name, ConvBn(in, out, kernel, stride, padding));
   units_.push_back(u);
   return u;
@@ -94,8 +95,8 @@ torch::Tensor InceptionV3Impl::avg_pool_same(const torch::Tensor& x) const {
 
 namespace {
 
-using Unit = std::function<ConvBn(nn::Module&, const std::string&, int64_t, int64_t, std::vector<int64_t>, std::vector<int64_t>,
-                                  std::vector<int64_t>)>;
+using Unit = std::function<ConvBn(nn::Module&, const std::string&, int64_t, int64_t, const std::vector<int64_t>&,
+                                  const std::vector<int64_t>&, const std::vector<int64_t>&)>;
 using Pool = std::function<torch::Tensor(const torch::Tensor&)>;
 
 struct BlockA : Block {  // mixed0-2 / Mixed_5b-d
@@ -189,8 +190,9 @@ struct BlockE : Block {  // mixed9-10 / Mixed_7b-c
 }  // namespace
 
 InceptionV3Impl::InceptionV3Impl(const InceptionOptions& options) : options_(options) {
-  const Unit u = [this](nn::Module& parent, const std::string& name, int64_t in, int64_t out, std::vector<int64_t> k,
-                        std::vector<int64_t> s, std::vector<int64_t> p) { return unit(parent, name, in, out, k, s, p); };
+  const Unit u = [this](nn::Module& parent, const std::string& name, int64_t in, int64_t out, const std::vector<int64_t>& k,
+                        const std::vector<int64_t>& s,
+                        const std::vector<int64_t>& p) { return unit(parent, name, in, out, k, s, p); };
   const Pool avg = [this](const torch::Tensor& x) { return avg_pool_same(x); };
   unit(*this, "Conv2d_1a_3x3", 3, 32, {3, 3}, {2, 2});
   unit(*this, "Conv2d_2a_3x3", 32, 32, {3, 3});

@@ -34,7 +34,8 @@ struct InceptionOptions {
 
 // Conv (no bias) + BatchNorm (eps 1e-3) + ReLU. fold() merges the BN into the convolution.
 struct ConvBnImpl : torch::nn::Module {
-  ConvBnImpl(int64_t in, int64_t out, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> padding);
+  ConvBnImpl(int64_t in, int64_t out, const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride,
+             const std::vector<int64_t>& padding);
   torch::Tensor forward(const torch::Tensor& x);
   void fold();
   torch::nn::Conv2d conv{nullptr};
@@ -77,8 +78,8 @@ struct InceptionV3Impl : torch::nn::Module {
   torch::nn::Linear dense1{nullptr}, dense2{nullptr}, dense3{nullptr};
 
  private:
-  ConvBn unit(torch::nn::Module& parent, const std::string& name, int64_t in, int64_t out, std::vector<int64_t> kernel,
-              std::vector<int64_t> stride = {1, 1}, std::vector<int64_t> padding = {0, 0});
+  ConvBn unit(torch::nn::Module& parent, const std::string& name, int64_t in, int64_t out, const std::vector<int64_t>& kernel,
+              const std::vector<int64_t>& stride = {1, 1}, const std::vector<int64_t>& padding = {0, 0});
   torch::Tensor avg_pool_same(const torch::Tensor& x) const;
   InceptionOptions options_;
   bool channels_last_ = false;
