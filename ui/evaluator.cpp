@@ -49,12 +49,12 @@ nlohmann::json report_with_worst(const RunEvaluation& e) {
 Evaluator::Evaluator(QObject* parent) : QObject(parent) {}
 
 Evaluator::~Evaluator() {
-  if (!running_) return;
+  if (!isRunning()) return;
   cancel();
   if (thread_) thread_->wait();  // its result, queued to this object, is then dropped with it
 }
 
-bool Evaluator::isRunning() const { return running_; }
+bool Evaluator::isRunning() const { return cancel_ != nullptr; }
 
 QString Evaluator::evaluationPath(const QString& run_dir) {
   return QString::fromStdString(RunFolder(run_dir.toStdString()).evaluation());
@@ -92,8 +92,7 @@ struct EvalOutcome {
 }  // namespace
 
 bool Evaluator::start(const EvalJob& job) {
-  if (running_) return false;
-  running_ = true;
+  if (isRunning()) return false;
   job_ = job;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
   RunEvalRequest request;
@@ -122,7 +121,6 @@ bool Evaluator::start(const EvalJob& job) {
       },
       // Announced once the work is done, so a new evaluation can start from the slot.
       [this](const EvalOutcome& out) {
-        running_ = false;
         cancel_.reset();
         Q_EMIT finished(job_.run_dir, out.end, out.error);
       });

@@ -43,9 +43,8 @@ class Evaluator : public QObject {
 
  private:
   EvalJob job_;
-  bool running_ = false;
-  QPointer<QThread> thread_;  // the evaluation's, while it runs
-  std::shared_ptr<std::atomic<bool>> cancel_;
+  QPointer<QThread> thread_;                   // the evaluation's, while it runs
+  std::shared_ptr<std::atomic<bool>> cancel_;  // while an evaluation runs
 };
 
 }  // namespace captioner::ui

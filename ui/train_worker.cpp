@@ -164,12 +164,10 @@ void TrainWorker::run(const TrainRequest& request) {
     BatchingObserver observer(*this, 50);
     const TrainResult result = trainer->run(&observer);
     Q_EMIT finished(result.state != TrainerState::Failed, QString::fromStdString(result.error), run_dir);
-  } catch (const Cancelled& e) {  // Stop pressed while the features were extracted: stopped, not failed
-    Q_EMIT message(QString::fromStdString(e.what()));
-    Q_EMIT stateChanged(RunState::Stopped);
-    Q_EMIT finished(true, QString(), run_dir);
   } catch (const std::exception& e) {
-    if (cancel_extraction_) {  // stopped while the trainer was being built: stopped, not failed
+    // Stop pressed while the features were extracted (Cancelled), or while the trainer was being
+    // built: stopped, not failed.
+    if (dynamic_cast<const Cancelled*>(&e) != nullptr || cancel_extraction_) {
       Q_EMIT message(QString::fromStdString(e.what()));
       Q_EMIT stateChanged(RunState::Stopped);
       Q_EMIT finished(true, QString(), run_dir);

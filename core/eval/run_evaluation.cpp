@@ -36,9 +36,8 @@ FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_pat
   const std::string data_root = dataset.format == DatasetFormat::Handout ? dataset.source : dataset.image_root;
   std::string pooled = !r.features.empty() ? r.features : dataset.features_path;
   const GridLayer layer = trained_grid_layer(model_path, checkpoint.config);
-  std::string cache = r.cache;
-  if (cache.empty() && !r.images.empty() && !r.cache_parent.empty()) cache = r.cache_parent + "/" + feature_cache_name(layer);
-  const DatasetImages where = locate_dataset_images(dataset, r.images, cache, data_root, layer);
+  const DatasetImages where =
+      locate_dataset_images(dataset, r.images, r.cache, r.cache_parent.empty() ? data_root : r.cache_parent, layer);
   if (pooled.empty()) {
     if (where.image_dir.empty()) throw DataError(r.data, "has no image files here; pass --images DIR (or --features FILE)");
     Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, r.encoder, resolve_device(r.device));

@@ -1,7 +1,5 @@
 #include "core/train/training_job.h"
 
-#include <filesystem>
-
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
 #include "core/util/errors.h"
@@ -14,29 +12,31 @@ namespace {
 
 // Refusals that must come before extraction, which can take hours.
 void refuse_impossible(const TrainRequest& r) {
-  const std::string checkpoint = RunFolder(r.run_dir).checkpoint();
-  if (r.resume && !std::filesystem::exists(checkpoint)) throw DataError(checkpoint, "no checkpoint to resume from");
-  if (!r.resume && r.writes_run_dir && std::filesystem::exists(checkpoint))
+  const RunFolder run(r.run_dir);
+  if (r.resume && !run.has_checkpoint()) throw DataError(run.checkpoint(), "no checkpoint to resume from");
+  if (!r.resume && r.writes_run_dir && run.has_checkpoint())
     throw DataError(r.run_dir, "already holds a run; continue it (--resume) or choose another run folder (--out)");
   if (!r.image_dir.empty() && !r.config.features_path.empty()) throw ConfigError("give either --images or --features");
 }
 
-// A resume on other data is refused before its features are extracted, which can take hours. Runs
-// saved before the dataset as read was recorded are checked by the trainer, after extraction.
-void refuse_other_dataset(const TrainRequest& r, const PreparedTraining& p) {
-  const std::string saved = load_checkpoint(RunFolder(r.run_dir).checkpoint()).state.source_fingerprint;
-  if (!saved.empty() && saved != p.source_fingerprint)
+// What a resume takes from the saved run, checked before any feature is extracted (which can take
+// hours): the same dataset, and the layer its features came from. Runs saved before the dataset as
+// read was recorded are checked by the trainer, after extraction.
+GridLayer check_resumed_run(const TrainRequest& r, const PreparedTraining& p) {
+  const std::string path = RunFolder(r.run_dir).checkpoint();
+  const LoadedCheckpoint saved = load_checkpoint(path);
+  const std::string& source = saved.state.source_fingerprint;
+  if (!source.empty() && source != p.source_fingerprint)
     throw DataError(p.dataset.source, "is not the dataset the run in " + r.run_dir + " was trained on");
+  const GridLayer layer = trained_grid_layer(path, saved.config);
+  if (r.layer_chosen && r.layer != "auto" && parse_grid_layer(r.layer) != layer)
+    throw ConfigError("--layer " + r.layer + ": the run in " + r.run_dir + " was trained on " + grid_layer_name(layer) +
+                      " features");
+  return layer;
 }
 
+// A new run's layer, said to the user when the data meets the encoder.
 GridLayer layer_for(const TrainRequest& r, const CaptionDataset& dataset, TrainPreparationObserver* observer) {
-  if (r.resume) {  // a resumed run keeps its features' layer
-    const GridLayer layer = run_grid_layer(r.run_dir);
-    if (r.layer_chosen && r.layer != "auto" && parse_grid_layer(r.layer) != layer)
-      throw ConfigError("--layer " + r.layer + ": the run in " + r.run_dir + " was trained on " + grid_layer_name(layer) +
-                        " features");
-    return layer;
-  }
   const GridLayer layer = choose_grid_layer(r.layer, dataset, r.config.features_path, r.encoder);
   const bool meets_encoder = dataset.format != DatasetFormat::Handout && r.config.features_path.empty();
   if (observer && meets_encoder)
@@ -82,9 +82,7 @@ void fall_back_without_grid(const TrainRequest& r, PreparedTraining& p, TrainPre
 }  // namespace
 
 DatasetImages training_images(const TrainRequest& r, const CaptionDataset& dataset, GridLayer layer) {
-  std::string cache = r.cache;
-  if (cache.empty() && !r.image_dir.empty() && !r.cache_parent.empty()) cache = r.cache_parent + "/" + feature_cache_name(layer);
-  return locate_dataset_images(dataset, r.image_dir, cache, r.run_dir, layer);
+  return locate_dataset_images(dataset, r.image_dir, r.cache, r.cache_parent.empty() ? r.run_dir : r.cache_parent, layer);
 }
 
 PreparedTraining prepare_training(const TrainRequest& request, TrainPreparationObserver* observer,
@@ -94,9 +92,8 @@ PreparedTraining prepare_training(const TrainRequest& request, TrainPreparationO
   p.config = request.config;
   p.dataset = read_dataset(request.dataset);
   p.source_fingerprint = dataset_fingerprint(p.dataset);
-  if (request.resume) refuse_other_dataset(request, p);
   if (!request.image_dir.empty()) p.dataset.image_root = request.image_dir;
-  p.layer = layer_for(request, p.dataset, observer);
+  p.layer = request.resume ? check_resumed_run(request, p) : layer_for(request, p.dataset, observer);
   prepare_features(request, p, observer, cancel);
   fall_back_without_grid(request, p, observer);
   return p;
