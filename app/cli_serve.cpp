@@ -65,6 +65,13 @@ void add_serve_options(CLI::App* cmd, ServeArgs* a) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--max-body-mb", c.max_body_mb, "Largest request body")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--max-in-flight-mb", c.max_in_flight_mb, "Request bodies being read or answered, together; more get 503")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", c.header_timeout_s,
+                  "Seconds a request's line and headers may take from their first byte (408 after)")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
   cmd->add_option("--timeout", c.timeout_s, "Longest wait in seconds for a request's captions (503 after)")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();

@@ -1,7 +1,12 @@
 // `captioner serve` driven over loopback as its clients would: each endpoint's shape, answers
 // equal to `captioner caption`, concurrent clients, every kind of bad request, the token, a full
 // queue, SIGTERM, and the web page in headless Chromium. Each server is its own process.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +21,7 @@
 #include <thread>
 
 #include "cli_support.h"
+#include "core/serve/guarded_http_server.h"
 #include "core/util/atomic_file.h"
 
 using nlohmann::json;
@@ -72,6 +78,61 @@ class Server {
   QProcess process_;
   int port_ = 0;
 };
+
+// A connection that speaks HTTP by hand, as a slow or hostile client does.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool connected() const { return connected_; }
+  // False once the server has closed its side (it may stop reading a refused request).
+  bool send(const std::string& bytes) {
+    for (size_t sent = 0; sent < bytes.size();) {
+      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // What the server sends until it closes the connection (or a minute passes).
+  std::string read_to_close() {
+    std::string got;
+    char buf[65536];
+    pollfd p{fd_, POLLIN, 0};
+    while (::poll(&p, 1, 60000) > 0) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+  bool has_news() {  // an answer or a close waiting to be read
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+int count_of(const std::string& text, const std::string& part) {
+  int n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+std::string post_head(const std::string& path, const std::string& type, const std::string& length_header) {
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: " + type + "\r\n" + length_header + "\r\n\r\n";
+}
 
 std::string chat_body(const std::string& image, const json& extra = json::object()) {
   json body = {
@@ -350,6 +411,120 @@ class TestServe : public QObject {
     QCOMPARE(r->get_header_value("Retry-After"), std::string("1"));
     QCOMPARE(json::parse(r->body)["error"]["code"].get<std::string>(), std::string("queue_full"));
     QCOMPARE(first, expected_[0]);
+  }
+
+  // More clients trickling their headers than the server has workers: the others are served
+  // while they trickle (they wait in the epoll loop, not on workers).
+  void slow_clients_never_hold_every_worker() {
+    Server server(model_, {"--max-queue", "1", "--header-timeout", "120"});  // 9 workers
+    QVERIFY2(server.port() > 0, server.log().c_str());
+    std::vector<std::unique_ptr<RawConnection>> slow;
+    for (int i = 0; i < 40; ++i) {
+      slow.push_back(std::make_unique<RawConnection>(server.port()));
+      QVERIFY(slow.back()->connected() && slow.back()->send("POST /caption HTTP/1.1\r\nHost: x\r\n"));
+    }
+    for (auto& s : slow) QVERIFY(s->send("X"));  // one byte more each, the request still unfinished
+    QCOMPARE(caption_text(*server.client(), images_[0]), expected_[0]);
+    const auto health = server.client()->Get("/healthz");
+    QVERIFY(health && health->status == 200);
+    for (auto& s : slow) QVERIFY(!s->has_news());  // all still waiting: none was answered or dropped
+  }
+
+  void headers_that_never_finish_get_408_and_a_close() {
+    Server server(model_, {"--header-timeout", "1"});
+    QVERIFY2(server.port() > 0, server.log().c_str());
+    RawConnection unfinished(server.port());
+    RawConnection silent(server.port());
+    QVERIFY(unfinished.send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+    const std::string answer = unfinished.read_to_close();
+    QVERIFY2(answer.rfind("HTTP/1.1 408 ", 0) == 0, answer.c_str());
+    QVERIFY(contains(answer, "Content-Length: ") && contains(answer, "Connection: close"));
+    QCOMPARE(silent.read_to_close(), std::string());  // a connection that never sent a byte just closes
+    QVERIFY2(contains(server.log(), "serve: 408 from 127.0.0.1: the request's headers did not arrive within 1 s"),
+             server.log().c_str());
+    RawConnection huge(server.port());  // headers with no end
+    huge.send("GET / HTTP/1.1\r\nX-Long: " + std::string(70 << 10, 'a'));
+    QVERIFY(huge.read_to_close().rfind("HTTP/1.1 431 ", 0) == 0);
+  }
+
+  // Over --max-body-mb (2 here), chunked or not: one 413 with its length, then the connection
+  // closes; the body's bytes are never read as further requests.
+  void request_bodies_are_bounded_chunked_or_not() {
+    std::string chunked;
+    for (int i = 0; i < 48; ++i) chunked += "10000\r\n" + std::string(0x10000, 'G') + "\r\n";  // 3 MB
+    chunked += "0\r\n\r\n";
+    const std::string requests = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::string looks_like_requests;
+    while (looks_like_requests.size() < (3u << 20)) looks_like_requests += requests;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {post_head("/caption", "image/png", "Transfer-Encoding: chunked"), chunked},
+        {post_head("/caption", "image/png", "Content-Length: " + std::to_string(looks_like_requests.size())),
+         looks_like_requests},
+    };
+    for (const auto& [head, body] : cases) {
+      RawConnection c(server_->port());
+      QVERIFY(c.send(head));
+      c.send(body);  // the server may stop reading it
+      const std::string answer = c.read_to_close();
+      QVERIFY2(answer.rfind("HTTP/1.1 413 ", 0) == 0, answer.substr(0, 300).c_str());
+      QVERIFY(contains(answer, "Content-Length: ") && contains(answer, "Connection: close"));
+      QCOMPARE(count_of(answer, "HTTP/1.1 "), 1);
+    }
+    // A malformed form's unread rest: one 400, then a close (14 answers before).
+    const std::string form = "not a boundary\r\n" + requests + requests + requests;
+    RawConnection c(server_->port());
+    QVERIFY(c.send(post_head("/caption", "multipart/form-data; boundary=xyz", "Content-Length: " + std::to_string(form.size())) +
+                   form));
+    const std::string answer = c.read_to_close();
+    QVERIFY2(answer.rfind("HTTP/1.1 400 ", 0) == 0, answer.c_str());
+    QCOMPARE(count_of(answer, "HTTP/1.1 "), 1);
+    QVERIFY(contains(answer, "Content-Length: "));
+  }
+
+  // --max-in-flight-mb bounds the bodies of all requests together: past it, 503 with Retry-After.
+  void bodies_in_flight_share_a_budget() {
+    Server server(model_, {"--max-body-mb", "1", "--max-in-flight-mb", "1"});
+    QVERIFY2(server.port() > 0, server.log().c_str());
+    const size_t size = 900000;
+    RawConnection first(server.port());
+    QVERIFY(first.send(post_head("/caption", "image/png", "Content-Length: " + std::to_string(size)) + std::string(600000, 'a')));
+    bool read = false;  // until the server has read what the first client sent
+    for (int i = 0; i < 6000 && !read; ++i) {
+      const auto r = server.client()->Get("/healthz");
+      read = r && json::parse(r->body)["body_bytes_in_flight"].get<size_t>() >= 600000;
+      if (!read) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    QVERIFY(read);
+    RawConnection second(server.port());
+    QVERIFY(second.send(post_head("/caption", "image/png", "Content-Length: " + std::to_string(size))));
+    second.send(std::string(size, 'b'));
+    const std::string refused = second.read_to_close();
+    QVERIFY2(refused.rfind("HTTP/1.1 503 ", 0) == 0, refused.substr(0, 300).c_str());
+    QVERIFY(contains(refused, "Retry-After: 1") && contains(refused, "Content-Length: "));
+    QVERIFY(first.send(std::string(size - 600000, 'a')));  // the first finishes: read and answered
+    const std::string answered = first.read_to_close();
+    QVERIFY2(answered.rfind("HTTP/1.1 400 ", 0) == 0, answered.substr(0, 300).c_str());  // not an image
+    QVERIFY(contains(answered, "not a readable image") || contains(answered, "image"));
+  }
+
+  // The path a connection's bytes take, without the network (the fuzzer's entry): pipelined
+  // requests are answered in order, and a chunked body over the limit is refused.
+  void the_request_path_answers_pipelined_requests_in_order() {
+    captioner::ConnectionLimits limits;
+    limits.workers = 1;
+    limits.max_body_bytes = 1000;
+    captioner::GuardedHttpServer http(limits, [](const std::string&) {});
+    http.Get("/a", [](const httplib::Request&, httplib::Response& res) { res.set_content("first", "text/plain"); });
+    http.Post("/b", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(std::to_string(req.body.size()), "text/plain");
+    });
+    const std::string answers = http.answer_connection(
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /a HTTP/1.1\r\n\r\n");
+    QCOMPARE(count_of(answers, "HTTP/1.1 200 OK"), 3);
+    QVERIFY(answers.find("first") < answers.find("\r\n\r\n5") && answers.find("\r\n\r\n5") < answers.rfind("first"));
+    const std::string too_long = http.answer_connection(
+        "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4000\r\n" + std::string(0x4000, 'z') + "\r\n0\r\n\r\n");
+    QVERIFY2(too_long.rfind("HTTP/1.1 400 ", 0) == 0, too_long.c_str());  // httplib's status; the service's handler makes it 413
   }
 
   void sigterm_answers_requests_in_flight_then_exits_0() {

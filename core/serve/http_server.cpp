@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "core/serve/guarded_http_server.h"
 #include "core/serve/web_assets.h"
 #include "core/util/errors.h"
 #include "core/util/printable.h"
@@ -125,7 +126,7 @@ struct CaptionServer::Impl {
   ServeConfig config;
   std::unique_ptr<BatchCaptioner> captioner;
   ModelCard card;
-  std::unique_ptr<httplib::Server> http;  // made anew when a bind fails (httplib retires a server after one)
+  std::unique_ptr<GuardedHttpServer> http;  // made anew when a bind fails (httplib retires a server after one)
   int port = 0;
   std::mutex state_mutex;  // run() and stop() from different threads
   bool stop_requested = false;
@@ -173,17 +174,22 @@ struct CaptionServer::Impl {
   }
 
   void routes();
-  void limit_connections();
+  void limit_connections(const ConnectionLimits& limits);
   void allow_cross_origin();
   void check_token();
   void handle_errors();
+  void set_read_error(const Request& req, Response& res) const;
   void route_api();
   void route_page_and_wrong_methods();
 };
 
 CaptionServer::CaptionServer(ServeConfig config) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
-  if (config.max_body_mb < 1 || config.timeout_s < 1) throw ConfigError("serve: --max-body-mb and --timeout must be at least 1");
+  if (config.max_body_mb < 1 || config.timeout_s < 1 || config.header_timeout_s < 1)
+    throw ConfigError("serve: --max-body-mb, --timeout and --header-timeout must be at least 1");
+  if (config.max_in_flight_mb < config.max_body_mb)
+    throw ConfigError("serve: --max-in-flight-mb (" + std::to_string(config.max_in_flight_mb) +
+                      ") must be at least --max-body-mb (" + std::to_string(config.max_body_mb) + ")");
   config.batching.timeout_ms = config.timeout_s * 1000;
   m.config = std::move(config);
   m.captioner = std::make_unique<BatchCaptioner>(m.config.model, m.config.encoder, m.config.batching);
@@ -194,8 +200,16 @@ CaptionServer::CaptionServer(ServeConfig config) : impl_(std::make_unique<Impl>(
 CaptionServer::~CaptionServer() = default;
 
 void CaptionServer::Impl::routes() {
-  http = std::make_unique<httplib::Server>();
-  limit_connections();
+  // Each queued request holds a worker while it waits for the model; the spare workers answer
+  // requests beyond the queue (503) and health checks without waiting.
+  ConnectionLimits limits;
+  limits.workers = config.batching.max_queue + 8;
+  limits.max_body_bytes = static_cast<size_t>(config.max_body_mb) << 20;
+  limits.in_flight_bytes = static_cast<size_t>(config.max_in_flight_mb) << 20;
+  limits.idle_timeout_s = kSocketIdleSeconds;
+  limits.header_timeout_s = config.header_timeout_s;
+  http = std::make_unique<GuardedHttpServer>(limits, [this](const std::string& line) { log("serve: " + line); });
+  limit_connections(limits);
   allow_cross_origin();
   check_token();
   handle_errors();
@@ -203,18 +217,11 @@ void CaptionServer::Impl::routes() {
   route_page_and_wrong_methods();
 }
 
-void CaptionServer::Impl::limit_connections() {
-  // Each queued request holds a thread while it waits for the model; the spare threads answer
-  // requests beyond the queue (503) and health checks without waiting.
-  const size_t threads = static_cast<size_t>(config.batching.max_queue) + 8;
-  http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http->set_payload_max_length(static_cast<size_t>(config.max_body_mb) << 20);
-  // A client silent this long in the middle of a request or an answer is dropped: a slow upload
-  // goes on, a stalled one does not hold a thread.
-  http->set_read_timeout(kSocketIdleSeconds);
-  http->set_write_timeout(kSocketIdleSeconds);
-  http->set_keep_alive_timeout(5);
-  http->set_keep_alive_max_count(100);
+void CaptionServer::Impl::limit_connections(const ConnectionLimits& limits) {
+  http->set_payload_max_length(limits.max_body_bytes);
+  // Answers' Keep-Alive header: the bounds GuardedHttpServer keeps.
+  http->set_keep_alive_timeout(static_cast<time_t>(limits.keep_alive_s));
+  http->set_keep_alive_max_count(static_cast<size_t>(limits.keep_alive_max));
   // An answer goes out as headers then body: with Nagle's algorithm the body waits for the
   // client's delayed ACK of the headers (40 ms on Linux), more than a caption takes.
   http->set_tcp_nodelay(true);
@@ -263,26 +270,52 @@ void CaptionServer::Impl::check_token() {
 
 void CaptionServer::Impl::handle_errors() {
   // Every answer of 400 or more is logged here, whoever made it; httplib's own (a malformed
-  // request, a body over the limit, an unknown path) get OpenAI's error shape too.
+  // request, a body over a limit, an unknown path) get OpenAI's error shape too, and close the
+  // connection: their request's body may be unread. Handled: httplib then adds Content-Length.
   http->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
     if (res.body.empty()) {
-      std::string message = "the request is malformed";
-      if (res.status == 404) message = "no such endpoint: " + req.method + " " + req.path;
-      if (res.status == 413)
-        message = "the request body is too large: the limit is " + std::to_string(config.max_body_mb) +
-                  " MB, and 8 KB for a form-urlencoded body (send images as image/*, JSON or multipart/form-data)";
-      res.set_content(error_json(res.status, std::to_string(res.status), message), "application/json");
+      set_read_error(req, res);
+      GuardedHttpServer::close_after_answer();
+      res.set_header("Connection", "close");
     }
     const auto error = nlohmann::json::parse(res.body, nullptr, false);
     std::string reason = res.body;
     if (!error.is_discarded() && error.contains("error") && error["error"].contains("message"))
       reason = error["error"]["message"].get<std::string>();
     log("serve: " + std::to_string(res.status) + " " + req.method + " " + req.path + " from " + req.remote_addr + ": " + reason);
-    return httplib::Server::HandlerResponse::Unhandled;
+    return httplib::Server::HandlerResponse::Handled;
   }));
   http->set_exception_handler([](const Request&, Response& res, const std::exception_ptr&) {
     set_error(res, ApiError(500, "internal_error", "the request failed inside the server"));
   });
+}
+
+// The answer to a request httplib could not read, or would not route.
+void CaptionServer::Impl::set_read_error(const Request& req, Response& res) const {
+  std::string message = "the request is malformed";
+  const std::string limit = std::to_string(config.max_body_mb) + " MB";
+  switch (GuardedHttpServer::current_fault()) {
+    case BodyFault::too_large:
+      res.status = 413;
+      break;
+    case BodyFault::over_budget:
+      res.status = 503;
+      message = "the server is reading too many request bodies at once (" + std::to_string(config.max_in_flight_mb) +
+                " MB together); retry";
+      res.set_header("Retry-After", "1");
+      break;
+    case BodyFault::too_slow:
+      res.status = 408;
+      message = "the request body stopped, or arrived slower than 16 KB/s";
+      break;
+    case BodyFault::none:
+      break;
+  }
+  if (res.status == 404) message = "no such endpoint: " + req.method + " " + req.path;
+  if (res.status == 413)
+    message = "the request body is too large: the limit is " + limit +
+              ", and 8 KB for a form-urlencoded body (send images as image/*, JSON or multipart/form-data)";
+  res.set_content(error_json(res.status, std::to_string(res.status), message), "application/json");
 }
 
 void CaptionServer::Impl::route_api() {
@@ -329,7 +362,8 @@ void CaptionServer::Impl::route_api() {
                                    {"model", card.id},
                                    {"pending", stats.pending},
                                    {"captioned", stats.images},
-                                   {"batches", stats.batches}}
+                                   {"batches", stats.batches},
+                                   {"body_bytes_in_flight", http->body_bytes_in_flight()}}
                         .dump(),
                     "application/json");
   });

@@ -4,7 +4,8 @@
 //   GET  /v1/models            the loaded model, in OpenAI's list shape
 //   GET  /v1/models/{id}       that model, or 404
 //   POST /caption              Hugging Face's image-to-text: image bytes in, [{"generated_text"}] out
-//   GET  /healthz              {"status": "ok", "model", "pending", "captioned", "batches"}
+//   GET  /healthz              {"status": "ok", "model", "pending", "captioned", "batches",
+//                              "body_bytes_in_flight"}
 //   GET  /                     the web page (resources/web, built into the binary)
 // Every refused request gets a 4xx/5xx answer in OpenAI's error shape and a log line; the
 // server carries on. HTTP itself is cpp-httplib's; nothing here parses HTTP.
@@ -25,7 +26,9 @@ struct ServeConfig {
   std::string token;        // non-empty: the API needs "Authorization: Bearer <token>"
   std::string cors_origin;  // non-empty: pages of this origin (or "*") may call the API from a browser
   int max_body_mb = 20;
-  int timeout_s = 60;  // a request's longest wait for its captions (503 after)
+  int max_in_flight_mb = 160;  // request bodies being read or answered, together (503 past it)
+  int header_timeout_s = 10;   // a request's line and headers, from its first byte (408 after)
+  int timeout_s = 60;          // a request's longest wait for its captions (503 after)
   BatchOptions batching;
   RequestLimits limits;
   // A line for each refused request (status, method, path, client, reason) and each event.
