@@ -125,6 +125,49 @@ class TestDatasets : public QObject {
         write_text(path("coco_dup.json"), R"({"images":[{"id":1,"file_name":"a"},{"id":1,"file_name":"b"}],"annotations":[]})");
     expect_error([&] { read_dataset(dup); }, {"images[1]", "twice"});
   }
+  // A caption over 2000 characters is left out and said so (where the first was); an entry left
+  // with none is refused, naming it.
+  void overlong_captions_are_left_out_and_reported() {
+    const std::string paragraph(2001, 'w');
+    const auto coco =
+        write_text(path("coco_long.json"), R"({"images":[{"id":1,"file_name":"a.jpg"},{"id":2,"file_name":"b.jpg"}],)"
+                                           R"("annotations":[{"image_id":1,"caption":"a dog"},{"image_id":1,"caption":")" +
+                                               paragraph + R"("},{"image_id":2,"caption":")" + paragraph + R"("}]})");
+    const auto ds = read_dataset(coco);
+    QCOMPARE(ds.images.size(), size_t{1});
+    QCOMPARE(ds.images[0].captions.size(), size_t{1});
+    QCOMPARE(ds.warnings.size(), size_t{2});
+    QVERIFY2(ds.warnings[0].find("left out 2 caption(s) over 2000 characters (the first at annotations[1])") != std::string::npos,
+             ds.warnings[0].c_str());
+    QVERIFY(ds.warnings[1].find("skipped 1 image(s) without captions") != std::string::npos);
+    const auto karpathy =
+        write_text(path("k_long.json"), R"({"images":[{"filename":"a.jpg","split":"train","sentences":[{"raw":")" + paragraph +
+                                            R"("},{"tokens":["a","cat"]}]}]})");
+    const auto k = read_dataset(karpathy);
+    QCOMPARE(k.images.size(), size_t{1});
+    QCOMPARE(k.images[0].captions, (std::vector<TokenizedCaption>{{"a", "cat"}}));
+    QVERIFY(k.warnings.at(0).find("images[0].sentences[0]") != std::string::npos);
+    const auto d = handout("long_caption", std::vector<float>(6, 0.f), 3, R"([["a dog"], [")" + paragraph + R"("]])");
+    expect_error([&] { read_dataset(d); }, {d + "/captions_tokenized.json", "entry 1", "no captions under the length limit"});
+  }
+  // Members the reader does not use may hold anything; the ones it uses are checked where they are.
+  void members_are_checked_where_they_are() {
+    const auto extra = write_text(
+        path("coco_extra.json"),
+        R"({"info":{"x":[1,{"y":2}]},"annotations":[{"image_id":7,"caption":"a cat","segmentation":[[1,2]]}],)"
+        R"("images":[{"id":7,"file_name":"c.jpg","sizes":{"w":1}}]})");  // annotations before images: read in either order
+    const auto ds = read_dataset(extra);
+    QCOMPARE(ds.images.size(), size_t{1});
+    QCOMPARE(ds.images[0].captions[0], (TokenizedCaption{"a", "cat"}));
+    const auto object_id =
+        write_text(path("coco_object_id.json"), R"({"images":[{"id":{"n":1},"file_name":"a"}],"annotations":[]})");
+    expect_error([&] { read_dataset(object_id); }, {object_id, "images[0].id", "integer or string id"});
+    const auto not_list = write_text(path("coco_not_list.json"), R"({"images":{"id":1},"annotations":[]})");
+    expect_error([&] { read_dataset(not_list); }, {not_list, "\"images\" must be a list"});
+    const auto token_object = write_text(
+        path("k_token.json"), R"({"images":[{"filename":"a.jpg","split":"train","sentences":[{"tokens":["a",{"b":1}]}]}]})");
+    expect_error([&] { read_dataset(token_object); }, {token_object, "images[0].sentences[0].tokens[1]", "expected a string"});
+  }
   void karpathy_structure_errors_are_located() {
     const auto bad_split =
         write_text(path("k_split.json"), R"({"images":[{"filename":"a.jpg","split":"holdout","sentences":[{"tokens":["x"]}]}]})");

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
 
 #include "core/data/tokenizer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
+#include "core/util/json_walk.h"
 #include "core/util/npy.h"
 #include "core/util/random.h"
 
@@ -68,14 +70,9 @@ std::string dataset_fingerprint(const CaptionDataset& dataset) {
 
 namespace {
 
-json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {  // parse errors, and numbers too large to hold (out_of_range)
-    throw DataError(path, std::string("malformed JSON: ") + e.what());
-  }
-}
+// A caption longer than this is no caption (COCO's longest is under 300 characters): it is left
+// out with a warning, so one stray paragraph cannot take the memory of millions of captions.
+constexpr size_t kMaxCaptionChars = 2000;
 
 // The folder of a dataset file, as an absolute path: image paths built from it (and kept in
 // feature caches) then name the same files whatever folder a later command runs from.
@@ -84,12 +81,16 @@ std::string dir_of(const std::string& path) {
   return absolute_path(slash == std::string::npos ? "." : path.substr(0, slash));
 }
 
-// Member `key` of object `obj` (located at `where` in the file), which must exist.
-const json& member(const json& obj, const char* key, const std::string& where, const std::string& path) {
-  if (!obj.is_object()) throw DataError(path, where + ": expected an object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw DataError(path, where + ": missing \"" + key + "\"");
-  return *it;
+// The members of one list element that a reader wants, kept as the walk passes them (a
+// container where a value was expected is kept as an empty one, for the type check to name).
+using Members = std::unordered_map<std::string, json>;
+
+void keep_member(Members& members, const JsonPlace& place, const json& value) { members[place.steps_.back().key] = value; }
+
+const json& member(const Members& members, const char* key, const std::string& where, const std::string& path) {
+  auto it = members.find(key);
+  if (it == members.end()) throw DataError(path, where + ": missing \"" + key + "\"");
+  return it->second;
 }
 
 std::string string_of(const json& v, const std::string& where, const std::string& path) {
@@ -103,10 +104,37 @@ std::string id_of(const json& v, const std::string& where, const std::string& pa
   throw DataError(path, where + ": expected an integer or string id");
 }
 
-TokenizedCaption caption_from_text(const std::string& text, const std::string& where, const std::string& path) {
+// Captions over kMaxCaptionChars: how many, and where the first was.
+struct LongCaptions {
+  size_t count = 0;
+  std::string first;
+  void add(const std::string& where) {
+    if (count++ == 0) first = where;
+  }
+  void report(CaptionDataset& ds, const std::string& path) const {
+    if (count > 0)
+      ds.warnings.push_back(path + ": left out " + std::to_string(count) + " caption(s) over " +
+                            std::to_string(kMaxCaptionChars) + " characters (the first at " + first + ")");
+  }
+};
+
+// The caption's tokens, or nothing for one too long to be a caption.
+std::optional<TokenizedCaption> caption_from_text(const std::string& text, const std::string& where, const std::string& path,
+                                                  LongCaptions& long_captions) {
+  if (text.size() > kMaxCaptionChars) {
+    long_captions.add(where);
+    return std::nullopt;
+  }
   TokenizedCaption tokens = tokenize(text);
   if (tokens.empty()) throw DataError(path, where + ": caption is empty");
   return tokens;
+}
+
+// A top-level member that must be a list of objects, and an element of it that must be an object.
+void check_list_shape(const JsonPlace& place, bool is_container, bool array, const char* list, const std::string& path) {
+  if (place.depth() == 0 && (!is_container || array)) throw DataError(path, "top level: expected an object");
+  if (place.is({list}) && (!is_container || !array)) throw DataError(path, std::string("\"") + list + "\" must be a list");
+  if (place.is({list, "*"}) && (!is_container || array)) throw DataError(path, place.name() + ": expected an object");
 }
 
 bool is_dir(const std::string& path) {
@@ -129,136 +157,259 @@ CaptionDataset read_handout(const std::string& dir) {
                     "expected a 2-D array [images, features], found " + std::to_string(codes.shape().size()) + " dimension(s)");
   if (codes.rows() == 0 || codes.row_size() == 0) throw DataError(ds.features_path, "array is empty");
 
-  const json doc = parse_json_file(captions_path);
-  if (!doc.is_array()) throw DataError(captions_path, "expected a list with one list of captions per image");
-  if (static_cast<int64_t>(doc.size()) != codes.rows())
-    throw DataError(captions_path, "has " + std::to_string(doc.size()) + " caption lists but " + ds.features_path + " has " +
-                                       std::to_string(codes.rows()) + " rows; they must match");
-  ds.images.reserve(doc.size());
-  for (size_t i = 0; i < doc.size(); ++i) {
-    const std::string where = "entry " + std::to_string(i);
-    const json& list = doc[i];
-    if (!list.is_array()) throw DataError(captions_path, where + ": expected a list of captions");
-    if (list.empty()) throw DataError(captions_path, where + ": has no captions");
-    ImageRecord record;
-    record.key = std::to_string(i);
-    record.id = record.key;
-    record.feature_row = static_cast<int64_t>(i);
-    for (size_t j = 0; j < list.size(); ++j) {
-      const std::string cwhere = where + ", caption " + std::to_string(j);
-      record.captions.push_back(caption_from_text(string_of(list[j], cwhere, captions_path), cwhere, captions_path));
+  LongCaptions long_captions;
+  auto where = [](const JsonPlace& place) { return "entry " + std::to_string(place.index(0)); };
+  auto not_a_list = [&](const JsonPlace& place, bool is_container, bool array) {
+    if (place.depth() == 0 && (!is_container || !array))
+      throw DataError(captions_path, "expected a list with one list of captions per image");
+    if (place.depth() == 1 && (!is_container || !array))
+      throw DataError(captions_path, where(place) + ": expected a list of captions");
+    if (place.depth() == 2 && is_container)
+      throw DataError(captions_path, where(place) + ", caption " + std::to_string(place.index(1)) + ": expected a string");
+  };
+  JsonWalkHandler handler;
+  handler.on_open = [&](const JsonPlace& place, bool array) {
+    not_a_list(place, true, array);
+    if (place.depth() == 1) {
+      ImageRecord record;
+      record.key = std::to_string(place.index(0));
+      record.id = record.key;
+      record.feature_row = static_cast<int64_t>(place.index(0));
+      ds.images.push_back(std::move(record));
     }
-    ds.images.push_back(std::move(record));
-  }
+  };
+  handler.on_value = [&](const JsonPlace& place, const json& value) {
+    not_a_list(place, false, false);
+    const std::string cwhere = where(place) + ", caption " + std::to_string(place.index(1));
+    if (auto caption = caption_from_text(string_of(value, cwhere, captions_path), cwhere, captions_path, long_captions))
+      ds.images.back().captions.push_back(std::move(*caption));
+  };
+  handler.on_close = [&](const JsonPlace& place, bool) {
+    if (place.depth() == 1 && ds.images.back().captions.empty())
+      throw DataError(captions_path, where(place) + ": has no captions" + (long_captions.count ? " under the length limit" : ""));
+  };
+  walk_json(read_file(captions_path), captions_path, handler);
+  if (static_cast<int64_t>(ds.images.size()) != codes.rows())
+    throw DataError(captions_path, "has " + std::to_string(ds.images.size()) + " caption lists but " + ds.features_path +
+                                       " has " + std::to_string(codes.rows()) + " rows; they must match");
+  long_captions.report(ds, captions_path);
   return ds;
 }
 
+namespace {
+
+// COCO's two lists, gathered in one walk (in either order) and joined at the end.
+struct CocoWalk {
+  explicit CocoWalk(const std::string& p) : path(p) {}
+  const std::string& path;
+  std::vector<ImageRecord> records;
+  std::unordered_map<std::string, size_t> by_id;
+  std::vector<std::pair<std::string, TokenizedCaption>> captions;  // image id, caption
+  std::vector<size_t> caption_index;                               // its place in "annotations"
+  Members members;
+  bool has_images = false, has_annotations = false;
+  LongCaptions long_captions;
+
+  void image(const JsonPlace& place) {
+    const std::string where = place.name();
+    ImageRecord r;
+    r.key = id_of(member(members, "id", where, path), where + ".id", path);
+    r.id = r.key;
+    r.file = string_of(member(members, "file_name", where, path), where + ".file_name", path);
+    r.feature_row = static_cast<int64_t>(place.index(1));
+    if (!by_id.emplace(r.key, records.size()).second) throw DataError(path, where + ": image id " + r.key + " appears twice");
+    records.push_back(std::move(r));
+  }
+  void annotation(const JsonPlace& place) {
+    const std::string where = place.name();
+    std::string image_id = id_of(member(members, "image_id", where, path), where + ".image_id", path);
+    const std::string text = string_of(member(members, "caption", where, path), where + ".caption", path);
+    if (auto caption = caption_from_text(text, where, path, long_captions)) {
+      captions.emplace_back(std::move(image_id), std::move(*caption));
+      caption_index.push_back(place.index(1));
+    }
+  }
+  JsonWalkHandler handler() {
+    JsonWalkHandler h;
+    h.on_open = [this](const JsonPlace& place, bool array) {
+      check_list_shape(place, true, array, "images", path);
+      check_list_shape(place, true, array, "annotations", path);
+      has_images |= place.is({"images"});
+      has_annotations |= place.is({"annotations"});
+      if (place.is({"images", "*", "?"}) || place.is({"annotations", "*", "?"}))
+        keep_member(members, place, array ? json::array() : json::object());
+    };
+    h.on_value = [this](const JsonPlace& place, const json& value) {
+      check_list_shape(place, false, false, "images", path);
+      check_list_shape(place, false, false, "annotations", path);
+      if (place.is({"images", "*", "?"}) || place.is({"annotations", "*", "?"})) keep_member(members, place, value);
+    };
+    h.on_close = [this](const JsonPlace& place, bool) {
+      if (place.is({"images", "*"})) image(place);
+      if (place.is({"annotations", "*"})) annotation(place);
+      if (place.depth() == 2) members.clear();
+    };
+    return h;
+  }
+};
+
+}  // namespace
+
 CaptionDataset read_coco_captions(const std::string& json_path) {
-  const json doc = parse_json_file(json_path);
+  CocoWalk walk{json_path};
+  walk_json(read_file(json_path), json_path, walk.handler());
+  if (!walk.has_images) throw DataError(json_path, "top level: missing \"images\"");
+  if (!walk.has_annotations) throw DataError(json_path, "top level: missing \"annotations\"");
   CaptionDataset ds;
   ds.format = DatasetFormat::Coco;
   ds.source = json_path;
   ds.image_root = dir_of(json_path);
-
-  const json& images = member(doc, "images", "top level", json_path);
-  const json& annotations = member(doc, "annotations", "top level", json_path);
-  if (!images.is_array()) throw DataError(json_path, "\"images\" must be a list");
-  if (!annotations.is_array()) throw DataError(json_path, "\"annotations\" must be a list");
-
-  std::unordered_map<std::string, size_t> by_id;
-  std::vector<ImageRecord> records;
-  records.reserve(images.size());
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string where = "images[" + std::to_string(i) + "]";
-    ImageRecord r;
-    r.key = id_of(member(images[i], "id", where, json_path), where + ".id", json_path);
-    r.id = r.key;
-    r.file = string_of(member(images[i], "file_name", where, json_path), where + ".file_name", json_path);
-    r.feature_row = static_cast<int64_t>(i);
-    if (!by_id.emplace(r.key, records.size()).second)
-      throw DataError(json_path, where + ": image id " + r.key + " appears twice");
-    records.push_back(std::move(r));
-  }
-  for (size_t i = 0; i < annotations.size(); ++i) {
-    const std::string where = "annotations[" + std::to_string(i) + "]";
-    const std::string image_id = id_of(member(annotations[i], "image_id", where, json_path), where + ".image_id", json_path);
-    auto it = by_id.find(image_id);
-    if (it == by_id.end()) throw DataError(json_path, where + ": image_id " + image_id + " is not in \"images\"");
-    const std::string text = string_of(member(annotations[i], "caption", where, json_path), where + ".caption", json_path);
-    records[it->second].captions.push_back(caption_from_text(text, where, json_path));
+  for (size_t i = 0; i < walk.captions.size(); ++i) {
+    auto& [image_id, caption] = walk.captions[i];
+    auto it = walk.by_id.find(image_id);
+    if (it == walk.by_id.end())
+      throw DataError(json_path, "annotations[" + std::to_string(walk.caption_index[i]) + "]: image_id " + image_id +
+                                     " is not in \"images\"");
+    walk.records[it->second].captions.push_back(std::move(caption));
   }
   size_t skipped = 0;
-  for (auto& r : records) {
+  for (auto& r : walk.records) {
     if (r.captions.empty()) {
       ++skipped;
       continue;
     }
     ds.images.push_back(std::move(r));
   }
+  walk.long_captions.report(ds, json_path);
   if (skipped > 0) ds.warnings.push_back(json_path + ": skipped " + std::to_string(skipped) + " image(s) without captions");
   if (ds.images.empty()) throw DataError(json_path, "no image has a caption");
   return ds;
 }
 
-CaptionDataset read_karpathy(const std::string& json_path) {
-  const json doc = parse_json_file(json_path);
+namespace {
+
+Split split_of(const std::string& split, const std::string& where, const std::string& path) {
+  if (split == "train" || split == "restval") return Split::Train;
+  if (split == "val") return Split::Val;
+  if (split == "test") return Split::Test;
+  throw DataError(path, where + ": unknown split \"" + split + "\" (expected train, restval, val or test)");
+}
+
+// A Karpathy split file's images, each with its sentences (tokens, or else raw text).
+struct KarpathyWalk {
+  explicit KarpathyWalk(const std::string& p) : path(p) {}
+  const std::string& path;
   CaptionDataset ds;
-  ds.format = DatasetFormat::Karpathy;
-  ds.source = json_path;
-  ds.image_root = dir_of(json_path);
-  const json& images = member(doc, "images", "top level", json_path);
-  if (!images.is_array()) throw DataError(json_path, "\"images\" must be a list");
   std::unordered_map<std::string, size_t> seen;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string where = "images[" + std::to_string(i) + "]";
-    const json& image = images[i];
+  Members members;                 // of the image
+  std::vector<std::string> words;  // of the sentence: its tokens
+  std::optional<std::string> raw;
+  bool has_tokens = false, has_sentences = false, has_images = false;
+  size_t sentence_count = 0;  // of the image
+  LongCaptions long_captions;
+
+  void sentence(const JsonPlace& place) {
+    const std::string where = place.name();
+    if (!has_tokens && !raw) throw DataError(path, where + ": missing \"raw\"");
+    // Re-tokenizing the joined tokens lower-cases them and is a no-op on clean input.
+    const std::string text = has_tokens ? join_tokens(words) : *raw;
+    if (auto caption = caption_from_text(text, where, path, long_captions)) current().captions.push_back(std::move(*caption));
+    words.clear();
+    raw.reset();
+    has_tokens = false;
+    ++sentence_count;
+  }
+  ImageRecord& current() { return ds.images.back(); }
+  void begin_image(size_t index) {
     ImageRecord r;
-    const std::string filename = string_of(member(image, "filename", where, json_path), where + ".filename", json_path);
-    auto fp = image.is_object() ? image.find("filepath") : image.end();
-    r.file = (fp != image.end() && fp->is_string() && !fp->get<std::string>().empty()) ? fp->get<std::string>() + "/" + filename
-                                                                                       : filename;
+    r.id = std::to_string(index);
+    r.feature_row = static_cast<int64_t>(index);
+    ds.images.push_back(std::move(r));
+    has_sentences = false;
+    sentence_count = 0;
+  }
+  void end_image(const JsonPlace& place) {
+    const std::string where = place.name();
+    ImageRecord& r = current();
+    const std::string filename = string_of(member(members, "filename", where, path), where + ".filename", path);
+    auto fp = members.find("filepath");
+    const bool has_path = fp != members.end() && fp->second.is_string() && !fp->second.get<std::string>().empty();
+    r.file = has_path ? fp->second.get<std::string>() + "/" + filename : filename;
     r.key = r.file;
-    r.id = std::to_string(i);
     for (const char* id_key : {"cocoid", "imgid"}) {
-      auto id = image.find(id_key);
-      if (id != image.end() && (id->is_number_integer() || id->is_string())) {
-        r.id = id->is_string() ? id->get<std::string>() : std::to_string(id->get<int64_t>());
+      auto id = members.find(id_key);
+      if (id != members.end() && (id->second.is_number_integer() || id->second.is_string())) {
+        r.id = id->second.is_string() ? id->second.get<std::string>() : std::to_string(id->second.get<int64_t>());
         break;
       }
     }
-    r.feature_row = static_cast<int64_t>(i);
-    if (!seen.emplace(r.key, i).second) throw DataError(json_path, where + ": image " + r.key + " appears twice");
-
-    const std::string split = string_of(member(image, "split", where, json_path), where + ".split", json_path);
-    if (split == "train" || split == "restval")
-      r.split = Split::Train;
-    else if (split == "val")
-      r.split = Split::Val;
-    else if (split == "test")
-      r.split = Split::Test;
-    else
-      throw DataError(json_path, where + ".split: unknown split \"" + split + "\" (expected train, restval, val or test)");
-
-    const json& sentences = member(image, "sentences", where, json_path);
-    if (!sentences.is_array() || sentences.empty()) throw DataError(json_path, where + ".sentences: expected a non-empty list");
-    for (size_t j = 0; j < sentences.size(); ++j) {
-      const std::string swhere = where + ".sentences[" + std::to_string(j) + "]";
-      const json& s = sentences[j];
-      if (!s.is_object()) throw DataError(json_path, swhere + ": expected an object");
-      auto tokens = s.find("tokens");
-      if (tokens != s.end()) {
-        if (!tokens->is_array()) throw DataError(json_path, swhere + ".tokens: expected a list of strings");
-        TokenizedCaption words;
-        for (const auto& t : *tokens) words.push_back(string_of(t, swhere + ".tokens", json_path));
-        // Re-tokenizing the joined tokens lower-cases them and is a no-op on clean input.
-        r.captions.push_back(caption_from_text(join_tokens(words), swhere, json_path));
-      } else {
-        r.captions.push_back(
-            caption_from_text(string_of(member(s, "raw", swhere, json_path), swhere + ".raw", json_path), swhere, json_path));
-      }
-    }
-    ds.images.push_back(std::move(r));
+    if (!seen.emplace(r.key, place.index(1)).second) throw DataError(path, where + ": image " + r.key + " appears twice");
+    r.split = split_of(string_of(member(members, "split", where, path), where + ".split", path), where + ".split", path);
+    if (!has_sentences) throw DataError(path, where + ": missing \"sentences\"");
+    members.clear();
   }
+  void value(const JsonPlace& place, const json& v) {
+    check_list_shape(place, false, false, "images", path);
+    if (place.is({"images", "*", "sentences"})) throw DataError(path, place.name() + ": expected a non-empty list");
+    if (place.is({"images", "*", "sentences", "*"})) throw DataError(path, place.name() + ": expected an object");
+    if (place.is({"images", "*", "sentences", "*", "tokens"}))
+      throw DataError(path, place.name() + ": expected a list of strings");
+    if (place.is({"images", "*", "sentences", "*", "tokens", "*"}))
+      words.push_back(string_of(v, place.name(), path));
+    else if (place.is({"images", "*", "sentences", "*", "raw"}))
+      raw = string_of(v, place.name(), path);
+    else if (place.is({"images", "*", "?"}))
+      keep_member(members, place, v);
+  }
+  void open(const JsonPlace& place, bool array) {
+    check_list_shape(place, true, array, "images", path);
+    has_images |= place.is({"images"});
+    if (place.is({"images", "*"})) begin_image(place.index(1));
+    if (place.is({"images", "*", "sentences"})) {
+      if (!array) throw DataError(path, place.name() + ": expected a non-empty list");
+      has_sentences = true;
+    } else if (place.is({"images", "*", "sentences", "*"}) && array) {
+      throw DataError(path, place.name() + ": expected an object");
+    } else if (place.is({"images", "*", "sentences", "*", "tokens"})) {
+      if (!array) throw DataError(path, place.name() + ": expected a list of strings");
+      has_tokens = true;
+    } else if (place.is({"images", "*", "sentences", "*", "tokens", "*"}) || place.is({"images", "*", "sentences", "*", "raw"})) {
+      throw DataError(path, place.name() + ": expected a string");
+    } else if (place.is({"images", "*", "?"})) {
+      keep_member(members, place, array ? json::array() : json::object());
+    }
+  }
+  JsonWalkHandler handler() {
+    JsonWalkHandler h;
+    h.on_open = [this](const JsonPlace& place, bool array) { open(place, array); };
+    h.on_value = [this](const JsonPlace& place, const json& v) { value(place, v); };
+    h.on_close = [this](const JsonPlace& place, bool) {
+      if (place.is({"images", "*", "sentences", "*"})) sentence(place);
+      if (place.is({"images", "*", "sentences"}) && sentence_count == 0)
+        throw DataError(path, place.name() + ": expected a non-empty list");
+      if (place.is({"images", "*"})) end_image(place);
+    };
+    return h;
+  }
+};
+
+}  // namespace
+
+CaptionDataset read_karpathy(const std::string& json_path) {
+  KarpathyWalk walk{json_path};
+  walk_json(read_file(json_path), json_path, walk.handler());
+  if (!walk.has_images) throw DataError(json_path, "top level: missing \"images\"");
+  CaptionDataset ds = std::move(walk.ds);
+  ds.format = DatasetFormat::Karpathy;
+  ds.source = json_path;
+  ds.image_root = dir_of(json_path);
+  const size_t listed = ds.images.size();
+  ds.images.erase(std::remove_if(ds.images.begin(), ds.images.end(), [](const ImageRecord& r) { return r.captions.empty(); }),
+                  ds.images.end());
+  walk.long_captions.report(ds, json_path);
+  if (ds.images.size() < listed)
+    ds.warnings.push_back(json_path + ": skipped " + std::to_string(listed - ds.images.size()) +
+                          " image(s) whose every caption was left out");
   if (ds.images.empty()) throw DataError(json_path, "lists no images");
   return ds;
 }
@@ -279,9 +430,21 @@ CaptionDataset read_dataset(const std::string& path) {
     if (::stat((path + "/dataset.json").c_str(), &st) == 0) return read_karpathy(path + "/dataset.json");
     throw DataError(path, "folder holds neither captions_tokenized.json + image_codes.npy nor dataset.json");
   }
-  const json doc = parse_json_file(path);
-  if (doc.is_object() && doc.contains("annotations")) return read_coco_captions(path);
-  if (doc.is_object() && doc.contains("images")) return read_karpathy(path);
+  // The top level's member names, read without keeping anything else.
+  bool annotations = false, images = false, object = false;
+  JsonWalkHandler sniff;
+  sniff.on_open = [&](const JsonPlace& place, bool array) {
+    object |= place.depth() == 0 && !array;
+    annotations |= place.is({"annotations"});
+    images |= place.is({"images"});
+  };
+  sniff.on_value = [&](const JsonPlace& place, const json&) {
+    annotations |= place.is({"annotations"});
+    images |= place.is({"images"});
+  };
+  walk_json(read_file(path), path, sniff);
+  if (object && annotations) return read_coco_captions(path);
+  if (object && images) return read_karpathy(path);
   throw DataError(path, "not a COCO captions file (no \"annotations\") nor a Karpathy split file (no \"images\")");
 }
 
