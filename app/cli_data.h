@@ -4,7 +4,7 @@
 
 namespace captioner::cli {
 
-// One line on stderr every 200 images and at the end.
+// A redrawn line on a terminal; otherwise a line every 200 images and at the end.
 void print_extraction_progress(const ExtractProgress& progress);
 
 }  // namespace captioner::cli

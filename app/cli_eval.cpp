@@ -8,6 +8,7 @@
 #include "app/cli_data.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "app/progress_line.h"
 #include "core/data/coco_results.h"
 #include "core/eval/evaluation.h"
 #include "core/eval/run_evaluation.h"
@@ -83,11 +84,11 @@ int run_eval(const EvalArgs& a) {
   request.decoding.mode = a.beam > 1 ? DecodeMode::Beam : DecodeMode::Greedy;
   request.decoding.beam_width = a.beam;
   class Progress : public RunEvalObserver {
-    void on_message(const std::string& text) override { std::cerr << text << '\n'; }
+    void on_message(const std::string& text) override { ProgressLine::on_stderr().message(text); }
     void on_extraction(const ExtractProgress& p) override { print_extraction_progress(p); }
     void on_caption(int64_t done, int64_t total) override {
-      if (done % 100 == 0 || done == total)
-        std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done), static_cast<long long>(total));
+      ProgressLine::on_stderr().show("eval: " + std::to_string(done) + "/" + std::to_string(total) + " images", done % 100 == 0,
+                                     done == total);
     }
   } progress;
   const RunEvaluation e = evaluate_run(request, &progress);

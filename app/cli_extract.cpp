@@ -5,6 +5,7 @@
 
 #include "app/cli_output.h"
 #include "app/commands.h"
+#include "app/progress_line.h"
 #include "app/stop_signals.h"
 #include "core/util/duration.h"
 #include "core/util/runtime.h"
@@ -34,14 +35,16 @@ class ConsoleExtractObserver : public ExtractObserver {
   void on_progress(const ExtractProgress& p) override {
     if (!progress_) return;
     const auto now = std::chrono::steady_clock::now();
-    if (p.done < p.total && now - last_ < std::chrono::seconds(2)) return;
-    last_ = now;
-    std::fprintf(stderr, "%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)\n", static_cast<long long>(p.done),
-                 static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
-                 static_cast<long long>(p.failed));
+    const bool due = now - last_ >= std::chrono::seconds(2);
+    if (due) last_ = now;
+    char line[160];
+    std::snprintf(line, sizeof line, "%lld/%lld images  %.1f images/s  ETA %s  (%lld bad)", static_cast<long long>(p.done),
+                  static_cast<long long>(p.total), p.images_per_s, format_duration(p.eta_s).c_str(),
+                  static_cast<long long>(p.failed));
+    ProgressLine::on_stderr().show(line, due, p.done == p.total);
   }
   void on_bad_image(const std::string& /*path: the reason names it*/, const std::string& reason) override {
-    std::cerr << "skipped " << reason << '\n';
+    ProgressLine::on_stderr().message("skipped " + reason);
   }
 
  private:

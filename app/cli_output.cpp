@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/progress_line.h"
 #include "core/util/duration.h"
 #include "core/util/printable.h"
 
@@ -16,10 +17,12 @@ ConsoleTrainObserver::ConsoleTrainObserver(TrainControl& control, int64_t every,
 
 void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
   if (signals_.received() && !control_.stop_requested()) {
-    std::cerr << signals_.signal_name() << ": stopping after this step and saving a checkpoint (the same signal again kills)\n";
+    ProgressLine::on_stderr().message(std::string(signals_.signal_name()) +
+                                      ": stopping after this step and saving a checkpoint (the same signal again kills)");
     control_.request_stop();
   }
-  if (!print_ || !progress_ || (p.step % every_ != 0 && !p.validated && p.step != p.total_steps)) return;
+  if (!print_ || !progress_) return;
+  const bool due = p.step % every_ == 0 || p.validated || p.step == p.total_steps;
   char line[256];
   std::snprintf(line, sizeof line, "step %lld/%lld  train %.4f", static_cast<long long>(p.step),
                 static_cast<long long>(p.total_steps), p.train_loss);
@@ -31,16 +34,18 @@ void ConsoleTrainObserver::on_progress(const TrainProgress& p) {
   std::snprintf(line, sizeof line, "  %.0f captions/s  lr %.2g  ETA %s", p.captions_per_s, p.lr,
                 format_duration(p.eta_s).c_str());
   out += line;
-  std::cerr << out << '\n';
-  for (const auto& s : p.samples) std::cerr << "    " << printable(s.text()) << '\n';
+  // A validation and its sample captions stay on a terminal; the steps between are redrawn.
+  ProgressLine& progress = ProgressLine::on_stderr();
+  progress.show(out, due, p.validated || p.step == p.total_steps);
+  for (const auto& s : p.samples) progress.message("    " + printable(s.text()));
 }
 
 void ConsoleTrainObserver::on_message(const std::string& text) {
-  if (print_) std::cerr << text << '\n';
+  if (print_) ProgressLine::on_stderr().message(text);
 }
 
 void ConsoleTrainObserver::on_checkpoint(const std::string& path, int64_t step) {
-  if (print_) std::cerr << "saved " << path << " at step " << step << '\n';
+  if (print_) ProgressLine::on_stderr().message("saved " + path + " at step " + std::to_string(step));
 }
 
 nlohmann::json scores_to_json(const CaptionScores& s) {

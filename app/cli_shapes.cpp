@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/progress_line.h"
 #include "core/data/shapes.h"
 #include "core/util/errors.h"
 #include "core/vision/feature_cache.h"
@@ -79,8 +80,8 @@ Command add_shapes_command(CLI::App& app) {
       load_background_photos(*backgrounds, *o);
     }
     write_shapes_dataset(*out, *o, [](int64_t done, int64_t total) {
-      if (done == total || done % 500 == 0)
-        std::fprintf(stderr, "shapes: %lld/%lld images\n", static_cast<long long>(done), static_cast<long long>(total));
+      ProgressLine::on_stderr().show("shapes: " + std::to_string(done) + "/" + std::to_string(total) + " images", done % 500 == 0,
+                                     done == total);
       return true;
     });
     std::cerr << "wrote " << *out << "/dataset.json and " << o->count << " images in " << *out << "/images\n";

@@ -11,6 +11,7 @@
 #include "app/cli_output.h"
 #include "app/commands.h"
 #include "app/local_ranks.h"
+#include "app/progress_line.h"
 #include "core/data/dataset.h"
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
@@ -196,7 +197,7 @@ class ConsolePreparation : public TrainPreparationObserver {
     if (progress_) print_extraction_progress(p);
   }
   void on_note(const std::string& text) override {
-    if (speaks_) std::cerr << text << '\n';
+    if (speaks_) ProgressLine::on_stderr().message(text);
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/progress_line.h"
 
 #ifdef CAPTIONER_WITH_GUI
 int run_gui(int argc, char** argv, const std::vector<std::string>& images);  // gui_main.cpp
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     try {
       return run();
     } catch (const std::exception& e) {
-      std::cerr << "error: " << e.what() << '\n';
+      captioner::cli::ProgressLine::on_stderr().message(std::string("error: ") + e.what());
       return 1;
     }
   }

@@ -87,6 +87,27 @@ class TestCli : public QObject {
   }
 
   // Exit status as shells expect: 2 for a usage error, 1 for a runtime error; results alone on stdout.
+  // On a terminal (script(1) gives the command one) progress is one line redrawn in place and
+  // kept at the end; in a pipe or a log it is plain lines at the command's pace.
+  void progress_is_redrawn_on_a_terminal_and_plain_elsewhere() {
+    QProcess terminal;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("TERM", "xterm");
+    terminal.setProcessEnvironment(env);
+    terminal.start("script", {"-qec", QString(CAPTIONER_EXE) + " shapes --out " + path("tty_shapes") + " --count 600 --seed 2",
+                              "/dev/null"});
+    QVERIFY(terminal.waitForFinished(120000));
+    QCOMPARE(terminal.exitCode(), 0);
+    const QByteArray screen = terminal.readAllStandardOutput();
+    QVERIFY2(screen.contains("\rshapes: 600/600 images\x1b[K\r\n"), screen.right(300).constData());
+    QVERIFY(!screen.contains("shapes: 500/600 images\r\n"));  // not a line of its own
+    QVERIFY(screen.contains("\r\nwrote "));                   // what follows starts on a line of its own
+    const auto piped = run({"shapes", "--out", path("piped_shapes"), "--count", "600", "--seed", "2"});
+    QCOMPARE(piped.code, 0);
+    QVERIFY2(piped.err.find("shapes: 500/600 images\nshapes: 600/600 images\nwrote ") != std::string::npos, piped.err.c_str());
+    QVERIFY(piped.err.find('\r') == std::string::npos);
+  }
+
   void usage_errors_exit_2_and_runtime_errors_1() {
     const auto bogus = run({"train", "--data", data_, "--out", path("r0"), "--bogus"});
     QCOMPARE(bogus.code, 2);
