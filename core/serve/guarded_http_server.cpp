@@ -30,8 +30,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;  // a header block not ended by then is answered 431
 constexpr size_t kReadChunk = 16 << 10;
-constexpr double kLingerSeconds = 2;  // reading what a refused client still sends, before closing
-constexpr size_t kMaxLingerBytes = 8 << 20;
+// After refusing a request, what the client still sends is read and dropped (at most a body's
+// limit and 1 MB, while it keeps coming at least every 2 s) before the connection closes: most
+// clients send a whole body before they read the answer, and a close with unread bytes resets
+// the connection, so they would see an error instead of the answer.
+constexpr double kLingerSeconds = 2;
+constexpr size_t kLingerSlackBytes = 1 << 20;
 
 Clock::time_point after(double seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -426,9 +430,12 @@ GuardedHttpServer::Impl::Verdict GuardedHttpServer::Impl::examine(Connection& c)
   char buf[kReadChunk];
   if (c.draining) {
     ssize_t n = 0;
+    const size_t before = c.drained;
     while ((n = ::recv(c.sock, buf, sizeof buf, MSG_DONTWAIT)) > 0) c.drained += static_cast<size_t>(n);
     const bool gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-    return gone || c.drained > kMaxLingerBytes ? Verdict::gone : Verdict::wait;
+    if (gone || c.drained > limits.max_body_bytes + kLingerSlackBytes) return Verdict::gone;
+    if (c.drained > before) c.deadline = after(kLingerSeconds);
+    return Verdict::wait;
   }
   std::string data = c.pending;
   std::string peeked(std::max<size_t>(kMaxHeaderBytes - std::min(kMaxHeaderBytes, data.size()), 1), '\0');
@@ -515,8 +522,7 @@ void GuardedHttpServer::Impl::answer_requests(Connection c) {
     return to_room(std::move(c));
   }
   if (!c.draining) return drop(c);
-  // Lingering close: the answer is out; what the client still sends is read and dropped for a
-  // while, so the close does not reset the connection before the client has read the answer.
+  // Lingering close (kLingerSeconds): the answer is out; the client's remaining bytes are dropped.
   ::shutdown(c.sock, SHUT_WR);
   c.pending.clear();
   c.deadline = after(kLingerSeconds);
