@@ -219,17 +219,26 @@ class TestServe : public QObject {
     QVERIFY(r && r->status == 200);
     QCOMPARE(json::parse(r->body).size(), size_t{2});
 
-    // Server-sent events join to the same text.
-    r = c->Post("/v1/chat/completions", chat_body(images_[0], {{"stream", true}}), "application/json");
-    QVERIFY(r && r->status == 200);
-    QVERIFY(contains(r->get_header_value("Content-Type"), "text/event-stream"));
-    QVERIFY(contains(r->body, "data: [DONE]"));
-    std::string streamed;
-    for (size_t at = 0; (at = r->body.find("data: {", at)) != std::string::npos; ++at) {
-      const auto delta = json::parse(r->body.substr(at + 6, r->body.find("\n\n", at) - at - 6))["choices"][0]["delta"];
-      if (delta.contains("content")) streamed += delta["content"].get<std::string>();
+    // Server-sent events join to the same text. One caption is sent as it is decoded, so its
+    // length is not known when the answer starts (chunked); several (n > 1) once all are done.
+    for (const int n : {1, 2}) {
+      r = c->Post("/v1/chat/completions", chat_body(images_[0], {{"stream", true}, {"n", n}}), "application/json");
+      QVERIFY(r && r->status == 200);
+      QVERIFY(contains(r->get_header_value("Content-Type"), "text/event-stream"));
+      QCOMPARE(r->get_header_value("Transfer-Encoding") == "chunked", n == 1);
+      QVERIFY(contains(r->body, "data: [DONE]"));
+      std::string streamed;
+      for (size_t at = 0; (at = r->body.find("data: {", at)) != std::string::npos; ++at) {
+        const auto choice = json::parse(r->body.substr(at + 6, r->body.find("\n\n", at) - at - 6))["choices"][0];
+        if (choice["index"] == 0 && choice["delta"].contains("content"))
+          streamed += choice["delta"]["content"].get<std::string>();
+      }
+      if (n == 1) QCOMPARE(streamed, expected_[0]);
+      if (n == 2) QVERIFY(!streamed.empty());
     }
-    QCOMPARE(streamed, expected_[0]);
+    // A refused image is an error answer, not a broken stream.
+    r = c->Post("/v1/chat/completions", chat_body("not a picture", {{"stream", true}}), "application/json");
+    QVERIFY(r && r->status == 400);
 
     // Each word with its probability and its 8x8 map.
     r = c->Post("/caption?attention=1", images_[0], "image/png");

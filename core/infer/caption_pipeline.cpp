@@ -32,12 +32,18 @@ torch::Tensor CaptionPipeline::encode(const std::vector<torch::Tensor>& rgb_imag
   return model_input(encoder_.net->forward(torch::stack(inputs).to(device_)), checkpoint_->model->input());
 }
 
-std::vector<DecodedCaption> CaptionPipeline::decode(const torch::Tensor& features, const DecodeOptions& options) {
-  return captioner::decode(*checkpoint_->model, checkpoint_->vocab, features.to(device_), options);
+std::vector<DecodedCaption> CaptionPipeline::decode(const torch::Tensor& features, const DecodeOptions& options,
+                                                    const TokenObserver& on_token) {
+  return captioner::decode(*checkpoint_->model, checkpoint_->vocab, features.to(device_), options, on_token);
 }
 
 std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torch::Tensor& features,
-                                                                      const std::vector<DecodeOptions>& options) {
+                                                                      const std::vector<DecodeOptions>& options,
+                                                                      const RowTokenObserver& on_token) {
+  auto observer_of = [&on_token](size_t row) -> TokenObserver {
+    if (!on_token) return {};
+    return [&on_token, row](size_t choice, const DecodedCaption& so_far) { on_token(row, choice, so_far); };
+  };
   std::vector<std::vector<DecodedCaption>> out(options.size());
   std::map<int, std::vector<int64_t>> greedy;  // max_len -> rows
   for (size_t i = 0; i < options.size(); ++i) {
@@ -45,12 +51,17 @@ std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torc
     if (options[i].mode == DecodeMode::Greedy && options[i].no_repeat_ngram == 0) {
       greedy[options[i].max_len].push_back(row);
     } else {
-      out[i] = decode(features.narrow(0, row, 1), options[i]);
+      out[i] = decode(features.narrow(0, row, 1), options[i], observer_of(i));
     }
   }
-  for (const auto& [max_len, rows] : greedy) {
-    const auto captions = decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
-                                              features.index_select(0, torch::tensor(rows).to(features.device())), max_len);
+  for (const auto& [max_len, group] : greedy) {
+    const std::vector<int64_t>& rows = group;  // a structured binding cannot be captured in C++17
+    TokenObserver on_row;                      // the batch's row k is the features' row rows[k]
+    if (on_token)
+      on_row = [&on_token, &rows](size_t k, const DecodedCaption& so_far) { on_token(static_cast<size_t>(rows[k]), 0, so_far); };
+    const auto captions =
+        decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
+                            features.index_select(0, torch::tensor(rows).to(features.device())), max_len, on_row);
     for (size_t k = 0; k < rows.size(); ++k) out[static_cast<size_t>(rows[k])] = {captions[k]};
   }
   return out;

@@ -34,11 +34,16 @@ class CaptionPipeline {
   torch::Tensor encode(const std::vector<torch::Tensor>& rgb_images);
   // Captions of one image's model input ([1, ...], as encode returns for one image, or a row of a
   // feature file), best first.
-  std::vector<DecodedCaption> decode(const torch::Tensor& features, const DecodeOptions& options);
+  std::vector<DecodedCaption> decode(const torch::Tensor& features, const DecodeOptions& options,
+                                     const TokenObserver& on_token = {});
   // One caption list per row of `features` [n, ...], row i decoded with options[i]: greedy rows of
   // the same length limit (and no n-gram blocking) decoded together, the others one by one. A row that fails throws for
   // every row, as the batch shares the model.
-  std::vector<std::vector<DecodedCaption>> decode_rows(const torch::Tensor& features, const std::vector<DecodeOptions>& options);
+  // `on_token` hears each row's captions grow (greedy and sampled ones): the row, which of its
+  // captions (the sample), and the caption so far.
+  using RowTokenObserver = std::function<void(size_t row, size_t choice, const DecodedCaption& so_far)>;
+  std::vector<std::vector<DecodedCaption>> decode_rows(const torch::Tensor& features, const std::vector<DecodeOptions>& options,
+                                                       const RowTokenObserver& on_token = {});
 
  private:
   std::string checkpoint_file_;

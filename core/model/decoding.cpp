@@ -107,7 +107,7 @@ bool is_greedy(const DecodeOptions& options) {
 
 // One caption per row of `image` ([n, ...]: n samples of one image, or n images), word by word.
 std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary& vocab, const torch::Tensor& image,
-                                             const DecodeOptions& options) {
+                                             const DecodeOptions& options, const TokenObserver& on_token) {
   const bool greedy = is_greedy(options);
   const int64_t n = image.size(0);
   DecoderState state = model.start(image);
@@ -141,6 +141,7 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
       auto& caption = captions[static_cast<size_t>(i)];
       if (caption.finished) continue;
       append(caption, next_ids[i], vocab, next_lp[i], map_row(maps, i));
+      if (on_token) on_token(static_cast<size_t>(i), caption);
       if (caption.finished) --remaining;
     }
     previous = next.to(device);
@@ -205,7 +206,7 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
 }  // namespace
 
 std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                   const DecodeOptions& options) {
+                                   const DecodeOptions& options, const TokenObserver& on_token) {
   if (options.max_len < 1) throw std::invalid_argument("max_len must be at least 1");
   if (options.mode == DecodeMode::Sample && !(options.temperature > 0))
     throw std::invalid_argument("temperature must be positive");
@@ -214,18 +215,19 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
   if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
   torch::NoGradGuard no_grad;
   if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);
-  return greedy_or_sample(model, vocab, batch_of(features, is_greedy(options) ? 1 : std::max(options.samples, 1)), options);
+  return greedy_or_sample(model, vocab, batch_of(features, is_greedy(options) ? 1 : std::max(options.samples, 1)), options,
+                          on_token);
 }
 
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len) {
+                                                int max_len, const TokenObserver& on_token) {
   if (max_len < 1) throw std::invalid_argument("max_len must be at least 1");
   if (features.dim() < 2 || features.size(0) < 1)
     throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
   torch::NoGradGuard no_grad;
   DecodeOptions options;
   options.max_len = max_len;
-  return greedy_or_sample(model, vocab, features, options);
+  return greedy_or_sample(model, vocab, features, options, on_token);
 }
 
 }  // namespace captioner

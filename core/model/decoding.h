@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,17 +34,22 @@ struct DecodedCaption {
   double score(double length_penalty) const;  // log_prob / tokens.size()^length_penalty
 };
 
+// Told after each step of greedy decoding or sampling, for each caption that grew: which one
+// (the row of the batch, or the sample) and the caption so far. Beam search tells nothing until
+// it ends (its best hypothesis is not known before).
+using TokenObserver = std::function<void(size_t row, const DecodedCaption& so_far)>;
+
 // features: one image, with a leading batch dimension of 1 ([1, dim] or [1, cells, dim]; a bare
 // [dim] vector is accepted too), on the model's device. Decoding runs without gradients.
 // Greedy returns one caption, sampling `samples`, beam search up to beam_width, best first.
 std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                   const DecodeOptions& options);
+                                   const DecodeOptions& options, const TokenObserver& on_token = {});
 
 // Greedy captions of several images at once (features [images, ...]), one per image: the
 // caption decode() gives each image alone, computed as one batch (a server's throughput). Batched
 // matrix products may round differently in the last bit, so a near-tie between two words could
 // in principle resolve otherwise than for the image alone.
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len);
+                                                int max_len, const TokenObserver& on_token = {});
 
 }  // namespace captioner

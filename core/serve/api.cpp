@@ -240,44 +240,64 @@ std::string chat_response_json(const std::vector<CaptionResult>& captions, const
       .dump();
 }
 
+ChatEvents::ChatEvents(const ModelCard& model, std::string id, int64_t created)
+    : model_(model), id_(std::move(id)), created_(created) {}
+
+std::string ChatEvents::chunk(size_t index, const json& delta, const json& finish) const {
+  const json event = {{"id", id_},
+                      {"object", "chat.completion.chunk"},
+                      {"created", created_},
+                      {"model", model_.id},
+                      {"choices", json::array({{{"index", index}, {"delta", delta}, {"finish_reason", finish}}})}};
+  return "data: " + event.dump() + "\n\n";
+}
+
+std::string ChatEvents::start(size_t index) const { return chunk(index, {{"role", "assistant"}, {"content", ""}}, nullptr); }
+
+std::string ChatEvents::content(size_t index, const std::string& piece) const {
+  return chunk(index, {{"content", piece}}, nullptr);
+}
+
+std::string ChatEvents::finish(size_t index, const CaptionResult& caption) const {
+  return chunk(index, json::object(), finish_reason(caption));
+}
+
+std::string ChatEvents::end(const std::vector<CaptionResult>& captions, bool include_usage) const {
+  std::string out;
+  if (include_usage) {
+    const int64_t completion = completion_tokens(captions);
+    const json usage = {{"id", id_},
+                        {"object", "chat.completion.chunk"},
+                        {"created", created_},
+                        {"model", model_.id},
+                        {"choices", json::array()},
+                        {"usage",
+                         {{"prompt_tokens", model_.prompt_tokens},
+                          {"completion_tokens", completion},
+                          {"total_tokens", model_.prompt_tokens + completion}}}};
+    out += "data: " + usage.dump() + "\n\n";
+  }
+  return out + "data: [DONE]\n\n";
+}
+
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
                                  int64_t created, bool include_usage) {
+  const ChatEvents events(model, id, created);
   std::string out;
-  auto chunk = [&](size_t index, const json& delta, const json& finish) {
-    const json event = {{"id", id},
-                        {"object", "chat.completion.chunk"},
-                        {"created", created},
-                        {"model", model.id},
-                        {"choices", json::array({{{"index", index}, {"delta", delta}, {"finish_reason", finish}}})}};
-    out += "data: " + event.dump() + "\n\n";
-  };
   for (size_t i = 0; i < captions.size(); ++i) {
-    chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr);
+    out += events.start(i);
     // The caption's text a word at a time, split where the text has spaces, so the pieces
     // join to exactly the non-streamed content.
     const std::string& text = captions[i].text;
     for (size_t start = 0; start < text.size();) {
       const size_t space = text.find(' ', start + 1);
       const size_t end = space == std::string::npos ? text.size() : space;
-      chunk(i, {{"content", text.substr(start, end - start)}}, nullptr);
+      out += events.content(i, text.substr(start, end - start));
       start = end;
     }
-    chunk(i, json::object(), finish_reason(captions[i]));
+    out += events.finish(i, captions[i]);
   }
-  if (include_usage) {
-    const int64_t completion = completion_tokens(captions);
-    const json usage = {{"id", id},
-                        {"object", "chat.completion.chunk"},
-                        {"created", created},
-                        {"model", model.id},
-                        {"choices", json::array()},
-                        {"usage",
-                         {{"prompt_tokens", model.prompt_tokens},
-                          {"completion_tokens", completion},
-                          {"total_tokens", model.prompt_tokens + completion}}}};
-    out += "data: " + usage.dump() + "\n\n";
-  }
-  return out + "data: [DONE]\n\n";
+  return out + events.end(captions, include_usage);
 }
 
 std::string caption_response_json(const std::vector<CaptionResult>& captions, bool words, bool several) {

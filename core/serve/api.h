@@ -2,6 +2,8 @@
 // The service's wire formats, apart from any HTTP code: OpenAI's chat completions (images as
 // data URLs), Hugging Face's image-to-text answer, the model list and the error object. Pure
 // functions of strings, so every request shape is tested without a socket.
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -89,8 +91,25 @@ struct ModelCard {
 // "top_logprobs": []}]}, a word each (the decoder keeps the chosen words' probabilities only).
 std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
                                int64_t created, bool logprobs = false);
-// The same answer as server-sent events (chat.completion.chunk objects, a word per chunk, then
-// "data: [DONE]").
+// A streamed answer's server-sent events (chat.completion.chunk objects), one at a time, so that
+// words can go out as they are decoded: per choice start, content pieces, finish; then end
+// (with include_usage, a chunk with no choices and the usage; then "data: [DONE]").
+class ChatEvents {
+ public:
+  ChatEvents(const ModelCard& model, std::string id, int64_t created);
+  std::string start(size_t index) const;
+  std::string content(size_t index, const std::string& piece) const;
+  std::string finish(size_t index, const CaptionResult& caption) const;
+  std::string end(const std::vector<CaptionResult>& captions, bool include_usage) const;
+
+ private:
+  std::string chunk(size_t index, const nlohmann::json& delta, const nlohmann::json& finish) const;
+  const ModelCard& model_;
+  std::string id_;
+  int64_t created_;
+};
+
+// A whole answer as those events, a word per content chunk.
 // With include_usage, a last chunk before [DONE] has no choices and the usage.
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
                                  int64_t created, bool include_usage = false);

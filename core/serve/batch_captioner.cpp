@@ -22,6 +22,7 @@ struct Job {
   const std::string* image = nullptr;  // the file's bytes, the caller's (it waits for the answer)
   std::string name;
   DecodeOptions decoding;
+  BatchCaptioner::TextObserver on_text;
   Clock::time_point queued_at;
   std::promise<std::vector<CaptionResult>> promise;
   bool taken = false;  // by the model loop (under the mutex)
@@ -75,12 +76,13 @@ BatchStats BatchCaptioner::stats() const {
 }
 
 std::vector<CaptionResult> BatchCaptioner::caption(const std::string& image_bytes, const std::string& name,
-                                                   const DecodeOptions& options) {
+                                                   const DecodeOptions& options, const TextObserver& on_text) {
   Impl& m = *impl_;
   auto job = std::make_shared<Job>();
   job->image = &image_bytes;
   job->name = name;
   job->decoding = options;
+  job->on_text = on_text;
   auto answer = job->promise.get_future();
   {
     std::lock_guard<std::mutex> lock(m.mutex);
@@ -153,7 +155,10 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
     std::vector<DecodeOptions> decoding;
     decoding.reserve(batch.size());
     for (const auto& job : batch) decoding.push_back(job->decoding);
-    const auto captions = pipeline->decode_rows(features, decoding);
+    const auto captions =
+        pipeline->decode_rows(features, decoding, [&batch](size_t row, size_t choice, const DecodedCaption& so_far) {
+          if (batch[row]->on_text) batch[row]->on_text(choice, so_far.text());
+        });
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->promise.set_value(caption_results(captions[i]));
   } catch (...) {
     for (auto& job : batch) job->promise.set_exception(std::current_exception());

@@ -5,6 +5,7 @@
 // a time (so one full-size image is in memory at once), encodes them as one batch and decodes
 // their captions (greedy ones together). Plain C++ types only in this header.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -54,10 +55,15 @@ class BatchCaptioner {
   BatchCaptioner(const BatchCaptioner&) = delete;
   BatchCaptioner& operator=(const BatchCaptioner&) = delete;
 
+  // Told on the model loop's thread as a greedy or sampled caption grows, word by word: which
+  // caption (the sample) and its text so far. Must not throw.
+  using TextObserver = std::function<void(size_t choice, const std::string& text_so_far)>;
+
   // The captions of an image given as its file's bytes; thread-safe, blocks until answered
   // (by run(), on another thread).
   // Throws DataError (naming `name`) for an image that cannot be read, QueueFull, RequestTimeout.
-  std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const DecodeOptions& options);
+  std::vector<CaptionResult> caption(const std::string& image_bytes, const std::string& name, const DecodeOptions& options,
+                                     const TextObserver& on_text = {});
 
   bool attends() const;
   std::string checkpoint() const;  // the checkpoint file loaded

@@ -5,8 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -120,6 +123,63 @@ std::string caption_image(const Request& req) {
   return req.body;
 }
 
+// A streamed caption's text, from the model loop's thread (grow, done, fail) to the
+// connection's (next): the pieces of text that each decoded word adds.
+class WordStream {
+ public:
+  void grow(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    add(text);
+  }
+  void done(std::vector<CaptionResult> captions) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!captions.empty()) add(captions[0].text);  // all of it, when no word was told (beam search)
+    captions_ = std::move(captions);
+    ended_ = true;
+    changed_.notify_all();
+  }
+  void fail(std::exception_ptr error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::move(error);
+    ended_ = true;
+    changed_.notify_all();
+  }
+  // Waits for the first piece or the end, and rethrows a failure that came before any piece.
+  void wait_started() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return ended_ || !pieces_.empty(); });
+    if (error_ && pieces_.empty()) std::rethrow_exception(error_);
+  }
+  // The next piece, waiting for it; false at the end, once every piece was taken.
+  bool next(std::string& piece) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return ended_ || !pieces_.empty(); });
+    if (pieces_.empty()) return false;
+    piece = std::move(pieces_.front());
+    pieces_.pop_front();
+    return true;
+  }
+  bool failed() const { return error_ != nullptr; }  // after next() returned false
+  const std::vector<CaptionResult>& captions() const { return captions_; }
+
+  std::future<void> task;  // the captioning; last, so destroying the stream waits for it first
+
+ private:
+  void add(const std::string& text) {
+    if (text.size() <= sent_.size() || text.compare(0, sent_.size(), sent_) != 0) return;
+    pieces_.push_back(text.substr(sent_.size()));
+    sent_ = text;
+    changed_.notify_all();
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> pieces_;
+  std::string sent_;
+  bool ended_ = false;
+  std::vector<CaptionResult> captions_;
+  std::exception_ptr error_;
+};
+
 }  // namespace
 
 struct CaptionServer::Impl {
@@ -160,8 +220,9 @@ struct CaptionServer::Impl {
   }
 
   // The first n captions: beam search keeps its width of them.
-  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const DecodeOptions& options, int n) {
-    auto captions = captioner->caption(image, name, options);
+  std::vector<CaptionResult> caption(const std::string& image, const std::string& name, const DecodeOptions& options, int n,
+                                     const BatchCaptioner::TextObserver& on_text = {}) {
+    auto captions = captioner->caption(image, name, options, on_text);
     if (static_cast<int>(captions.size()) > n) captions.resize(static_cast<size_t>(n));
     return captions;
   }
@@ -173,6 +234,7 @@ struct CaptionServer::Impl {
     return std::string("chatcmpl-") + hex;
   }
 
+  void stream_chat(ChatRequest chat, Response& res);
   void routes();
   void limit_connections(const ConnectionLimits& limits);
   void allow_cross_origin();
@@ -321,7 +383,8 @@ void CaptionServer::Impl::set_read_error(const Request& req, Response& res) cons
 void CaptionServer::Impl::route_api() {
   http->Post("/v1/chat/completions", [this](const Request& req, Response& res) {
     answer(res, [&] {
-      const ChatRequest chat = parse_chat_request(req.body, config.limits);
+      ChatRequest chat = parse_chat_request(req.body, config.limits);
+      if (chat.stream && chat.params.n == 1) return stream_chat(std::move(chat), res);
       const auto captions = caption(chat.image, "image_url", chat.decoding, chat.params.n);
       const int64_t created = std::time(nullptr);
       if (chat.stream)
@@ -367,6 +430,37 @@ void CaptionServer::Impl::route_api() {
                         .dump(),
                     "application/json");
   });
+}
+
+// One caption streamed as it is decoded: each word goes out as the model loop decodes it. The
+// answer starts with the first word, so a refused image is still a 400 and not a broken stream.
+void CaptionServer::Impl::stream_chat(ChatRequest chat, Response& res) {
+  auto words = std::make_shared<WordStream>();
+  WordStream* stream = words.get();
+  words->task = std::async(std::launch::async, [this, stream, image = std::move(chat.image), decoding = chat.decoding] {
+    try {
+      stream->done(caption(image, "image_url", decoding, 1, [stream](size_t, const std::string& text) { stream->grow(text); }));
+    } catch (...) {
+      stream->fail(std::current_exception());
+    }
+  });
+  words->wait_started();
+  const ChatEvents events(card, completion_id(), std::time(nullptr));
+  res.set_chunked_content_provider(
+      "text/event-stream", [words, events, include_usage = chat.include_usage](size_t, httplib::DataSink& sink) {
+        auto send = [&sink](const std::string& event) { return sink.write(event.data(), event.size()); };
+        if (!send(events.start(0))) return false;
+        std::string piece;
+        while (words->next(piece))
+          if (!send(events.content(0, piece))) return false;
+        if (words->failed()) {
+          send("data: " + error_json(500, "internal_error", "the caption failed while streaming") + "\n\n");
+        } else if (!send(events.finish(0, words->captions()[0])) || !send(events.end(words->captions(), include_usage))) {
+          return false;
+        }
+        sink.done();
+        return true;
+      });
 }
 
 void CaptionServer::Impl::route_page_and_wrong_methods() {

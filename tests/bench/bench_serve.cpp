@@ -4,11 +4,14 @@
 // batched encoding at the model's layer, cache writes); then serves RUN_DIR on loopback
 // (`captioner serve`'s server, in this process) and drives POST /caption with 1, 4 and 16
 // concurrent clients, N requests each, over the same images held in memory. Prints one JSON line
-// per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction. R
-// rounds alternate both (a shared machine's speed drifts), then the median ratios.
+// per phase: requests/s, p50 and p99 latency, the mean batch, and the ratio to extraction. Then
+// one client streams N chat completions: the time to the first word of the caption and to the
+// whole answer, p50 and p99. R rounds alternate both (a shared machine's speed drifts), then the
+// median ratios.
 #include <unistd.h>  // getpid
 
 #include <httplib.h>
+#include <openssl/evp.h>
 
 #include <torch/torch.h>
 
@@ -55,6 +58,54 @@ double extraction_images_per_s(const std::string& run, const std::vector<std::st
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::string data_url(const std::string& png) {
+  std::string out(4 * ((png.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(png.data()),
+                                static_cast<int>(png.size()));
+  out.resize(static_cast<size_t>(n));
+  return "data:image/png;base64," + out;
+}
+
+// One client, streamed chat completions: when the first word arrives, and the whole answer.
+void time_streaming(int port, const std::vector<std::string>& bytes, int requests) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(300);
+  c.set_tcp_nodelay(true);
+  std::vector<double> first_word, whole;
+  for (int i = 0; i < requests; ++i) {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.set_header("Content-Type", "application/json");
+    req.body = R"({"stream": true, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": ")" +
+               data_url(bytes[static_cast<size_t>(i) % bytes.size()]) + R"("}}]}]})";
+    std::string received;
+    double first = -1;
+    const auto sent = Clock::now();
+    req.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+      received.append(data, length);
+      const std::string key = R"("content":")";
+      for (size_t at = received.find(key); first < 0 && at != std::string::npos; at = received.find(key, at + 1))
+        if (at + key.size() < received.size() && received[at + key.size()] != '"')
+          first = seconds_since(sent) * 1000;  // a content chunk other than the role's empty one
+      return true;
+    };
+    httplib::Response res;
+    httplib::Error error = httplib::Error::Success;
+    if (!c.send(req, res, error) || res.status != 200) {
+      std::fprintf(stderr, "streaming failed: %s\n", httplib::to_string(error).c_str());
+      return;
+    }
+    whole.push_back(seconds_since(sent) * 1000);
+    first_word.push_back(first);
+  }
+  std::printf(
+      "{\"phase\": \"stream\", \"clients\": 1, \"requests\": %d, \"first_word_p50_ms\": %.1f, \"first_word_p99_ms\": %.1f, "
+      "\"whole_p50_ms\": %.1f, \"whole_p99_ms\": %.1f}\n",
+      requests, percentile(first_word, 0.5), percentile(first_word, 0.99), percentile(whole, 0.5), percentile(whole, 0.99));
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -147,6 +198,7 @@ int main(int argc, char** argv) {
         ratios[clients].push_back(rate / extract);
         std::fflush(stdout);
       }
+      time_streaming(port, bytes, requests);
       server.stop();
     });
     server.run();
