@@ -1,6 +1,7 @@
 // `captioner`: the command-line front end. Subcommands live in cli_*.cpp.
 // Exit codes: 0 success, 1 runtime error ("error: FILE: reason"), 2 usage error, 128 + N when a
 // stop signal N ended a command (it saved first).
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -11,10 +12,6 @@
 
 #include "app/commands.h"
 #include "app/progress_line.h"
-
-#ifdef CAPTIONER_WITH_GUI
-int run_gui(int argc, char** argv, const std::vector<std::string>& images);  // gui_main.cpp
-#endif
 
 namespace {
 
@@ -38,6 +35,27 @@ bool wants_desktop_app(int argc, char** argv, std::vector<std::string>& files) {
   return true;
 }
 
+// The desktop app is its own program, captioner-desktop (with Qt), so that this one runs where
+// Qt is not installed: the one beside this executable (a build folder), else the one on PATH.
+int open_desktop_app(int argc, char** argv, const CLI::App& app) {
+  if (!has_display()) {
+    std::cerr << app.help() << "\nno display: the desktop app needs one; see `captioner --help` for the command line\n";
+    return kUsageError;
+  }
+  std::vector<char*> args{const_cast<char*>("captioner-desktop")};
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string beside = ec ? std::string() : (self.parent_path() / "captioner-desktop").string();
+  if (!beside.empty() && ::access(beside.c_str(), X_OK) == 0) ::execv(beside.c_str(), args.data());
+  ::execvp("captioner-desktop", args.data());
+  std::cerr << app.help()
+            << "\nthe desktop app is not installed (on Debian: the captioner-desktop package); see `captioner --help` for "
+               "the command line\n";
+  return kUsageError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,15 +74,7 @@ int main(int argc, char** argv) {
   };
 
   std::vector<std::string> files;
-  if (wants_desktop_app(argc, argv, files)) {
-#ifdef CAPTIONER_WITH_GUI
-    if (has_display()) return run_gui(argc, argv, files);
-    std::cerr << app.help() << "\nno display: the desktop app needs one; see `captioner --help` for the command line\n";
-#else
-    std::cerr << app.help() << "\nthis build has no desktop app; see `captioner --help` for the command line\n";
-#endif
-    return kUsageError;
-  }
+  if (wants_desktop_app(argc, argv, files)) return open_desktop_app(argc, argv, app);
   if (argv[1][0] != '-') {
     bool known = false;
     for (const auto& command : commands) known = known || command.first == argv[1];

@@ -5,7 +5,7 @@
 #   test   runs the default test suite                  (README command 2, used by CI)
 #   bench  runs the training benchmark beside the Python reference (installs python3-torch)
 #   screenshots  takes the README's screenshots of both tabs under xvfb-run
-#   package  builds the Debian package build/captioner_<version>_amd64.deb (weights included)
+#   package  builds the Debian packages build/captioner{,-desktop,-encoder}_<version>_*.deb
 #   fuzz [SECONDS]  builds the libFuzzer targets (build-fuzz/) and runs each for SECONDS (default 60)
 #   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
 #            the unit tests under them
@@ -191,7 +191,7 @@ case "$mode" in
     cmake "$build"  # a build configured before help2man was installed now finds it
     cmake --build "$build" -j "$jobs"
     (cd "$build" && cpack -G DEB)
-    ls "$build"/captioner_*.deb
+    ls "$build"/captioner_*.deb "$build"/captioner-*_*.deb
     ;;
   lint)
     run-clang-tidy -quiet -p "$build" -j "$jobs" "$root/(core|app|ui)/.*\\.cpp\$" >"$build/clang-tidy.log" 2>&1 || lint_status=1
