@@ -3,6 +3,7 @@
 #include "core/run/run_folder.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
+#include "core/util/pickle_check.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -241,6 +242,49 @@ class TestCheckpoint : public QObject {
     test::expect_error([&] { load_checkpoint(path("rng.pt")); }, {path("rng.pt"), "torch_rng record"});
     write_with_record(good, path("no_history.pt"), f, "history", torch::Tensor());
     test::expect_error([&] { load_checkpoint(path("no_history.pt")); }, {path("no_history.pt"), "history record is missing"});
+  }
+
+  // LibTorch's unpickler sizes a string by its declared length before reading it (a 60 KB file
+  // found by fuzz_checkpoint declared 4 GB and took 4.2 GB): each pickle is walked first.
+  void a_pickle_argument_longer_than_its_record_is_refused_before_reading() {
+    const std::string valid = std::string(
+                                  "\x80\x02X\x03\x00\x00\x00"
+                                  "abcq\x00",
+                                  12) +
+                              "cmod\nname\n.";
+    QCOMPARE(pickle_problem(valid), std::string());
+    const std::string huge = std::string(
+        "\x80\x02X\x00\x00\x00\xf0"
+        "abc.",
+        11);
+    QCOMPARE(pickle_problem(huge), std::string("an argument of 4026531840 bytes where 4 are left at byte 2"));
+    QVERIFY(pickle_problem(std::string("\x80\x02\x8d\xff\xff\xff\xff\xff\xff\xff\x7f.", 12)).find("bytes where") !=
+            std::string::npos);
+    QCOMPARE(pickle_problem("\x80\x02\xfe."), std::string("unknown opcode 254 at byte 2"));
+    QCOMPARE(pickle_problem("\x80\x02"
+                            "cmodule_without_end"),
+             std::string("a text argument without its end at byte 2"));
+    QCOMPARE(pickle_problem("\x80\x02N"), std::string("no STOP opcode at byte 3"));
+
+    // A saved checkpoint whose metadata string declares 4 GB: refused, naming the file.
+    torch::manual_seed(9);
+    Fixture f;
+    const std::string good = path("pickle.pt");
+    save_checkpoint(good, f.contents());
+    QCOMPARE(archive_pickle_problem(read_file(good)), std::string());
+    std::string bytes = read_file(good);
+    const size_t meta = bytes.find("{\"");  // the metadata JSON, a BINUNICODE string in data.pkl
+    QVERIFY(meta != std::string::npos && meta >= 5 && bytes[meta - 5] == 'X');
+    bytes.replace(meta - 4, 4, std::string("\x00\x00\x00\xf0", 4));
+    write_file_atomically(path("huge_string.pt"), bytes);
+    try {
+      load_checkpoint(path("huge_string.pt"));
+      QFAIL("a checkpoint declaring a 4 GB string was loaded");
+    } catch (const CheckpointError& e) {
+      const std::string message = e.what();
+      QVERIFY2(message.find(path("huge_string.pt")) != std::string::npos, e.what());
+      QVERIFY2(message.find("Exception raised from") == std::string::npos, e.what());  // no LibTorch backtrace
+    }
   }
 
   void metadata_numbers_must_fit_their_fields() {

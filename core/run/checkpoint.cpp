@@ -16,6 +16,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
+#include "core/util/pickle_check.h"
 #include "core/util/printable.h"
 
 namespace captioner {
@@ -296,6 +297,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
       throw CheckpointError(path, e.reason());
     }
   }();
+  const std::string pickle_problem = archive_pickle_problem(bytes);
+  if (!pickle_problem.empty()) throw CheckpointError(path, pickle_problem);
   LoadedCheckpoint loaded;
   loaded.archive = std::make_shared<torch::serialize::InputArchive>();
   std::string meta_text;
@@ -304,6 +307,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     c10::IValue meta_value;
     loaded.archive->read("meta", meta_value);
     meta_text = meta_value.toStringRef();
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path, "not a readable Captioner checkpoint (" + excerpt(e.what_without_backtrace(), 200) + ")");
   } catch (const std::exception& e) {
     throw CheckpointError(path, "not a readable Captioner checkpoint (" + excerpt(e.what(), 200) + ")");
   }

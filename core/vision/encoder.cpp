@@ -14,6 +14,7 @@
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
+#include "core/util/pickle_check.h"
 #include "core/util/precision.h"
 #include "core/util/printable.h"
 
@@ -157,6 +158,8 @@ namespace {
 // not one.
 nlohmann::json open_encoder_file(const std::string& path, torch::serialize::InputArchive& archive, const torch::Device& device) {
   const std::string bytes = read_file(path);
+  const std::string pickle_problem = archive_pickle_problem(bytes);
+  if (!pickle_problem.empty()) throw DataError(path, pickle_problem);
   nlohmann::json meta;
   try {
     archive.load_from(bytes.data(), bytes.size(), device);
