@@ -201,6 +201,28 @@ class TestExtract : public QObject {
     QVERIFY(torch::allclose(cached, direct.pooled[0], 1e-5, 1e-5));
   }
 
+  // A dataset folder copied with its cache (dates kept, as cp -a does) keeps the cache: images
+  // under the cache's parent folder are listed relative to the cache. Before, every copy was
+  // refused ("made for another list of images").
+  void a_copied_dataset_folder_keeps_its_cache() {
+    namespace fs = std::filesystem;
+    const std::string original = path("dataset_a");
+    fs::create_directories(original + "/images");
+    std::vector<std::string> files = {original + "/images/one.png", original + "/images/two.png"};
+    fs::copy_file(images_[0], files[0]);
+    fs::copy_file(images_[4], files[1]);
+    QCOMPARE(extract_features(encoder_, files, original + "/features", {}).encoded, int64_t{2});
+    const std::string copy = path("dataset_b");
+    fs::copy(original, copy, fs::copy_options::recursive);
+    for (const auto& entry : fs::recursive_directory_iterator(original))
+      fs::last_write_time(copy + "/" + fs::relative(entry.path(), original).string(), fs::last_write_time(entry.path()));
+    for (auto& f : files) f.replace(0, original.size(), copy);
+    const auto again = extract_features(encoder_, files, copy + "/features", {});
+    QCOMPARE(again.encoded, int64_t{0});
+    QCOMPARE(again.skipped, int64_t{2});
+    QVERIFY(read_file(copy + "/features/images.txt").find(original) == std::string::npos);
+  }
+
   // Linux allows a line break in a file name; the cache's one-path-per-line list must still
   // resume (it once could not: every later run said the list differed).
   void a_line_break_in_a_file_name_keeps_the_cache_resumable() {

@@ -93,6 +93,28 @@ std::string escape_line(const std::string& text) {
   return out;
 }
 
+// An image below the folder that holds the cache's folder (the dataset's, for a cache kept beside
+// its images) is listed relative to the cache, so a dataset folder copied or moved with its cache
+// keeps it; any other image by its path as given.
+std::string listed_path(const std::string& image, const fs::path& list_dir) {
+  std::error_code ec;
+  const fs::path file = fs::absolute(image, ec).lexically_normal();
+  const fs::path root = fs::absolute(list_dir, ec).lexically_normal().parent_path();
+  if (ec) return image;
+  const fs::path below = file.lexically_relative(root);
+  if (below.empty() || *below.begin() == "..") return image;
+  return (fs::path("..") / below).string();
+}
+
+// The image a listed path names: relative to the cache when that file is there, else as written
+// (caches listed paths as given before).
+std::string resolved_path(const std::string& listed, const fs::path& list_dir) {
+  if (listed.empty() || fs::path(listed).is_absolute()) return listed;
+  const fs::path beside = (list_dir / listed).lexically_normal();
+  std::error_code ec;
+  return fs::exists(beside, ec) ? beside.string() : listed;
+}
+
 std::string unescape_line(const std::string& line) {
   std::string out;
   for (size_t i = 0; i < line.size(); ++i) {
@@ -367,7 +389,8 @@ std::string grid_features_path(const std::string& pooled_path) {
 CacheStatus read_cache_status(const CacheFiles& files) {
   CacheStatus status;
   std::istringstream list(read_file(files.list));
-  for (std::string line; std::getline(list, line);) status.images.push_back(unescape_line(line));
+  const fs::path list_dir = fs::path(files.list).parent_path();
+  for (std::string line; std::getline(list, line);) status.images.push_back(resolved_path(unescape_line(line), list_dir));
   status.state.assign(status.images.size(), 0);
   status.reasons.assign(status.images.size(), "");
   status.identity.assign(status.images.size(), FileIdentity{});
@@ -474,7 +497,8 @@ class Extraction {
       return;
     }
     std::string list_text;
-    for (const auto& p : images_) list_text += escape_line(p) + "\n";
+    const fs::path list_dir = fs::path(files_.list).parent_path();
+    for (const auto& p : images_) list_text += escape_line(listed_path(p, list_dir)) + "\n";
     write_file_atomically(files_.list, list_text);
     status_.images = images_;
     status_.state.assign(images_.size(), 0);
