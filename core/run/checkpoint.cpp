@@ -13,10 +13,10 @@
 #include <map>
 
 #include "core/model/config_json.h"
+#include "core/util/archive_check.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
-#include "core/util/pickle_check.h"
 #include "core/util/printable.h"
 
 namespace captioner {
@@ -102,10 +102,9 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive) {
 torch::Tensor read_record(torch::serialize::InputArchive& archive, const char* key, const std::string& path) {
   torch::Tensor t;
   if (!archive.try_read(key, t)) return t;
-  const size_t needed = static_cast<size_t>(t.storage_offset() + t.numel()) * t.element_size();
-  if (t.numel() > 0 && (!t.is_contiguous() || t.storage().nbytes() < needed))
-    throw CheckpointError(path, std::string("its ") + key + " record is cut short (" + std::to_string(t.storage().nbytes()) +
-                                    " bytes where its shape needs " + std::to_string(needed) + ")");
+  const std::string short_storage = short_storage_problem(t);
+  if (!short_storage.empty())
+    throw CheckpointError(path, std::string("its ") + key + " record is cut short (" + short_storage + ")");
   return t.to(torch::kCPU);
 }
 
@@ -245,6 +244,11 @@ void load_weights(LoadedCheckpoint& loaded, const std::string& checksum, const s
   torch::serialize::InputArchive model_archive;
   loaded.archive->read("model", model_archive);
   loaded.model->load(model_archive);
+  for (const auto& items : {loaded.model->named_parameters(), loaded.model->named_buffers()})
+    for (const auto& item : items) {
+      const std::string short_storage = short_storage_problem(item.value());
+      if (!short_storage.empty()) throw CheckpointError(path, "weight " + item.key() + " is cut short (" + short_storage + ")");
+    }
   const auto params = loaded.model->named_parameters();
   for (const auto& [name, shape] : expected) {
     const auto* t = params.find(name);

@@ -11,10 +11,10 @@
 #include <filesystem>
 #include <map>
 
+#include "core/util/archive_check.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/hash.h"
-#include "core/util/pickle_check.h"
 #include "core/util/precision.h"
 #include "core/util/printable.h"
 
@@ -202,13 +202,27 @@ Encoder load_encoder(const std::string& path, const torch::Device& device, const
   options.classifier_head = meta.value("classifier_head", false);
   Encoder encoder;
   encoder.net = InceptionV3(options);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& items : {encoder.net->named_parameters(), encoder.net->named_buffers()})
+    for (const auto& item : items) shapes[item.key()] = item.value().sizes().vec();
   try {
     torch::serialize::InputArchive model;
     archive.read("model", model);
     encoder.net->load(model);
+  } catch (const c10::Error& e) {
+    throw DataError(path, "encoder weights are inconsistent (" + excerpt(e.what_without_backtrace(), 200) + ")");
   } catch (const std::exception& e) {
     throw DataError(path, "encoder weights are inconsistent (" + excerpt(e.what(), 200) + ")");
   }
+  // A weight read from the file keeps its record's storage and shape: both are checked before
+  // anything reads it.
+  for (const auto& items : {encoder.net->named_parameters(), encoder.net->named_buffers()})
+    for (const auto& item : items) {
+      if (item.value().sizes().vec() != shapes[item.key()])
+        throw DataError(path, "encoder weight " + item.key() + " has the wrong shape");
+      const std::string short_storage = short_storage_problem(item.value());
+      if (!short_storage.empty()) throw DataError(path, "encoder weight " + item.key() + " is cut short (" + short_storage + ")");
+    }
   encoder.id = meta.value("id", "");
   encoder.source = meta.value("source", "");
   encoder.net->to(device);

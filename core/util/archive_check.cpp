@@ -1,4 +1,4 @@
-#include "core/util/pickle_check.h"
+#include "core/util/archive_check.h"
 
 #include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
@@ -94,6 +94,13 @@ std::string pickle_problem(const std::string& pickle) {
     at = next;
   }
   return at_byte("no STOP opcode", size);
+}
+
+std::string short_storage_problem(const torch::Tensor& t) {
+  if (t.numel() == 0) return {};
+  const size_t needed = static_cast<size_t>(t.storage_offset() + t.numel()) * t.element_size();
+  if (t.is_contiguous() && t.storage().nbytes() >= needed) return {};
+  return std::to_string(t.storage().nbytes()) + " bytes where its shape needs " + std::to_string(needed);
 }
 
 std::string archive_pickle_problem(const std::string& archive_bytes) {
