@@ -1,8 +1,8 @@
 #include "core/util/archive_check.h"
 
-#include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -60,6 +60,23 @@ bool layout_of(unsigned char op, Layout& out) {
   return false;
 }
 
+// The archive's bytes for LibTorch's zip reader, which may ask past the end of a cut file:
+// LibTorch's own in-memory adapter copies whatever is asked (fuzz_checkpoint found it).
+class BoundedBytes final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedBytes(const std::string& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    const size_t count = std::min<size_t>(n, bytes_.size() - static_cast<size_t>(pos));
+    std::memcpy(buf, bytes_.data() + pos, count);
+    return count;
+  }
+
+ private:
+  const std::string& bytes_;
+};
+
 }  // namespace
 
 std::string pickle_problem(const std::string& pickle) {
@@ -107,8 +124,7 @@ std::string archive_pickle_problem(const std::string& archive_bytes) {
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   std::vector<std::string> records;
   try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(
-        std::make_shared<caffe2::serialize::MemoryReadAdapter>(archive_bytes.data(), static_cast<off_t>(archive_bytes.size())));
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(std::make_shared<BoundedBytes>(archive_bytes));
     records = reader->getAllRecords();
   } catch (const std::exception&) {
     return {};  // not an archive LibTorch reads: load_from says so
