@@ -287,6 +287,25 @@ class TestCheckpoint : public QObject {
     }
   }
 
+  // LibTorch compiles an archive's code records on loading; its compiler crashed on a class
+  // constant (fuzz_checkpoint renamed __parameters__): only what LibTorch writes passes.
+  void code_records_hold_only_module_attributes() {
+    const std::string written =
+        "class Module(Module):\n  __parameters__ = [\"weight\", \"bias\", ]\n  __buffers__ = []\n  weight : Tensor\n"
+        "  bias : Tensor\n  lstm : __torch__.___torch_mangle_4.Module\n  __annotations__[\"0\"] = __torch__.Conv\n";
+    QCOMPARE(module_code_problem(written), std::string());
+    const std::string renamed = "class Module(Module):\n  __parhgeters__ = [\"weight\", ]\n";
+    QCOMPARE(module_code_problem(renamed), std::string("is not the code LibTorch writes for a module's attributes (line 2)"));
+    QVERIFY(!module_code_problem("class Module(Module):\n  def forward(self):\n").empty());
+    QVERIFY(!module_code_problem("class Module(Module):\n  x : " + std::string(20, '[') + "int" + std::string(20, ']') + "\n")
+                 .empty());
+    // The records of a checkpoint this LibTorch writes pass.
+    torch::manual_seed(3);
+    Fixture f;
+    save_checkpoint(path("code.pt"), f.contents());
+    QCOMPARE(archive_pickle_problem(read_file(path("code.pt"))), std::string());
+  }
+
   // A tensor read from an archive keeps its record's storage, however short for its shape
   // (fuzz_checkpoint found a weight read past its record): the storage is checked first.
   void a_tensor_shorter_than_its_shape_is_named() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <string_view>
 
 namespace captioner {
@@ -129,17 +130,45 @@ std::string archive_pickle_problem(const std::string& archive_bytes) {
   } catch (const std::exception&) {
     return {};  // not an archive LibTorch reads: load_from says so
   }
+  auto ends_with = [](const std::string& name, const char* end) {
+    const size_t n = std::strlen(end);
+    return name.size() >= n && name.compare(name.size() - n, n, end) == 0;
+  };
   for (const auto& name : records) {
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".pkl") != 0) continue;
-    std::string pickle;
+    const bool pickle = ends_with(name, "pkl");  // .pkl, and the code's .debug_pkl
+    const bool code = name.rfind("code/", 0) == 0 && ends_with(name, ".py");
+    if (!pickle && !code) continue;
+    std::string text;
     try {
       auto [bytes, size] = reader->getRecord(name);
-      pickle.assign(static_cast<const char*>(bytes.get()), size);
+      text.assign(static_cast<const char*>(bytes.get()), size);
     } catch (const std::exception&) {
       continue;  // load_from reports it
     }
-    const std::string problem = pickle_problem(pickle);
-    if (!problem.empty()) return "its record " + name + " is not a valid pickle: " + problem;
+    const std::string problem = pickle ? pickle_problem(text) : module_code_problem(text);
+    if (!problem.empty()) return "its record " + name + (pickle ? " is not a valid pickle: " : " ") + problem;
+  }
+  return {};
+}
+
+std::string module_code_problem(const std::string& code) {
+  // What LibTorch writes for a module made in C++: its class, the names of its parameters and
+  // buffers, and each attribute's type (by name, or through __annotations__ for a name that is
+  // not an identifier).
+  static const std::regex line_shape(
+      R"((class \w+\(\w+\):)|(  __(parameters|buffers)__ = \[("[^"\n]*", )*\])|(  (\w+|__annotations__\["[^"\n]*"\]) (:|=) [\w.\[\], ]+)|)");
+  constexpr size_t kMaxLine = 1000;
+  constexpr int kMaxDepth = 8;
+  size_t number = 0;
+  for (size_t start = 0; start <= code.size();) {
+    const size_t end = std::min(code.find('\n', start), code.size());
+    const std::string line = code.substr(start, end - start);
+    start = end + 1;
+    ++number;
+    int depth = 0, deepest = 0;
+    for (const char c : line) deepest = std::max(deepest, depth += c == '[' ? 1 : c == ']' ? -1 : 0);
+    if (line.size() > kMaxLine || deepest > kMaxDepth || !std::regex_match(line, line_shape))
+      return "is not the code LibTorch writes for a module's attributes (line " + std::to_string(number) + ")";
   }
   return {};
 }
