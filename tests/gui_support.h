@@ -7,7 +7,6 @@
 #include "core/vision/encoder.h"
 #include "core/vision/feature_cache.h"
 
-#include <QElapsedTimer>
 #include <QObject>
 #include <QSettings>
 #include <QString>
@@ -74,40 +73,36 @@ inline void store_small_training_settings(int hidden, int embed, int batch, int 
   s.endGroup();
 }
 
-// How long the GUI thread stops answering: the worst gap between ticks of a 5 ms timer on the
-// event loop, from construction on. A flow that blocks the thread for 300 ms, working or waiting,
-// shows a gap of at least 300 ms; an idle loop shows gaps near 5 ms. The time the thread was
-// ready to run but waited for a core (the kernel's run-queue wait, /proc/thread-self/schedstat)
-// is taken out: other processes on a busy machine are not the app's stall.
+// How long the GUI thread stops answering because it is busy: the most CPU time the thread spent
+// between two ticks of a 5 ms timer on the event loop, from construction on. Work done on the GUI
+// thread (decoding a model, reading a history, drawing) is CPU time and shows here; waiting for a
+// core or for the disk, which a busy machine adds to any thread, does not, so the figure does not
+// depend on what else runs (/proc/thread-self/schedstat: the thread's own running time).
 class StallMeter : public QObject {
  public:
   StallMeter() {
-    clock_.start();
-    last_wait_ = runqueue_wait_ms();
+    last_ = running_ms();
     timer_.setInterval(5);
     QObject::connect(&timer_, &QTimer::timeout, this, [this] {
-      const qint64 now = clock_.elapsed(), wait = runqueue_wait_ms();
-      worst_ = std::max(worst_, (now - last_) - (wait - last_wait_));
+      const qint64 now = running_ms();
+      worst_ = std::max(worst_, now - last_);
       last_ = now;
-      last_wait_ = wait;
     });
     timer_.start();
   }
-  qint64 worst() const { return std::max(worst_, (clock_.elapsed() - last_) - (runqueue_wait_ms() - last_wait_)); }
+  qint64 worst() const { return std::max(worst_, running_ms() - last_); }
 
  private:
-  // Milliseconds this thread has spent runnable but not running; 0 where the kernel does not say.
-  static qint64 runqueue_wait_ms() {
+  // Milliseconds this thread has spent running; 0 where the kernel does not say.
+  static qint64 running_ms() {
     std::ifstream stat("/proc/thread-self/schedstat");
-    long long running_ns = 0, waiting_ns = 0;
-    if (!(stat >> running_ns >> waiting_ns)) return 0;
-    return static_cast<qint64>(waiting_ns / 1000000);
+    long long running_ns = 0;
+    if (!(stat >> running_ns)) return 0;
+    return static_cast<qint64>(running_ns / 1000000);
   }
 
   QTimer timer_;
-  QElapsedTimer clock_;
   qint64 last_ = 0;
-  qint64 last_wait_ = 0;
   qint64 worst_ = 0;
 };
 

@@ -218,8 +218,8 @@ class TestGuiCaption : public QObject {
     QVERIFY(!tab.captionTexts().isEmpty());
   }
 
-  // Loading a model, adding three images and showing a photo never stop the GUI thread for more
-  // than 50 ms: all of it runs on the captioning thread.
+  // Loading a model, adding three images and showing a photo never keep the GUI thread busy for
+  // more than 50 ms at a stretch: all of it runs on the captioning thread.
   void loading_and_captioning_never_freeze_the_window() {
     ui::CaptionTab tab;
     tab.show();

@@ -14,6 +14,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest/QtTest>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -117,10 +118,13 @@ class TestGuiTraining : public QObject {
     }
     QVERIFY(row_attention < row_lstm);  // trained later, listed first
 
-    test::StallMeter meter;
+    // Checking a run reads its history off the GUI thread: the click returns before the curve is drawn.
+    test::StallMeter overlay_meter;
     list->setChecked(lstm, true);
     list->setChecked(attention, true);
+    QVERIFY(tab.plot()->runKeys().size() < 2);
     QTRY_COMPARE_WITH_TIMEOUT(tab.plot()->runKeys().size(), 2, 10000);
+    const qint64 overlay_stall = overlay_meter.worst();
     QVERIFY(tab.plot()->seriesColor(lstm) != tab.plot()->seriesColor(attention));
     // The readout names every shown series at the hovered step.
     const QString readout = tab.plot()->readoutAt(20);
@@ -154,9 +158,13 @@ class TestGuiTraining : public QObject {
     QVERIFY(!QImage(png).isNull());
 
     // Evaluation in the app: the same scores as captioner eval, shown in the list.
+    // Evaluation runs on its own thread: the request returns at once and the window keeps answering.
     QSignalSpy evaluated(&tab, &ui::TrainingTab::evaluationFinished);
+    test::StallMeter eval_meter;
     tab.evaluateRun(attention);
+    QCOMPARE(evaluated.count(), 0);
     QVERIFY(evaluated.wait(120000));
+    const qint64 eval_stall = eval_meter.worst();
     QVERIFY(evaluated.front().at(1).toBool());
     QTRY_VERIFY_WITH_TIMEOUT(list->summary(attention) && list->summary(attention)->evaluation.count("CIDEr"), 10000);
     const RunSummary* scored = list->summary(attention);
@@ -169,8 +177,10 @@ class TestGuiTraining : public QObject {
     Q_EMIT report.worstImages()->itemActivated(report.worstImages()->item(0));
     QCOMPARE(opened.count(), 1);
     QVERIFY(QFileInfo::exists(opened.front().at(0).toString()));
-    qInfo("worst GUI-thread stall listing, overlaying and evaluating runs: %lld ms", static_cast<long long>(meter.worst()));
-    QVERIFY2(meter.worst() <= 50, qPrintable(QString("the GUI thread stalled %1 ms").arg(meter.worst())));
+    qInfo("most GUI-thread CPU time between two event-loop ticks: %lld ms overlaying runs, %lld ms evaluating",
+          static_cast<long long>(overlay_stall), static_cast<long long>(eval_stall));
+    QVERIFY2(overlay_stall <= 50 && eval_stall <= 50,
+             qPrintable(QString("the GUI thread was busy %1 ms / %2 ms at a stretch").arg(overlay_stall).arg(eval_stall)));
     // `captioner eval` with its default decoding scores the run exactly as the app did: one set
     // of decoding defaults (the length limit included) behind both.
     const test::Run cli = test::run({"eval", "--model", attention, "--data", shapes_, "--split", "val", "--json"});
@@ -201,7 +211,7 @@ class TestGuiTraining : public QObject {
     QVERIFY(wait_for([&] { return tab.plot()->valPointCount() >= 3; }, 60000));
     const qint64 worst = meter.worst();
     qInfo("worst event-loop stall while training: %lld ms", static_cast<long long>(worst));
-    // The README reports ~15 ms; 100 ms is where a user starts to see the window stutter.
+    // 100 ms of GUI-thread work at a stretch is where a user starts to see the window stutter.
     QVERIFY2(worst <= 100, qPrintable(QString("the event loop stalled %1 ms while training").arg(worst)));
     QVERIFY(tab.plot()->trainPointCount() >= 15);
     // Every validation's sample captions stay, newest first, with the reference and a thumbnail.
@@ -285,6 +295,24 @@ class TestGuiTraining : public QObject {
 
   // The smoothed curve is a debiased moving average: a constant loss stays constant from the
   // first point, and a step change is followed at the configured rate.
+  // The meter the stall checks rely on sees work done on the GUI thread: 120 ms of this thread's
+  // CPU time inside one event shows as a stretch of at least 100 ms.
+  void stall_meter_sees_work_on_the_gui_thread() {
+    test::StallMeter meter;
+    QTimer::singleShot(0, [] {
+      auto cpu_ms = [] {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+      };
+      const long long start = cpu_ms();
+      volatile unsigned sink = 0;
+      while (cpu_ms() - start < 120) sink = sink + 1;
+    });
+    QTest::qWait(300);
+    QVERIFY2(meter.worst() >= 100, qPrintable(QString("the meter saw %1 ms").arg(meter.worst())));
+  }
+
   void plot_smoothing_is_debiased() {
     ui::LossPlot plot;
     plot.setSmoothing(0.9);
