@@ -40,6 +40,9 @@ fi
 captioner --version
 for package in captioner captioner-encoder; do test -f "/usr/share/doc/$package/copyright"; done
 test -f /usr/share/man/man1/captioner.1.gz
+# The service's settings are a conffile, and the service is not enabled by installing it.
+dpkg-query -W -f='${Conffiles}\n' captioner | grep -q '^ /etc/default/captioner '
+test ! -e /etc/systemd/system/multi-user.target.wants/captioner.service
 dpkg-query -W -f='${Package} ${Architecture} ${Section} ${Maintainer}\n${Depends}\n' captioner captioner-encoder
 cd "$work"
 captioner shapes --out shapes --count 120 --seed 1
@@ -74,6 +77,7 @@ wait "$server_pid"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${desktop[@]}" >/dev/null
 test -f /usr/share/doc/captioner-desktop/copyright
 test -f /usr/share/applications/captioner.desktop
+test -f /usr/share/man/man1/captioner-desktop.1.gz
 grep -q '^Exec=captioner-desktop ' /usr/share/applications/captioner.desktop
 if ldd /usr/bin/captioner-desktop | grep 'not found'; then exit 1; fi
 captioner-desktop --version

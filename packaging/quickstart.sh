@@ -5,7 +5,8 @@
 #   test   runs the default test suite                  (README command 2, used by CI)
 #   bench  runs the training benchmark beside the Python reference (installs python3-torch)
 #   screenshots  takes the README's screenshots of both tabs under xvfb-run
-#   package  builds the Debian packages build/captioner{,-desktop,-encoder}_<version>_*.deb
+#   package  builds the Debian packages (debian/) into build/captioner{,-desktop,-encoder}_<version>_*.deb
+#            and checks them with lintian
 #   fuzz [SECONDS]  builds the libFuzzer targets (build-fuzz/) and runs each for SECONDS (default 60)
 #   sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer (build-sanitize/) and runs
 #            the unit tests under them
@@ -46,7 +47,7 @@ packages=(
 [[ "$mode" == test ]] && packages+=(chromium python3)  # the service's web page under test; the lint rule's own test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == lint ]] && packages+=(clang-format clang-tidy python3)  # the layout, the linter, the length check
-[[ "$mode" == package ]] && packages+=(dpkg-dev file help2man)  # dpkg-shlibdeps; the man page
+[[ "$mode" == package ]] && packages+=(debhelper dpkg-dev file help2man lintian)  # debian/rules; the man page; the package check
 # libFuzzer and the sanitizer runtimes of the release's default clang (14 on Debian 12, 19 on 13).
 clang_major=14
 [[ -r /etc/os-release ]] && grep -q '^VERSION_ID="13"' /etc/os-release && clang_major=19
@@ -132,6 +133,23 @@ case "$mode" in
     ;;
 esac
 
+# The Debian packages: debian/ built by dpkg-buildpackage in its own folder (debian/build, Debian's
+# build flags), the results moved from the parent folder, where dpkg puts them, into the build
+# folder, then checked by lintian (debian/*.lintian-overrides say why for each override).
+if [[ "$mode" == package ]]; then
+  "$root/packaging/encoder-weights.sh" fetch "$build/downloads"
+  cd "$root"
+  NSFWJS_TARBALL="$build/downloads/nsfwjs-4.4.0.tgz" dpkg-buildpackage -b -us -uc --no-pre-clean -j"$jobs"
+  changes="../captioner_$(dpkg-parsechangelog -SVersion)_$(dpkg-architecture -qDEB_HOST_ARCH).changes"
+  mkdir -p "$build"
+  mapfile -t made < <(awk '/^Files:/{on=1; next} on && /^ /{print $NF} on && !/^ /{on=0}' "$changes")
+  for file in "${made[@]}"; do mv -f "../$file" "$build/"; done
+  mv -f "$changes" "$build/"
+  lintian --fail-on error,warning --info "$build/$(basename "$changes")"
+  ls "$build"/captioner_*.deb "$build"/captioner-*_*.deb
+  exit 0
+fi
+
 # Clang for a new build folder: with the precompiled LibTorch headers it builds in half the time
 # GCC takes (GCC re-processes a precompiled header's templates in every file). CXX overrides it;
 # a folder configured earlier keeps its compiler.
@@ -144,18 +162,8 @@ cmake --build "$build" -j "$jobs"
 # Pretrained Inception-v3: nsfwjs 4.4.0 from npm, checksum-verified, converted by Captioner.
 encoder="$build/share/captioner/inception_v3_nsfwjs.pt"
 if [[ ! -f "$encoder" ]]; then
-  downloads="$build/downloads"
-  tarball="$downloads/nsfwjs-4.4.0.tgz"
-  mkdir -p "$downloads"
-  [[ -f "$tarball" ]] || (cd "$downloads" && npm pack nsfwjs@4.4.0 --silent >/dev/null)
-  if ! echo "585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382  $tarball" | sha256sum -c --quiet; then
-    rm -f "$tarball"
-    echo "error: $tarball does not have the expected SHA-256; removed it, run again" >&2
-    exit 1
-  fi
-  rm -rf "$downloads/nsfwjs" && mkdir -p "$downloads/nsfwjs"
-  tar xzf "$tarball" -C "$downloads/nsfwjs" package/dist/models/inception_v3
-  "$build/app/captioner" import-weights --nsfwjs "$downloads/nsfwjs/package" --out "$encoder"
+  "$root/packaging/encoder-weights.sh" fetch "$build/downloads"
+  "$root/packaging/encoder-weights.sh" convert "$build/app/captioner" "$build/downloads/nsfwjs-4.4.0.tgz" "$encoder"
 fi
 
 case "$mode" in
@@ -186,12 +194,6 @@ case "$mode" in
     ;;
   bench)
     exec "$root/tests/bench/run_train_bench.sh" "$build/tests/bench/bench_train" "$@"
-    ;;
-  package)
-    cmake "$build"  # a build configured before help2man was installed now finds it
-    cmake --build "$build" -j "$jobs"
-    (cd "$build" && cpack -G DEB)
-    ls "$build"/captioner_*.deb "$build"/captioner-*_*.deb
     ;;
   lint)
     run-clang-tidy -quiet -p "$build" -j "$jobs" "$root/(core|app|ui)/.*\\.cpp\$" >"$build/clang-tidy.log" 2>&1 || lint_status=1
