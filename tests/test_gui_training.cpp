@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -137,6 +138,12 @@ class TestGuiTraining : public QObject {
       return false;
     };
     QVERIFY(differs("model") && differs("steps") && !differs("batch"));
+    // At the main window's first size, both runs' settings are shown whole: no column is cut.
+    tab.resize(1280, 820);
+    tab.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&tab));
+    QTRY_VERIFY_WITH_TIMEOUT(compare->isVisible() && compare->horizontalScrollBar()->maximum() == 0, 5000);
+    QVERIFY(compare->viewport()->width() >= compare->columnWidth(0) + compare->columnWidth(1));
 
     const QString csv = dir_.path() + "/runs.csv", svg = dir_.path() + "/runs.svg", png = dir_.path() + "/runs.png";
     QVERIFY(tab.plot()->exportCsv(csv));

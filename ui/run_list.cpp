@@ -9,11 +9,14 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSet>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QTableWidget>
+#include <QTimer>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/run/run_folder.h"
@@ -118,16 +121,17 @@ RunList::RunList(QWidget* parent) : QWidget(parent) {
   buttons->addWidget(report_);
   buttons->addWidget(continue_);
 
-  auto* split = new QSplitter(Qt::Horizontal, this);
-  split->addWidget(tree_);
-  split->addWidget(compare_);
-  split->setStretchFactor(0, 5);
-  split->setStretchFactor(1, 2);
+  split_ = new QSplitter(Qt::Horizontal, this);
+  split_->addWidget(tree_);
+  split_->addWidget(compare_);
+  split_->setStretchFactor(0, 1);
+  split_->setStretchFactor(1, 0);
+  split_->setChildrenCollapsible(false);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addLayout(buttons);
   layout->addWidget(note_);
-  layout->addWidget(split, 1);
+  layout->addWidget(split_, 1);
   updateButtons();
 }
 
@@ -308,6 +312,26 @@ void RunList::updateComparison() {
       compare_->setItem(row, col, cell);
     }
   }
+  // After the layout has settled: the table's and the splitter's widths are known only then.
+  QTimer::singleShot(0, this, &RunList::fitComparison);
+}
+
+void RunList::showEvent(QShowEvent* event) {
+  QWidget::showEvent(event);
+  QTimer::singleShot(0, this, &RunList::fitComparison);
+}
+
+void RunList::fitComparison() {
+  if (!compare_->isVisible()) return;
+  compare_->resizeColumnsToContents();
+  int needed = compare_->verticalHeader()->sizeHint().width() + 2 * compare_->frameWidth();
+  for (int col = 0; col < compare_->columnCount(); ++col) needed += compare_->columnWidth(col);
+  if (compare_->verticalScrollBar()->isVisible() || compare_->rowCount() * compare_->rowHeight(0) > compare_->viewport()->height())
+    needed += compare_->verticalScrollBar()->sizeHint().width();
+  const int total = split_->width() - split_->handleWidth();
+  if (total <= 0) return;
+  const int wanted = std::min(needed, total * 3 / 5);
+  split_->setSizes({total - wanted, wanted});
 }
 
 void RunList::updateButtons() {

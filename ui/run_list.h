@@ -17,6 +17,7 @@ class QLabel;
 class QPushButton;
 class QTableWidget;
 class QTreeWidget;
+class QSplitter;
 class QTreeWidgetItem;
 
 namespace captioner::ui {
@@ -54,10 +55,15 @@ class RunList : public QWidget {
   void continueRequested(const QString& dir);
   void errorOccurred(const QString& text);
 
+ protected:
+  void showEvent(QShowEvent* event) override;
+
  private:
   void show(const RunListing& listing);
   void onItemChanged(QTreeWidgetItem* item, int column);
   void updateComparison();
+  // Gives the comparison the width its columns need (at most three fifths of the list's).
+  void fitComparison();
   void updateButtons();
 
   QString runs_dir_;
@@ -65,6 +71,7 @@ class RunList : public QWidget {
   std::vector<RunSummary> runs_;
   QTreeWidget* tree_;
   QTableWidget* compare_;
+  QSplitter* split_;
   QLabel* note_;
   QPushButton* evaluate_;
   QPushButton* report_;
