@@ -8,6 +8,7 @@
 
 #include <QApplication>
 #include <QLabel>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTemporaryDir>
@@ -19,6 +20,7 @@
 #include "ui/image_list.h"
 #include "ui/main_window.h"
 #include "ui/serve_controller.h"
+#include "ui/training_tab.h"
 
 using namespace captioner;
 
@@ -61,6 +63,26 @@ class TestGuiServe : public QObject {
     QVERIFY(places[0].second.endsWith(QStringLiteral("/runs")));
     QCOMPARE(places[1].second, ui::MainWindow::builtInShapesDir());
     QVERIFY(!places[2].second.isEmpty());
+  }
+
+  // File dialogs open where such files are, and never in a folder that does not exist (which a
+  // file dialog offers as a file name): a remembered folder that is gone gives way to the app's.
+  void dialogs_open_in_folders_that_exist() {
+    ui::MainWindow window;
+    using Folder = ui::MainWindow::DialogFolder;
+    QSettings s;
+    for (const char* key : {"folders/images", "folders/dataset", "folders/model", "folders/runs"})
+      s.setValue(QLatin1String(key), dir_.path() + QStringLiteral("/gone"));
+    QVERIFY(QDir().mkpath(ui::MainWindow::builtInShapesDir()));
+    QVERIFY(QDir().mkpath(window.trainingTab()->runsDir()));
+    QCOMPARE(window.dialogFolder(Folder::Dataset), ui::MainWindow::builtInShapesDir());
+    QCOMPARE(window.dialogFolder(Folder::Runs), window.trainingTab()->runsDir());
+    QCOMPARE(window.dialogFolder(Folder::Model), window.trainingTab()->runsDir());
+    const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+    QCOMPARE(window.dialogFolder(Folder::Images), QFileInfo(pictures).isDir() ? pictures : QDir::homePath());
+    s.setValue(QStringLiteral("folders/runs"), dir_.path());
+    QCOMPARE(window.dialogFolder(Folder::Runs), dir_.path());
+    for (const char* key : {"folders/images", "folders/dataset", "folders/model", "folders/runs"}) s.remove(QLatin1String(key));
   }
 
   // Image files given on the command line open in the Caption tab.

@@ -242,6 +242,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Open &dataset…"), this, &MainWindow::openDataset)->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
   file->addAction(tr("Open built-in &Shapes"), this, [this] { openBuiltInShapes(); });
   file->addAction(tr("Open &model…"), this, &MainWindow::openModel);
+  file->addAction(tr("&Continue a run from a folder…"), this, &MainWindow::continueRunFromFolder)
+      ->setToolTip(tr("Train a run folder further, wherever it is; runs in the Runs list: Continue training there"));
   file->addAction(tr("&Open images…"), this, &MainWindow::openImages)->setShortcut(QKeySequence::Open);
   file->addAction(tr("Save model &as…"), this, &MainWindow::saveModelAs)->setShortcut(QKeySequence::SaveAs);
   buildExportMenu(file->addMenu(tr("&Export")));
@@ -301,11 +303,10 @@ void MainWindow::buildExportMenu(QMenu* menu) {
 
 void MainWindow::openDataset() {
   QSettings s;
-  const QString path =
-      QFileDialog::getOpenFileName(this,
-                                   tr("Open a dataset (dataset.json, COCO captions JSON, or "
-                                      "captions_tokenized.json of a handout folder)"),
-                                   s.value(QStringLiteral("folders/dataset")).toString(), tr("Datasets (*.json)"));
+  const QString path = QFileDialog::getOpenFileName(this,
+                                                    tr("Open a dataset (dataset.json, COCO captions JSON, or "
+                                                       "captions_tokenized.json of a handout folder)"),
+                                                    dialogFolder(DialogFolder::Dataset), tr("Datasets (*.json)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
   const QFileInfo info(path);
@@ -332,11 +333,53 @@ void MainWindow::openDataset() {
   tabs_->setCurrentWidget(training_);
 }
 
+QString MainWindow::dialogFolder(DialogFolder kind) const {
+  QString setting, fallback;
+  switch (kind) {
+    case DialogFolder::Images:
+      setting = QStringLiteral("folders/images");
+      fallback = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+      break;
+    case DialogFolder::Dataset:
+      setting = QStringLiteral("folders/dataset");
+      fallback = builtInShapesDir();
+      break;
+    case DialogFolder::Model:
+      setting = QStringLiteral("folders/model");
+      fallback = training_->runsDir();
+      break;
+    case DialogFolder::Runs:
+      setting = QStringLiteral("folders/runs");
+      fallback = training_->runsDir();
+      break;
+  }
+  // A folder that does not exist would be offered as a file name: the next candidate instead.
+  for (const QString& candidate : {QSettings().value(setting).toString(), fallback})
+    if (!candidate.isEmpty() && QFileInfo(candidate).isDir()) return candidate;
+  return QDir::homePath();
+}
+
+void MainWindow::continueRunFromFolder() {
+  if (training_->isTraining()) {
+    showError(tr("A run is training: stop it before continuing another."));
+    return;
+  }
+  if (training_->dataset().isEmpty()) {
+    showError(tr("Open the dataset the run was trained on first (File > Open dataset), then continue it."));
+    return;
+  }
+  QSettings s;
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to continue"), dialogFolder(DialogFolder::Runs));
+  if (dir.isEmpty()) return;
+  s.setValue(QStringLiteral("folders/runs"), QFileInfo(dir).absolutePath());
+  tabs_->setCurrentWidget(training_);
+  training_->resumeRun(dir);
+}
+
 void MainWindow::openModel() {
   QSettings s;
-  const QString path =
-      QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
-                                   s.value(QStringLiteral("folders/model")).toString(), tr("Checkpoints (*.pt)"));
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open a model (checkpoint.pt in a run folder)"),
+                                                    dialogFolder(DialogFolder::Model), tr("Checkpoints (*.pt)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
   caption_->loadModel(path);
@@ -361,11 +404,8 @@ void MainWindow::toggleServing() {
 
 void MainWindow::openImages() {
   QSettings s;
-  // The last folder images came from; at first the Pictures folder, not the working folder.
-  const QString start =
-      s.value(QStringLiteral("folders/images"), QStandardPaths::writableLocation(QStandardPaths::PicturesLocation)).toString();
-  const QStringList paths =
-      QFileDialog::getOpenFileNames(this, tr("Open images"), start, tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
+  const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Open images"), dialogFolder(DialogFolder::Images),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
   if (paths.isEmpty()) return;
   s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
   caption_->addImages(paths);

@@ -43,6 +43,10 @@ class MainWindow : public QMainWindow {
   void openImageFiles(const QStringList& paths);
   // Where the app keeps its runs, its built-in data and its settings (Help > Where things are).
   QList<QPair<QString, QString>> locations() const;
+  // The folder a file dialog opens in: the last one used for that kind of file while it exists,
+  // else where the app keeps such files (images: Pictures, or home without one).
+  enum class DialogFolder { Images, Dataset, Model, Runs };
+  QString dialogFolder(DialogFolder kind) const;
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -55,6 +59,7 @@ class MainWindow : public QMainWindow {
   void buildExportMenu(QMenu* menu);
   void openDataset();
   void openModel();
+  void continueRunFromFolder();
   void openImages();
   void saveModelAs();
   void showError(const QString& text);

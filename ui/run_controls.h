@@ -1,5 +1,5 @@
 #pragma once
-// Start / Pause / Resume / Stop and "Resume a saved run…", enabled as the run's state allows.
+// Start / Pause / Resume / Stop, enabled as the run's state allows.
 #include <QWidget>
 
 #include "ui/train_worker.h"
@@ -19,14 +19,12 @@ class RunControls : public QWidget {
   void pauseClicked();
   void unpauseClicked();
   void stopClicked();
-  void resumeRunChosen(const QString& run_dir);
 
  private:
   QPushButton* start_;
   QPushButton* pause_;
   QPushButton* unpause_;
   QPushButton* stop_;
-  QPushButton* resume_run_;
 };
 
 }  // namespace captioner::ui

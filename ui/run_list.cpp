@@ -8,8 +8,8 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
-#include <QSet>
 #include <QScrollBar>
+#include <QSet>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QTimer>
@@ -326,7 +326,8 @@ void RunList::fitComparison() {
   compare_->resizeColumnsToContents();
   int needed = compare_->verticalHeader()->sizeHint().width() + 2 * compare_->frameWidth();
   for (int col = 0; col < compare_->columnCount(); ++col) needed += compare_->columnWidth(col);
-  if (compare_->verticalScrollBar()->isVisible() || compare_->rowCount() * compare_->rowHeight(0) > compare_->viewport()->height())
+  if (compare_->verticalScrollBar()->isVisible() ||
+      compare_->rowCount() * compare_->rowHeight(0) > compare_->viewport()->height())
     needed += compare_->verticalScrollBar()->sizeHint().width();
   const int total = split_->width() - split_->handleWidth();
   if (total <= 0) return;

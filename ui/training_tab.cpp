@@ -76,7 +76,6 @@ TrainingTab::TrainingTab(QWidget* parent) : QWidget(parent) {
   connect(controls_, &RunControls::pauseClicked, this, &TrainingTab::pause);
   connect(controls_, &RunControls::unpauseClicked, this, &TrainingTab::unpause);
   connect(controls_, &RunControls::stopClicked, this, &TrainingTab::stop);
-  connect(controls_, &RunControls::resumeRunChosen, this, &TrainingTab::resumeRun);
   startWorker();
   onState(RunState::Idle);
   runs_->setRunsDir(runsDir());
