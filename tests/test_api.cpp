@@ -41,8 +41,10 @@ CaptionResult result(const std::string& text, bool finished, int words) {
   CaptionResult r;
   r.text = text;
   r.finished = finished;
-  for (int i = 0; i < words; ++i) r.tokens.push_back({"w" + std::to_string(i), -0.5f, std::vector<float>(64, 1.0f / 64)});
-  if (finished) r.tokens.push_back({"#END#", -0.1f, {}});
+  for (int i = 0; i < words; ++i)
+    r.tokens.push_back(
+        {"w" + std::to_string(i), -0.5f, std::vector<float>(64, 1.0f / 64), {{"w" + std::to_string(i), -0.5f}, {"x", -1.5f}}});
+  if (finished) r.tokens.push_back({"#END#", -0.1f, {}, {}});
   return r;
 }
 
@@ -94,7 +96,8 @@ class TestApi : public QObject {
         {chat(json::array({image_part(kUrl)}), {{"n", 1.5}}), "bad_n"},
         {chat(json::array({image_part(kUrl)}), {{"n", 17}}), "bad_n"},
         {chat(json::array({image_part(kUrl)}), {{"max_tokens", 0}}), "bad_max_tokens"},
-        {chat(json::array({image_part(kUrl)}), {{"top_logprobs", 3}, {"logprobs", true}}), "unsupported_top_logprobs"},
+        {chat(json::array({image_part(kUrl)}), {{"top_logprobs", 3}}), "bad_top_logprobs"},  // without logprobs: true
+        {chat(json::array({image_part(kUrl)}), {{"top_logprobs", 21}, {"logprobs", true}}), "bad_top_logprobs"},
         {chat(json::array({image_part(kUrl)}), {{"logprobs", 1}}), "bad_logprobs"},
         {chat(json::array({image_part(kUrl)}), {{"stream_options", 1}}), "bad_stream_options"},
         {chat(json::array({image_part(kUrl)}), {{"max_tokens", 1LL << 40}}), "bad_max_tokens"},
@@ -143,6 +146,9 @@ class TestApi : public QObject {
              {{"max_tokens", 4096}, {"stream", true}, {"logprobs", true}, {"stream_options", {{"include_usage", true}}}}));
     QCOMPARE(options.decoding.max_len, RequestLimits{}.max_tokens);
     QVERIFY(options.include_usage && options.logprobs);
+    QCOMPARE(options.decoding.top_alternatives, 0);
+    const auto with_top = parse_chat_request(chat(json::array({image_part(kUrl)}), {{"logprobs", true}, {"top_logprobs", 5}}));
+    QCOMPARE(with_top.decoding.top_alternatives, 5);
     // Hugging Face's parameters: max_new_tokens, sampling, beams and sequences.
     DecodingParams hf = hugging_face_parameters(R"({"max_new_tokens": 9, "do_sample": true, "temperature": 0.8, "seed": 3})", {});
     QCOMPARE(hf.max_tokens, 9);
@@ -185,7 +191,12 @@ class TestApi : public QObject {
     QCOMPARE(content[1]["token"].get<std::string>(), std::string("w1"));
     QVERIFY(std::abs(content[1]["logprob"].get<double>() + 0.5) < 1e-6);
     QCOMPARE(content[1]["bytes"], json::parse("[119, 49]"));
-    QVERIFY(content[1]["top_logprobs"].empty());
+    // top_logprobs: the likeliest words at that place, each with its log-probability and bytes.
+    const auto& top = content[1]["top_logprobs"];
+    QCOMPARE(top.size(), size_t{2});
+    QCOMPARE(top[1]["token"].get<std::string>(), std::string("x"));
+    QVERIFY(std::abs(top[1]["logprob"].get<double>() + 1.5) < 1e-6);
+    QCOMPARE(top[1]["bytes"], json::parse("[120]"));
   }
 
   void streamed_chunks_join_to_the_answer() {
@@ -210,6 +221,17 @@ class TestApi : public QObject {
     const auto usage = json::parse(with_usage.substr(last + 6, with_usage.find("\n\n", last) - last - 6));
     QVERIFY(usage["choices"].empty());
     QCOMPARE(usage["usage"]["completion_tokens"].get<int>(), 5);
+    // logprobs: the chunks' lists join to the caption's words, as OpenAI's clients join them.
+    const std::string with_logprobs =
+        chat_response_events({result("a large red disc", true, 4)}, {"m", 0, 1}, "id", 5, false, true);
+    std::vector<std::string> tokens;
+    for (size_t at = 0; (at = with_logprobs.find("data: {", at)) != std::string::npos; ++at) {
+      const auto chunk = json::parse(with_logprobs.substr(at + 6, with_logprobs.find("\n\n", at) - at - 6));
+      const auto& choice = chunk["choices"][0];
+      if (choice.contains("logprobs"))
+        for (const auto& t : choice["logprobs"]["content"]) tokens.push_back(t["token"].get<std::string>());
+    }
+    QCOMPARE(tokens, (std::vector<std::string>{"w0", "w1", "w2", "w3"}));  // END is not a word of the text
   }
 
   void caption_answer_has_hugging_faces_shape() {

@@ -350,6 +350,59 @@ class TestDecoding : public QObject {
     }
   }
 
+  // top_alternatives: each word lists the k words the model found likeliest there, likeliest
+  // first, never START, PAD or UNK; greedy's word is the first of them; the batch agrees.
+  void each_word_lists_the_likeliest_alternatives() {
+    const auto vocab = ten_words();
+    const auto model = random_model("attention", vocab.size(), 5);
+    for (DecodeMode mode : {DecodeMode::Greedy, DecodeMode::Sample, DecodeMode::Beam}) {
+      DecodeOptions o;
+      o.mode = mode;
+      o.max_len = 6;
+      o.top_alternatives = 4;
+      o.samples = 2;
+      for (const auto& caption : decode(*model, vocab, image_for("attention", 3), o))
+        for (const auto& token : caption.tokens) {
+          QCOMPARE(token.alternatives.size(), size_t{4});
+          float total = 0;
+          for (size_t i = 0; i < token.alternatives.size(); ++i) {
+            const auto& a = token.alternatives[i];
+            QVERIFY(a.word != vocab.word(Vocabulary::kStart) && a.word != vocab.word(Vocabulary::kPad) &&
+                    a.word != vocab.word(Vocabulary::kUnk));
+            if (i > 0) QVERIFY(a.log_prob <= token.alternatives[i - 1].log_prob);
+            total += std::exp(a.log_prob);
+          }
+          QVERIFY(total <= 1.0f + 1e-5f);
+          if (mode == DecodeMode::Greedy) {
+            QCOMPARE(token.alternatives.front().word, token.word);
+            QVERIFY(std::abs(token.alternatives.front().log_prob - token.log_prob) < 1e-6);
+          }
+          // The chosen word, when among them, carries the same log-probability.
+          for (const auto& a : token.alternatives)
+            if (a.word == token.word) QVERIFY(std::abs(a.log_prob - token.log_prob) < 1e-6);
+        }
+    }
+    // More than the vocabulary offers: every possible word, no more.
+    DecodeOptions all;
+    all.max_len = 3;
+    all.top_alternatives = 20;
+    const auto caption = decode(*model, vocab, image_for("attention", 3), all).front();
+    QCOMPARE(caption.tokens.front().alternatives.size(), static_cast<size_t>(vocab.size() - 3));
+    // Off by default.
+    DecodeOptions none;
+    QVERIFY(decode(*model, vocab, image_for("attention", 3), none).front().tokens.front().alternatives.empty());
+    // The server's batch gives each image the same alternatives as alone.
+    const auto batch =
+        decode_greedy_batch(*model, vocab, torch::cat({image_for("attention", 3), image_for("attention", 4)}), 6, 4);
+    DecodeOptions alone;
+    alone.max_len = 6;
+    alone.top_alternatives = 4;
+    const auto single = decode(*model, vocab, image_for("attention", 4), alone).front();
+    QCOMPARE(batch[1].tokens.size(), single.tokens.size());
+    for (size_t t = 0; t < single.tokens.size(); ++t)
+      for (size_t i = 0; i < 4; ++i) QCOMPARE(batch[1].tokens[t].alternatives[i].word, single.tokens[t].alternatives[i].word);
+  }
+
   void wider_beams_score_at_least_greedy_on_average() {
     const auto vocab = ten_words();
     for (const std::string kind : {"lstm", "attention"}) {

@@ -45,23 +45,23 @@ std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torc
     return [&on_token, row](size_t choice, const DecodedCaption& so_far) { on_token(row, choice, so_far); };
   };
   std::vector<std::vector<DecodedCaption>> out(options.size());
-  std::map<int, std::vector<int64_t>> greedy;  // max_len -> rows
+  std::map<std::pair<int, int>, std::vector<int64_t>> greedy;  // (max_len, top_alternatives) -> rows
   for (size_t i = 0; i < options.size(); ++i) {
     const auto row = static_cast<int64_t>(i);
     if (options[i].mode == DecodeMode::Greedy && options[i].no_repeat_ngram == 0) {
-      greedy[options[i].max_len].push_back(row);
+      greedy[{options[i].max_len, options[i].top_alternatives}].push_back(row);
     } else {
       out[i] = decode(features.narrow(0, row, 1), options[i], observer_of(i));
     }
   }
-  for (const auto& [max_len, group] : greedy) {
+  for (const auto& [limits, group] : greedy) {
     const std::vector<int64_t>& rows = group;  // a structured binding cannot be captured in C++17
     TokenObserver on_row;                      // the batch's row k is the features' row rows[k]
     if (on_token)
       on_row = [&on_token, &rows](size_t k, const DecodedCaption& so_far) { on_token(static_cast<size_t>(rows[k]), 0, so_far); };
-    const auto captions =
-        decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
-                            features.index_select(0, torch::tensor(rows).to(features.device())), max_len, on_row);
+    const auto captions = decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
+                                              features.index_select(0, torch::tensor(rows).to(features.device())), limits.first,
+                                              limits.second, on_row);
     for (size_t k = 0; k < rows.size(); ++k) out[static_cast<size_t>(rows[k])] = {captions[k]};
   }
   return out;

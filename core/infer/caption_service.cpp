@@ -75,12 +75,18 @@ std::vector<CaptionResult> caption_results(const std::vector<DecodedCaption>& ca
   return out;
 }
 
+CaptionWord caption_word(const DecodedToken& token) {
+  CaptionWord word{token.word, token.log_prob, token.attention, {}};
+  for (const auto& a : token.alternatives) word.alternatives.emplace_back(a.word, a.log_prob);
+  return word;
+}
+
 CaptionResult caption_result(const DecodedCaption& caption) {
   CaptionResult r;
   r.text = caption.text();
   r.log_prob = caption.log_prob;
   r.finished = caption.finished;
-  for (const auto& t : caption.tokens) r.tokens.push_back({t.word, t.log_prob, t.attention});
+  for (const auto& t : caption.tokens) r.tokens.push_back(caption_word(t));
   return r;
 }
 

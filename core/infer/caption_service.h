@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/model/decode_options.h"
@@ -14,7 +15,8 @@ namespace captioner {
 struct CaptionWord {
   std::string word;
   float log_prob = 0;
-  std::vector<float> attention;  // weights over the grid cells, row-major; empty without attention
+  std::vector<float> attention;                             // weights over the grid cells, row-major; empty without attention
+  std::vector<std::pair<std::string, float>> alternatives;  // the likeliest words there (DecodeOptions::top_alternatives)
 };
 
 struct CaptionResult {
@@ -26,7 +28,9 @@ struct CaptionResult {
 };
 
 struct DecodedCaption;
+struct DecodedToken;
 CaptionResult caption_result(const DecodedCaption& caption);
+CaptionWord caption_word(const DecodedToken& token);
 std::vector<CaptionResult> caption_results(const std::vector<DecodedCaption>& captions);
 
 // Captions as JSON, the one schema of `captioner caption --json` and the Caption tab's export:

@@ -22,6 +22,7 @@ struct DecodeOptions {
   int max_len = 20;             // generated tokens, END included
   uint64_t seed = 0;            // sampling: same seed, same captions
   int no_repeat_ngram = 0;      // N > 0: no caption repeats a sequence of N words (0 = off)
+  int top_alternatives = 0;     // per word, the k words the model found likeliest there (0 = none)
 };
 
 constexpr double kGreedyTemperature = 1e-3;

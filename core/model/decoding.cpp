@@ -63,8 +63,23 @@ std::vector<float> map_row(const torch::Tensor& maps, int64_t row) {
   return {p, p + maps.size(1)};
 }
 
-void append(DecodedCaption& caption, int64_t id, const Vocabulary& vocab, float log_prob, std::vector<float> map) {
-  DecodedToken token{id, vocab.word(id), log_prob, {}};
+// Row `row`'s k likeliest words in `log_probs` ([rows, V], CPU), which the caller has already
+// cleared of the words a caption never holds; none when k is 0.
+std::vector<WordChoice> likeliest(const torch::Tensor& log_probs, int64_t row, int k, const Vocabulary& vocab) {
+  if (k <= 0) return {};
+  const auto [values, ids] = log_probs[row].topk(std::min<int64_t>(k, log_probs.size(1)));
+  std::vector<WordChoice> out;
+  for (int64_t i = 0; i < values.size(0); ++i) {
+    const float lp = values[i].item<float>();
+    if (std::isinf(lp)) break;  // only the impossible words are left
+    out.push_back({vocab.word(ids[i].item<int64_t>()), lp});
+  }
+  return out;
+}
+
+void append(DecodedCaption& caption, int64_t id, const Vocabulary& vocab, float log_prob, std::vector<float> map,
+            std::vector<WordChoice> alternatives = {}) {
+  DecodedToken token{id, vocab.word(id), log_prob, {}, std::move(alternatives)};
   if (id != Vocabulary::kEnd) token.attention = std::move(map);
   caption.tokens.push_back(std::move(token));
   caption.log_prob += log_prob;
@@ -121,6 +136,7 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     const auto logits = model.step(previous, state).to(torch::kCPU, torch::kFloat32);  // [n, V]
     const auto maps = cpu_attention(state);
     const auto log_probs = torch::log_softmax(logits, -1);
+    const auto offered = options.top_alternatives > 0 ? without_special_tokens(log_probs) : torch::Tensor();
     auto allowed = without_special_tokens(logits);
     block_repeated_ngrams(allowed, captions, options.no_repeat_ngram);
     torch::Tensor next;
@@ -140,7 +156,7 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     for (int64_t i = 0; i < n; ++i) {
       auto& caption = captions[static_cast<size_t>(i)];
       if (caption.finished) continue;
-      append(caption, next_ids[i], vocab, next_lp[i], map_row(maps, i));
+      append(caption, next_ids[i], vocab, next_lp[i], map_row(maps, i), likeliest(offered, i, options.top_alternatives, vocab));
       if (on_token) on_token(static_cast<size_t>(i), caption);
       if (caption.finished) --remaining;
     }
@@ -166,7 +182,8 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     std::vector<double> base;
     base.reserve(live.size());
     for (const auto& h : live) base.push_back(h.log_prob);
-    auto allowed = without_special_tokens(log_probs);
+    const auto offered = without_special_tokens(log_probs);
+    auto allowed = options.no_repeat_ngram > 0 ? offered.clone() : offered;  // the blocking writes into it
     block_repeated_ngrams(allowed, live, options.no_repeat_ngram);
     const auto totals = allowed + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
     const int64_t k = std::min<int64_t>(2 * width, totals.numel());
@@ -180,7 +197,8 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
       const int64_t origin = index[rank] / vocab_size, token = index[rank] % vocab_size;
       if (token == Vocabulary::kEnd && rank >= width) continue;
       DecodedCaption h = live[static_cast<size_t>(origin)];
-      append(h, token, vocab, lp[origin * vocab_size + token], map_row(maps, origin));
+      append(h, token, vocab, lp[origin * vocab_size + token], map_row(maps, origin),
+             likeliest(offered, origin, options.top_alternatives, vocab));
       if (h.finished) {
         done.push_back(std::move(h));
       } else {
@@ -212,6 +230,7 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
     throw std::invalid_argument("temperature must be positive");
   if (options.top_k < 0) throw std::invalid_argument("top-k must be >= 0");
   if (options.no_repeat_ngram < 0) throw std::invalid_argument("no-repeat n-gram size must be >= 0");
+  if (options.top_alternatives < 0) throw std::invalid_argument("the number of alternatives per word must be >= 0");
   if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
   torch::NoGradGuard no_grad;
   if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);
@@ -220,13 +239,14 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
 }
 
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len, const TokenObserver& on_token) {
+                                                int max_len, int top_alternatives, const TokenObserver& on_token) {
   if (max_len < 1) throw std::invalid_argument("max_len must be at least 1");
   if (features.dim() < 2 || features.size(0) < 1)
     throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
   torch::NoGradGuard no_grad;
   DecodeOptions options;
   options.max_len = max_len;
+  options.top_alternatives = top_alternatives;
   return greedy_or_sample(model, vocab, features, options, on_token);
 }
 

@@ -16,12 +16,21 @@
 
 namespace captioner {
 
+struct WordChoice {
+  std::string word;
+  float log_prob = 0;
+};
+
 struct DecodedToken {
   int64_t id = 0;
   std::string word;
   float log_prob = 0;            // log p(word | image, previous words) under the model (T = 1)
   std::vector<float> attention;  // the step's weights over the grid cells; empty for END and
                                  // for models without attention
+  // The DecodeOptions::top_alternatives words the model found likeliest at this step, likeliest
+  // first, with their log-probabilities (T = 1); words a caption never holds (START, PAD, UNK)
+  // are not among them. The chosen word is one of them unless sampling drew a less likely one.
+  std::vector<WordChoice> alternatives;
 };
 
 struct DecodedCaption {
@@ -50,6 +59,6 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
 // matrix products may round differently in the last bit, so a near-tie between two words could
 // in principle resolve otherwise than for the image alone.
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len, const TokenObserver& on_token = {});
+                                                int max_len, int top_alternatives = 0, const TokenObserver& on_token = {});
 
 }  // namespace captioner

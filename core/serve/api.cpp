@@ -164,12 +164,9 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   out.logprobs = boolean_field(request, "logprobs");
   const int64_t top = integer_field(request, "top_logprobs", 0);
   if (top < 0 || top > 20) throw bad_request("bad_top_logprobs", "top_logprobs must be between 0 and 20", "top_logprobs");
-  if (top > 0)
-    throw bad_request("unsupported_top_logprobs",
-                      "top_logprobs is not available: the decoder keeps only the chosen words' log-probabilities "
-                      "(logprobs: true gives those)",
-                      "top_logprobs");
+  if (top > 0 && !out.logprobs) throw bad_request("bad_top_logprobs", "top_logprobs needs logprobs: true", "top_logprobs");
   out.decoding = decode_options(p, limits);  // refuses out-of-range values before the image is decoded
+  out.decoding.top_alternatives = static_cast<int>(top);
   out.image = decode_data_url(url->get<std::string>());
   return out;
 }
@@ -209,13 +206,26 @@ int64_t completion_tokens(const std::vector<CaptionResult>& captions) {
 
 }  // namespace
 
-json token_logprobs(const CaptionResult& caption) {
+namespace {
+
+json utf8_bytes(const std::string& text) {
+  json bytes = json::array();
+  for (unsigned char c : text) bytes.push_back(c);
+  return bytes;
+}
+
+json token_logprob(const CaptionWord& w) {
+  json top = json::array();
+  for (const auto& [word, log_prob] : w.alternatives)
+    top.push_back({{"token", word}, {"logprob", log_prob}, {"bytes", utf8_bytes(word)}});
+  return {{"token", w.word}, {"logprob", w.log_prob}, {"bytes", utf8_bytes(w.word)}, {"top_logprobs", top}};
+}
+
+}  // namespace
+
+json logprobs_json(const std::vector<CaptionWord>& words) {
   json content = json::array();
-  for (const auto& w : caption.words()) {
-    json bytes = json::array();
-    for (unsigned char c : w.word) bytes.push_back(c);
-    content.push_back({{"token", w.word}, {"logprob", w.log_prob}, {"bytes", bytes}, {"top_logprobs", json::array()}});
-  }
+  for (const auto& w : words) content.push_back(token_logprob(w));
   return {{"content", content}};
 }
 
@@ -225,7 +235,7 @@ std::string chat_response_json(const std::vector<CaptionResult>& captions, const
   for (size_t i = 0; i < captions.size(); ++i)
     choices.push_back({{"index", i},
                        {"message", {{"role", "assistant"}, {"content", captions[i].text}}},
-                       {"logprobs", logprobs ? token_logprobs(captions[i]) : json(nullptr)},
+                       {"logprobs", logprobs ? logprobs_json(captions[i].words()) : json(nullptr)},
                        {"finish_reason", finish_reason(captions[i])}});
   const int64_t completion = completion_tokens(captions);
   return json{{"id", id},
@@ -243,12 +253,14 @@ std::string chat_response_json(const std::vector<CaptionResult>& captions, const
 ChatEvents::ChatEvents(const ModelCard& model, std::string id, int64_t created)
     : model_(model), id_(std::move(id)), created_(created) {}
 
-std::string ChatEvents::chunk(size_t index, const json& delta, const json& finish) const {
+std::string ChatEvents::chunk(size_t index, const json& delta, const json& finish, const json* logprobs) const {
+  json choice = {{"index", index}, {"delta", delta}, {"finish_reason", finish}};
+  if (logprobs && !logprobs->is_null()) choice["logprobs"] = *logprobs;
   const json event = {{"id", id_},
                       {"object", "chat.completion.chunk"},
                       {"created", created_},
                       {"model", model_.id},
-                      {"choices", json::array({{{"index", index}, {"delta", delta}, {"finish_reason", finish}}})}};
+                      {"choices", json::array({choice})}};
   return "data: " + event.dump() + "\n\n";
 }
 
@@ -256,6 +268,10 @@ std::string ChatEvents::start(size_t index) const { return chunk(index, {{"role"
 
 std::string ChatEvents::content(size_t index, const std::string& piece) const {
   return chunk(index, {{"content", piece}}, nullptr);
+}
+
+std::string ChatEvents::content(size_t index, const std::string& piece, const json& logprobs) const {
+  return chunk(index, {{"content", piece}}, nullptr, &logprobs);
 }
 
 std::string ChatEvents::finish(size_t index, const CaptionResult& caption) const {
@@ -281,18 +297,20 @@ std::string ChatEvents::end(const std::vector<CaptionResult>& captions, bool inc
 }
 
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
-                                 int64_t created, bool include_usage) {
+                                 int64_t created, bool include_usage, bool logprobs) {
   const ChatEvents events(model, id, created);
   std::string out;
   for (size_t i = 0; i < captions.size(); ++i) {
     out += events.start(i);
     // The caption's text a word at a time, split where the text has spaces, so the pieces
-    // join to exactly the non-streamed content.
+    // join to exactly the non-streamed content; the first piece carries every word's
+    // log-probabilities (clients join the chunks' lists).
     const std::string& text = captions[i].text;
     for (size_t start = 0; start < text.size();) {
       const size_t space = text.find(' ', start + 1);
       const size_t end = space == std::string::npos ? text.size() : space;
-      out += events.content(i, text.substr(start, end - start));
+      out += events.content(i, text.substr(start, end - start),
+                            logprobs && start == 0 ? logprobs_json(captions[i].words()) : json(nullptr));
       start = end;
     }
     out += events.finish(i, captions[i]);

@@ -88,7 +88,8 @@ struct ModelCard {
 // ended with END and "length" when it ran out of tokens; usage counts generated tokens (END
 // included) and the image as model.prompt_tokens.
 // With logprobs, each choice's "logprobs" is {"content": [{"token", "logprob", "bytes",
-// "top_logprobs": []}]}, a word each (the decoder keeps the chosen words' probabilities only).
+// "top_logprobs": [{"token", "logprob", "bytes"}, ...]}]}, a word each; top_logprobs holds the
+// words the model found likeliest there, as many as the request's top_logprobs (0 to 20).
 std::string chat_response_json(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
                                int64_t created, bool logprobs = false);
 // A streamed answer's server-sent events (chat.completion.chunk objects), one at a time, so that
@@ -99,11 +100,14 @@ class ChatEvents {
   ChatEvents(const ModelCard& model, std::string id, int64_t created);
   std::string start(size_t index) const;
   std::string content(size_t index, const std::string& piece) const;
+  // With the log-probabilities (logprobs_json) of the words the piece adds, in the chunk's choice.
+  std::string content(size_t index, const std::string& piece, const nlohmann::json& logprobs) const;
   std::string finish(size_t index, const CaptionResult& caption) const;
   std::string end(const std::vector<CaptionResult>& captions, bool include_usage) const;
 
  private:
-  std::string chunk(size_t index, const nlohmann::json& delta, const nlohmann::json& finish) const;
+  std::string chunk(size_t index, const nlohmann::json& delta, const nlohmann::json& finish,
+                    const nlohmann::json* logprobs = nullptr) const;
   const ModelCard& model_;
   std::string id_;
   int64_t created_;
@@ -112,7 +116,9 @@ class ChatEvents {
 // A whole answer as those events, a word per content chunk.
 // With include_usage, a last chunk before [DONE] has no choices and the usage.
 std::string chat_response_events(const std::vector<CaptionResult>& captions, const ModelCard& model, const std::string& id,
-                                 int64_t created, bool include_usage = false);
+                                 int64_t created, bool include_usage = false, bool logprobs = false);
+// A choice's "logprobs" for these words: {"content": [{"token", "logprob", "bytes", "top_logprobs"}]}.
+nlohmann::json logprobs_json(const std::vector<CaptionWord>& words);
 
 // Hugging Face's image-to-text answer: {"generated_text": ...} for one caption (the task's
 // output as Hugging Face's current clients read it), [{"generated_text": ...}, ...] when

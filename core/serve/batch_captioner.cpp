@@ -157,7 +157,11 @@ void BatchCaptioner::Impl::caption_batch(std::vector<std::shared_ptr<Job>>& batc
     for (const auto& job : batch) decoding.push_back(job->decoding);
     const auto captions =
         pipeline->decode_rows(features, decoding, [&batch](size_t row, size_t choice, const DecodedCaption& so_far) {
-          if (batch[row]->on_text) batch[row]->on_text(choice, so_far.text());
+          if (!batch[row]->on_text) return;
+          const DecodedToken& last = so_far.tokens.back();
+          if (last.id == Vocabulary::kEnd) return batch[row]->on_text(choice, so_far.text(), nullptr);
+          const CaptionWord word = caption_word(last);
+          batch[row]->on_text(choice, so_far.text(), &word);
         });
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->promise.set_value(caption_results(captions[i]));
   } catch (...) {

@@ -56,8 +56,8 @@ class BatchCaptioner {
   BatchCaptioner& operator=(const BatchCaptioner&) = delete;
 
   // Told on the model loop's thread as a greedy or sampled caption grows, word by word: which
-  // caption (the sample) and its text so far. Must not throw.
-  using TextObserver = std::function<void(size_t choice, const std::string& text_so_far)>;
+  // caption (the sample), its text so far and the word just decoded (null for END). Must not throw.
+  using TextObserver = std::function<void(size_t choice, const std::string& text_so_far, const CaptionWord* word)>;
 
   // The captions of an image given as its file's bytes; thread-safe, blocks until answered
   // (by run(), on another thread).

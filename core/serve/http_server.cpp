@@ -124,16 +124,26 @@ std::string caption_image(const Request& req) {
 }
 
 // A streamed caption's text, from the model loop's thread (grow, done, fail) to the
-// connection's (next): the pieces of text that each decoded word adds.
+// connection's (next): the pieces of text that each decoded word adds, each with the words it
+// holds (for their log-probabilities).
+struct StreamPiece {
+  std::string text;
+  std::vector<CaptionWord> words;
+};
+
 class WordStream {
  public:
-  void grow(const std::string& text) {
+  void grow(const std::string& text, const CaptionWord* word) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (word) unsent_words_.push_back(*word);
     add(text);
   }
   void done(std::vector<CaptionResult> captions) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!captions.empty()) add(captions[0].text);  // all of it, when no word was told (beam search)
+    if (!captions.empty() && sent_.empty() && unsent_words_.empty())
+      unsent_words_ = captions[0].words();  // all of it, when no word was told (beam search)
+    if (!captions.empty()) add(captions[0].text);
+    if (!unsent_words_.empty()) pieces_.push_back({"", std::move(unsent_words_)});  // words that added no text
     captions_ = std::move(captions);
     ended_ = true;
     changed_.notify_all();
@@ -151,7 +161,7 @@ class WordStream {
     if (error_ && pieces_.empty()) std::rethrow_exception(error_);
   }
   // The next piece, waiting for it; false at the end, once every piece was taken.
-  bool next(std::string& piece) {
+  bool next(StreamPiece& piece) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [this] { return ended_ || !pieces_.empty(); });
     if (pieces_.empty()) return false;
@@ -167,13 +177,15 @@ class WordStream {
  private:
   void add(const std::string& text) {
     if (text.size() <= sent_.size() || text.compare(0, sent_.size(), sent_) != 0) return;
-    pieces_.push_back(text.substr(sent_.size()));
+    pieces_.push_back({text.substr(sent_.size()), std::move(unsent_words_)});
+    unsent_words_.clear();
     sent_ = text;
     changed_.notify_all();
   }
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<std::string> pieces_;
+  std::deque<StreamPiece> pieces_;
+  std::vector<CaptionWord> unsent_words_;
   std::string sent_;
   bool ended_ = false;
   std::vector<CaptionResult> captions_;
@@ -388,7 +400,8 @@ void CaptionServer::Impl::route_api() {
       const auto captions = caption(chat.image, "image_url", chat.decoding, chat.params.n);
       const int64_t created = std::time(nullptr);
       if (chat.stream)
-        res.set_content(chat_response_events(captions, card, completion_id(), created, chat.include_usage), "text/event-stream");
+        res.set_content(chat_response_events(captions, card, completion_id(), created, chat.include_usage, chat.logprobs),
+                        "text/event-stream");
       else
         res.set_content(chat_response_json(captions, card, completion_id(), created, chat.logprobs), "application/json");
     });
@@ -439,28 +452,29 @@ void CaptionServer::Impl::stream_chat(ChatRequest chat, Response& res) {
   WordStream* stream = words.get();
   words->task = std::async(std::launch::async, [this, stream, image = std::move(chat.image), decoding = chat.decoding] {
     try {
-      stream->done(caption(image, "image_url", decoding, 1, [stream](size_t, const std::string& text) { stream->grow(text); }));
+      stream->done(caption(image, "image_url", decoding, 1,
+                           [stream](size_t, const std::string& text, const CaptionWord* word) { stream->grow(text, word); }));
     } catch (...) {
       stream->fail(std::current_exception());
     }
   });
   words->wait_started();
   const ChatEvents events(card, completion_id(), std::time(nullptr));
-  res.set_chunked_content_provider(
-      "text/event-stream", [words, events, include_usage = chat.include_usage](size_t, httplib::DataSink& sink) {
-        auto send = [&sink](const std::string& event) { return sink.write(event.data(), event.size()); };
-        if (!send(events.start(0))) return false;
-        std::string piece;
-        while (words->next(piece))
-          if (!send(events.content(0, piece))) return false;
-        if (words->failed()) {
-          send("data: " + error_json(500, "internal_error", "the caption failed while streaming") + "\n\n");
-        } else if (!send(events.finish(0, words->captions()[0])) || !send(events.end(words->captions(), include_usage))) {
-          return false;
-        }
-        sink.done();
-        return true;
-      });
+  res.set_chunked_content_provider("text/event-stream", [words, events, include_usage = chat.include_usage,
+                                                         logprobs = chat.logprobs](size_t, httplib::DataSink& sink) {
+    auto send = [&sink](const std::string& event) { return sink.write(event.data(), event.size()); };
+    if (!send(events.start(0))) return false;
+    StreamPiece piece;
+    while (words->next(piece))
+      if (!send(events.content(0, piece.text, logprobs ? logprobs_json(piece.words) : nlohmann::json(nullptr)))) return false;
+    if (words->failed()) {
+      send("data: " + error_json(500, "internal_error", "the caption failed while streaming") + "\n\n");
+    } else if (!send(events.finish(0, words->captions()[0])) || !send(events.end(words->captions(), include_usage))) {
+      return false;
+    }
+    sink.done();
+    return true;
+  });
 }
 
 void CaptionServer::Impl::route_page_and_wrong_methods() {

@@ -47,21 +47,25 @@ await check('openai chat sampled with a seed', async () => {
   assert.deepEqual(a.choices.map((c) => c.message.content), b.choices.map((c) => c.message.content));
 });
 await check('openai chat logprobs', async () => {
-  const r = await openai.chat.completions.create({ model: modelId, messages, logprobs: true });
+  const r = await openai.chat.completions.create({ model: modelId, messages, logprobs: true, top_logprobs: 2 });
   const content = r.choices[0].logprobs.content;
   assert.equal(content.map((t) => t.token).join(' '), expected);
-  assert.ok(content.every((t) => t.logprob <= 0));
+  // Greedy: each word is the likeliest of its two alternatives.
+  assert.ok(content.every((t) => t.logprob <= 0 && t.top_logprobs.length === 2 && t.top_logprobs[0].token === t.token));
 });
-await check('openai chat streamed with usage', async () => {
-  const stream = await openai.chat.completions.create({ model: modelId, messages, stream: true,
+await check('openai chat streamed with usage and logprobs', async () => {
+  const stream = await openai.chat.completions.create({ model: modelId, messages, stream: true, logprobs: true,
                                                         stream_options: { include_usage: true } });
   let text = '';
   let usage = null;
+  const tokens = [];
   for await (const chunk of stream) {
     if (chunk.choices[0]?.delta?.content) text += chunk.choices[0].delta.content;
+    for (const t of chunk.choices[0]?.logprobs?.content ?? []) tokens.push(t.token);
     if (chunk.usage) usage = chunk.usage;
   }
   assert.equal(text, expected);
+  assert.equal(tokens.join(' '), expected);
   assert.ok(usage && usage.completion_tokens > 0);
 });
 await check('openai typed errors', async () => {
