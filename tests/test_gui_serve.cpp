@@ -8,6 +8,7 @@
 
 #include <QApplication>
 #include <QLabel>
+#include <QMenu>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -19,6 +20,7 @@
 #include "ui/caption_tab.h"
 #include "ui/image_list.h"
 #include "ui/main_window.h"
+#include "ui/recent_files.h"
 #include "ui/serve_controller.h"
 #include "ui/training_tab.h"
 
@@ -83,6 +85,58 @@ class TestGuiServe : public QObject {
     s.setValue(QStringLiteral("folders/runs"), dir_.path());
     QCOMPARE(window.dialogFolder(Folder::Runs), dir_.path());
     for (const char* key : {"folders/images", "folders/dataset", "folders/model", "folders/runs"}) s.remove(QLatin1String(key));
+  }
+
+  // File > Open Recent lists what was opened, newest first, once each, at most kMax per kind,
+  // only what still exists, and opens it again.
+  void open_recent_lists_and_reopens() {
+    ui::RecentFiles::clear();
+    ui::MainWindow window;
+    window.fillRecentMenu();
+    QCOMPARE(window.recentMenu()->actions().size(), 1);
+    QVERIFY(!window.recentMenu()->actions().front()->isEnabled());  // "Nothing opened yet"
+
+    const QString cat = QStringLiteral(CAPTIONER_TEST_DATA "/images/cat.png");
+    window.openImageFiles({cat});
+    QCOMPARE(ui::RecentFiles::list(ui::RecentFiles::Kind::Images), QStringList{QFileInfo(cat).absoluteFilePath()});
+    ui::RecentFiles::add(ui::RecentFiles::Kind::Images, dir_.path() + QStringLiteral("/deleted.png"));
+    QCOMPARE(ui::RecentFiles::list(ui::RecentFiles::Kind::Images).size(), 1);  // the missing one is not listed
+
+    QStringList models;
+    for (int i = 0; i < ui::RecentFiles::kMax + 2; ++i) {
+      models << dir_.path() + QStringLiteral("/model%1.pt").arg(i);
+      QFile f(models.back());
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      ui::RecentFiles::add(ui::RecentFiles::Kind::Model, models.back());
+    }
+    ui::RecentFiles::add(ui::RecentFiles::Kind::Model, models[5]);  // opened again: first, not twice
+    const QStringList listed = ui::RecentFiles::list(ui::RecentFiles::Kind::Model);
+    QCOMPARE(listed.size(), ui::RecentFiles::kMax);
+    QCOMPARE(listed.front(), models[5]);
+    QCOMPARE(listed.count(models[5]), 1);
+    QCOMPARE(listed[1], models.back());
+
+    ui::RecentFiles::add(ui::RecentFiles::Kind::Dataset, shapes_ + QStringLiteral("/dataset.json"), dir_.path());
+    QCOMPARE(ui::RecentFiles::imageDir(shapes_ + QStringLiteral("/dataset.json")), dir_.path());
+
+    // The menu offers them; choosing the image opens it in the Caption tab.
+    window.fillRecentMenu();
+    QAction* image = nullptr;
+    int entries = 0;
+    for (QAction* action : window.recentMenu()->actions()) {
+      if (action->data().toString() == QFileInfo(cat).absoluteFilePath()) image = action;
+      if (!action->data().toString().isEmpty()) ++entries;
+    }
+    QCOMPARE(entries, 1 + ui::RecentFiles::kMax + 1);
+    QVERIFY(image);
+    ui::MainWindow other;
+    other.fillRecentMenu();
+    for (QAction* action : other.recentMenu()->actions())
+      if (action->data() == image->data()) action->trigger();
+    QCOMPARE(other.tabs()->currentWidget(), static_cast<QWidget*>(other.captionTab()));
+    QCOMPARE(other.captionTab()->findChild<ui::ImageList*>()->count(), 1);
+    ui::RecentFiles::clear();
+    QVERIFY(ui::RecentFiles::list(ui::RecentFiles::Kind::Model).isEmpty());
   }
 
   // Image files given on the command line open in the Caption tab.

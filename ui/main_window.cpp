@@ -23,6 +23,7 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressDialog>
@@ -42,6 +43,7 @@
 #include "ui/background.h"
 #include "ui/caption_tab.h"
 #include "ui/loss_plot.h"
+#include "ui/recent_files.h"
 #include "ui/serve_controller.h"
 #include "ui/training_tab.h"
 
@@ -233,8 +235,12 @@ void MainWindow::openBuiltInShapes(int count) {
 
 void MainWindow::openImageFiles(const QStringList& paths) {
   tabs_->setCurrentWidget(caption_);
-  if (caption_->addImages(paths) == 0)
+  if (caption_->addImages(paths) == 0) {
     showError(tr("None of these files is an image Captioner can read: %1").arg(paths.join(QStringLiteral(", "))));
+    return;
+  }
+  for (auto it = paths.rbegin(); it != paths.rend(); ++it)  // the first given ends first in the list
+    if (QFileInfo(*it).isFile()) RecentFiles::add(RecentFiles::Kind::Images, *it);
 }
 
 void MainWindow::buildMenus() {
@@ -245,6 +251,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Continue a run from a folder…"), this, &MainWindow::continueRunFromFolder)
       ->setToolTip(tr("Train a run folder further, wherever it is; runs in the Runs list: Continue training there"));
   file->addAction(tr("&Open images…"), this, &MainWindow::openImages)->setShortcut(QKeySequence::Open);
+  recent_menu_ = file->addMenu(tr("Open &Recent"));
+  connect(recent_menu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
   file->addAction(tr("Save model &as…"), this, &MainWindow::saveModelAs)->setShortcut(QKeySequence::SaveAs);
   buildExportMenu(file->addMenu(tr("&Export")));
   serve_action_ = file->addAction(tr("&Serve this model over HTTP"), this, &MainWindow::toggleServing);
@@ -302,35 +310,68 @@ void MainWindow::buildExportMenu(QMenu* menu) {
 }
 
 void MainWindow::openDataset() {
-  QSettings s;
   const QString path = QFileDialog::getOpenFileName(this,
                                                     tr("Open a dataset (dataset.json, COCO captions JSON, or "
                                                        "captions_tokenized.json of a handout folder)"),
                                                     dialogFolder(DialogFolder::Dataset), tr("Datasets (*.json)"));
   if (path.isEmpty()) return;
-  s.setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
+  QSettings().setValue(QStringLiteral("folders/dataset"), QFileInfo(path).absolutePath());
+  openDatasetFile(path, QString());
+}
+
+void MainWindow::openDatasetFile(const QString& path, QString image_dir) {
   const QFileInfo info(path);
   // A handout folder or a folder with its dataset.json is opened as the folder.
   if (info.fileName() == QLatin1String("captions_tokenized.json")) {
     training_->setDataset(info.absolutePath());
   } else {
     // A COCO / Karpathy file whose images are not beside it: ask where they are.
-    QString image_dir;
-    try {
-      const CaptionDataset ds = read_dataset(path.toStdString());
-      if (!ds.images.empty() && !QFileInfo::exists(QString::fromStdString(ds.image_root + "/" + ds.images.front().file))) {
-        image_dir = QFileDialog::getExistingDirectory(this, tr("Folder with this dataset's images"),
-                                                      s.value(QStringLiteral("folders/images")).toString());
-        if (image_dir.isEmpty()) return;
-        s.setValue(QStringLiteral("folders/images"), image_dir);
+    if (image_dir.isEmpty()) {
+      try {
+        const CaptionDataset ds = read_dataset(path.toStdString());
+        if (!ds.images.empty() && !QFileInfo::exists(QString::fromStdString(ds.image_root + "/" + ds.images.front().file))) {
+          image_dir = QFileDialog::getExistingDirectory(this, tr("Folder with this dataset's images"),
+                                                        dialogFolder(DialogFolder::Images));
+          if (image_dir.isEmpty()) return;
+          QSettings().setValue(QStringLiteral("folders/images"), image_dir);
+        }
+      } catch (const std::exception&) {
+        // read again by the tab, which reports the problem
       }
-    } catch (const std::exception&) {
-      // read again by the tab, which reports the problem
     }
     training_->setDataset(info.fileName() == QLatin1String("dataset.json") && image_dir.isEmpty() ? info.absolutePath() : path,
                           image_dir);
   }
+  RecentFiles::add(RecentFiles::Kind::Dataset, path, image_dir);
   tabs_->setCurrentWidget(training_);
+}
+
+void MainWindow::fillRecentMenu() {
+  recent_menu_->clear();
+  bool any = false;
+  auto section = [this, &any](const QString& title, RecentFiles::Kind kind, const std::function<void(const QString&)>& open) {
+    const QStringList paths = RecentFiles::list(kind);
+    if (paths.isEmpty()) return;
+    any = true;
+    recent_menu_->addSection(title);
+    for (const QString& path : paths) {
+      const QFileInfo info(path);
+      QAction* action = recent_menu_->addAction(info.dir().dirName() + QStringLiteral("/") + info.fileName(), this,
+                                                [open, path] { open(path); });
+      action->setData(path);
+      action->setToolTip(path);
+    }
+  };
+  section(tr("Models"), RecentFiles::Kind::Model, [this](const QString& path) { openModelFile(path); });
+  section(tr("Datasets"), RecentFiles::Kind::Dataset,
+          [this](const QString& path) { openDatasetFile(path, RecentFiles::imageDir(path)); });
+  section(tr("Images"), RecentFiles::Kind::Images, [this](const QString& path) { openImageFiles({path}); });
+  if (!any) {
+    recent_menu_->addAction(tr("Nothing opened yet"))->setEnabled(false);
+    return;
+  }
+  recent_menu_->addSeparator();
+  recent_menu_->addAction(tr("Clear this list"), this, [] { RecentFiles::clear(); });
 }
 
 QString MainWindow::dialogFolder(DialogFolder kind) const {
@@ -382,7 +423,12 @@ void MainWindow::openModel() {
                                                     dialogFolder(DialogFolder::Model), tr("Checkpoints (*.pt)"));
   if (path.isEmpty()) return;
   s.setValue(QStringLiteral("folders/model"), QFileInfo(path).absolutePath());
+  openModelFile(path);
+}
+
+void MainWindow::openModelFile(const QString& path) {
   caption_->loadModel(path);
+  RecentFiles::add(RecentFiles::Kind::Model, path);
   tabs_->setCurrentWidget(caption_);
 }
 
@@ -408,8 +454,7 @@ void MainWindow::openImages() {
                                                           tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"));
   if (paths.isEmpty()) return;
   s.setValue(QStringLiteral("folders/images"), QFileInfo(paths.front()).absolutePath());
-  caption_->addImages(paths);
-  tabs_->setCurrentWidget(caption_);
+  openImageFiles(paths);
 }
 
 void MainWindow::saveModelAs() {

@@ -47,6 +47,9 @@ class MainWindow : public QMainWindow {
   // else where the app keeps such files (images: Pictures, or home without one).
   enum class DialogFolder { Images, Dataset, Model, Runs };
   QString dialogFolder(DialogFolder kind) const;
+  // File > Open Recent; filled from RecentFiles each time it opens (fillRecentMenu).
+  QMenu* recentMenu() const { return recent_menu_; }
+  void fillRecentMenu();
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -59,6 +62,8 @@ class MainWindow : public QMainWindow {
   void buildExportMenu(QMenu* menu);
   void openDataset();
   void openModel();
+  void openModelFile(const QString& path);
+  void openDatasetFile(const QString& path, QString image_dir);
   void continueRunFromFolder();
   void openImages();
   void saveModelAs();
@@ -73,6 +78,7 @@ class MainWindow : public QMainWindow {
   QLabel* banner_;
   ServeController* serve_;
   QAction* serve_action_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
   QLabel* serving_label_;                             // the address being served, in the status bar
   QLabel* training_label_;                            // the run's state, in the status bar
   std::shared_ptr<std::atomic<bool>> cancel_shapes_;  // while the built-in data is being generated
