@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/cli_options.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
 #include "core/data/feature_table.h"
@@ -32,6 +33,7 @@ struct CaptionArgs {
   bool json = false;
   std::string attention_png;
   std::string device = "auto";
+  std::string precision = "auto";
   int64_t threads = 0;
 };
 
@@ -79,6 +81,7 @@ void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
   cmd->add_option("--device", a->device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  add_encoder_precision_option(cmd, a->precision);
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
@@ -150,7 +153,7 @@ std::string attention_folder(const CaptionArgs& a, const CaptionPipeline& pipeli
 int run_caption(const CaptionArgs& a, bool index_given) {
   configure_threads(a.threads);
   // Image files need the encoder; a feature row does not (its file may come from any encoder).
-  CaptionPipeline pipeline(a.model, a.encoder, resolve_device(a.device), /*with_encoder=*/!a.images.empty());
+  CaptionPipeline pipeline(a.model, a.encoder, resolve_device(a.device), /*with_encoder=*/!a.images.empty(), a.precision);
   DecodeOptions options = a.decode;
   options.mode = parse_mode(a.mode);
   const std::string attention_png = attention_folder(a, pipeline);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli_data.h"
+#include "app/cli_options.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
 #include "app/progress_line.h"
@@ -50,6 +51,7 @@ void add_eval_options(CLI::App* cmd, EvalArgs* a) {
   cmd->add_option("--device", r.device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  add_encoder_precision_option(cmd, r.precision);
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 

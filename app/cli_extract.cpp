@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/cli_options.h"
 #include "app/cli_output.h"
 #include "app/commands.h"
 #include "app/progress_line.h"
@@ -26,6 +27,7 @@ struct ExtractArgs {
   int workers = 2;
   int64_t threads = 0;
   std::string device = "auto";
+  std::string precision = "auto";
   bool quiet = false;
 };
 
@@ -73,12 +75,13 @@ Command add_extract_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  add_encoder_precision_option(cmd, a->precision);
   cmd->add_flag("--quiet", a->quiet, "No progress lines (the summary, bad images and errors still)");
 
   return [a]() -> int {
     configure_threads(a->threads);
     const auto device = resolve_device(a->device);
-    Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device);
+    Encoder encoder = load_encoder(a->encoder.empty() ? find_default_encoder() : a->encoder, device, a->precision);
     use_grid_layer(encoder, parse_grid_layer(a->layer));
     const auto images = list_images(a->images);
     ExtractOptions options;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/cli_options.h"
 #include "app/commands.h"
 #include "core/serve/http_server.h"
 #include "core/util/errors.h"
@@ -78,6 +79,7 @@ void add_serve_options(CLI::App* cmd, ServeArgs* a) {
   cmd->add_option("--device", c.batching.device, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  add_encoder_precision_option(cmd, c.batching.precision);
   cmd->add_option("--threads", a->threads, "CPU threads for the model (0 = all cores)")->capture_default_str();
 }
 

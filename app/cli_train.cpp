@@ -135,7 +135,8 @@ void add_run_options(CLI::App* cmd, TrainArgs* args) {
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--precision", c.precision,
                   "Matrix products: bf16 operands with fp32 accumulation (weights, optimizer, loss and checkpoints stay "
-                  "fp32), fp32, or auto (bf16 where the CPU has bf16 units: AVX512-BF16 or AMX)")
+                  "fp32), fp32, or auto (bf16 where the CPU has bf16 units: AVX512-BF16 or AMX); also the encoder's, "
+                  "when it extracts the features")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--log-every", args->log_every, "Print a progress line every N steps (on stderr)")->capture_default_str();

@@ -15,6 +15,7 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
+#include <cmath>
 #include <csignal>
 #include <sstream>
 
@@ -234,6 +235,35 @@ class TestCli : public QObject {
     const auto grid = run({"extract", "--images", images, "--out", path("codes2.npy")});
     QVERIFY(grid.code > 0);
     QVERIFY(contains(grid.err, "--pooled-only"));
+  }
+
+  // --precision reaches the encoder: the same photo's features in fp32 and in bf16 differ, and
+  // stay within cosine 0.999 of each other; a precision that does not exist is a usage error.
+  void the_encoders_precision_is_chosen_on_the_command_line() {
+    const QString images = path("precision");
+    QDir().mkpath(images);
+    QFile::copy(QStringLiteral(CAPTIONER_TEST_DATA "/images/cat.png"), images + "/cat.png");
+    std::vector<std::vector<float>> features;
+    for (const char* precision : {"fp32", "bf16"}) {
+      const QString out = path(QStringLiteral("codes-%1.npy").arg(QLatin1String(precision)));
+      const auto r = run({"extract", "--images", images, "--out", out, "--pooled-only", "--precision", precision});
+      QVERIFY2(r.code == 0, r.err.c_str());
+      const NpyArray array = NpyArray::open(out.toStdString());
+      features.emplace_back(static_cast<size_t>(array.row_size()));
+      array.read_row(0, features.back().data());
+    }
+    double dot = 0, a2 = 0, b2 = 0;
+    for (size_t i = 0; i < features[0].size(); ++i) {
+      dot += double(features[0][i]) * features[1][i];
+      a2 += double(features[0][i]) * features[0][i];
+      b2 += double(features[1][i]) * features[1][i];
+    }
+    QVERIFY(features[0] != features[1]);
+    QVERIFY2(dot / std::sqrt(a2 * b2) >= 0.999, qPrintable(QString::number(dot / std::sqrt(a2 * b2), 'f', 6)));
+    const auto bad =
+        run({"caption", QStringLiteral(CAPTIONER_TEST_DATA "/images/cat.png"), "--model", path("none"), "--precision", "half"});
+    QCOMPARE(bad.code, 2);
+    QVERIFY(contains(bad.err, "--precision"));
   }
 
   // kill -9 between two writes, made deterministic by a kill point (core/kill_point.h): after the

@@ -40,7 +40,7 @@ FeatureTable eval_features(const RunEvalRequest& r, const std::string& model_pat
       locate_dataset_images(dataset, r.images, r.cache, r.cache_parent.empty() ? data_root : r.cache_parent, layer);
   if (pooled.empty()) {
     if (where.image_dir.empty()) throw DataError(r.data, "has no image files here; pass --images DIR (or --features FILE)");
-    Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, r.encoder, resolve_device(r.device));
+    Encoder encoder = load_encoder_for_model(model_path, checkpoint.config, r.encoder, resolve_device(r.device), r.precision);
     class Forward : public ExtractObserver {
      public:
       explicit Forward(RunEvalObserver* o) : o_(o) {}

@@ -29,6 +29,7 @@ struct RunEvalRequest {
   std::string features;           // pooled feature .npy for data without image files
   DecodeOptions decoding;
   std::string device = "auto";
+  std::string precision = "auto";  // the encoder's, when images are encoded (load_encoder)
 };
 
 struct RunEvalObserver {

@@ -12,10 +12,10 @@
 namespace captioner {
 
 CaptionPipeline::CaptionPipeline(const std::string& model, const std::string& encoder_path, const torch::Device& device,
-                                 bool with_encoder)
+                                 bool with_encoder, const std::string& precision)
     : checkpoint_file_(model_checkpoint_file(model)), device_(device) {
   checkpoint_ = std::make_unique<LoadedCheckpoint>(load_checkpoint(checkpoint_file_, device_));
-  if (with_encoder) encoder_ = load_encoder_for_model(checkpoint_file_, checkpoint_->config, encoder_path, device_);
+  if (with_encoder) encoder_ = load_encoder_for_model(checkpoint_file_, checkpoint_->config, encoder_path, device_, precision);
   has_encoder_ = with_encoder;
 }
 

@@ -20,9 +20,9 @@ class CaptionPipeline {
   // `model`: a run folder or its checkpoint file; `encoder_path` empty: the installed encoder, at
   // the layer the model was trained on. Throws CheckpointError / DataError naming the file.
   // Without `with_encoder` only rows of feature files can be captioned (a model trained on the
-  // notebook's features has no encoder here).
+  // notebook's features has no encoder here). The encoder runs in `precision` (load_encoder).
   CaptionPipeline(const std::string& model, const std::string& encoder_path, const torch::Device& device,
-                  bool with_encoder = true);
+                  bool with_encoder = true, const std::string& precision = "auto");
 
   const std::string& checkpoint_file() const { return checkpoint_file_; }
   const LoadedCheckpoint& checkpoint() const { return *checkpoint_; }

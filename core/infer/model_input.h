@@ -18,8 +18,8 @@ torch::Tensor model_input(const EncodedImages& encoded, FeatureInput input);
 // installed one) at the grid layer the model was trained on. Refused with DataError naming
 // `model_path` when the model's features came from an unknown encoder (such as the notebook's
 // image_codes.npy) or from another encoder than this one. The one rule for caption, eval and
-// the Caption tab.
+// the Caption tab. `precision` as load_encoder reads it.
 Encoder load_encoder_for_model(const std::string& model_path, const TrainConfig& config, const std::string& encoder_path,
-                               const torch::Device& device);
+                               const torch::Device& device, const std::string& precision = "auto");
 
 }  // namespace captioner

@@ -50,7 +50,8 @@ BatchCaptioner::BatchCaptioner(const std::string& model_path, const std::string&
     throw ConfigError("batching: max batch, queue and timeout must be at least 1, the wait at least 0");
   Impl& m = *impl_;
   m.options = options;
-  m.pipeline = std::make_unique<CaptionPipeline>(model_path, encoder_path, resolve_device(options.device));
+  m.pipeline = std::make_unique<CaptionPipeline>(model_path, encoder_path, resolve_device(options.device),
+                                                 /*with_encoder=*/true, options.precision);
 }
 
 BatchCaptioner::~BatchCaptioner() = default;

@@ -22,6 +22,7 @@ struct BatchOptions {
   int max_queue = 64;       // images waiting or being captioned; more are refused (QueueFull)
   int timeout_ms = 60'000;  // a caller's longest wait for its captions (RequestTimeout)
   std::string device = "auto";
+  std::string precision = "auto";  // the encoder's (load_encoder)
   ImageLimits limits;
 };
 

@@ -63,7 +63,7 @@ void prepare_features(const TrainRequest& r, PreparedTraining& p, TrainPreparati
     throw DataError(first, "image not found; give the folder that holds the dataset's images");
   }
   configure_threads(p.config.threads);
-  Encoder encoder = load_encoder_at_layer(r.encoder, p.layer, resolve_device(p.config.device));
+  Encoder encoder = load_encoder_at_layer(r.encoder, p.layer, resolve_device(p.config.device), p.config.precision);
   p.config.features_path = extract_dataset_reporting(encoder, dataset, where, observer, cancel);
 }
 

@@ -261,8 +261,9 @@ std::string find_default_encoder() {
 
 namespace {}  // namespace
 
-Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device) {
-  Encoder encoder = load_encoder(path.empty() ? find_default_encoder() : path, device);
+Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device,
+                              const std::string& precision) {
+  Encoder encoder = load_encoder(path.empty() ? find_default_encoder() : path, device, precision);
   use_grid_layer(encoder, layer);
   return encoder;
 }

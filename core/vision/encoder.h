@@ -52,8 +52,10 @@ GridLayer recommended_grid_layer(EncoderFamily family);
 // the encoder at `encoder_path`, empty: the installed one). Throws ConfigError / DataError.
 GridLayer resolve_grid_layer(const std::string& choice, const std::string& encoder_path);
 
-// The encoder at `path` (empty: the installed one, find_default_encoder), returning `layer`'s grid.
-Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device = torch::kCPU);
+// The encoder at `path` (empty: the installed one, find_default_encoder), returning `layer`'s grid,
+// in `precision` as load_encoder reads it.
+Encoder load_encoder_at_layer(const std::string& path, GridLayer layer, const torch::Device& device = torch::kCPU,
+                              const std::string& precision = "auto");
 
 // Where the product looks for the default encoder, in order: $CAPTIONER_ENCODER, then
 // <executable dir>/../share/captioner/inception_v3_nsfwjs.pt, then

@@ -1,0 +1,15 @@
+#pragma once
+// Options that several subcommands share, worded and checked once.
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace captioner::cli {
+
+// --precision for the commands that encode images (caption, extract, eval, serve): the encoder's
+// convolutions in bf16 or fp32, or auto (bf16 where the CPU has bf16 units).
+void add_encoder_precision_option(CLI::App* cmd, std::string& precision);
+
+}  // namespace captioner::cli
