@@ -47,7 +47,7 @@ packages=(
 [[ "$mode" == test ]] && packages+=(chromium python3)  # the service's web page under test; the lint rule's own test
 [[ "$mode" == bench ]] && packages+=(python3-torch)  # the reference model, development only
 [[ "$mode" == lint ]] && packages+=(clang-format clang-tidy python3)  # the layout, the linter, the length check
-[[ "$mode" == package ]] && packages+=(debhelper dpkg-dev file help2man lintian)  # debian/rules; the man page; the package check
+[[ "$mode" == package ]] && packages+=(build-essential debhelper dpkg-dev file help2man lintian)  # what dpkg-buildpackage requires; debian/rules; the man page; the package check
 # libFuzzer and the sanitizer runtimes of the release's default clang (14 on Debian 12, 19 on 13).
 clang_major=14
 [[ -r /etc/os-release ]] && grep -q '^VERSION_ID="13"' /etc/os-release && clang_major=19
