@@ -135,7 +135,8 @@ esac
 
 # The Debian packages: debian/ built by dpkg-buildpackage in its own folder (debian/build, Debian's
 # build flags), the results moved from the parent folder, where dpkg puts them, into the build
-# folder, then checked by lintian (debian/*.lintian-overrides say why for each override).
+# folder, then checked by lintian (clean without overrides; any added later goes in
+# debian/*.lintian-overrides with its reason).
 if [[ "$mode" == package ]]; then
   "$root/packaging/encoder-weights.sh" fetch "$build/downloads"
   cd "$root"

@@ -204,10 +204,6 @@ int64_t completion_tokens(const std::vector<CaptionResult>& captions) {
   return n;
 }
 
-}  // namespace
-
-namespace {
-
 json utf8_bytes(const std::string& text) {
   json bytes = json::array();
   for (unsigned char c : text) bytes.push_back(c);
