@@ -73,9 +73,7 @@ void add_caption_options(CLI::App* cmd, CaptionArgs* a) {
   cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--seed", d.seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--no-repeat-ngram", d.no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
-      ->check(CLI::Range(0, 20))
-      ->capture_default_str();
+  add_repeat_options(cmd, d);
   cmd->add_flag("--json", a->json, "Print JSON with per-token log-probabilities and attention maps (64 numbers, row-major)");
   cmd->add_option("--attention-png", a->attention_png, "Write, per image, a strip of each word's attention over the image");
   cmd->add_option("--device", a->device, "auto, cpu or cuda")

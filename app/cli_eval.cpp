@@ -38,9 +38,7 @@ void add_eval_options(CLI::App* cmd, EvalArgs* a) {
   cmd->add_option("--beam", a->beam, "Beam width (1 = greedy)")->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("--length-penalty", d.length_penalty, "Beam: rank by log p / length^alpha")->capture_default_str();
   cmd->add_option("--max-len", d.max_len, "Max generated tokens")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--no-repeat-ngram", d.no_repeat_ngram, "No caption repeats a sequence of N words (0 = off)")
-      ->check(CLI::Range(0, 20))
-      ->capture_default_str();
+  add_repeat_options(cmd, d);
   cmd->add_option("--images", r.images, "Image folder of a COCO/Karpathy dataset (a Shapes folder needs none)");
   cmd->add_option("--cache", r.cache,
                   "Feature cache folder (default: DATASET/features, or DATASET/features-mixed5 for models of that layer)");
@@ -78,6 +76,12 @@ void print_text(const RunEvaluation& e) {
                 r.pointing.centre_rate(), static_cast<long long>(r.pointing.words));
   else
     std::printf("pointing game: no attention maps (an LSTM model) or no shape words to check\n");
+  std::printf("content accuracy by score decile (mean log-probability per word, least confident first):");
+  for (const ScoreBand& b : r.calibration) std::printf(" %.2f", b.content_accuracy);
+  std::printf("\n");
+  const UnsureSplit& u = r.unsure;
+  std::printf("flagged unsure (score below %.2f): %lld captions, content accuracy %.4f; the other %lld: %.4f\n", u.threshold,
+              static_cast<long long>(u.unsure), u.unsure_accuracy, static_cast<long long>(u.sure), u.sure_accuracy);
 }
 
 int run_eval(const EvalArgs& a) {

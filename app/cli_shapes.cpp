@@ -61,8 +61,11 @@ Command add_shapes_command(CLI::App& app) {
       ->check(CLI::IsMember(shapes_styles()))
       ->capture_default_str();
   cmd->add_option("--backgrounds", *backgrounds,
-                  "Folder of photos (or a list file): a quarter of the natural scenes are drawn on a dimmed crop of one")
+                  "Folder of photos (or a list file): a share of the natural scenes (--photo-share) are drawn on a dimmed crop of one")
       ->check(CLI::ExistingPath);
+  cmd->add_option("--photo-share", o->photo_share, "With --backgrounds: the share of scenes drawn on a photo")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--val-fraction", o->val_fraction, "Share of images in the val split")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();

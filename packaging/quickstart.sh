@@ -194,7 +194,7 @@ case "$mode" in
     exec ctest -LE slow --output-on-failure -j "$jobs" "$@"
     ;;
   bench)
-    exec "$root/tests/bench/run_train_bench.sh" "$build/tests/bench/bench_train" "$@"
+    exec "$root/tests/bench/run_train_bench.sh" "$build" "$@"
     ;;
   lint)
     run-clang-tidy -quiet -p "$build" -j "$jobs" "$root/(core|app|ui)/.*\\.cpp\$" >"$build/clang-tidy.log" 2>&1 || lint_status=1

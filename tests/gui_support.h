@@ -73,6 +73,10 @@ inline void store_small_training_settings(int hidden, int embed, int batch, int 
   s.endGroup();
 }
 
+// The most GUI-thread CPU time at a stretch that a tested flow may take: past about 50 ms a user
+// starts to see the window stutter.
+constexpr qint64 kMaxStallMs = 50;
+
 // How long the GUI thread stops answering because it is busy: the most CPU time the thread spent
 // between two ticks of a 5 ms timer on the event loop, from construction on. Work done on the GUI
 // thread (decoding a model, reading a history, drawing) is CPU time and shows here; waiting for a

@@ -245,6 +245,10 @@ class TestApi : public QObject {
     QVERIFY(std::abs(words[0]["probability"].get<double>() - std::exp(-0.5)) < 1e-6);
     QCOMPARE(words[0]["attention"].size(), size_t{64});
     QCOMPARE(detailed[0]["finished"].get<bool>(), true);
+    QCOMPARE(detailed[0]["unsure"].get<bool>(), false);
+    CaptionResult doubtful = result("a blue star", true, 3);
+    doubtful.unsure = true;
+    QCOMPARE(json::parse(caption_response_json({doubtful}, true))["unsure"].get<bool>(), true);
   }
 
   void errors_have_openais_shape() {

@@ -42,6 +42,27 @@ class FakeModel : public StepModel {
   int end_after_;
 };
 
+// A model that looks at `map` at every step and always prefers the same words: a 0.6, b 0.25,
+// END 0.1, c 0.05.
+class LookingModel : public StepModel {
+ public:
+  explicit LookingModel(std::vector<float> map) : map_(std::move(map)) {}
+  DecoderState start(const torch::Tensor& features) override {
+    DecoderState s;
+    s.tensors = {{torch::zeros({features.size(0)}), 0}};  // batch bookkeeping only
+    return s;
+  }
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state) override {
+    const int64_t n = tokens.size(0);
+    state.attention = torch::tensor(map_).unsqueeze(0).repeat({n, 1});
+    const std::vector<double> p = {1e-9, 1e-9, 1e-9, 0.1, 0.6, 0.25, 0.05};
+    return torch::log(torch::tensor(p, torch::kFloat64).to(torch::kFloat32)).unsqueeze(0).repeat({n, 1});
+  }
+
+ private:
+  std::vector<float> map_;
+};
+
 std::vector<double> first_word_frequencies(FakeModel& model, double temperature, uint64_t seed) {
   DecodeOptions o;
   o.mode = DecodeMode::Sample;
@@ -325,6 +346,45 @@ class TestDecoding : public QObject {
     }
   }
 
+  // A word is not said again where it was said: with the model's attention on one cell, "a" comes
+  // once, then "b" once, then END; with the attention spread over the grid nothing changes. The
+  // log-probabilities reported stay the model's own; the penalty paid is kept beside them.
+  void a_word_said_again_at_the_same_place_pays_the_revisit_penalty() {
+    std::vector<float> focused(64, 0.0f), spread(64, 1.0f / 64);
+    focused[5] = 1.0f;
+    for (DecodeMode mode : {DecodeMode::Greedy, DecodeMode::Beam}) {
+      DecodeOptions o;
+      o.mode = mode;
+      o.max_len = 4;
+      LookingModel looking(focused);
+      const auto once = decode(looking, fake_vocab(), torch::zeros({1, 4}), o).front();
+      // Greedy says "a", then "b"; for beam search "b a" scores the same as "a b".
+      const QString text = QString::fromStdString(once.text());
+      QVERIFY2(text == QStringLiteral("a b") || (mode == DecodeMode::Beam && text == QStringLiteral("b a")), qPrintable(text));
+      QVERIFY(once.finished);
+      QVERIFY(std::abs(once.log_prob - std::log(0.6 * 0.25 * 0.1)) < 1e-4);
+      QCOMPARE(once.penalty, 0.0);  // neither chosen word had been said before
+      // Its words averaged log(0.015) / 3 = -1.4: flagged unsure.
+      QVERIFY(once.unsure() && once.mean_log_prob() < kUnsureBelow);
+
+      LookingModel unfocused(spread);
+      QCOMPARE(QString::fromStdString(decode(unfocused, fake_vocab(), torch::zeros({1, 4}), o).front().text()),
+               QStringLiteral("a a a a"));
+      o.revisit_penalty = 0;  // off: the model's own choice
+      QCOMPARE(QString::fromStdString(decode(looking, fake_vocab(), torch::zeros({1, 4}), o).front().text()),
+               QStringLiteral("a a a a"));
+      // A small penalty is paid when the repeat is still the better choice, and kept.
+      o.revisit_penalty = 0.5;
+      const auto paid = decode(looking, fake_vocab(), torch::zeros({1, 4}), o).front();
+      QCOMPARE(QString::fromStdString(paid.text()), QStringLiteral("a a a a"));
+      QVERIFY(std::abs(paid.penalty - 1.5) < 1e-5);
+    }
+    DecodeOptions bad;
+    bad.revisit_penalty = -1;
+    LookingModel looking(focused);
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, decode(looking, fake_vocab(), torch::zeros({1, 4}), bad));
+  }
+
   // Several images decoded as one batch get the captions each gets alone.
   void greedy_batch_equals_each_image_alone() {
     const auto vocab = ten_words();
@@ -333,10 +393,10 @@ class TestDecoding : public QObject {
       std::vector<torch::Tensor> images;
       // Strong inputs, so that the images get different captions from a random model.
       for (uint64_t image = 0; image < 12; ++image) images.push_back(image_for(kind, 200 + image) * 8);
-      const auto batch = decode_greedy_batch(*model, vocab, torch::cat(images), 9);
-      QCOMPARE(batch.size(), images.size());
       DecodeOptions o;
       o.max_len = 9;
+      const auto batch = decode_greedy_batch(*model, vocab, torch::cat(images), o);
+      QCOMPARE(batch.size(), images.size());
       std::set<std::string> distinct;
       for (size_t i = 0; i < images.size(); ++i) {
         const auto alone = decode(*model, vocab, images[i], o).front();
@@ -392,11 +452,11 @@ class TestDecoding : public QObject {
     DecodeOptions none;
     QVERIFY(decode(*model, vocab, image_for("attention", 3), none).front().tokens.front().alternatives.empty());
     // The server's batch gives each image the same alternatives as alone.
-    const auto batch =
-        decode_greedy_batch(*model, vocab, torch::cat({image_for("attention", 3), image_for("attention", 4)}), 6, 4);
     DecodeOptions alone;
     alone.max_len = 6;
     alone.top_alternatives = 4;
+    const auto batch =
+        decode_greedy_batch(*model, vocab, torch::cat({image_for("attention", 3), image_for("attention", 4)}), alone);
     const auto single = decode(*model, vocab, image_for("attention", 4), alone).front();
     QCOMPARE(batch[1].tokens.size(), single.tokens.size());
     for (size_t t = 0; t < single.tokens.size(); ++t)

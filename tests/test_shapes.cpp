@@ -188,6 +188,9 @@ class TestShapes : public QObject {
       QVERIFY2(median >= 55 && median <= 200, std::to_string(median).c_str());
     }
     QVERIFY2(on_photos >= 70 && on_photos <= 130, std::to_string(on_photos).c_str());  // 100 expected
+    // A test set all on photos.
+    o.photo_share = 1;
+    for (int64_t i = 0; i < 20; ++i) QCOMPARE(render_scene(6, i, o).background, std::string("photo"));
   }
 
   void styles_are_recorded_and_checked() {
@@ -331,6 +334,31 @@ class TestShapes : public QObject {
     QCOMPARE(m.repetition(), 0.25);
     ObjectMentions none;
     QVERIFY(std::isnan(none.chair_i()) && std::isnan(none.count_accuracy()));
+  }
+
+  // Content accuracy by score band: equal-count bands, least confident first; and the split a
+  // threshold makes.
+  void scores_are_banded_by_confidence() {
+    std::vector<EvaluatedImage> images;
+    // Scores -1.0, -0.9, ..., -0.1 (given out of order); right from -0.5 up, and at -1.0.
+    for (int i : {3, 0, 9, 5, 1, 7, 2, 8, 4, 6}) {
+      EvaluatedImage image;
+      image.mean_log_prob = -1.0 + 0.1 * i;
+      image.names_exactly = i >= 5 || i == 0;
+      images.push_back(image);
+    }
+    const auto bands = score_bands(images, 2);
+    QCOMPARE(bands.size(), size_t{2});
+    QVERIFY(std::abs(bands[0].lowest + 1.0) < 1e-9 && std::abs(bands[0].highest + 0.6) < 1e-9);
+    QCOMPARE(bands[0].images, int64_t{5});
+    QVERIFY(std::abs(bands[0].content_accuracy - 0.2) < 1e-9);
+    QVERIFY(std::abs(bands[1].content_accuracy - 1.0) < 1e-9);
+    QCOMPARE(score_bands(images, 40).size(), size_t{10});  // never more bands than images
+    QVERIFY(score_bands({}, 10).empty());
+    const UnsureSplit split = split_by_score(images, -0.45);
+    QCOMPARE(split.unsure, int64_t{6});
+    QCOMPARE(split.sure, int64_t{4});
+    QVERIFY(std::abs(split.unsure_accuracy - 2.0 / 6) < 1e-9 && std::abs(split.sure_accuracy - 1.0) < 1e-9);
   }
 
   void pointing_game_scores_argmax_cells() {

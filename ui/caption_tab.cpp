@@ -268,9 +268,15 @@ void CaptionTab::showResults() {
     const QSignalBlocker block(captions_);
     captions_->clear();
     for (const auto& r : results_) {
-      auto* item = new QListWidgetItem(
-          QStringLiteral("%1   (log\u00a0p\u00a0%2)").arg(readable(r.text)).arg(r.log_prob, 0, 'f', 2), captions_);
-      item->setToolTip(readable(r.text));
+      const QString score = QStringLiteral("log\u00a0p\u00a0%1").arg(r.log_prob, 0, 'f', 2);
+      auto* item = new QListWidgetItem(r.unsure ? tr("%1   (%2, not sure)").arg(readable(r.text), score)
+                                                : QStringLiteral("%1   (%2)").arg(readable(r.text), score),
+                                       captions_);
+      item->setToolTip(r.unsure ? tr("%1\nThe model gave these words %2 per word on average: less than it gives most "
+                                     "right captions. Check the caption.")
+                                      .arg(readable(r.text))
+                                      .arg(r.mean_log_prob, 0, 'f', 2)
+                                : readable(r.text));
     }
     if (!results_.empty()) captions_->setCurrentRow(caption_);
   }

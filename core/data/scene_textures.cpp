@@ -166,12 +166,12 @@ const std::vector<std::string>& textured_background_kinds() {
   return kinds;
 }
 
-std::string paint_textured_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos, double photo_share) {
+void paint_photo_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos) {
+  photo_crop(rng, img.rows, draw::pick(rng, photos)).copyTo(img);
+}
+
+std::string paint_textured_background(Rng& rng, cv::Mat& img) {
   const int n = img.rows;
-  if (!photos.empty() && chance(rng, photo_share)) {
-    photo_crop(rng, n, draw::pick(rng, photos)).copyTo(img);
-    return "photo";
-  }
   std::string kind = draw::pick(rng, textured_background_kinds());
   cv::Mat painted = kind == "clouds"   ? clouds(rng, n)
                     : kind == "marble" ? marble(rng, n)

@@ -13,13 +13,14 @@
 
 namespace captioner {
 
-// The kinds paint_textured_background draws without photos.
+// The kinds paint_textured_background draws.
 const std::vector<std::string>& textured_background_kinds();
 
-// Paints all of `img` (BGR, square): one of textured_background_kinds(), or, when `photos` is
-// not empty, with probability `photo_share`, a dimmed crop of one of them (BGR, any size).
-// Returns the kind: "photo" for a photo.
-std::string paint_textured_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos, double photo_share);
+// Paints all of `img` (BGR, square) with one of textured_background_kinds(); returns the kind.
+std::string paint_textured_background(Rng& rng, cv::Mat& img);
+
+// Paints all of `img` with a dimmed crop of one of `photos` (BGR, any size; not empty).
+void paint_photo_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos);
 
 // Draws 1-8 things that are not Shapes objects. Blobs and rings stay under 24 pixels across at
 // 299 pixels (half the smallest shape); lines are at most 3 pixels thick.

@@ -232,10 +232,12 @@ ShapesScene render_scene(uint64_t seed, int64_t index, const ShapesOptions& opti
   const bool natural = options.style == "natural";
   ShapesScene scene;
   scene.image = cv::Mat(n, n, CV_8UC3);
-  if (natural && chance(rng, 0.5)) {
-    static const std::vector<cv::Mat> kNoPhotos;
-    const auto& photos = options.background_photos ? *options.background_photos : kNoPhotos;
-    scene.background = paint_textured_background(rng, scene.image, photos, 0.5);
+  const bool photos = natural && options.background_photos && !options.background_photos->empty();
+  if (photos && chance(rng, options.photo_share)) {
+    paint_photo_background(rng, scene.image, *options.background_photos);
+    scene.background = "photo";
+  } else if (natural && chance(rng, 0.5)) {
+    scene.background = paint_textured_background(rng, scene.image);
   } else {
     scene.background = paint_background(rng, scene.image);
   }
@@ -282,6 +284,7 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
     throw ConfigError("shapes: style must be classic or natural, not '" + options.style + "'");
   if (options.style != "natural" && options.background_photos && !options.background_photos->empty())
     throw ConfigError("shapes: background photos need the natural style");
+  if (!(options.photo_share >= 0 && options.photo_share <= 1)) throw ConfigError("shapes: the photo share must be within 0-1");
   // A folder with a dataset file holds a finished dataset (the file is written last): never
   // overwrite it, its images or the feature caches and runs made from them.
   if (std::filesystem::exists(dir + "/dataset.json"))
@@ -320,7 +323,10 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
                         {"style", options.style},
                         {"image_size", options.image_size},
                         {"images", images}};
-  if (!options.background_names.empty()) doc["background_photos"] = options.background_names;
+  if (!options.background_names.empty()) {
+    doc["background_photos"] = options.background_names;
+    doc["photo_share"] = options.photo_share;
+  }
   write_file_atomically(dir + "/dataset.json", doc.dump());
 }
 

@@ -55,6 +55,7 @@ struct ShapesOptions {
   // names, recorded in dataset.json. The scenes depend on the photos and their order.
   std::shared_ptr<const std::vector<cv::Mat>> background_photos;
   std::vector<std::string> background_names;
+  double photo_share = 0.25;  // with photos: the share of scenes drawn on one
 };
 
 // Scene `index` of the dataset seeded by `seed`: the same pair always gives the same scene,

@@ -86,6 +86,42 @@ void play_pointing_game(const DecodedCaption& caption, const std::vector<ShapeOb
   }
 }
 
+std::vector<ScoreBand> score_bands(const std::vector<EvaluatedImage>& images, int bands) {
+  std::vector<const EvaluatedImage*> order;
+  for (const auto& image : images) order.push_back(&image);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const EvaluatedImage* a, const EvaluatedImage* b) { return a->mean_log_prob < b->mean_log_prob; });
+  const auto n = static_cast<int64_t>(order.size());
+  const int64_t count = std::min<int64_t>(std::max(bands, 1), n);
+  std::vector<ScoreBand> out;
+  for (int64_t b = 0; b < count; ++b) {
+    const int64_t from = b * n / count, to = (b + 1) * n / count;
+    ScoreBand band;
+    band.lowest = order[static_cast<size_t>(from)]->mean_log_prob;
+    band.highest = order[static_cast<size_t>(to - 1)]->mean_log_prob;
+    band.images = to - from;
+    int64_t right = 0;
+    for (int64_t i = from; i < to; ++i) right += order[static_cast<size_t>(i)]->names_exactly;
+    band.content_accuracy = static_cast<double>(right) / static_cast<double>(band.images);
+    out.push_back(band);
+  }
+  return out;
+}
+
+UnsureSplit split_by_score(const std::vector<EvaluatedImage>& images, double threshold) {
+  UnsureSplit split;
+  split.threshold = threshold;
+  int64_t unsure_right = 0, sure_right = 0;
+  for (const auto& image : images) {
+    const bool unsure = image.mean_log_prob < threshold;
+    (unsure ? split.unsure : split.sure) += 1;
+    (unsure ? unsure_right : sure_right) += image.names_exactly;
+  }
+  if (split.unsure) split.unsure_accuracy = static_cast<double>(unsure_right) / static_cast<double>(split.unsure);
+  if (split.sure) split.sure_accuracy = static_cast<double>(sure_right) / static_cast<double>(split.sure);
+  return split;
+}
+
 EvalReport evaluate(CaptionModelImpl& model, const Vocabulary& vocab, const CaptionDataset& dataset,
                     const std::vector<int64_t>& images, const FeatureTable& features, const ShapesAnnotations* shapes,
                     const DecodeOptions& options, const torch::Device& device,
@@ -125,7 +161,11 @@ EvalReport evaluate(CaptionModelImpl& model, const Vocabulary& vocab, const Capt
   if (!images.empty()) {
     report.scores = score_captions(references, candidates);
     report.mean_log_prob /= static_cast<double>(images.size());
-    if (report.has_objects) report.content_accuracy = static_cast<double>(exact) / static_cast<double>(images.size());
+    if (report.has_objects) {
+      report.content_accuracy = static_cast<double>(exact) / static_cast<double>(images.size());
+      report.calibration = score_bands(report.per_image, 10);
+      report.unsure = split_by_score(report.per_image, kUnsureBelow);
+    }
   }
   if (was_training) model.train();
   return report;

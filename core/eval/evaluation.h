@@ -78,6 +78,26 @@ struct EvaluatedImage {
   bool names_exactly = false;  // Shapes only
 };
 
+// Content accuracy by caption score (mean log-probability per word), Shapes only: the images in
+// equal-count bands from the least to the most confident caption. Where the score means
+// something, accuracy rises band by band.
+struct ScoreBand {
+  double lowest = 0, highest = 0;  // the band's scores
+  int64_t images = 0;
+  double content_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+// `bands` bands (fewer when there are fewer images); none without images.
+std::vector<ScoreBand> score_bands(const std::vector<EvaluatedImage>& images, int bands);
+
+// The captions a threshold flags as unsure (score below it) and the rest, with their accuracy.
+struct UnsureSplit {
+  double threshold = 0;
+  int64_t unsure = 0, sure = 0;
+  double unsure_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double sure_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+UnsureSplit split_by_score(const std::vector<EvaluatedImage>& images, double threshold);
+
 struct EvalReport {
   int64_t images = 0;
   CaptionScores scores;
@@ -86,6 +106,8 @@ struct EvalReport {
   double content_accuracy = std::numeric_limits<double>::quiet_NaN();
   ObjectMentions mentions;
   Pointing pointing;
+  std::vector<ScoreBand> calibration;  // Shapes only: score deciles
+  UnsureSplit unsure;                  // Shapes only: at kUnsureBelow
   std::vector<EvaluatedImage> per_image;
 };
 

@@ -109,9 +109,7 @@ RunEvaluation evaluate_run(const RunEvalRequest& r, RunEvalObserver* observer, c
                         });
   out.model_kind = checkpoint.config.model.kind;
   out.split = split;
-  out.decoding = r.decoding.mode == DecodeMode::Beam     ? "beam " + std::to_string(r.decoding.beam_width)
-                 : r.decoding.mode == DecodeMode::Sample ? std::string("sampled")
-                                                         : std::string("greedy");
+  out.decoding = describe(r.decoding);
   return out;
 }
 
@@ -137,6 +135,16 @@ nlohmann::json eval_report_json(const RunEvaluation& e) {
     j["count_accuracy"] = rate(m.count_accuracy());
     j["counting_captions"] = m.counting_captions;
     j["repetition_rate"] = rate(m.repetition());
+    nlohmann::json bands = nlohmann::json::array();
+    for (const ScoreBand& b : r.calibration)
+      bands.push_back({{"lowest_score", b.lowest}, {"highest_score", b.highest}, {"images", b.images},
+                       {"content_accuracy", rate(b.content_accuracy)}});
+    j["calibration"] = bands;
+    j["unsure"] = {{"threshold", r.unsure.threshold},
+                   {"captions", r.unsure.unsure},
+                   {"content_accuracy", rate(r.unsure.unsure_accuracy)},
+                   {"other_captions", r.unsure.sure},
+                   {"other_content_accuracy", rate(r.unsure.sure_accuracy)}};
   }
   return j;
 }

@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <map>
+#include <tuple>
 
 #include "core/infer/model_input.h"
 #include "core/run/run_folder.h"
@@ -45,23 +46,27 @@ std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torc
     return [&on_token, row](size_t choice, const DecodedCaption& so_far) { on_token(row, choice, so_far); };
   };
   std::vector<std::vector<DecodedCaption>> out(options.size());
-  std::map<std::pair<int, int>, std::vector<int64_t>> greedy;  // (max_len, top_alternatives) -> rows
+  // Greedy rows with the same options are decoded as one batch.
+  auto same_greedy = [](const DecodeOptions& a, const DecodeOptions& b) {
+    return std::tie(a.max_len, a.top_alternatives, a.no_repeat_ngram, a.revisit_penalty) <
+           std::tie(b.max_len, b.top_alternatives, b.no_repeat_ngram, b.revisit_penalty);
+  };
+  std::map<DecodeOptions, std::vector<int64_t>, decltype(same_greedy)> greedy(same_greedy);
   for (size_t i = 0; i < options.size(); ++i) {
     const auto row = static_cast<int64_t>(i);
-    if (options[i].mode == DecodeMode::Greedy && options[i].no_repeat_ngram == 0) {
-      greedy[{options[i].max_len, options[i].top_alternatives}].push_back(row);
+    if (options[i].mode == DecodeMode::Greedy) {
+      greedy[options[i]].push_back(row);
     } else {
       out[i] = decode(features.narrow(0, row, 1), options[i], observer_of(i));
     }
   }
-  for (const auto& [limits, group] : greedy) {
+  for (const auto& [shared, group] : greedy) {
     const std::vector<int64_t>& rows = group;  // a structured binding cannot be captured in C++17
     TokenObserver on_row;                      // the batch's row k is the features' row rows[k]
     if (on_token)
       on_row = [&on_token, &rows](size_t k, const DecodedCaption& so_far) { on_token(static_cast<size_t>(rows[k]), 0, so_far); };
     const auto captions = decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
-                                              features.index_select(0, torch::tensor(rows).to(features.device())), limits.first,
-                                              limits.second, on_row);
+                                              features.index_select(0, torch::tensor(rows).to(features.device())), shared, on_row);
     for (size_t k = 0; k < rows.size(); ++k) out[static_cast<size_t>(rows[k])] = {captions[k]};
   }
   return out;

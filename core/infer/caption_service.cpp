@@ -85,6 +85,8 @@ CaptionResult caption_result(const DecodedCaption& caption) {
   CaptionResult r;
   r.text = caption.text();
   r.log_prob = caption.log_prob;
+  r.mean_log_prob = caption.mean_log_prob();
+  r.unsure = caption.unsure();
   r.finished = caption.finished;
   for (const auto& t : caption.tokens) r.tokens.push_back(caption_word(t));
   return r;
@@ -99,7 +101,12 @@ std::string captions_to_json(const std::vector<CaptionResult>& captions, const s
       if (!t.attention.empty()) token["attention"] = t.attention;
       tokens.push_back(token);
     }
-    list.push_back({{"text", c.text}, {"log_prob", c.log_prob}, {"finished", c.finished}, {"tokens", tokens}});
+    list.push_back({{"text", c.text},
+                    {"log_prob", c.log_prob},
+                    {"mean_log_prob", c.mean_log_prob},
+                    {"unsure", c.unsure},
+                    {"finished", c.finished},
+                    {"tokens", tokens}});
   }
   return nlohmann::json{{"image", image}, {"captions", list}}.dump();
 }

@@ -22,6 +22,8 @@ struct CaptionWord {
 struct CaptionResult {
   std::string text;
   double log_prob = 0;
+  double mean_log_prob = 0;                // per generated token, END included
+  bool unsure = false;                     // DecodedCaption::unsure
   bool finished = false;                   // ended with END rather than at the length limit
   std::vector<CaptionWord> tokens;         // as generated: the last is END when finished
   std::vector<CaptionWord> words() const;  // the caption's words: tokens without END
@@ -34,7 +36,7 @@ CaptionWord caption_word(const DecodedToken& token);
 std::vector<CaptionResult> caption_results(const std::vector<DecodedCaption>& captions);
 
 // Captions as JSON, the one schema of `captioner caption --json` and the Caption tab's export:
-// {"image", "captions": [{"text", "log_prob", "finished", "tokens": [{"word", "log_prob",
+// {"image", "captions": [{"text", "log_prob", "mean_log_prob", "unsure", "finished", "tokens": [{"word", "log_prob",
 // "attention" (attention models only)}]}]}, on one line: several images make JSON Lines.
 std::string captions_to_json(const std::vector<CaptionResult>& captions, const std::string& image);
 

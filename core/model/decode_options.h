@@ -7,6 +7,8 @@
 
 namespace captioner {
 
+constexpr double kDefaultRevisitPenalty = 5.0;
+
 enum class DecodeMode { Greedy, Sample, Beam };
 const char* mode_name(DecodeMode mode);
 // "greedy", "sample" or "beam"; throws std::invalid_argument otherwise.
@@ -22,9 +24,16 @@ struct DecodeOptions {
   int max_len = 20;             // generated tokens, END included
   uint64_t seed = 0;            // sampling: same seed, same captions
   int no_repeat_ngram = 0;      // N > 0: no caption repeats a sequence of N words (0 = off)
+  // Attention models: a word the caption has already said loses up to this much log-probability
+  // when the step's attention points where it said it (decoding.cpp, same_place); 0 = off.
+  double revisit_penalty = kDefaultRevisitPenalty;
   int top_alternatives = 0;     // per word, the k words the model found likeliest there (0 = none)
 };
 
 constexpr double kGreedyTemperature = 1e-3;
+
+// "greedy", "beam 3", "sampled", with the repeat controls that differ from the defaults, e.g.
+// "beam 3, no repeated 4-grams, revisit penalty 0": how a report's captions were made.
+std::string describe(const DecodeOptions& options);
 
 }  // namespace captioner

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
 #include "core/data/tokenizer.h"
@@ -30,6 +31,17 @@ DecodeMode parse_mode(const std::string& name) {
   throw std::invalid_argument("decoding mode must be greedy, sample or beam, not '" + name + "'");
 }
 
+std::string describe(const DecodeOptions& options) {
+  std::ostringstream out;
+  if (options.mode == DecodeMode::Beam)
+    out << "beam " << options.beam_width;
+  else
+    out << (options.mode == DecodeMode::Sample ? "sampled" : "greedy");
+  if (options.no_repeat_ngram > 0) out << ", no repeated " << options.no_repeat_ngram << "-grams";
+  if (options.revisit_penalty != kDefaultRevisitPenalty) out << ", revisit penalty " << options.revisit_penalty;
+  return out.str();
+}
+
 std::vector<std::string> DecodedCaption::words() const {
   std::vector<std::string> out;
   for (const auto& t : tokens)
@@ -42,7 +54,7 @@ std::string DecodedCaption::text() const { return join_tokens(words()); }
 double DecodedCaption::mean_log_prob() const { return tokens.empty() ? 0.0 : log_prob / static_cast<double>(tokens.size()); }
 
 double DecodedCaption::score(double length_penalty) const {
-  return tokens.empty() ? 0.0 : log_prob / std::pow(static_cast<double>(tokens.size()), length_penalty);
+  return tokens.empty() ? 0.0 : (log_prob - penalty) / std::pow(static_cast<double>(tokens.size()), length_penalty);
 }
 
 namespace {
@@ -112,6 +124,38 @@ void block_repeated_ngrams(torch::Tensor& scores, const std::vector<DecodedCapti
   }
 }
 
+// How far two attention maps over the same cells point at the same place, from 0 to 1:
+// log(cells * sum a.b) / log(cells). Two maps on one and the same cell give 1; a map spread evenly
+// gives 0 against any other, so words that look nowhere in particular ("a", "of") are not held
+// to it.
+double same_place(const float* a, const std::vector<float>& b) {
+  const auto cells = static_cast<double>(b.size());
+  if (cells < 2) return 0;
+  double dot = 0;
+  for (size_t c = 0; c < b.size(); ++c) dot += static_cast<double>(a[c]) * b[c];
+  return std::clamp(std::log(cells * dot) / std::log(cells), 0.0, 1.0);
+}
+
+// What each word would cost row r's caption for returning to a place it was said at: [rows, V],
+// strength x same_place(this step's map, the map it was said with), the highest over its earlier
+// uses. Undefined when off or without maps. A scene's objects differ, so a word said again at
+// the same place names the same object twice ("a red star to the left of a red star").
+torch::Tensor revisit_costs(const std::vector<DecodedCaption>& captions, const torch::Tensor& maps, int64_t vocab_size,
+                            double strength) {
+  if (strength <= 0 || !maps.defined()) return {};
+  auto costs = torch::zeros({static_cast<int64_t>(captions.size()), vocab_size});
+  auto c = costs.accessor<float, 2>();
+  for (size_t r = 0; r < captions.size(); ++r) {
+    const float* now = maps.data_ptr<float>() + static_cast<int64_t>(r) * maps.size(1);
+    for (const DecodedToken& said : captions[r].tokens) {
+      if (said.attention.size() != static_cast<size_t>(maps.size(1))) continue;
+      float& cost = c[static_cast<int64_t>(r)][said.id];
+      cost = std::max(cost, static_cast<float>(strength * same_place(now, said.attention)));
+    }
+  }
+  return costs;
+}
+
 torch::Tensor cpu_attention(const DecoderState& state) {
   return state.attention.defined() ? state.attention.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
 }
@@ -138,6 +182,8 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     const auto log_probs = torch::log_softmax(logits, -1);
     const auto offered = options.top_alternatives > 0 ? without_special_tokens(log_probs) : torch::Tensor();
     auto allowed = without_special_tokens(logits);
+    const auto costs = revisit_costs(captions, maps, logits.size(1), options.revisit_penalty);
+    if (costs.defined()) allowed -= costs;
     block_repeated_ngrams(allowed, captions, options.no_repeat_ngram);
     torch::Tensor next;
     if (greedy) {
@@ -156,6 +202,7 @@ std::vector<DecodedCaption> greedy_or_sample(StepModel& model, const Vocabulary&
     for (int64_t i = 0; i < n; ++i) {
       auto& caption = captions[static_cast<size_t>(i)];
       if (caption.finished) continue;
+      if (costs.defined()) caption.penalty += costs[i][next_ids[i]].item<double>();
       append(caption, next_ids[i], vocab, next_lp[i], map_row(maps, i), likeliest(offered, i, options.top_alternatives, vocab));
       if (on_token) on_token(static_cast<size_t>(i), caption);
       if (caption.finished) --remaining;
@@ -181,10 +228,11 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
     const int64_t vocab_size = log_probs.size(1);
     std::vector<double> base;
     base.reserve(live.size());
-    for (const auto& h : live) base.push_back(h.log_prob);
+    for (const auto& h : live) base.push_back(h.log_prob - h.penalty);
     const auto offered = without_special_tokens(log_probs);
-    auto allowed = options.no_repeat_ngram > 0 ? offered.clone() : offered;  // the blocking writes into it
-    block_repeated_ngrams(allowed, live, options.no_repeat_ngram);
+    const auto costs = revisit_costs(live, maps, vocab_size, options.revisit_penalty);
+    auto allowed = costs.defined() ? offered - costs : options.no_repeat_ngram > 0 ? offered.clone() : offered;
+    block_repeated_ngrams(allowed, live, options.no_repeat_ngram);  // writes into `allowed`
     const auto totals = allowed + torch::tensor(base, torch::kFloat64).to(torch::kFloat32).unsqueeze(1);
     const int64_t k = std::min<int64_t>(2 * width, totals.numel());
     const auto best = std::get<1>(totals.flatten().topk(k));
@@ -197,6 +245,7 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
       const int64_t origin = index[rank] / vocab_size, token = index[rank] % vocab_size;
       if (token == Vocabulary::kEnd && rank >= width) continue;
       DecodedCaption h = live[static_cast<size_t>(origin)];
+      if (costs.defined()) h.penalty += costs[origin][token].item<double>();
       append(h, token, vocab, lp[origin * vocab_size + token], map_row(maps, origin),
              likeliest(offered, origin, options.top_alternatives, vocab));
       if (h.finished) {
@@ -223,8 +272,9 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
 
 }  // namespace
 
-std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                   const DecodeOptions& options, const TokenObserver& on_token) {
+namespace {
+
+void check(const DecodeOptions& options) {
   if (options.max_len < 1) throw std::invalid_argument("max_len must be at least 1");
   if (options.mode == DecodeMode::Sample && !(options.temperature > 0))
     throw std::invalid_argument("temperature must be positive");
@@ -232,6 +282,14 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
   if (options.no_repeat_ngram < 0) throw std::invalid_argument("no-repeat n-gram size must be >= 0");
   if (options.top_alternatives < 0) throw std::invalid_argument("the number of alternatives per word must be >= 0");
   if (options.mode == DecodeMode::Beam && options.beam_width < 1) throw std::invalid_argument("beam width must be at least 1");
+  if (!(options.revisit_penalty >= 0)) throw std::invalid_argument("the revisit penalty must be >= 0");
+}
+
+}  // namespace
+
+std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
+                                   const DecodeOptions& options, const TokenObserver& on_token) {
+  check(options);
   torch::NoGradGuard no_grad;
   if (options.mode == DecodeMode::Beam) return beam_search(model, vocab, features, options);
   return greedy_or_sample(model, vocab, batch_of(features, is_greedy(options) ? 1 : std::max(options.samples, 1)), options,
@@ -239,15 +297,14 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
 }
 
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len, int top_alternatives, const TokenObserver& on_token) {
-  if (max_len < 1) throw std::invalid_argument("max_len must be at least 1");
+                                                const DecodeOptions& options, const TokenObserver& on_token) {
   if (features.dim() < 2 || features.size(0) < 1)
     throw std::invalid_argument("decode_greedy_batch: features must be [images, ...]");
+  DecodeOptions greedy = options;
+  greedy.mode = DecodeMode::Greedy;
+  check(greedy);
   torch::NoGradGuard no_grad;
-  DecodeOptions options;
-  options.max_len = max_len;
-  options.top_alternatives = top_alternatives;
-  return greedy_or_sample(model, vocab, features, options, on_token);
+  return greedy_or_sample(model, vocab, features, greedy, on_token);
 }
 
 }  // namespace captioner

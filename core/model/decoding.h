@@ -33,14 +33,21 @@ struct DecodedToken {
   std::vector<WordChoice> alternatives;
 };
 
+// A caption whose mean log-probability per word is below this is flagged unsure: the model was
+// less sure of it than of most right captions (measured on Shapes: docs/cli.md, "How sure a
+// caption is").
+constexpr double kUnsureBelow = -0.3;
+
 struct DecodedCaption {
   std::vector<DecodedToken> tokens;        // generated words; the final END is kept when one was produced
   double log_prob = 0;                     // sum over tokens
+  double penalty = 0;                      // the revisit penalties of its tokens, summed
   bool finished = false;                   // ended with END rather than at max_len
   std::vector<std::string> words() const;  // without END
   std::string text() const;
   double mean_log_prob() const;               // log_prob / tokens.size()
-  double score(double length_penalty) const;  // log_prob / tokens.size()^length_penalty
+  bool unsure() const { return mean_log_prob() < kUnsureBelow; }
+  double score(double length_penalty) const;  // (log_prob - penalty) / tokens.size()^length_penalty
 };
 
 // Told after each step of greedy decoding or sampling, for each caption that grew: which one
@@ -58,7 +65,8 @@ std::vector<DecodedCaption> decode(StepModel& model, const Vocabulary& vocab, co
 // caption decode() gives each image alone, computed as one batch (a server's throughput). Batched
 // matrix products may round differently in the last bit, so a near-tie between two words could
 // in principle resolve otherwise than for the image alone.
+// `options` as for decode(), whatever their mode says.
 std::vector<DecodedCaption> decode_greedy_batch(StepModel& model, const Vocabulary& vocab, const torch::Tensor& features,
-                                                int max_len, int top_alternatives = 0, const TokenObserver& on_token = {});
+                                                const DecodeOptions& options, const TokenObserver& on_token = {});
 
 }  // namespace captioner

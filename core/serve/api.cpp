@@ -328,6 +328,7 @@ std::string caption_response_json(const std::vector<CaptionResult>& captions, bo
       entry["words"] = list;
       entry["finished"] = c.finished;
       entry["log_prob"] = c.log_prob;
+      entry["unsure"] = c.unsure;
     }
     out.push_back(entry);
   }

@@ -1,8 +1,8 @@
 // Encoder benchmarks (not tests):
-//   bench_encode throughput DIR [--batch B] [--workers W] [--threads T]
+//   bench_encode throughput DIR [--batch B] [--workers W] [--threads T] [--precision auto|fp32|bf16]
 //       images/s of `captioner extract` work (decode on worker threads + encode + cache writes)
 //       over the images in DIR; run_encode_bench.sh sets it beside torchvision in Python.
-//   bench_encode latency IMAGE [--runs N] [--threads T] [--layout nchw|nhwc]
+//   bench_encode latency IMAGE [--runs N] [--threads T] [--layout nchw|nhwc] [--precision auto|fp32|bf16]
 //       one dropped image captioned end to end (read + decode + resize + encode + greedy decoding
 //       with a notebook-sized LSTM): p50 / p95 over N runs after a warm-up.
 // The encoder is the installed one (CAPTIONER_ENCODER or the default locations).
@@ -31,8 +31,8 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-int throughput(const std::string& dir, int64_t batch, int workers) {
-  Encoder encoder = load_encoder(find_default_encoder());
+int throughput(const std::string& dir, int64_t batch, int workers, const std::string& precision) {
+  Encoder encoder = load_encoder(find_default_encoder(), torch::kCPU, precision);
   const auto images = list_images(dir);
   const auto out = std::filesystem::temp_directory_path() / ("bench-cache-" + std::to_string(::getpid()));
   std::filesystem::remove_all(out);
@@ -46,14 +46,14 @@ int throughput(const std::string& dir, int64_t batch, int workers) {
   std::filesystem::remove_all(out);
   std::printf(
       "{\"impl\": \"captioner-cpp\", \"images\": %lld, \"failed\": %zu, \"threads\": %d, \"batch\": %lld, "
-      "\"images_per_s\": %.2f}\n",
+      "\"precision\": \"%s\", \"images_per_s\": %.2f}\n",
       static_cast<long long>(r.encoded), r.failed.size(), at::get_num_threads(), static_cast<long long>(batch),
-      static_cast<double>(r.encoded) / s);
+      encoder.net->bf16() ? "bf16" : "fp32", static_cast<double>(r.encoded) / s);
   return 0;
 }
 
-int latency(const std::string& image, int runs, bool nhwc) {
-  Encoder encoder = load_encoder(find_default_encoder());
+int latency(const std::string& image, int runs, bool nhwc, const std::string& precision) {
+  Encoder encoder = load_encoder(find_default_encoder(), torch::kCPU, precision);
   encoder.net->set_channels_last(nhwc);
   torch::manual_seed(0);
   ModelConfig config;  // the notebook's sizes
@@ -87,9 +87,9 @@ int latency(const std::string& image, int runs, bool nhwc) {
                ms[ms.size() / 2] - load_ms[load_ms.size() / 2] - encode_ms[encode_ms.size() / 2]);
   std::printf(
       "{\"impl\": \"captioner-cpp\", \"image\": \"%s\", \"width\": %lld, \"height\": %lld, \"runs\": %d, "
-      "\"threads\": %d, \"layout\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
+      "\"threads\": %d, \"layout\": \"%s\", \"precision\": \"%s\", \"p50_ms\": %.1f, \"p95_ms\": %.1f}\n",
       image.c_str(), static_cast<long long>(rgb0.size(1)), static_cast<long long>(rgb0.size(0)), runs, at::get_num_threads(),
-      nhwc ? "nhwc" : "nchw", pct(0.5), pct(0.95));
+      nhwc ? "nhwc" : "nchw", encoder.net->bf16() ? "bf16" : "fp32", pct(0.5), pct(0.95));
   return 0;
 }
 
@@ -98,14 +98,15 @@ int latency(const std::string& image, int runs, bool nhwc) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
-                 "usage: bench_encode throughput DIR [--batch B] [--workers W] [--threads T]\n"
-                 "       bench_encode latency IMAGE [--runs N] [--threads T]\n");
+                 "usage: bench_encode throughput DIR [--batch B] [--workers W] [--threads T] [--precision P]\n"
+                 "       bench_encode latency IMAGE [--runs N] [--threads T] [--layout nchw|nhwc] [--precision P]\n");
     return 2;
   }
   const std::string mode = argv[1], target = argv[2];
   int64_t batch = 8, threads = 2;
   int workers = 2, runs = 20;
   bool nhwc = true;
+  std::string precision = "auto";
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--batch")
@@ -118,10 +119,12 @@ int main(int argc, char** argv) {
       runs = std::stoi(argv[i + 1]);
     else if (k == "--layout")
       nhwc = std::string(argv[i + 1]) == "nhwc";
+    else if (k == "--precision")
+      precision = argv[i + 1];
   }
   configure_threads(threads);
   try {
-    return mode == "latency" ? latency(target, runs, nhwc) : throughput(target, batch, workers);
+    return mode == "latency" ? latency(target, runs, nhwc, precision) : throughput(target, batch, workers, precision);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

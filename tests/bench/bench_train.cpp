@@ -1,7 +1,9 @@
 // Training-step throughput of the notebook's model at its exact shapes (batch 128, length 20,
 // vocabulary 10,403, hidden 256, embedding 128), as the trainer runs it: PAD-skipping loss,
 // backward, gradient clipping, Adam. Prints one JSON line; run_train_bench.sh sets it beside the
-// Python reference. Inputs are described in bench_inputs.md.
+// Python reference. Inputs are described in bench_inputs.md. Also the GFLOP/s the step's matrix
+// products reach, against the rate of the projection's product alone (1,792 x 256 by 256 x 10,403
+// in the step's precision): the most this chip gives the step's largest product.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 
 #include "core/model/caption_net.h"
 #include "core/model/loss.h"
+#include "core/model/projection.h"
 #include "core/util/precision.h"
 #include "core/util/runtime.h"
 
@@ -75,6 +78,33 @@ torch::Tensor make_tokens(const Args& a) {
   return tokens;
 }
 
+// Matrix-product FLOPs of one training step (forward and both backward products): the
+// projection to the vocabulary and the LSTM at every predicted token, the initial state once per
+// caption. Embedding, softmax and the optimizer are not products and are left out.
+double step_flops(const Args& a, const torch::Tensor& tokens) {
+  const auto lengths = tokens.ne(0).sum(1);
+  const double predicted = static_cast<double>((lengths - 1).sum().item<int64_t>());
+  const double h = static_cast<double>(a.hidden), e = static_cast<double>(a.embed), v = static_cast<double>(a.vocab);
+  const double initial = 2 * 6 * static_cast<double>(a.features) * h * static_cast<double>(a.batch);
+  return predicted * (6 * h * v + 6 * 4 * h * (e + h)) + initial;
+}
+
+// GFLOP/s of the projection's forward product alone, in `precision`: 1,792 x 256 by 256 x vocab.
+double projection_gflops(const Args& a, captioner::MatmulPrecision precision, const torch::Device& device) {
+  const captioner::MatmulPrecisionScope mixed(precision);
+  torch::NoGradGuard no_grad;
+  const auto hidden = torch::randn({1792, a.hidden}).to(device);
+  const auto weight = torch::randn({a.vocab, a.hidden}).to(device);
+  const auto bias = torch::zeros({a.vocab}).to(device);
+  for (int i = 0; i < 3; ++i) captioner::fast_linear(hidden, weight, bias);
+  const int runs = 20;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < runs; ++i) captioner::fast_linear(hidden, weight, bias);
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 2.0 * 1792 * static_cast<double>(a.hidden) * static_cast<double>(a.vocab) * runs / seconds / 1e9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,11 +139,14 @@ int main(int argc, char** argv) {
   double last = 0;
   for (int i = 0; i < a.steps; ++i) last = step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double step_gflops = step_flops(a, tokens) * a.steps / seconds / 1e9;
   std::printf(
       "{\"impl\": \"captioner-cpp\", \"device\": \"%s\", \"precision\": \"%s\", \"isa\": \"%s\", "
       "\"threads\": %d, \"lengths\": \"%s\", \"steps\": %d, "
-      "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f}\n",
+      "\"captions_per_s\": %.1f, \"steps_per_s\": %.3f, \"last_loss\": %.4f, \"step_gflop_per_s\": %.1f, "
+      "\"projection_gflop_per_s\": %.1f}\n",
       device.is_cuda() ? "cuda" : "cpu", captioner::precision_name(precision), captioner::cpu_matmul_isa().c_str(),
-      at::get_num_threads(), a.lengths.c_str(), a.steps, a.batch * a.steps / seconds, a.steps / seconds, last);
+      at::get_num_threads(), a.lengths.c_str(), a.steps, a.batch * a.steps / seconds, a.steps / seconds, last, step_gflops,
+      projection_gflops(a, precision, device));
   return 0;
 }
