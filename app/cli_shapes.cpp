@@ -60,8 +60,9 @@ Command add_shapes_command(CLI::App& app) {
                   "classic: the first style, plain, gradient, noise or stripes backgrounds only")
       ->check(CLI::IsMember(shapes_styles()))
       ->capture_default_str();
-  cmd->add_option("--backgrounds", *backgrounds,
-                  "Folder of photos (or a list file): a share of the natural scenes (--photo-share) are drawn on a dimmed crop of one")
+  cmd->add_option(
+         "--backgrounds", *backgrounds,
+         "Folder of photos (or a list file): a share of the natural scenes (--photo-share) are drawn on a dimmed crop of one")
       ->check(CLI::ExistingPath);
   cmd->add_option("--photo-share", o->photo_share, "With --backgrounds: the share of scenes drawn on a photo")
       ->check(CLI::Range(0.0, 1.0))

@@ -137,7 +137,9 @@ nlohmann::json eval_report_json(const RunEvaluation& e) {
     j["repetition_rate"] = rate(m.repetition());
     nlohmann::json bands = nlohmann::json::array();
     for (const ScoreBand& b : r.calibration)
-      bands.push_back({{"lowest_score", b.lowest}, {"highest_score", b.highest}, {"images", b.images},
+      bands.push_back({{"lowest_score", b.lowest},
+                       {"highest_score", b.highest},
+                       {"images", b.images},
                        {"content_accuracy", rate(b.content_accuracy)}});
     j["calibration"] = bands;
     j["unsure"] = {{"threshold", r.unsure.threshold},

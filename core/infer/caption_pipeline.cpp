@@ -65,8 +65,9 @@ std::vector<std::vector<DecodedCaption>> CaptionPipeline::decode_rows(const torc
     TokenObserver on_row;                      // the batch's row k is the features' row rows[k]
     if (on_token)
       on_row = [&on_token, &rows](size_t k, const DecodedCaption& so_far) { on_token(static_cast<size_t>(rows[k]), 0, so_far); };
-    const auto captions = decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
-                                              features.index_select(0, torch::tensor(rows).to(features.device())), shared, on_row);
+    const auto captions =
+        decode_greedy_batch(*checkpoint_->model, checkpoint_->vocab,
+                            features.index_select(0, torch::tensor(rows).to(features.device())), shared, on_row);
     for (size_t k = 0; k < rows.size(); ++k) out[static_cast<size_t>(rows[k])] = {captions[k]};
   }
   return out;

@@ -24,10 +24,10 @@ struct DecodeOptions {
   int max_len = 20;             // generated tokens, END included
   uint64_t seed = 0;            // sampling: same seed, same captions
   int no_repeat_ngram = 0;      // N > 0: no caption repeats a sequence of N words (0 = off)
+  int top_alternatives = 0;     // per word, the k words the model found likeliest there (0 = none)
   // Attention models: a word the caption has already said loses up to this much log-probability
   // when the step's attention points where it said it (decoding.cpp, same_place); 0 = off.
   double revisit_penalty = kDefaultRevisitPenalty;
-  int top_alternatives = 0;     // per word, the k words the model found likeliest there (0 = none)
 };
 
 constexpr double kGreedyTemperature = 1e-3;

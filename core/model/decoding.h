@@ -46,8 +46,8 @@ struct DecodedCaption {
   std::vector<std::string> words() const;  // without END
   std::string text() const;
   double mean_log_prob() const;               // log_prob / tokens.size()
-  bool unsure() const { return mean_log_prob() < kUnsureBelow; }
   double score(double length_penalty) const;  // (log_prob - penalty) / tokens.size()^length_penalty
+  bool unsure() const { return mean_log_prob() < kUnsureBelow; }
 };
 
 // Told after each step of greedy decoding or sampling, for each caption that grew: which one

@@ -34,7 +34,7 @@ product_loop() {
 }
 rate() { sed -E 's/.*"captions_per_s": ([0-9.]+).*/\1/' <<<"$1"; }
 field() { sed -E "s/.*\"$1\": ([0-9.]+).*/\\1/" <<<"$2"; }
-loop=() cpp=() py=() amp=() step_gflops=() gemm_gflops=()
+loop=() cpp=() py=() amp=() step_gflops=() gemm32=() gemm16=()
 for ((r = 1; r <= rounds; r++)); do
   l=$(product_loop)
   a=$("$build/tests/bench/bench_train" --threads "$threads" --steps "$steps" --lengths "$lengths" --precision "$precision")
@@ -42,7 +42,8 @@ for ((r = 1; r <= rounds; r++)); do
   c=$("$python" "$here/notebook_reference.py" --threads "$threads" --steps "$steps" --lengths "$lengths" --autocast bf16)
   printf 'captioner train: %s captions/s\n%s\n%s\n%s\n' "$l" "$a" "$b" "$c"
   loop+=("$l") cpp+=("$(rate "$a")") py+=("$(rate "$b")") amp+=("$(rate "$c")")
-  step_gflops+=("$(field step_gflop_per_s "$a")") gemm_gflops+=("$(field projection_gflop_per_s "$a")")
+  step_gflops+=("$(field step_gflop_per_s "$a")") gemm32+=("$(field gemm_fp32_gflop_per_s "$a")")
+  gemm16+=("$(field gemm_bf16_gflop_per_s "$a")")
 done
 isa=$(sed -E 's/.*"isa": "([^"]*)".*/\1/' <<<"$a")
 used=$(sed -E 's/.*"precision": "([^"]*)".*/\1/' <<<"$a")
@@ -66,7 +67,8 @@ echo "  captioner train (the product's loop)    $(median "${loop[@]}")"
 echo "  bench_train (the bare step)             $(median "${cpp[@]}")"
 echo "  python reference, fp32                  $(median "${py[@]}")"
 echo "  python reference, autocast bf16         $(median "${amp[@]}")"
-echo "GFLOP/s, median: the bare step's matrix products $(median "${step_gflops[@]}"), the projection's product alone $(median "${gemm_gflops[@]}")"
+echo "GFLOP/s, median: the bare step's matrix products $(median "${step_gflops[@]}"); LibTorch's GEMM at the projection's"
+echo "  shape, fp32 $(median "${gemm32[@]}"), bf16 $(median "${gemm16[@]}") (0: no bf16 units)"
 echo "ratios per round:"
 report "captioner train / python fp32" "${loop[@]}" -- "${py[@]}"
 report "captioner train / python autocast bf16" "${loop[@]}" -- "${amp[@]}"
