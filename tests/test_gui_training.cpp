@@ -308,6 +308,7 @@ class TestGuiTraining : public QObject {
     tab.show();
     tab.setDataset(shapes_);
     test::store_small_training_settings(16, 8, 4, 250, 5000);
+    QSettings().setValue(QStringLiteral("training/kind"), 1);  // the LSTM: the smallest model, whatever ran before
     tab.loadSettings();
     QSignalSpy finished(&tab, &ui::TrainingTab::trainingFinished);
     test::StallMeter during_run;

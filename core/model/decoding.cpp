@@ -270,10 +270,6 @@ std::vector<DecodedCaption> beam_search(StepModel& model, const Vocabulary& voca
   return done;
 }
 
-}  // namespace
-
-namespace {
-
 void check(const DecodeOptions& options) {
   if (options.max_len < 1) throw std::invalid_argument("max_len must be at least 1");
   if (options.mode == DecodeMode::Sample && !(options.temperature > 0))
