@@ -19,6 +19,7 @@
 
 #include "core/model/caption_net.h"
 #include "core/model/decoding.h"
+#include "core/util/precision.h"
 #include "core/util/runtime.h"
 #include "core/vision/encoder.h"
 #include "core/vision/feature_cache.h"
@@ -46,9 +47,9 @@ int throughput(const std::string& dir, int64_t batch, int workers, const std::st
   std::filesystem::remove_all(out);
   std::printf(
       "{\"impl\": \"captioner-cpp\", \"images\": %lld, \"failed\": %zu, \"threads\": %d, \"batch\": %lld, "
-      "\"precision\": \"%s\", \"images_per_s\": %.2f}\n",
+      "\"precision\": \"%s\", \"isa\": \"%s\", \"images_per_s\": %.2f}\n",
       static_cast<long long>(r.encoded), r.failed.size(), at::get_num_threads(), static_cast<long long>(batch),
-      encoder.net->bf16() ? "bf16" : "fp32", static_cast<double>(r.encoded) / s);
+      encoder.net->bf16() ? "bf16" : "fp32", cpu_matmul_isa().c_str(), static_cast<double>(r.encoded) / s);
   return 0;
 }
 

@@ -25,8 +25,8 @@ for ((r = 1; r <= rounds; r++)); do
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 used=$(sed -E 's/.*"precision": "([^"]*)".*/\1/' <<<"$a")
-units=$(grep -o -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | sort -u | paste -sd+ - || true)
-echo "extraction images/s, median of $rounds ($threads threads, batch 8; CPU bf16 units: ${units:-none}):"
+isa=$(sed -E 's/.*"isa": "([^"]*)".*/\1/' <<<"$a")
+echo "extraction images/s, median of $rounds ($threads threads, batch 8; oneDNN ISA $isa):"
 echo "  captioner (C++, $used, decode on 2 worker threads, cache written)  $(median "${cpp[@]}")"
 echo "  torchvision (Python, fp32, PIL decode, nothing written)           $(median "${py[@]}")"
 echo "  ratio per round ${ratios[*]}; median $(median "${ratios[@]}")"

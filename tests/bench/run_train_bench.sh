@@ -10,7 +10,8 @@
 #   python fp32      the notebook's model in PyTorch, its default precision;
 #   python autocast  the same under torch.autocast("cpu", bfloat16), the best a PyTorch user
 #                    would turn on.
-# Prints each run, the medians, each round's ratios, and the CPU's bf16 units and oneDNN ISA.
+# Prints each run, the medians, each round's ratios, and the ISA oneDNN uses (which says whether
+# the CPU has bf16 units).
 # usage: run_train_bench.sh BUILD_DIR [ROUNDS] [THREADS] [STEPS] [coco|full] [PRECISION] [WORK_DIR]
 set -euo pipefail
 build="$1"
@@ -47,22 +48,17 @@ for ((r = 1; r <= rounds; r++)); do
 done
 isa=$(sed -E 's/.*"isa": "([^"]*)".*/\1/' <<<"$a")
 used=$(sed -E 's/.*"precision": "([^"]*)".*/\1/' <<<"$a")
-units=$(grep -o -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | sort -u | paste -sd+ - || true)
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 range() { printf '%s\n' "$@" | sort -g | sed -n '1p;$p' | paste -sd- -; }
-ratios() {  # ratios NUMERATORS... -- DENOMINATORS...: one per round
-  local -a n=() d=(); local seen=0
-  for x in "$@"; do if [[ $x == -- ]]; then seen=1; elif ((seen)); then d+=("$x"); else n+=("$x"); fi; done
-  for ((i = 0; i < ${#n[@]}; i++)); do ratio "${n[$i]}" "${d[$i]}"; echo; done
-}
-report() {  # report LABEL NUMERATORS... -- DENOMINATORS...
-  local label="$1"; shift
-  mapfile -t per < <(ratios "$@")
-  echo "  $label: ${per[*]}; median $(median "${per[@]}") (range $(range "${per[@]}"))"
+report() {  # report LABEL NUMERATORS DENOMINATORS (names of arrays): each round's ratio, median, range
+  local -n num="$2" den="$3"
+  local per=()
+  for ((i = 0; i < rounds; i++)); do per+=("$(ratio "${num[$i]}" "${den[$i]}")"); done
+  echo "  $1: ${per[*]}; median $(median "${per[@]}") (range $(range "${per[@]}"))"
 }
 echo "captions/s, median of $rounds ($threads threads, batch 128, length 20, vocab 10403, $lengths lengths;"
-echo "CPU bf16 units: ${units:-none}; oneDNN ISA $isa; Captioner's products in $used):"
+echo "oneDNN ISA $isa (bf16 units: avx512_core_bf16 or avx512_core_amx); Captioner's products in $used):"
 echo "  captioner train (the product's loop)    $(median "${loop[@]}")"
 echo "  bench_train (the bare step)             $(median "${cpp[@]}")"
 echo "  python reference, fp32                  $(median "${py[@]}")"
@@ -70,7 +66,7 @@ echo "  python reference, autocast bf16         $(median "${amp[@]}")"
 echo "GFLOP/s, median: the bare step's matrix products $(median "${step_gflops[@]}"); LibTorch's GEMM at the projection's"
 echo "  shape, fp32 $(median "${gemm32[@]}"), bf16 $(median "${gemm16[@]}") (0: no bf16 units)"
 echo "ratios per round:"
-report "captioner train / python fp32" "${loop[@]}" -- "${py[@]}"
-report "captioner train / python autocast bf16" "${loop[@]}" -- "${amp[@]}"
-report "bench_train / python fp32" "${cpp[@]}" -- "${py[@]}"
-report "bench_train / python autocast bf16" "${cpp[@]}" -- "${amp[@]}"
+report "captioner train / python fp32" loop py
+report "captioner train / python autocast bf16" loop amp
+report "bench_train / python fp32" cpp py
+report "bench_train / python autocast bf16" cpp amp
