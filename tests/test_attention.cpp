@@ -8,6 +8,9 @@
 #include "core/model/loss.h"
 #include "core/run/checkpoint.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -96,7 +99,7 @@ class TestAttention : public QObject {
     const auto grid = torch::randn({3, 16, 8});
     // Different lengths in an order that is not sorted: the batch shrinks internally.
     const auto tokens = torch::tensor({{2, 4, 5, 3, 0, 0}, {2, 4, 6, 9, 7, 3}, {2, 8, 3, 0, 0, 0}}, torch::kInt64);
-    const auto tf = net->teacher_forcing(grid, tokens, Vocabulary::kPad);
+    const auto tf = net->teacher_forcing(grid, tokens, Vocabulary::kPad, {});
     QCOMPARE(tf.targets.size(0), int64_t{3 + 5 + 2});
     const auto tf_logits = torch::log_softmax(net->output(tf.hidden), -1);
     // Step by step, per caption, and compare each target's log-probability (any order).
@@ -221,7 +224,7 @@ class TestAttention : public QObject {
     torch::NoGradGuard no_grad;
     const auto grid = torch::randn({2, 16, 8});
     const auto tokens = torch::tensor({{2, 4, 5, 3}, {2, 6, 3, 0}}, torch::kInt64);
-    const auto tf = net->teacher_forcing(grid, tokens, Vocabulary::kPad);
+    const auto tf = net->teacher_forcing(grid, tokens, Vocabulary::kPad, {});
     auto coverage = torch::zeros({2, 16});
     for (int64_t b = 0; b < 2; ++b) {
       DecoderState state = net->start(grid[b].unsqueeze(0));
@@ -262,44 +265,60 @@ class TestAttention : public QObject {
   }
 
   void learns_to_look_at_the_cell_that_names_the_word() {
-    torch::manual_seed(4);
-    ModelConfig config = small_config();
-    config.hidden = 32;
-    config.attention_dim = 16;
-    config.attention_penalty = 0;  // the weights alone; the regulariser has its own test
-    AttentionNet net(config, vocab().size(), Vocabulary::kPad);
-    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-2));
-    const auto train = marked_grids(512, 11);
-    for (int step = 0; step < 600; ++step) {
-      const auto index = torch::randint(0, 512, {64}, torch::kInt64);
-      adam.zero_grad();
-      const auto loss =
-          caption_loss(*net, train.grids.index_select(0, index), train.tokens.index_select(0, index), Vocabulary::kPad);
-      loss.loss.backward();
-      adam.step();
+    // One training run: how many of 100 test captions name the right colour, and how often the
+    // map peaks on the marked cell.
+    auto train_and_test = [&](uint64_t seed) {
+      torch::manual_seed(seed);
+      ModelConfig config = small_config();
+      config.hidden = 32;
+      config.attention_dim = 16;
+      config.attention_penalty = 0;  // the weights alone; the regulariser has its own test
+      AttentionNet net(config, vocab().size(), Vocabulary::kPad);
+      torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-2));
+      const auto train = marked_grids(512, 11);
+      for (int step = 0; step < 600; ++step) {
+        const auto index = torch::randint(0, 512, {64}, torch::kInt64);
+        adam.zero_grad();
+        const auto loss =
+            caption_loss(*net, train.grids.index_select(0, index), train.tokens.index_select(0, index), Vocabulary::kPad);
+        loss.loss.backward();
+        adam.step();
+      }
+      net->eval();
+      const auto test = marked_grids(100, 12);
+      int right_word = 0, read = 0;
+      for (int64_t i = 0; i < 100; ++i) {
+        DecodeOptions o;
+        o.max_len = 5;
+        const auto caption = decode(*net, vocab(), test.grids[i].unsqueeze(0), o).front();
+        if (caption.tokens.size() < 2) continue;
+        right_word += caption.tokens[1].id == test.tokens[i][2].item<int64_t>();
+        auto on_marked = [&](const DecodedToken& token) {
+          const auto argmax = std::max_element(token.attention.begin(), token.attention.end()) - token.attention.begin();
+          return argmax == test.marked[static_cast<size_t>(i)];
+        };
+        read += on_marked(caption.tokens[0]) || on_marked(caption.tokens[1]);
+      }
+      qInfo("seed %d: colour right %d/100, attention peaked on the marked cell before or at the colour %d/100",
+            static_cast<int>(seed), right_word, read);
+      return std::make_pair(right_word, read);
+    };
+    // The median of three runs: over seeds 4..13, two runs in ten ended at 76-78 right colours,
+    // with the per-step code as with the per-batch one; one seed alone tests the seed.
+    std::vector<int> right, read;
+    for (uint64_t seed : {4, 5, 6}) {
+      const auto [r, m] = train_and_test(seed);
+      right.push_back(r);
+      read.push_back(m);
     }
-    net->eval();
-    const auto test = marked_grids(100, 12);
-    int right_word = 0, read = 0;
-    for (int64_t i = 0; i < 100; ++i) {
-      DecodeOptions o;
-      o.max_len = 5;
-      const auto caption = decode(*net, vocab(), test.grids[i].unsqueeze(0), o).front();
-      if (caption.tokens.size() < 2) continue;
-      right_word += caption.tokens[1].id == test.tokens[i][2].item<int64_t>();
-      auto on_marked = [&](const DecodedToken& token) {
-        const auto argmax = std::max_element(token.attention.begin(), token.attention.end()) - token.attention.begin();
-        return argmax == test.marked[static_cast<size_t>(i)];
-      };
-      read += on_marked(caption.tokens[0]) || on_marked(caption.tokens[1]);
-    }
-    qInfo("colour right %d/100, attention peaked on the marked cell before or at the colour %d/100", right_word, read);
+    std::sort(right.begin(), right.end());
+    std::sort(read.begin(), read.end());
     // Soft attention need not peak where a word's evidence is at the very step that says it: the
     // colour can be read one step early (while "a" is said) and carried in the LSTM state. Over
-    // seeds 4..8 both happened (50 to 100 images read); so this asks that the map peak on the
+    // seeds 4..13 both happened (44 to 100 images read); so this asks that the map peak on the
     // marked cell at one of the two steps, far above chance (about 12 of 100).
-    QVERIFY(right_word >= 90);
-    QVERIFY(read >= 40);
+    QVERIFY(right[1] >= 90);
+    QVERIFY(read[1] >= 40);
   }
 
   void lstm_model_has_no_maps() {

@@ -5,6 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <thread>
+#include <vector>
+
 #include <QtTest/QtTest>
 
 using namespace captioner;
@@ -143,6 +146,35 @@ class TestProjection : public QObject {
 #endif
 
   // The rule behind --precision auto, with the ISA given rather than read from this CPU.
+  // A training step's shares run the same bf16 products on several threads at once: each call
+  // must bring its own oneDNN scratchpad, or the threads overwrite each other's partial sums.
+  void bf16_products_run_on_several_threads_at_once() {
+    torch::manual_seed(5);
+    const int64_t n = 40, h = 448, v = 1024;  // a step's gate product: bf16, with padded rows
+    std::vector<torch::Tensor> xs;
+    for (int k = 0; k < 4; ++k) xs.push_back(torch::randn({n + k, h}));
+    const auto w = 0.1 * torch::randn({v, h}), b = torch::randn({v});
+    const MatmulPrecisionScope scope(MatmulPrecision::Bf16);
+    std::vector<torch::Tensor> alone;
+    try {
+      for (const auto& x : xs) alone.push_back(fast_linear(x, w, b));
+    } catch (const ConfigError& e) {
+      QSKIP(e.what());  // a CPU on which oneDNN has no bf16 products at all
+    }
+    std::vector<std::vector<torch::Tensor>> together(xs.size());
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < xs.size(); ++k)
+      threads.emplace_back([&, k] {
+        const MatmulPrecisionScope mine(MatmulPrecision::Bf16);
+        for (int r = 0; r < 50; ++r) together[k].push_back(fast_linear(xs[k], w, b));
+      });
+    for (auto& t : threads) t.join();
+    // Tight, not exact: the thread count inside oneDNN may differ between the threads.
+    for (size_t k = 0; k < xs.size(); ++k)
+      for (const auto& y : together[k])
+        QVERIFY((y - alone[k]).abs().max().item<double>() <= 1e-5 * alone[k].abs().max().item<double>());
+  }
+
   void auto_precision_follows_the_cpu() {
 #ifdef CAPTIONER_EXPECT_DNNL
     QCOMPARE(choose_precision("auto", true, true), MatmulPrecision::Bf16);

@@ -5,6 +5,7 @@
 #include "core/run/run_folder.h"
 #include "core/run/run_summary.h"
 #include "core/train/recipe.h"
+#include "core/train/shard_threads.h"
 #include "core/train/trainer.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -35,6 +37,7 @@ TrainConfig small_config() {
   c.lr_decay = 0.5;
   c.lr_decay_every = 25;
   c.seed = 11;
+  c.threads = 2;  // each step in two shares, on any machine
   return c;
 }
 
@@ -319,6 +322,61 @@ class TestTrainer : public QObject {
     QCOMPARE(disturbed.history().rows.back().train_loss, quiet.history().rows.back().train_loss);
   }
 
+  // Two threads, each on half of the batch, compute the gradient of the whole batch: without
+  // dropout the weights after a few steps are those of one thread, up to rounding.
+  void shares_of_a_step_sum_to_the_whole_batch() {
+    auto run = [&](int64_t threads) {
+      auto config = small_config();
+      config.steps = 8;
+      config.model.dropout = 0;
+      config.threads = threads;
+      auto trainer = std::make_unique<Trainer>(config, read_dataset(data_), path("shares-" + std::to_string(threads)));
+      const auto result = trainer->run();
+      if (result.state != TrainerState::Finished) throw std::runtime_error(result.error);
+      return trainer;
+    };
+    const auto one = run(1), two = run(2);
+    const auto a = one->model()->named_parameters();
+    const auto b = two->model()->named_parameters();
+    for (const auto& item : a) {
+      const double gap = (item.value() - b[item.key()]).abs().max().item<double>();
+      QVERIFY2(gap < 1e-4, (item.key() + ": " + std::to_string(gap)).c_str());
+    }
+    for (size_t i = 0; i < one->history().rows.size(); ++i)
+      QVERIFY(std::abs(one->history().rows[i].train_loss - two->history().rows[i].train_loss) < 1e-4);
+    // And the shares did differ from one thread in the last bits: two computations, not one.
+    bool any_difference = false;
+    for (const auto& item : a) any_difference = any_difference || !torch::equal(item.value(), b[item.key()]);
+    QVERIFY(any_difference);
+  }
+
+  void shard_threads_run_every_share_and_report_the_first_failure() {
+    ShardThreads threads(3);
+    QCOMPARE(threads.size(), size_t{3});
+    for (size_t n = 0; n <= 3; ++n) {
+      std::array<std::atomic<int>, 3> runs{};
+      threads.run(n, [&](size_t k) { ++runs[k]; });
+      for (size_t k = 0; k < 3; ++k) QCOMPARE(runs[k].load(), k < n ? 1 : 0);
+    }
+    std::atomic<int> finished{0};
+    try {
+      threads.run(3, [&](size_t k) {
+        if (k >= 1) throw std::runtime_error("share " + std::to_string(k));
+        ++finished;
+      });
+      QFAIL("a share's failure was not reported");
+    } catch (const std::runtime_error& e) {
+      QCOMPARE(std::string(e.what()), std::string("share 1"));
+    }
+    QCOMPARE(finished.load(), 1);
+    int after = 0;
+    threads.run(2, [&](size_t k) {
+      if (k == 0) ++after;
+    });  // still usable after a failure
+    QCOMPARE(after, 1);
+    QVERIFY_THROWS_EXCEPTION(std::logic_error, threads.run(4, [](size_t) {}));
+  }
+
   void resume_can_extend_the_run() {
     auto config = small_config();
     config.steps = 10;
@@ -385,6 +443,7 @@ class TestTrainer : public QObject {
     auto config = small_config();
     config.steps = 12;
     config.checkpoint_every = 100;
+    config.threads = 1;  // the whole batch's backward(), which runs the parameter hook below
     Trainer trainer(config, read_dataset(data_), path("nonfinite"));
     struct Messages : TrainObserver {
       std::vector<std::string> lines;

@@ -1,6 +1,7 @@
 #include "core/data/shapes.h"
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -274,6 +275,42 @@ ShapesScene render_scene(uint64_t seed, int64_t index, const ShapesOptions& opti
   return scene;
 }
 
+namespace {
+
+std::string image_name(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%06lld.png", static_cast<long long>(index));
+  return name;
+}
+
+// A scene whose PNG was written (its pixels dropped), or why it could not be.
+struct WrittenScene {
+  ShapesScene scene;
+  std::string failure;
+};
+
+// Scenes [begin, end) drawn and their PNGs encoded on every core: each scene depends on its
+// index only, so the records that follow in index order are those of a one-thread loop.
+std::vector<WrittenScene> write_scene_images(const std::string& image_dir, int64_t begin, int64_t end,
+                                             const ShapesOptions& options) {
+  std::vector<WrittenScene> out(static_cast<size_t>(end - begin));
+  cv::parallel_for_(cv::Range(0, static_cast<int>(end - begin)), [&](const cv::Range& range) {
+    for (int k = range.start; k < range.end; ++k) {
+      WrittenScene& w = out[static_cast<size_t>(k)];
+      try {
+        w.scene = render_scene(options.seed, begin + k, options);
+        if (!cv::imwrite(image_dir + "/" + image_name(begin + k), w.scene.image)) w.failure = "cannot write image";
+      } catch (const std::exception& e) {
+        w.failure = std::string("cannot write image: ") + e.what();
+      }
+      w.scene.image.release();
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
                           const std::function<bool(int64_t, int64_t)>& progress) {
   if (options.count < 1) throw ConfigError("shapes: count must be at least 1");
@@ -297,12 +334,14 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
   nlohmann::json images = nlohmann::json::array();
   Rng split_rng(options.seed ^ 0x94D049BB133111EBull);
   int64_t sentence_id = 0;
+  constexpr int64_t kBlock = 32;
+  std::vector<WrittenScene> block;
   for (int64_t i = 0; i < options.count; ++i) {
-    const ShapesScene scene = render_scene(options.seed, i, options);
-    char name[32];
-    std::snprintf(name, sizeof name, "%06lld.png", static_cast<long long>(i));
-    const std::string path = image_dir + "/" + name;
-    if (!cv::imwrite(path, scene.image)) throw DataError(path, "cannot write image");
+    const auto slot = static_cast<size_t>(i % kBlock);
+    if (slot == 0) block = write_scene_images(image_dir, i, std::min(options.count, i + kBlock), options);
+    const WrittenScene& written = block[slot];
+    if (!written.failure.empty()) throw DataError(image_dir + "/" + image_name(i), written.failure);
+    const ShapesScene& scene = written.scene;
     nlohmann::json sentences = nlohmann::json::array();
     for (const auto& c : scene.captions)
       sentences.push_back({{"tokens", tokenize(c)}, {"raw", c}, {"imgid", i}, {"sentid", sentence_id++}});
@@ -310,7 +349,7 @@ void write_shapes_dataset(const std::string& dir, const ShapesOptions& options,
     for (const auto& o : scene.objects)
       objects.push_back({{"shape", o.shape}, {"color", o.color}, {"size", o.size}, {"bbox", o.bbox}});
     images.push_back({{"filepath", "images"},
-                      {"filename", name},
+                      {"filename", image_name(i)},
                       {"imgid", i},
                       {"split", split_for(split_rng, options)},
                       {"sentences", sentences},

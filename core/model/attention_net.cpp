@@ -36,11 +36,11 @@ torch::Tensor AttentionNetImpl::output_input(const torch::Tensor& h, const torch
   return h + fast_linear(context, context_out->weight, context_out->bias);
 }
 
-std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& word,
+std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Tensor& h, const torch::Tensor& word_query,
                                                                  const torch::Tensor& cells, const torch::Tensor& keys,
                                                                  const torch::Tensor& coverage) {
   auto query = fast_linear(h, hidden_key->weight, hidden_key->bias);
-  if (word_key) query = query + fast_linear(word, word_key->weight, torch::Tensor());
+  if (word_query.defined()) query = query + word_query;
   auto pre = keys + query.unsqueeze(1);  // [B, cells, a]
   if (coverage_key) pre = pre + coverage.unsqueeze(2) * coverage_key->weight.squeeze(1);
   const auto scores = fast_linear(torch::tanh(pre).view({-1, pre.size(2)}), score->weight, score->bias)
@@ -52,9 +52,8 @@ std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::attend(const torch::Te
   return {weights, torch::sigmoid(fast_linear(h, gate->weight, gate->bias)) * context};
 }
 
-std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::lstm_step(const torch::Tensor& input, const torch::Tensor& h,
-                                                                    const torch::Tensor& c) {
-  const auto all = fast_linear(torch::cat({input, h}, 1), gates->weight, gates->bias).chunk(4, 1);
+std::pair<torch::Tensor, torch::Tensor> AttentionNetImpl::lstm_update(const torch::Tensor& gate_sums, const torch::Tensor& c) {
+  const auto all = gate_sums.chunk(4, 1);
   const auto next_c = torch::sigmoid(all[1]) * c + torch::sigmoid(all[0]) * torch::tanh(all[2]);
   return {torch::sigmoid(all[3]) * torch::tanh(next_c), next_c};
 }
@@ -83,14 +82,27 @@ torch::Tensor AttentionNetImpl::step(const torch::Tensor& tokens, DecoderState& 
   const auto word = embedding(tokens);
   const torch::Tensor no_coverage;
   const auto& coverage = coverage_key ? state.tensors[4].first : no_coverage;
-  const auto [weights, context] = attend(h, word, state.tensors[2].first, state.tensors[3].first, coverage);
-  std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
+  const auto word_query = word_key ? fast_linear(word, word_key->weight, torch::Tensor()) : torch::Tensor();
+  const auto [weights, context] = attend(h, word_query, state.tensors[2].first, state.tensors[3].first, coverage);
+  std::tie(h, c) = lstm_update(fast_linear(torch::cat({word, context, h}, 1), gates->weight, gates->bias), c);
   if (coverage_key) state.tensors[4].first = coverage + weights;
   state.attention = weights;
   return fast_linear(output_input(h, context), output->weight, output->bias);
 }
 
-TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) {
+AttentionNetImpl::WordProducts AttentionNetImpl::word_products(const torch::Tensor& embedded) {
+  const int64_t batch = embedded.size(0), steps = embedded.size(1), e = config_.embed;
+  const auto flat = embedded.reshape({-1, e});
+  WordProducts out;
+  if (word_key) out.queries = fast_linear(flat, word_key->weight, torch::Tensor()).view({batch, steps, -1});
+  out.gates = fast_linear(flat, gates->weight.narrow(1, 0, e), gates->bias).view({batch, steps, -1});
+  out.recurrent_weight = gates->weight.narrow(1, e, gates->weight.size(1) - e).contiguous();
+  out.no_bias = torch::zeros({out.recurrent_weight.size(0)}, out.recurrent_weight.options());
+  return out;
+}
+
+TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id,
+                                                 const at::Generator& dropout_generator) {
   using torch::indexing::Slice;
   const int64_t batch = tokens.size(0);
   const auto targets_all = tokens.index({Slice(), Slice(1, torch::indexing::None)});
@@ -104,7 +116,7 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
   const auto index = torch::tensor(order, torch::kInt64).to(tokens.device());
   const auto inputs = tokens.index_select(0, index).index({Slice(), Slice(0, -1)});
   const auto targets = targets_all.index_select(0, index);
-  const auto embedded = dropout(embedding(inputs));
+  const WordProducts words = word_products(dropout(embedding(inputs), dropout_generator));
 
   DecoderState state = start(grid.index_select(0, index));
   auto h = state.tensors[0].first, c = state.tensors[1].first;
@@ -122,9 +134,11 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
       keys = keys.narrow(0, 0, running);
       if (coverage.defined()) coverage = coverage.narrow(0, 0, running);
     }
-    const auto word = embedded.narrow(0, 0, running).select(1, t);
-    const auto [weights, context] = attend(h, word, cells, keys, coverage);
-    std::tie(h, c) = lstm_step(torch::cat({word, context}, 1), h, c);
+    const auto word_query = words.queries.defined() ? words.queries.narrow(0, 0, running).select(1, t) : torch::Tensor();
+    const auto [weights, context] = attend(h, word_query, cells, keys, coverage);
+    const auto gate_sums = words.gates.narrow(0, 0, running).select(1, t) +
+                           fast_linear(torch::cat({context, h}, 1), words.recurrent_weight, words.no_bias);
+    std::tie(h, c) = lstm_update(gate_sums, c);
     if (coverage.defined()) coverage = coverage + weights;
     hidden.push_back(output_input(h, context));
     wanted.push_back(targets.narrow(0, 0, running).select(1, t));
@@ -138,7 +152,7 @@ TeacherForcing AttentionNetImpl::teacher_forcing(const torch::Tensor& grid, cons
     out.targets = torch::zeros({0}, tokens.options());
     return out;
   }
-  out.hidden = dropout(torch::cat(hidden, 0));
+  out.hidden = dropout(torch::cat(hidden, 0), dropout_generator);
   out.targets = torch::cat(wanted, 0);
   if (config_.attention_penalty > 0) {
     const auto total = torch::stack(weights_per_step, 0).sum(0);  // [B, cells]: each cell's total weight

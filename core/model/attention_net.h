@@ -35,7 +35,8 @@ namespace captioner {
 struct AttentionNetImpl : CaptionModelImpl {
   AttentionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
 
-  TeacherForcing teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id) override;
+  TeacherForcing teacher_forcing(const torch::Tensor& grid, const torch::Tensor& tokens, int64_t pad_id,
+                                 const at::Generator& dropout_generator) override;
   torch::nn::Linear& output_layer() override { return output; }
   FeatureInput input() const override { return FeatureInput::Grid; }
   // grid: [B, cells, feature_dim]. State: h, c, projected cells, their attention keys and, with
@@ -60,13 +61,26 @@ struct AttentionNetImpl : CaptionModelImpl {
 
  private:
   // Attention weights [B, cells] and gated context [B, attention_dim] for hidden state h, the
-  // embedded input word and, with coverage, the cells' summed weights so far [B, cells].
-  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word, const torch::Tensor& cells,
-                                                 const torch::Tensor& keys, const torch::Tensor& coverage);
+  // input word's part of the query (word_key of its embedding; undefined without word_in_query)
+  // and, with coverage, the cells' summed weights so far [B, cells].
+  std::pair<torch::Tensor, torch::Tensor> attend(const torch::Tensor& h, const torch::Tensor& word_query,
+                                                 const torch::Tensor& cells, const torch::Tensor& keys,
+                                                 const torch::Tensor& coverage);
+  // The input words' parts of the query and of the LSTM's gates for a whole batch [B, T, embed]
+  // at once: one large product each instead of a small one per step (step() forms the same sums
+  // a word at a time).
+  struct WordProducts {
+    torch::Tensor queries;           // [B, T, attention_dim]; undefined without word_in_query
+    torch::Tensor gates;             // [B, T, 4 * hidden], the gates' bias included
+    torch::Tensor recurrent_weight;  // the gates' weight over [context, h]
+    torch::Tensor no_bias;           // zeros: the bias is in `gates`
+  };
+  WordProducts word_products(const torch::Tensor& embedded);
   // What `output` reads: h, plus the projected context when context_to_output is on.
   torch::Tensor output_input(const torch::Tensor& h, const torch::Tensor& context);
-  // One LSTM step: returns (h, c).
-  std::pair<torch::Tensor, torch::Tensor> lstm_step(const torch::Tensor& input, const torch::Tensor& h, const torch::Tensor& c);
+  // The LSTM's update from its summed gate inputs [B, 4 * hidden] (the `gates` layer applied to
+  // [word, context, h]): returns (h, c).
+  static std::pair<torch::Tensor, torch::Tensor> lstm_update(const torch::Tensor& gate_sums, const torch::Tensor& c);
   ModelConfig config_;
 };
 TORCH_MODULE(AttentionNet);

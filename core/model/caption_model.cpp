@@ -39,11 +39,11 @@ void initialise(torch::nn::Module& model, at::Generator& generator) {
 
 }  // namespace
 
-torch::Tensor CaptionModelImpl::dropout(const torch::Tensor& x) const {
+torch::Tensor CaptionModelImpl::dropout(const torch::Tensor& x, const at::Generator& generator) const {
   const double p = config().dropout;
   if (!is_training() || p <= 0) return x;
-  const c10::optional<at::Generator> generator = generator_.defined() ? c10::optional<at::Generator>(generator_) : c10::nullopt;
-  const auto keep = torch::empty(x.sizes(), torch::kFloat).bernoulli_(1 - p, generator);
+  const auto from = generator.defined() ? c10::optional<at::Generator>(generator) : c10::nullopt;
+  const auto keep = torch::empty(x.sizes(), torch::kFloat).bernoulli_(1 - p, from);
   return x * keep.to(x.device(), x.scalar_type()).div_(1 - p);
 }
 
@@ -55,10 +55,7 @@ CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, i
     model = AttentionNet(config, vocab_size, pad_id).ptr();
   else
     throw ConfigError("unknown model kind '" + config.kind + "' (expected lstm or attention)");
-  if (generator.defined()) {
-    initialise(*model, generator);
-    model->set_generator(std::move(generator));
-  }
+  if (generator.defined()) initialise(*model, generator);
   return model;
 }
 

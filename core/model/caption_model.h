@@ -28,31 +28,27 @@ enum class FeatureInput {
 
 class CaptionModelImpl : public torch::nn::Module, public StepModel {
  public:
-  // features as input() says, tokens [B, T] (START ... END PAD ...).
-  virtual TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) = 0;
+  // features as input() says, tokens [B, T] (START ... END PAD ...). In training mode dropout draws
+  // from `dropout_generator` (LibTorch's process-wide one when undefined): the trainer passes its
+  // own, one per share of the batch, so no other thread moves it.
+  virtual TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id,
+                                         const at::Generator& dropout_generator) = 0;
   // The vocabulary projection (hidden -> logits), shared by the fused loss.
   virtual torch::nn::Linear& output_layer() = 0;
   virtual FeatureInput input() const = 0;
   virtual const ModelConfig& config() const = 0;
 
-  // The generator dropout draws from. The trainer hands over its own, so training never reads or
-  // moves LibTorch's process-wide generator, which any other thread may be using.
-  void set_generator(at::Generator generator) { generator_ = std::move(generator); }
-
  protected:
   // Inverted dropout with rate config().dropout; identity in eval mode. The mask is drawn on the
-  // CPU, so a run draws the same masks on every device.
-  torch::Tensor dropout(const torch::Tensor& x) const;
-
- private:
-  at::Generator generator_;  // undefined: LibTorch's default generator
+  // CPU from `generator`, so a run draws the same masks on every device.
+  torch::Tensor dropout(const torch::Tensor& x, const at::Generator& generator) const;
 };
 
 using CaptionModel = std::shared_ptr<CaptionModelImpl>;
 
 // The model `config.kind` names; throws ConfigError for an unknown kind. With a generator, the
-// initial weights (same distributions as LibTorch's defaults) and dropout draw from it; without one
-// (a model about to receive saved weights) they draw from LibTorch's default generator.
+// initial weights (same distributions as LibTorch's defaults) draw from it; without one (a model
+// about to receive saved weights) from LibTorch's default generator.
 CaptionModel make_caption_model(const ModelConfig& config, int64_t vocab_size, int64_t pad_id, at::Generator generator = {});
 
 }  // namespace captioner

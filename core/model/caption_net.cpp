@@ -28,10 +28,10 @@ std::tuple<torch::Tensor, torch::Tensor> CaptionNetImpl::initial_state(const tor
 }
 
 torch::Tensor CaptionNetImpl::run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0,
-                                         const torch::Tensor& batch_sizes) {
+                                         const torch::Tensor& batch_sizes, const at::Generator& dropout_generator) {
   const auto weights = lstm->all_weights();  // per layer: w_ih, w_hh, b_ih, b_hh
   for (int64_t layer = 0; layer < config_.layers; ++layer) {
-    if (layer > 0) x = dropout(x);
+    if (layer > 0) x = dropout(x, dropout_generator);
     const std::vector<torch::Tensor> w(weights.begin() + 4 * layer, weights.begin() + 4 * (layer + 1));
     const std::vector<torch::Tensor> hx{h0.narrow(0, layer, 1), c0.narrow(0, layer, 1)};
     x = std::get<0>(torch::lstm(x, batch_sizes, hx, w, /*has_biases=*/true, 1, 0.0, is_training(), false));
@@ -40,24 +40,26 @@ torch::Tensor CaptionNetImpl::run_layers(torch::Tensor x, const torch::Tensor& h
 }
 
 std::pair<torch::Tensor, torch::Tensor> CaptionNetImpl::real_positions(const torch::Tensor& features, const torch::Tensor& tokens,
-                                                                       int64_t pad_id) {
+                                                                       int64_t pad_id, const at::Generator& dropout_generator) {
   using torch::indexing::Slice;
   namespace rnn = torch::nn::utils::rnn;
   const auto inputs = tokens.index({Slice(), Slice(0, -1)});
   const auto targets = tokens.index({Slice(), Slice(1, torch::indexing::None)});
   // Real targets form a prefix of each row; rows may be in any length order.
   const auto lengths = targets.ne(pad_id).sum(1).to(torch::kCPU);
-  const auto packed = rnn::pack_padded_sequence(dropout(embedding(inputs)), lengths, /*batch_first=*/true,
+  const auto packed = rnn::pack_padded_sequence(dropout(embedding(inputs), dropout_generator), lengths, /*batch_first=*/true,
                                                 /*enforce_sorted=*/false);
   const auto [h0, c0] = initial_state(features);
   const auto order = packed.sorted_indices();  // packed rows run longest first
-  const auto out = run_layers(packed.data(), h0.index_select(1, order), c0.index_select(1, order), packed.batch_sizes());
+  const auto out =
+      run_layers(packed.data(), h0.index_select(1, order), c0.index_select(1, order), packed.batch_sizes(), dropout_generator);
   const auto packed_targets = rnn::pack_padded_sequence(targets, lengths, true, false);
-  return {dropout(out), packed_targets.data()};
+  return {dropout(out, dropout_generator), packed_targets.data()};
 }
 
-TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) {
-  auto [hidden, targets] = real_positions(features, tokens, pad_id);
+TeacherForcing CaptionNetImpl::teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id,
+                                               const at::Generator& dropout_generator) {
+  auto [hidden, targets] = real_positions(features, tokens, pad_id, dropout_generator);
   return {hidden, targets, {}};
 }
 

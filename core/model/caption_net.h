@@ -15,7 +15,8 @@ namespace captioner {
 struct CaptionNetImpl : CaptionModelImpl {
   CaptionNetImpl(const ModelConfig& config, int64_t vocab_size, int64_t pad_id);
 
-  TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id) override;
+  TeacherForcing teacher_forcing(const torch::Tensor& features, const torch::Tensor& tokens, int64_t pad_id,
+                                 const at::Generator& dropout_generator) override;
   torch::nn::Linear& output_layer() override { return output; }
   FeatureInput input() const override { return FeatureInput::Pooled; }
   DecoderState start(const torch::Tensor& features) override;
@@ -32,13 +33,14 @@ struct CaptionNetImpl : CaptionModelImpl {
   std::tuple<torch::Tensor, torch::Tensor> initial_state(const torch::Tensor& features);
   // The LSTM one layer at a time over packed data (with its batch_sizes), so that dropout between
   // layers draws from the model's generator; h0/c0 [layers, B, hidden] in packed order.
-  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0, const torch::Tensor& batch_sizes);
+  torch::Tensor run_layers(torch::Tensor x, const torch::Tensor& h0, const torch::Tensor& c0, const torch::Tensor& batch_sizes,
+                           const at::Generator& dropout_generator);
   // Teacher forcing on whole captions [B, T] (START ... END PAD ...), computed only where the
   // next token is real: the LSTM runs on packed sequences, so PAD positions cost nothing.
   // Returns the hidden states [N, hidden] and their next tokens [N], N = real targets, in the
   // same (packed) order.
   std::pair<torch::Tensor, torch::Tensor> real_positions(const torch::Tensor& features, const torch::Tensor& tokens,
-                                                         int64_t pad_id);
+                                                         int64_t pad_id, const at::Generator& dropout_generator);
   // Vocabulary logits for any [..., hidden] tensor.
   torch::Tensor logits(const torch::Tensor& hidden);
 

@@ -36,11 +36,14 @@ void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const tor
 // (its bf16 kernels use AVX512-BF16 or AMX where the CPU has them). Products smaller than this
 // stay fp32: rounding their operands would cost more than it saves.
 constexpr double kMinBf16Flops = 8e6;
-// Token counts change every step; rows are padded with zeros to a multiple of this, so a run
-// needs a handful of primitives (each takes about a millisecond to make) rather than one a step.
-constexpr int64_t kRowQuantum = 64;
-
-int64_t padded_rows(int64_t rows) { return (rows + kRowQuantum - 1) / kRowQuantum * kRowQuantum; }
+// Token counts change every step; rows are padded with zeros to a multiple of a quantum, so a run
+// needs a few dozen primitives (each takes about a millisecond to make) rather than one a step.
+// A batch's recurrent products (32 rows, or 16 for each of two threads) would double or quadruple
+// their work when padded to 64, hence the finer quantum below 256 rows.
+int64_t padded_rows(int64_t rows) {
+  const int64_t quantum = rows <= 256 ? 16 : 64;
+  return (rows + quantum - 1) / quantum * quantum;
+}
 
 // x [rows, cols] as bf16 [padded, cols], the extra rows zero.
 torch::Tensor to_bf16_rows(const torch::Tensor& x, int64_t padded) {
@@ -59,21 +62,31 @@ class Bf16Matmul {
     const memory::desc a_md({m, k}, memory::data_type::bf16, trans_a == 'N' ? memory::dims{k, 1} : memory::dims{1, m});
     const memory::desc b_md({k, n}, memory::data_type::bf16, trans_b == 'N' ? memory::dims{n, 1} : memory::dims{1, k});
     const memory::desc c_md({m, n}, memory::data_type::f32, memory::dims{n, 1});
-    dnnl::matmul& primitive = find(std::make_tuple(trans_a, trans_b, m, n, k, accumulate), a_md, b_md, c_md, accumulate);
+    const Primitive& primitive = find(std::make_tuple(trans_a, trans_b, m, n, k, accumulate), a_md, b_md, c_md, accumulate);
     memory a_mem(a_md, engine_, a.data_ptr()), b_mem(b_md, engine_, b.data_ptr()), c_mem(c_md, engine_, c.data_ptr());
+    // Each call brings its own scratchpad: one primitive may run on several threads at once (the
+    // shares of a training step), which oneDNN's shared library scratchpad does not allow.
+    const auto scratch = torch::empty({static_cast<int64_t>(primitive.scratchpad.get_size())}, torch::kUInt8);
+    memory scratch_mem(primitive.scratchpad, engine_, scratch.data_ptr());
     dnnl::stream stream(engine_);
-    primitive.execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    primitive.matmul.execute(
+        stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}, {DNNL_ARG_SCRATCHPAD, scratch_mem}});
     stream.wait();
   }
 
  private:
   using Key = std::tuple<char, char, int64_t, int64_t, int64_t, bool>;
+  struct Primitive {
+    dnnl::matmul matmul;
+    dnnl::memory::desc scratchpad;
+  };
 
-  dnnl::matmul& find(const Key& key, const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& c,
-                     bool accumulate) {
+  const Primitive& find(const Key& key, const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& c,
+                        bool accumulate) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto it = primitives_.find(key); it != primitives_.end()) return it->second;
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (accumulate) {
       dnnl::post_ops sum;
       sum.append_sum(1.0f);
@@ -85,7 +98,7 @@ class Bf16Matmul {
 #else
       const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
 #endif
-      return primitives_.emplace(key, dnnl::matmul(pd)).first->second;
+      return primitives_.emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
     } catch (const dnnl::error& e) {
       throw ConfigError(std::string("this CPU cannot run bf16 matrix products (oneDNN: ") + e.what() + "); use precision fp32");
     }
@@ -93,7 +106,7 @@ class Bf16Matmul {
 
   dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
   std::mutex mutex_;
-  std::map<Key, dnnl::matmul> primitives_;  // at most a few dozen shapes in a run
+  std::map<Key, Primitive> primitives_;  // at most a few dozen shapes in a run
 };
 
 Bf16Matmul& bf16_matmul() {

@@ -3,7 +3,9 @@
 #include "core/run/run_summary.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/Generator.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
@@ -21,6 +23,7 @@
 #include "core/model/loss.h"
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
+#include "core/train/shard_threads.h"
 #include "core/util/atomic_file.h"
 #include "core/util/errors.h"
 #include "core/util/file_lock.h"
@@ -69,6 +72,7 @@ double unix_now() { return std::chrono::duration<double>(std::chrono::system_clo
 
 constexpr uint64_t kCaptionStream = 0x9E3779B97F4A7C15ull;  // decorrelates the generators' seeds
 constexpr uint64_t kValStream = 0xC2B2AE3D27D4EB4Full;
+constexpr uint64_t kShardStream = 0xD6E8FEB86659FD93ull;
 constexpr int kSampleCaptions = 3;
 
 std::string pooled_features_path(const CaptionDataset& dataset, const TrainConfig& config) {
@@ -155,6 +159,41 @@ std::string first_difference(const std::string& a, const std::string& b) {
   return a + " vs " + b;
 }
 
+// splitmix64's finaliser: nearby inputs give unrelated seeds.
+uint64_t mix_seed(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// One share of a training step's batch: rows [begin, end) of the rank's batch, the forward pass
+// that made `loss`, and the generator its dropout drew from.
+struct Shard {
+  int64_t begin = 0, end = 0;
+  at::Generator generator;
+  CaptionLoss loss;
+  double cross_entropy = 0;          // loss.cross_entropy as a number
+  std::vector<torch::Tensor> grads;  // per parameter; undefined where no gradient reached it
+};
+
+// While it lives (a run that shares its steps), LibTorch runs one thread per calling thread: each
+// share has a core. The count before comes back afterwards, for whatever runs next.
+class OneThreadEach {
+ public:
+  OneThreadEach(bool active, int threads_before) : active_(active), before_(threads_before) {
+    if (active_) at::set_num_threads(1);
+  }
+  ~OneThreadEach() {
+    if (active_) at::set_num_threads(before_);
+  }
+  OneThreadEach(const OneThreadEach&) = delete;
+  OneThreadEach& operator=(const OneThreadEach&) = delete;
+
+ private:
+  bool active_;
+  int before_;
+};
+
 // Running totals of a run: time, the throughput's moving average, the last saved step, updates
 // skipped for a non-finite gradient.
 struct RunCounters {
@@ -186,10 +225,15 @@ struct Trainer::Impl {
   TrainControl control;
   torch::Device device = torch::kCPU;
   MatmulPrecision precision = MatmulPrecision::Fp32;  // of the training steps; validation is fp32
-  std::vector<Batch> val_batches;                     // fixed validation subset, on `device`
-  std::vector<int64_t> sample_images;                 // validation images whose captions are shown
-  ProcessGroup* group = nullptr;                      // distributed: this rank's group; null for one process
-  std::unique_ptr<FileLock> run_lock;                 // held by the trainer that writes the run folder, until its run ends
+  // How many cores share each training step, each on its own part of the batch with one thread:
+  // the steps of the product's models are hundreds of small operations, whose dispatch a second
+  // thread inside each operation does not shorten (README, "Performance").
+  int64_t shards = 1;
+  ShardThreads* shard_threads = nullptr;  // during run()
+  std::vector<Batch> val_batches;         // fixed validation subset, on `device`
+  std::vector<int64_t> sample_images;     // validation images whose captions are shown
+  ProcessGroup* group = nullptr;          // distributed: this rank's group; null for one process
+  std::unique_ptr<FileLock> run_lock;     // held by the trainer that writes the run folder, until its run ends
 
   // One process trains into a run folder at a time; a folder it cannot write is found here, not
   // at the first checkpoint.
@@ -374,9 +418,57 @@ struct Trainer::Impl {
     return !control.stop_requested();
   }
 
-  // One optimisation step on a fresh batch. A non-finite loss fails the run; a non-finite
-  // gradient skips the update (the norm is taken before clipping, with max norm infinity when
-  // clipping is off), since it would put NaN into the weights and from there into a checkpoint.
+  // What the run trains on, how, and where: the first lines of its log.
+  void describe_run(const RunLog& log) const {
+    for (const auto& w : dataset.warnings) log.message(w);
+    log.message(runtime_summary(device) + (shards > 1 ? " (each on its share of every batch)" : "") + "; " +
+                std::to_string(split.train.size()) + " training and " + std::to_string(split.val.size()) +
+                " validation images; vocabulary " + std::to_string(vocab.size()) + "; matrix products in " +
+                precision_name(precision) +
+                (config.precision == "auto"
+                     ? std::string(precision == MatmulPrecision::Bf16 ? " (auto: this CPU multiplies bf16 natively)"
+                                                                      : " (auto: no native bf16 products here)")
+                     : std::string()));
+    if (val_batches.empty()) log.message("no validation images: validation loss will not be reported");
+  }
+
+  // The shares of a batch of `rows`: as many as there are step threads (at most one per row), the
+  // first drawing its dropout from the run's generator, the others from generators seeded by the
+  // run's seed, the rank, the step and the share, so a run repeats and resumes exactly.
+  std::vector<Shard> split_batch(int64_t rows) const {
+    const int64_t n = std::max<int64_t>(1, std::min(shards, rows));
+    std::vector<Shard> parts(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) {
+      Shard& s = parts[static_cast<size_t>(k)];
+      s.begin = rows * k / n;
+      s.end = rows * (k + 1) / n;
+      s.generator = k == 0 ? generator
+                           : at::make_generator<at::CPUGeneratorImpl>(
+                                 mix_seed(config.seed ^ mix_seed(kShardStream + static_cast<uint64_t>(state.step) * 4096 +
+                                                                 static_cast<uint64_t>(rank()) * 64 + static_cast<uint64_t>(k))));
+    }
+    return parts;
+  }
+
+  // Sums the shares' gradients into the parameters' in share order; a parameter no gradient
+  // reached keeps its own, as after backward().
+  static void add_gradients(const std::vector<torch::Tensor>& params, const std::vector<Shard>& parts) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      torch::Tensor total;
+      for (const auto& s : parts) {
+        const auto& g = s.grads[i];
+        if (g.defined()) total = total.defined() ? total + g : g;
+      }
+      if (!total.defined()) continue;
+      auto p = params[i];
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // its own buffer, never a view
+      p.mutable_grad().add_(total);
+    }
+  }
+
+  // One optimisation step on a fresh batch, its shares on the shard threads. A non-finite loss
+  // fails the run; a non-finite gradient skips the update (update_weights).
   StepResult train_step(RunCounters& counters, const RunLog& log) {
     StepResult out;
     const auto images = sampler->next(config.batch_size);
@@ -387,53 +479,103 @@ struct Trainer::Impl {
     set_lr(out.lr);
     optimizer->zero_grad();
     const MatmulPrecisionScope mixed(precision);
-    const auto loss = caption_loss(*model, batch.features.to(device), batch.tokens.to(device), Vocabulary::kPad);
-    out.loss = loss.cross_entropy.item<double>();
-    torch::Tensor objective = loss.loss;
-    if (group) {
-      group->report_step(state.step + 1);
-      // The global mean over real tokens: this rank's sum over its tokens divided by everyone's
-      // tokens, plus its share of the regulariser (a mean over images).
-      std::vector<torch::Tensor> totals{torch::tensor(
-          {out.loss * static_cast<double>(loss.tokens), static_cast<double>(loss.tokens), control.stop_requested() ? 1.0 : 0.0},
-          torch::kFloat64)};
-      group->all_reduce_sum(totals);
-      if (totals[0][2].item<double>() > 0) {
-        out.stopped = true;
+    std::vector<Shard> parts = split_batch(static_cast<int64_t>(batch.images.size()));
+    forward_shares(parts, batch);
+    const double all_tokens = total_loss(parts, out);
+    if (out.stopped) return out;
+    std::vector<torch::Tensor> objectives;
+    for (const auto& s : parts) {
+      // The mean over all real tokens: each share's sum over its tokens divided by all the tokens
+      // (of every rank, in a distributed run), plus its part of the regulariser (a mean over images).
+      torch::Tensor objective = s.loss.loss;
+      if (group || parts.size() > 1) {
+        objective = s.loss.cross_entropy * (static_cast<double>(s.loss.tokens) / all_tokens);
+        if (!s.loss.loss.is_same(s.loss.cross_entropy))
+          objective = objective + (s.loss.loss - s.loss.cross_entropy) *
+                                      (static_cast<double>(s.end - s.begin) / static_cast<double>(images.size()));
+      }
+      if (!std::isfinite(out.loss) || !std::isfinite(objective.item<double>())) {
+        out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, batch.images, counters.last_saved > 0);
         return out;
       }
-      const double all_tokens = totals[0][1].item<double>();
-      out.loss = totals[0][0].item<double>() / all_tokens;
-      objective = loss.cross_entropy * (static_cast<double>(loss.tokens) / all_tokens);
-      if (!loss.loss.is_same(loss.cross_entropy))
-        objective = objective +
-                    (loss.loss - loss.cross_entropy) * (static_cast<double>(end - begin) / static_cast<double>(images.size()));
+      objectives.push_back(objective);
     }
-    if (!std::isfinite(out.loss) || !std::isfinite(objective.item<double>())) {
-      out.failure = non_finite_loss_message(out.loss, state.step + 1, batch.features, batch.images, counters.last_saved > 0);
-      return out;
-    }
-    objective.backward();
+    backward_shares(parts, objectives);
     if (group) all_reduce_gradients();
+    if (update_weights(counters, log, out)) ++state.step;
+    return out;
+  }
+
+  // Each share's loss, on its own thread.
+  void forward_shares(std::vector<Shard>& parts, const Batch& batch) {
+    const auto features_here = batch.features.to(device), tokens_here = batch.tokens.to(device);
+    shard_threads->run(parts.size(), [&](size_t k) {
+      const MatmulPrecisionScope shard_mixed(precision);
+      Shard& s = parts[k];
+      s.loss = caption_loss(*model, features_here.narrow(0, s.begin, s.end - s.begin),
+                            tokens_here.narrow(0, s.begin, s.end - s.begin), Vocabulary::kPad, s.generator);
+      s.cross_entropy = s.loss.cross_entropy.item<double>();
+    });
+  }
+
+  // Sets out.loss to the step's mean loss over real tokens (every rank's, in a distributed run,
+  // where out.stopped says that a rank asked to stop) and returns how many tokens it covers.
+  double total_loss(const std::vector<Shard>& parts, StepResult& out) {
+    double cross_entropy_sum = 0, tokens = 0;
+    for (const auto& s : parts) {
+      cross_entropy_sum += s.cross_entropy * static_cast<double>(s.loss.tokens);
+      tokens += static_cast<double>(s.loss.tokens);
+    }
+    out.loss = parts.size() == 1 ? parts[0].cross_entropy : (tokens > 0 ? cross_entropy_sum / tokens : 0.0);
+    if (!group) return tokens;
+    group->report_step(state.step + 1);
+    std::vector<torch::Tensor> totals{
+        torch::tensor({cross_entropy_sum, tokens, control.stop_requested() ? 1.0 : 0.0}, torch::kFloat64)};
+    group->all_reduce_sum(totals);
+    out.stopped = totals[0][2].item<double>() > 0;
+    out.loss = totals[0][0].item<double>() / totals[0][1].item<double>();
+    return totals[0][1].item<double>();
+  }
+
+  // The gradient of the objectives' sum, in the parameters' gradients.
+  void backward_shares(std::vector<Shard>& parts, const std::vector<torch::Tensor>& objectives) {
+    if (parts.size() == 1) {
+      objectives[0].backward();  // into the parameters' gradients, their hooks included
+      return;
+    }
+    // Each share's gradient apart, then summed in share order: the same sum on every run,
+    // whichever thread finishes first.
+    const auto params = model->parameters();
+    shard_threads->run(parts.size(), [&](size_t k) {
+      const MatmulPrecisionScope shard_mixed(precision);
+      parts[k].grads = torch::autograd::grad({objectives[k]}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                             /*allow_unused=*/true);
+    });
+    add_gradients(params, parts);
+  }
+
+  // Clips and applies the gradient; a non-finite one skips the update (the norm is taken before
+  // clipping, with max norm infinity when clipping is off), since it would put NaN into the
+  // weights and from there into a checkpoint. False when the run must stop (out.failure says why).
+  bool update_weights(RunCounters& counters, const RunLog& log, StepResult& out) {
     const double grad_norm = torch::nn::utils::clip_grad_norm_(
         model->parameters(), config.grad_clip > 0 ? config.grad_clip : std::numeric_limits<double>::infinity());
     if (std::isfinite(grad_norm)) {
       optimizer->step();
       counters.consecutive_skips = 0;
-    } else {
-      optimizer->zero_grad();
-      ++counters.skipped;
-      log.message("step " + std::to_string(state.step + 1) + ": the gradient is not finite; update skipped (" +
-                  std::to_string(counters.skipped) + " so far)");
-      if (++counters.consecutive_skips >= kMaxConsecutiveSkips) {
-        out.failure = "the gradient was not finite for " + std::to_string(counters.consecutive_skips) +
-                      " steps in a row, up to step " + std::to_string(state.step + 1) +
-                      "; lower the learning rate or check the data";
-        return out;
-      }
+      return true;
     }
-    ++state.step;
-    return out;
+    optimizer->zero_grad();
+    ++counters.skipped;
+    log.message("step " + std::to_string(state.step + 1) + ": the gradient is not finite; update skipped (" +
+                std::to_string(counters.skipped) + " so far)");
+    if (++counters.consecutive_skips >= kMaxConsecutiveSkips) {
+      out.failure = "the gradient was not finite for " + std::to_string(counters.consecutive_skips) +
+                    " steps in a row, up to step " + std::to_string(state.step + 1) +
+                    "; lower the learning rate or check the data";
+      return false;
+    }
+    return true;
   }
 
   // The progress of the step just taken, validated when it is a validation step, and kept in
@@ -566,7 +708,6 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
   d.device = resolve_device(d.config.device);
   d.precision = choose_precision(d.config.precision, d.device.is_cpu(), cpu_has_native_bf16());
   d.model = saved.model;
-  d.model->set_generator(d.generator);
   d.model->to(d.device);
   d.optimizer = std::make_unique<torch::optim::Adam>(d.model->parameters(), torch::optim::AdamOptions(d.config.lr));
   restore_optimizer(saved, *d.optimizer, path);
@@ -577,17 +718,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
 
 TrainResult Trainer::run(TrainObserver* observer) {
   Impl& d = *impl_;
-  configure_threads(d.config.threads);
+  const int threads = configure_threads(d.config.threads);
+  keep_freed_memory();
+  d.shards = d.device.is_cpu() ? threads : 1;
   RunLog log{observer};
-  for (const auto& w : d.dataset.warnings) log.message(w);
-  log.message(runtime_summary(d.device) + "; " + std::to_string(d.split.train.size()) + " training and " +
-              std::to_string(d.split.val.size()) + " validation images; vocabulary " + std::to_string(d.vocab.size()) +
-              "; matrix products in " + precision_name(d.precision) +
-              (d.config.precision == "auto"
-                   ? std::string(d.precision == MatmulPrecision::Bf16 ? " (auto: this CPU multiplies bf16 natively)"
-                                                                      : " (auto: no native bf16 products here)")
-                   : std::string()));
-  if (d.val_batches.empty()) log.message("no validation images: validation loss will not be reported");
+  d.describe_run(log);
+  const OneThreadEach one_thread_each(d.shards > 1, threads);
+  ShardThreads shard_threads(static_cast<size_t>(d.shards));
+  d.shard_threads = &shard_threads;
 
   TrainResult result;
   RunCounters counters;

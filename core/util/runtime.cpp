@@ -7,6 +7,10 @@
 #include <chrono>
 #include <thread>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "core/util/errors.h"
 
 namespace captioner {
@@ -29,6 +33,15 @@ int configure_threads(int64_t requested) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(n);
   return at::get_num_threads();
+}
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  // Blocks under 32 MiB come from the heap, and up to 256 MiB of free heap stays mapped. Setting
+  // either also stops glibc's own adjustment of the thresholds.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 }
 
 BlasCheck check_blas_speed() {

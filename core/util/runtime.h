@@ -17,6 +17,12 @@ torch::Device resolve_device(const std::string& choice);
 // Needed because some LibTorch builds start with a single thread.
 int configure_threads(int64_t requested);
 
+// Lets glibc's allocator keep freed memory for the next tensors instead of handing each large
+// block back to the kernel: a training step frees and allocates the same few hundred buffers,
+// and pages returned and faulted in again cost more than the step's arithmetic (twice the step
+// time with two threads, measured). Process-wide and lasting; a no-op without glibc.
+void keep_freed_memory();
+
 // Measured single-precision matmul speed on this machine, to warn when LibTorch fell back to a
 // reference BLAS (tens of times slower than OpenBLAS/MKL).
 struct BlasCheck {
