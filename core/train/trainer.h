@@ -4,6 +4,12 @@
 // "Resume" always means continuing a saved run (Trainer::resume, `train --resume`).
 // Plain C++: the GUI and the CLI both watch it through TrainObserver.
 //
+// On the CPU each step's batch is split between the threads (one LibTorch thread each): the
+// steps are hundreds of small operations that a thread inside each operation does not speed
+// up. Each share draws its own dropout masks and the gradients are summed in share order, so a
+// run repeats exactly for the same seed and thread count; a different thread count gives the
+// same gradients up to rounding and other dropout masks.
+//
 // Distributed (given a ProcessGroup): every rank draws the same global batch and trains on its
 // share of it; the loss is normalised by the global number of real tokens and the gradients are
 // summed over the ranks, so N ranks compute the gradient of the one-process run with the same
