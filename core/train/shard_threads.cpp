@@ -23,7 +23,9 @@ struct ShardThreads::Impl {
   std::vector<std::thread> helpers;
 
   void serve(size_t k) {
-    at::set_num_threads(1);  // this thread's OpenMP team: one, like the caller's during a run
+    // This thread's OpenMP team takes LibTorch's thread count (the trainer sets one while it
+    // shares its steps) before anything runs here: oneDNN reads the team size directly.
+    at::init_num_threads();
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {

@@ -1,7 +1,7 @@
 #pragma once
-// The threads that run a training step's shares of the batch side by side, one LibTorch thread
-// each. They live as long as the run: a thread made for each step would start with OpenMP's
-// default team size and oversubscribe the cores.
+// The threads that run a training step's shares of the batch side by side. Each takes LibTorch's
+// thread count as it was when it started (the trainer sets one first). They live as long as the
+// run: a thread made for each step would cost its start every step.
 #include <cstddef>
 #include <functional>
 #include <memory>

@@ -227,7 +227,7 @@ struct Trainer::Impl {
   MatmulPrecision precision = MatmulPrecision::Fp32;  // of the training steps; validation is fp32
   // How many cores share each training step, each on its own part of the batch with one thread:
   // the steps of the product's models are hundreds of small operations, whose dispatch a second
-  // thread inside each operation does not shorten (README, "Performance").
+  // thread inside each operation does not shorten (docs/performance.md, "Speed").
   int64_t shards = 1;
   ShardThreads* shard_threads = nullptr;  // during run()
   std::vector<Batch> val_batches;         // fixed validation subset, on `device`
