@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   QApplication::setApplicationVersion(QStringLiteral(CAPTIONER_VERSION));
   QGuiApplication::setDesktopFileName(QStringLiteral("captioner"));  // Wayland finds the icon through it
   captioner::configure_threads(0);
+  captioner::keep_freed_memory();
   captioner::ui::MainWindow window;
   window.show();
   if (window.trainingTab()->dataset().isEmpty()) QTimer::singleShot(0, &window, [&window] { window.openBuiltInShapes(); });

@@ -12,6 +12,7 @@
 
 #include "app/commands.h"
 #include "app/progress_line.h"
+#include "core/util/runtime.h"
 
 namespace {
 
@@ -59,6 +60,7 @@ int open_desktop_app(int argc, char** argv, const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  captioner::keep_freed_memory();
   CLI::App app{"Captioner: train image-captioning models and caption images"};
   app.set_version_flag("--version", std::string("captioner ") + CAPTIONER_VERSION);
   app.require_subcommand(1);

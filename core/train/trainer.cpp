@@ -719,7 +719,6 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, CaptionData
 TrainResult Trainer::run(TrainObserver* observer) {
   Impl& d = *impl_;
   const int threads = configure_threads(d.config.threads);
-  keep_freed_memory();
   d.shards = d.device.is_cpu() ? threads : 1;
   RunLog log{observer};
   d.describe_run(log);

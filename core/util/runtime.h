@@ -18,9 +18,10 @@ torch::Device resolve_device(const std::string& choice);
 int configure_threads(int64_t requested);
 
 // Lets glibc's allocator keep freed memory for the next tensors instead of handing each large
-// block back to the kernel: a training step frees and allocates the same few hundred buffers,
-// and pages returned and faulted in again cost more than the step's arithmetic (twice the step
-// time with two threads, measured). Process-wide and lasting; a no-op without glibc.
+// block back to the kernel: training steps and encoder batches free and allocate the same
+// buffers over and over, and pages returned and faulted in again cost more than the arithmetic
+// (twice the step time with two threads, twice the extraction time, measured). Process-wide and
+// lasting, a no-op without glibc: each program calls it once at its start.
 void keep_freed_memory();
 
 // Measured single-precision matmul speed on this machine, to warn when LibTorch fell back to a

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
       precision = argv[i + 1];
   }
   configure_threads(threads);
+  keep_freed_memory();  // as the product's programs do
   try {
     return mode == "latency" ? latency(target, runs, nhwc, precision) : throughput(target, batch, workers, precision);
   } catch (const std::exception& e) {

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
       config.batching.max_wait_ms = value;
   }
   configure_threads(threads);
+  keep_freed_memory();  // as the product's programs do
   const auto images = list_images(argv[2]);
   if (images.empty()) {
     std::fprintf(stderr, "no images in %s\n", argv[2]);

@@ -110,6 +110,7 @@ double gemm_gflops(const Args& a, torch::Dtype dtype, const torch::Device& devic
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   captioner::configure_threads(a.threads);
+  captioner::keep_freed_memory();  // as the product's programs do
   const torch::Device device = captioner::resolve_device(a.device);
   torch::manual_seed(0);
   captioner::ModelConfig config;
