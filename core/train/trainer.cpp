@@ -159,6 +159,12 @@ std::string first_difference(const std::string& a, const std::string& b) {
   return a + " vs " + b;
 }
 
+// The parameter's gradient buffer, made (zeros, its own memory, never a view) when it has none.
+torch::Tensor& gradient_of(torch::Tensor& parameter) {
+  if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
+  return parameter.mutable_grad();
+}
+
 // splitmix64's finaliser: nearby inputs give unrelated seeds.
 uint64_t mix_seed(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -287,10 +293,7 @@ struct Trainer::Impl {
   // layout.
   void all_reduce_gradients() {
     std::vector<torch::Tensor> grads;
-    for (auto& p : model->parameters()) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
-    }
+    for (auto& p : model->parameters()) grads.push_back(gradient_of(p));
     std::vector<torch::Tensor> views;
     views.reserve(grads.size());
     for (const auto& g : grads) views.push_back(g.reshape({-1}));
@@ -462,8 +465,7 @@ struct Trainer::Impl {
       }
       if (!total.defined()) continue;
       auto p = params[i];
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // its own buffer, never a view
-      p.mutable_grad().add_(total);
+      gradient_of(p).add_(total);
     }
   }
 
