@@ -1,47 +1,36 @@
 #include <CLI/CLI.hpp>
-#include <opencv2/imgproc.hpp>
 
-#include <algorithm>
-#include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include "app/commands.h"
 #include "app/progress_line.h"
 #include "core/data/shapes.h"
 #include "core/util/errors.h"
-#include "core/vision/feature_cache.h"
-#include "core/vision/image_io.h"
+#include "core/vision/background_photos.h"
 
 namespace captioner::cli {
 
 namespace {
 
-// The photos under `dir`, each kept at a short side of 1.5 image sizes (about 0.8 MB each at 299
-// pixels), so crops of half a photo are still sharp. A file that cannot be read is reported and
-// left out; none at all is an error.
-void load_background_photos(const std::string& dir, ShapesOptions& options) {
-  auto photos = std::make_shared<std::vector<cv::Mat>>();
-  const auto files = list_images(dir);
-  const int keep_side = options.image_size * 3 / 2;
-  for (const auto& file : files) {
-    try {
-      cv::Mat photo = to_bgr_mat(load_image_rgb(file));
-      const int short_side = std::min(photo.rows, photo.cols);
-      if (short_side > keep_side) {
-        const double f = static_cast<double>(keep_side) / short_side;
-        cv::resize(photo, photo, {}, f, f, cv::INTER_AREA);
-      }
-      photos->push_back(photo);
-      const auto relative = std::filesystem::path(file).lexically_relative(dir);
-      options.background_names.push_back(relative.empty() ? file : relative.generic_string());
-    } catch (const std::exception& e) {
-      std::cerr << "warning: " << e.what() << " (left out of the backgrounds)\n";
-    }
+void report(const BackgroundPhotoLoad& load, const std::string& from) {
+  for (const auto& reason : load.left_out) std::cerr << "warning: " << reason << " (left out of the backgrounds)\n";
+  if (load.loaded > 0) std::cerr << "shapes: " << load.loaded << " background photos from " << from << "\n";
+}
+
+// The photos under the natural scenes: the user's, none, or the built-in set when installed.
+void choose_background_photos(const std::string& backgrounds, ShapesOptions& options) {
+  if (backgrounds == "none") return;
+  if (!backgrounds.empty()) {
+    if (options.style != "natural") throw ConfigError("--backgrounds needs --style natural");
+    report(load_user_background_photos(backgrounds, options), backgrounds);
+    return;
   }
-  if (photos->empty()) throw DataError(dir, "no readable image to use as a background");
-  std::cerr << "shapes: " << photos->size() << " background photos from " << dir << "\n";
-  options.background_photos = std::move(photos);
+  if (options.style != "natural") return;
+  const auto load = load_packaged_background_photos(options);
+  report(load, "Debian's lomiri-wallpapers packages");
+  if (load.loaded == 0)
+    std::cerr << "shapes: no background photos (lomiri-wallpapers-16.04 and -20.04 are not installed): a model trained "
+                 "on these scenes invents more objects over photographs\n";
 }
 
 }  // namespace
@@ -60,11 +49,11 @@ Command add_shapes_command(CLI::App& app) {
                   "classic: the first style, plain, gradient, noise or stripes backgrounds only")
       ->check(CLI::IsMember(shapes_styles()))
       ->capture_default_str();
-  cmd->add_option(
-         "--backgrounds", *backgrounds,
-         "Folder of photos (or a list file): a share of the natural scenes (--photo-share) are drawn on a dimmed crop of one")
-      ->check(CLI::ExistingPath);
-  cmd->add_option("--photo-share", o->photo_share, "With --backgrounds: the share of scenes drawn on a photo")
+  cmd->add_option("--backgrounds", *backgrounds,
+                  "Folder of photos (or a list file) on a dimmed crop of which a share of the natural scenes (--photo-share) "
+                  "are drawn; none: no photos. Default: the photos of Debian's lomiri-wallpapers packages when installed")
+      ->check(CLI::ExistingPath | CLI::IsMember({"none"}));
+  cmd->add_option("--photo-share", o->photo_share, "The share of natural scenes drawn on a photo, when there are photos")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--val-fraction", o->val_fraction, "Share of images in the val split")
@@ -79,10 +68,7 @@ Command add_shapes_command(CLI::App& app) {
       ->check(CLI::Range(75, 4096))
       ->capture_default_str();
   return [o, out, backgrounds]() -> int {
-    if (!backgrounds->empty()) {
-      if (o->style != "natural") throw ConfigError("--backgrounds needs --style natural");
-      load_background_photos(*backgrounds, *o);
-    }
+    choose_background_photos(*backgrounds, *o);
     write_shapes_dataset(*out, *o, [](int64_t done, int64_t total) {
       ProgressLine::on_stderr().show("shapes: " + std::to_string(done) + "/" + std::to_string(total) + " images", done % 500 == 0,
                                      done == total);

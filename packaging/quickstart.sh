@@ -40,6 +40,7 @@ packages=(
   qt6-svg-dev                      # SVG export of the loss charts (QSvgGenerator)
   libqcustomplot-dev libqcustomplot2.1-qt6  # the live loss plot
   libcpp-httplib-dev pkg-config    # HTTP for `captioner serve` (pkg-config: its compile definitions)
+  lomiri-wallpapers-16.04 lomiri-wallpapers-20.04  # photos under the built-in Shapes scenes (27 MB)
 )
 [[ "$mode" == screenshots ]] && packages+=(xvfb xauth)  # a virtual display for the screenshots
 # Debian 13 ships Qt's SVG plugins (the window icon's engine) apart from the library.

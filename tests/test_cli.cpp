@@ -3,6 +3,7 @@
 #include "core/run/run_summary.h"
 #include "core/util/atomic_file.h"
 #include "core/util/npy.h"
+#include "core/vision/background_photos.h"
 #include "core/vision/encoder.h"
 
 #include <nlohmann/json.hpp>
@@ -376,6 +377,32 @@ class TestCli : public QObject {
     QCOMPARE(classic.code, 1);
     QVERIFY2(contains(classic.err, "--backgrounds needs --style natural"), classic.err.c_str());
     QVERIFY(!QFileInfo::exists(path("never") + "/dataset.json"));
+  }
+
+  // Without --backgrounds the natural scenes lie on the photos of Debian's wallpaper packages, as
+  // many as are installed (the set-up installs them; without them the scenes have none and the
+  // command says what that costs); `--backgrounds none` and the classic style use none.
+  void shapes_draw_on_the_packaged_photos_by_default() {
+    std::vector<std::string> installed;
+    for (const auto& file : packaged_background_photos())
+      if (QFileInfo(QString::fromStdString(file)).isFile()) installed.push_back(file);
+    const auto r = run({"shapes", "--out", path("packaged"), "--count", "8", "--photo-share", "1"});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const auto doc = nlohmann::json::parse(read_file((path("packaged") + "/dataset.json").toStdString()));
+    if (installed.empty()) {
+      QVERIFY2(contains(r.err, "no background photos") && !doc.contains("background_photos"), r.err.c_str());
+    } else {
+      QVERIFY2(doc["background_photos"] == nlohmann::json(installed), doc["background_photos"].dump().c_str());
+      for (const auto& image : doc["images"]) QCOMPARE(image["background"].get<std::string>(), std::string("photo"));
+    }
+    for (const auto& args : {QStringList{"--backgrounds", "none"}, QStringList{"--style", "classic"}}) {
+      const QString out = path("without_photos_" + args.last());
+      const auto plain = run(QStringList{"shapes", "--out", out, "--count", "8", "--photo-share", "1"} + args);
+      QVERIFY2(plain.code == 0, plain.err.c_str());
+      const auto plain_doc = nlohmann::json::parse(read_file((out + "/dataset.json").toStdString()));
+      QVERIFY2(!plain_doc.contains("background_photos"), plain.err.c_str());
+      for (const auto& image : plain_doc["images"]) QVERIFY(image["background"].get<std::string>() != "photo");
+    }
   }
 
   void a_model_trained_on_extracted_features_captions_image_files() {

@@ -9,6 +9,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "test_support.h"
 
@@ -131,6 +132,26 @@ class TestImages : public QObject {
     QCOMPARE(r[0][0][0].item<uint8_t>(), uint8_t{255});
     QCOMPARE(r[0][0][1].item<uint8_t>(), uint8_t{0});
   }
+  // Asked for a short side of at least N, an opaque image comes at the smallest of 1, 1/2, 1/4
+  // and 1/8 of its size that keeps it (a JPEG decodes that much faster), still the same picture;
+  // a transparent PNG comes whole.
+  void decodes_at_a_fraction_when_a_short_side_is_enough() {
+    cv::Mat photo(1200, 1600, CV_8UC3);
+    cv::randu(photo, cv::Scalar::all(0), cv::Scalar::all(255));
+    cv::GaussianBlur(photo, photo, {0, 0}, 12);
+    const std::string jpeg = encode(photo, ".jpg");
+    QCOMPARE(decode_image_rgb(jpeg, "p.jpg").sizes(), (torch::IntArrayRef{1200, 1600, 3}));
+    QCOMPARE(decode_image_rgb(jpeg, "p.jpg", {}, 300).sizes(), (torch::IntArrayRef{300, 400, 3}));
+    QCOMPARE(decode_image_rgb(jpeg, "p.jpg", {}, 301).sizes(), (torch::IntArrayRef{600, 800, 3}));
+    QCOMPARE(decode_image_rgb(jpeg, "p.jpg", {}, 1000).sizes(), (torch::IntArrayRef{1200, 1600, 3}));
+    const auto quarter = decode_image_rgb(jpeg, "p.jpg", {}, 300).to(torch::kFloat);
+    const auto full = decode_image_rgb(jpeg, "p.jpg").to(torch::kFloat).permute({2, 0, 1}).unsqueeze(0);
+    const auto shrunk = torch::avg_pool2d(full, 4).squeeze(0).permute({1, 2, 0});
+    QVERIFY2((quarter - shrunk).abs().mean().item<float>() < 3, "the quarter-size decode is not the same picture");
+    cv::Mat bgra(64, 64, CV_8UC4, cv::Scalar(0, 0, 255, 128));
+    QCOMPARE(decode_image_rgb(encode(bgra, ".png"), "t.png", {}, 8).sizes(), (torch::IntArrayRef{64, 64, 3}));
+  }
+
   void honours_exif_orientation() {
     const std::string jpeg = encode(pattern(40, 20), ".jpg");
     // APP1 Exif segment with one IFD entry: Orientation (0x0112) = 6, i.e. rotate 90 degrees clockwise.

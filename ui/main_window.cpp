@@ -3,6 +3,7 @@
 #include "core/run/checkpoint.h"
 #include "core/run/run_folder.h"
 #include "core/util/runtime.h"
+#include "core/vision/background_photos.h"
 
 #include <opencv2/core/version.hpp>
 
@@ -181,13 +182,14 @@ QString MainWindow::builtInShapesDir() {
   return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/shapes");
 }
 
-void MainWindow::openBuiltInShapes(int count) {
+void MainWindow::openBuiltInShapes() {
   const QString dir = builtInShapesDir();
   if (QFileInfo::exists(dir + QStringLiteral("/dataset.json"))) {
     training_->setDataset(dir);
     return;
   }
   if (cancel_shapes_) return;  // asked again while it is being made
+  const int count = static_cast<int>(built_in_shapes_options().count);
   cancel_shapes_ = std::make_shared<std::atomic<bool>>(false);
   // Not modal: a modal progress dialog runs the event loop inside setValue. The generation runs
   // off the GUI thread; a timer shows its progress.
@@ -204,11 +206,10 @@ void MainWindow::openBuiltInShapes(int count) {
   progress->show();
   run_off_gui_thread(
       this,
-      [dir, count, done, cancel]() -> QString {
+      [dir, done, cancel]() -> QString {
         try {
-          ShapesOptions o;
-          o.count = count;
-          o.seed = 1;
+          ShapesOptions o = built_in_shapes_options();
+          load_packaged_background_photos(o);
           write_shapes_dataset(dir.toStdString(), o, [&](int64_t d, int64_t) {
             *done = static_cast<int>(d);
             return !cancel->load();

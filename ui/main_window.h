@@ -37,7 +37,7 @@ class MainWindow : public QMainWindow {
   // File > Serve this model: starts the service for the Caption tab's model, or stops it.
   void toggleServing();
   // Generates the built-in Shapes dataset if it is missing (with a progress dialog) and opens it.
-  void openBuiltInShapes(int count = 2000);  // sized for the Default preset (README, "The first run")
+  void openBuiltInShapes();
   static QString builtInShapesDir();
   // Opens image files in the Caption tab (files given on the command line).
   void openImageFiles(const QStringList& paths);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "core/data/draw_random.h"
 
@@ -84,6 +86,24 @@ cv::Mat marble(Rng& rng, int n) {
   return blend(t, dull_colour(rng), dull_colour(rng));
 }
 
+// Broad flowing bands of vivid colour, as in abstract wallpapers: the one texture as saturated as
+// the objects, dimmed as a photo is so that they still stand out. A model that never saw one
+// takes a vivid band for an object.
+cv::Mat swirls(Rng& rng, int n) {
+  const cv::Mat turbulence = fractal_noise(rng, n, 2, 4, 0.5);
+  const double angle = uniform(rng, 0, kPi), ca = std::cos(angle), sa = std::sin(angle);
+  const double period = uniform(rng, 80, 240) * n / 299.0, strength = uniform(rng, 0.6, 2.0);
+  cv::Mat t(n, n, CV_32F);
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x)
+      t.at<float>(y, x) = static_cast<float>(
+          0.5 + 0.5 * std::sin(2 * kPi * ((x * ca + y * sa) / period + strength * turbulence.at<float>(y, x))));
+  const auto vivid = [&] { return hsv_to_bgr(uniform(rng, 0, 360), uniform(rng, 0.5, 1.0), uniform(rng, 0.4, 1.0)); };
+  cv::Mat img = blend(t, vivid(), vivid());
+  img.convertTo(img, CV_8UC3, uniform(rng, 0.35, 0.7), uniform(rng, 0, 15));
+  return img;
+}
+
 // Rings around a centre that may lie outside the image, bent by noise.
 cv::Mat wood(Rng& rng, int n) {
   const cv::Mat turbulence = fractal_noise(rng, n, 2, 4, 0.5);
@@ -146,10 +166,18 @@ cv::Mat patchwork(Rng& rng, int n) {
 // A square crop of a photo at a random place and scale, dimmed (and one time in three grey)
 // so that it stays behind the objects, as the procedural backgrounds do.
 cv::Mat photo_crop(Rng& rng, int n, const cv::Mat& photo) {
-  const int side = std::max(1, static_cast<int>(uniform(rng, 0.55, 1.0) * std::min(photo.rows, photo.cols)));
+  const int side = std::max(1, static_cast<int>(uniform(rng, 0.4, 1.0) * std::min(photo.rows, photo.cols)));
   const int x = between(rng, 0, photo.cols - side), y = between(rng, 0, photo.rows - side);
   cv::Mat crop;
   cv::resize(photo(cv::Rect(x, y, side, side)), crop, {n, n}, 0, 0, side > n ? cv::INTER_AREA : cv::INTER_LINEAR);
+  // A few dozen photos go further mirrored and with their colours swapped round.
+  if (chance(rng, 0.5)) cv::flip(crop, crop, 1);
+  if (chance(rng, 0.4)) {
+    std::vector<cv::Mat> channels;
+    cv::split(crop, channels);
+    std::swap(channels[between(rng, 0, 1)], channels[2]);
+    cv::merge(channels, crop);
+  }
   if (chance(rng, 1.0 / 3)) {
     cv::Mat grey;
     cv::cvtColor(crop, grey, cv::COLOR_BGR2GRAY);
@@ -162,7 +190,7 @@ cv::Mat photo_crop(Rng& rng, int n, const cv::Mat& photo) {
 }  // namespace
 
 const std::vector<std::string>& textured_background_kinds() {
-  static const std::vector<std::string> kinds = {"clouds", "marble", "wood", "patchwork"};
+  static const std::vector<std::string> kinds = {"clouds", "marble", "wood", "patchwork", "swirls"};
   return kinds;
 }
 
@@ -176,6 +204,7 @@ std::string paint_textured_background(Rng& rng, cv::Mat& img) {
   cv::Mat painted = kind == "clouds"   ? clouds(rng, n)
                     : kind == "marble" ? marble(rng, n)
                     : kind == "wood"   ? wood(rng, n)
+                    : kind == "swirls" ? swirls(rng, n)
                                        : patchwork(rng, n);
   if (chance(rng, 0.4)) {
     const double sigma = uniform(rng, 0.6, 2.5) * n / 299.0;

@@ -1,6 +1,6 @@
 #pragma once
 // The look of the "natural" Shapes style: backgrounds with the texture of the world (clouds,
-// marble, wood, a patchwork of dull regions, or a crop of a user's photo), clutter that captions
+// marble, wood, a patchwork of dull regions, vivid swirls, or a crop of a photo), clutter that captions
 // never mention (thin lines, blobs and rings smaller than half the smallest shape, short text),
 // and what a camera adds (uneven light, a colour cast, sensor noise, blur, JPEG artefacts).
 // Every draw comes from `rng`, so a scene stays a function of its seed and index.
@@ -19,7 +19,8 @@ const std::vector<std::string>& textured_background_kinds();
 // Paints all of `img` (BGR, square) with one of textured_background_kinds(); returns the kind.
 std::string paint_textured_background(Rng& rng, cv::Mat& img);
 
-// Paints all of `img` with a dimmed crop of one of `photos` (BGR, any size; not empty).
+// Paints all of `img` with a dimmed crop of one of `photos` (BGR, any size; not empty), sometimes
+// mirrored or with its colours swapped round.
 void paint_photo_background(Rng& rng, cv::Mat& img, const std::vector<cv::Mat>& photos);
 
 // Draws 1-8 things that are not Shapes objects. Blobs and rings stay under 24 pixels across at

@@ -4,10 +4,11 @@
 // and the objects' boxes, so "where the model looks" can be checked against the truth.
 //
 // Two styles. "classic": plain, gradient, noise or stripes backgrounds and nothing else (the
-// first style, still drawn pixel for pixel as before). "natural" (the default): half of the
-// scenes on textured backgrounds (clouds, marble, wood, patchwork, or the user's photos), with
-// clutter the captions never mention, uneven light and camera artefacts on most of them, so a
-// model learns that only the six shapes are objects (see scene_textures.h).
+// first style, still drawn pixel for pixel as before). "natural" (the default): a share of the
+// scenes on photos when there are any (photo_share), half of the rest on textured backgrounds
+// (clouds, marble, wood, patchwork, vivid swirls), with clutter the captions never mention,
+// uneven light and camera artefacts on most of them, so a model learns that only the six shapes
+// are objects (see scene_textures.h).
 //
 // On disk: DIR/images/NNNNN.png and DIR/dataset.json in the Karpathy format, each image with an
 // extra `objects[{shape, color, size, bbox: [x, y, w, h]}]` (pixels) and its `background`.
@@ -55,7 +56,7 @@ struct ShapesOptions {
   // names, recorded in dataset.json. The scenes depend on the photos and their order.
   std::shared_ptr<const std::vector<cv::Mat>> background_photos;
   std::vector<std::string> background_names;
-  double photo_share = 0.25;  // with photos: the share of scenes drawn on one
+  double photo_share = 0.5;  // with photos: the share of scenes drawn on one
 };
 
 // Scene `index` of the dataset seeded by `seed`: the same pair always gives the same scene,

@@ -106,6 +106,16 @@ std::pair<int64_t, int64_t> jpeg_decoder_size(const std::string& b) {
   return {width, height};
 }
 
+// The decoding flag that reads an opaque image at the smallest of 1, 1/2, 1/4 or 1/8 of its size
+// whose short side is still at least min_short_side (0: full size).
+int reduced_colour_flag(int short_side, int min_short_side) {
+  if (min_short_side <= 0) return cv::IMREAD_COLOR;
+  for (const auto& [factor, flag] :
+       {std::pair<int, int>{8, cv::IMREAD_REDUCED_COLOR_8}, {4, cv::IMREAD_REDUCED_COLOR_4}, {2, cv::IMREAD_REDUCED_COLOR_2}})
+    if (short_side / factor >= min_short_side) return flag;
+  return cv::IMREAD_COLOR;
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> header_size(const std::string& b) {
@@ -146,7 +156,7 @@ std::pair<int64_t, int64_t> header_size(const std::string& b) {
   return {0, 0};
 }
 
-torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
+torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits, int min_short_side) {
   if (bytes.empty()) throw DataError(name, "file is empty");
   const auto [w, h] = header_size(bytes);
   if ((w <= 0 || h <= 0) && is_jpeg(bytes))
@@ -180,7 +190,7 @@ torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name
     // 8-bit BGR, EXIF orientation applied; a transparent PNG laid over white, as viewers (and the
     // desktop app) show it, instead of whatever colour its transparent pixels store.
     decoded = is_png_with_alpha(bytes) ? over_white(cv::imdecode(buffer, cv::IMREAD_UNCHANGED))
-                                       : cv::imdecode(buffer, cv::IMREAD_COLOR);
+                                       : cv::imdecode(buffer, reduced_colour_flag(std::min(w, h), min_short_side));
   } catch (const cv::Exception& e) {
     throw DataError(name, std::string("cannot decode image: ") + e.err);
   }
@@ -206,8 +216,8 @@ std::string read_image_file(const std::string& path, const ImageLimits& limits) 
   return file.read_all();
 }
 
-torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits) {
-  return decode_image_rgb(read_image_file(path, limits), path, limits);
+torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits, int min_short_side) {
+  return decode_image_rgb(read_image_file(path, limits), path, limits, min_short_side);
 }
 
 cv::Mat to_bgr_mat(const torch::Tensor& rgb) {

@@ -26,9 +26,12 @@ struct ImageLimits {
 // The bytes of an image file, within limits.max_file_bytes; refuses anything but a regular file.
 std::string read_image_file(const std::string& path, const ImageLimits& limits = {});
 
-// RGB uint8 [H, W, 3]: EXIF orientation applied, a transparent PNG laid over white.
-torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits = {});
-torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
+// RGB uint8 [H, W, 3]: EXIF orientation applied, a transparent PNG laid over white. With
+// min_short_side > 0 an opaque image may come at a half, a quarter or an eighth of its size, as
+// long as its short side stays at least that long (JPEG decodes that much faster).
+torch::Tensor load_image_rgb(const std::string& path, const ImageLimits& limits = {}, int min_short_side = 0);
+torch::Tensor decode_image_rgb(const std::string& bytes, const std::string& name, const ImageLimits& limits = {},
+                               int min_short_side = 0);
 
 // An RGB uint8 [H, W, 3] image as an OpenCV BGR matrix (a copy), for drawing.
 cv::Mat to_bgr_mat(const torch::Tensor& rgb);
