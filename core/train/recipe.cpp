@@ -7,15 +7,15 @@
 namespace captioner {
 
 const std::vector<TrainPreset>& train_presets() {
-  // Sized on the built-in Shapes data (2,000 natural-style scenes) on 2 CPU cores, where the
-  // recipe's model trains at about 27 steps of 32 captions per second, validation included
+  // Sized on the built-in Shapes data (4,000 natural-style scenes) on 2 CPU cores, where the
+  // recipe's model trains at about 30 steps of 32 captions per second, validation included
   // (docs/performance.md, "Speed"). Batches of 32 named the objects better than batches of 64 for the
   // same number of captions seen.
   static const std::vector<TrainPreset> presets = {
       {"quick", "a first look in about a minute of training on 2 cores: the curves and rough captions", 1500, 32, 100, 4},
-      {"default", "the built-in Shapes data in about 5 minutes on 2 cores, feature extraction included", 5000, 32, 250, 10},
-      // On the built-in 2,000 scenes these steps overfit (validation loss rises after about 5,000
-      // steps, README): more steps pay off on larger datasets.
+      {"default", "the built-in Shapes data in about 7 minutes on 2 cores, feature extraction included", 8000, 32, 250, 10},
+      // On 2,000 scenes, the built-in data's earlier size, these steps overfit (validation loss
+      // rose after about 5,000 steps, docs/results.md): more steps pay off on larger datasets.
       {"thorough", "about 8 minutes of training on 2 cores, for datasets larger than the built-in one", 12000, 32, 500, 10},
   };
   return presets;

@@ -89,7 +89,7 @@ BackgroundPhotoLoad load_packaged_background_photos(ShapesOptions& options) {
 
 ShapesOptions built_in_shapes_options() {
   ShapesOptions options;
-  options.count = 2000;
+  options.count = 4000;
   options.seed = 1;
   return options;
 }

@@ -34,8 +34,8 @@ BackgroundPhotoLoad load_user_background_photos(const std::string& dir_or_list, 
 // gives loaded == 0 and scenes without photos).
 BackgroundPhotoLoad load_packaged_background_photos(ShapesOptions& options);
 
-// The built-in Shapes dataset as the app makes it and "The first run" measures it: 2,000 natural
-// scenes of seed 1, sized for the Default preset, with the built-in photos when installed.
+// The built-in Shapes dataset as the app makes it and "The first run" measures it: 4,000 natural
+// scenes of seed 1, sized for the Default preset (the front end loads the photos).
 ShapesOptions built_in_shapes_options();
 
 }  // namespace captioner

@@ -28,7 +28,7 @@ case "$size" in
   quick)
     train=(train --log-every 100000 --threads 1)
     recipe=(--preset quick)
-    shapes=(--count 2000 --seed 1)  # the app's built-in data
+    shapes=(--count 2000 --seed 1)  # scenes as the app makes its built-in data (2,000 of its 4,000)
     ;;
   *) echo "kill_rounds.sh: SIZE is small or quick, not '$size'" >&2; exit 2 ;;
 esac
