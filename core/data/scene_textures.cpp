@@ -73,16 +73,24 @@ cv::Mat clouds(Rng& rng, int n) {
   return blend(t, dull_colour(rng), dull_colour(rng));
 }
 
-// Bands along a direction, bent by noise.
-cv::Mat marble(Rng& rng, int n) {
-  const cv::Mat turbulence = fractal_noise(rng, n, 3, 5, 0.55);
+// Bands along a random direction, `period` pixels apart (at 299 pixels), bent by `turbulence`
+// times `strength`: in [0, 1], for blend.
+cv::Mat bent_bands(Rng& rng, const cv::Mat& turbulence, std::pair<double, double> period_range,
+                   std::pair<double, double> strength_range) {
+  const int n = turbulence.rows;
   const double angle = uniform(rng, 0, kPi), ca = std::cos(angle), sa = std::sin(angle);
-  const double period = uniform(rng, 40, 120) * n / 299.0, strength = uniform(rng, 1.0, 3.0);
+  const double period = uniform(rng, period_range.first, period_range.second) * n / 299.0,
+               strength = uniform(rng, strength_range.first, strength_range.second);
   cv::Mat t(n, n, CV_32F);
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x)
       t.at<float>(y, x) = static_cast<float>(
           0.5 + 0.5 * std::sin(2 * kPi * ((x * ca + y * sa) / period + strength * turbulence.at<float>(y, x))));
+  return t;
+}
+
+cv::Mat marble(Rng& rng, int n) {
+  const cv::Mat t = bent_bands(rng, fractal_noise(rng, n, 3, 5, 0.55), {40, 120}, {1.0, 3.0});
   return blend(t, dull_colour(rng), dull_colour(rng));
 }
 
@@ -90,16 +98,11 @@ cv::Mat marble(Rng& rng, int n) {
 // the objects, dimmed as a photo is so that they still stand out. A model that never saw one
 // takes a vivid band for an object.
 cv::Mat swirls(Rng& rng, int n) {
-  const cv::Mat turbulence = fractal_noise(rng, n, 2, 4, 0.5);
-  const double angle = uniform(rng, 0, kPi), ca = std::cos(angle), sa = std::sin(angle);
-  const double period = uniform(rng, 80, 240) * n / 299.0, strength = uniform(rng, 0.6, 2.0);
-  cv::Mat t(n, n, CV_32F);
-  for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x)
-      t.at<float>(y, x) = static_cast<float>(
-          0.5 + 0.5 * std::sin(2 * kPi * ((x * ca + y * sa) / period + strength * turbulence.at<float>(y, x))));
+  const cv::Mat t = bent_bands(rng, fractal_noise(rng, n, 2, 4, 0.5), {80, 240}, {0.6, 2.0});
   const auto vivid = [&] { return hsv_to_bgr(uniform(rng, 0, 360), uniform(rng, 0.5, 1.0), uniform(rng, 0.4, 1.0)); };
-  cv::Mat img = blend(t, vivid(), vivid());
+  const cv::Scalar from = vivid();
+  const cv::Scalar to = vivid();
+  cv::Mat img = blend(t, from, to);
   img.convertTo(img, CV_8UC3, uniform(rng, 0.35, 0.7), uniform(rng, 0, 15));
   return img;
 }
