@@ -198,6 +198,7 @@ void MainWindow::openBuiltInShapes() {
   progress->setAutoClose(false);
   progress->setAutoReset(false);
   auto done = std::make_shared<std::atomic<int>>(0);
+  auto unreadable_photos = std::make_shared<QStringList>();  // written by the worker, read when it is done
   const auto cancel = cancel_shapes_;
   connect(progress, &QProgressDialog::canceled, progress, [cancel] { *cancel = true; });
   auto* ticker = new QTimer(progress);
@@ -206,10 +207,11 @@ void MainWindow::openBuiltInShapes() {
   progress->show();
   run_off_gui_thread(
       this,
-      [dir, done, cancel]() -> QString {
+      [dir, done, cancel, unreadable_photos]() -> QString {
         try {
           ShapesOptions o = built_in_shapes_options();
-          load_packaged_background_photos(o);
+          for (const auto& reason : load_packaged_background_photos(o).left_out)
+            unreadable_photos->append(QString::fromStdString(reason));
           write_shapes_dataset(dir.toStdString(), o, [&](int64_t d, int64_t) {
             *done = static_cast<int>(d);
             return !cancel->load();
@@ -219,7 +221,7 @@ void MainWindow::openBuiltInShapes() {
         }
         return QString();
       },
-      [this, dir, progress, cancel](const QString& error) {
+      [this, dir, progress, cancel, unreadable_photos](const QString& error) {
         progress->deleteLater();
         cancel_shapes_.reset();
         if (!error.isEmpty()) {
@@ -230,6 +232,9 @@ void MainWindow::openBuiltInShapes() {
                  "(about 20 seconds); File > Open dataset opens another."));
         } else {
           training_->setDataset(dir);
+          if (!unreadable_photos->isEmpty())
+            showError(tr("The built-in Shapes data was made without these photos, which could not be read: %1")
+                          .arg(unreadable_photos->join(QStringLiteral("; "))));
         }
       });
 }
