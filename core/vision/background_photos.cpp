@@ -61,10 +61,10 @@ BackgroundPhotoLoad load_background_photos(const std::vector<std::string>& files
       continue;
     }
     photos->push_back(loaded[i]);
-    const auto relative =
-        base_dir.empty() ? std::filesystem::path() : std::filesystem::path(files[i]).lexically_relative(base_dir);
-    const bool inside = !relative.empty() && *relative.begin() != "..";
-    options.background_names.push_back(inside ? relative.generic_string() : files[i]);
+    // Files listed from a folder are named within it; a list file's lines as they are.
+    const std::string relative =
+        base_dir.empty() ? std::string() : std::filesystem::path(files[i]).lexically_relative(base_dir).generic_string();
+    options.background_names.push_back(relative.empty() ? files[i] : relative);
   }
   result.loaded = static_cast<int>(photos->size());
   options.background_photos = photos->empty() ? nullptr : std::move(photos);
